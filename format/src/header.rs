@@ -1,0 +1,400 @@
+//! The fixed-layout artifact header: the first thing the loader reads and checks.
+//!
+//! Layout (little-endian, [`HEADER_SIZE`] bytes):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `PRECAST\0` |
+//! | 8 | 4 | format version |
+//! | 12 | 4 | header size |
+//! | 16 | 16 | precast version (UTF-8, zero padded) |
+//! | 32 | 48 | target triple (UTF-8, zero padded) |
+//! | 80 | 8 | required CPU features ([`CpuFeatures`]) |
+//! | 88 | 4 | settings flags |
+//! | 92 | 4 | pointer size in bytes |
+//! | 96 | 8 | memory reservation in bytes |
+//! | 104 | 8 | memory guard size in bytes |
+//! | 112 | 32 | SHA-256 of the input wasm |
+//! | 144 | 4 | CRC-32 of the checksummed sections |
+//! | 148 | 4 | CRC-32 of header bytes 0..148 |
+
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use core::fmt;
+
+/// Magic bytes at the start of the header.
+pub const MAGIC: [u8; 8] = *b"PRECAST\0";
+/// Version of the artifact format; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+/// Size of the encoded header.
+pub const HEADER_SIZE: usize = 152;
+const VERSION_LEN: usize = 16;
+const TRIPLE_LEN: usize = 48;
+
+/// How linear memory accesses are bounds-checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum BoundsChecks {
+    /// 32-bit memories are reserved with guard pages; accesses within the reservation need no
+    /// explicit check and out-of-bounds accesses fault.
+    GuardPages,
+    /// Every access is checked against the memory's current length (targets without virtual
+    /// memory).
+    Explicit,
+}
+
+/// ABI-relevant settings the code was compiled with; the loader must match them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The bounds-check strategy.
+    pub bounds_checks: BoundsChecks,
+    /// Bytes of address space reserved per 32-bit memory (guard-page strategy).
+    pub memory_reservation: u64,
+    /// Bytes of inaccessible guard after the reservation.
+    pub memory_guard_size: u64,
+    /// Traps are raised by faulting instructions and a signal handler.
+    pub signals_based_traps: bool,
+    /// Functions keep frame pointers (backtraces walk them).
+    pub frame_pointers: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bounds_checks: BoundsChecks::GuardPages,
+            memory_reservation: 1 << 32,
+            memory_guard_size: 2 << 30,
+            signals_based_traps: true,
+            frame_pointers: true,
+        }
+    }
+}
+
+const FLAG_EXPLICIT_BOUNDS: u32 = 1 << 0;
+const FLAG_SIGNALS: u32 = 1 << 1;
+const FLAG_FRAME_POINTERS: u32 = 1 << 2;
+const KNOWN_FLAGS: u32 = FLAG_EXPLICIT_BOUNDS | FLAG_SIGNALS | FLAG_FRAME_POINTERS;
+
+impl Settings {
+    fn flags(&self) -> u32 {
+        let mut f = 0;
+        if self.bounds_checks == BoundsChecks::Explicit {
+            f |= FLAG_EXPLICIT_BOUNDS;
+        }
+        if self.signals_based_traps {
+            f |= FLAG_SIGNALS;
+        }
+        if self.frame_pointers {
+            f |= FLAG_FRAME_POINTERS;
+        }
+        f
+    }
+}
+
+/// CPU features, as a bit set; the code needs every feature set in the header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuFeatures(pub u64);
+
+impl CpuFeatures {
+    /// Feature names by bit index (x86_64 features, then aarch64 features from bit 32).
+    pub const NAMES: [(u32, &'static str); 20] = [
+        (0, "sse3"),
+        (1, "ssse3"),
+        (2, "sse4.1"),
+        (3, "sse4.2"),
+        (4, "popcnt"),
+        (5, "avx"),
+        (6, "avx2"),
+        (7, "bmi1"),
+        (8, "bmi2"),
+        (9, "lzcnt"),
+        (10, "fma"),
+        (11, "avx512f"),
+        (12, "avx512vl"),
+        (13, "avx512dq"),
+        (14, "avx512bw"),
+        (15, "avx512vbmi"),
+        (16, "cmpxchg16b"),
+        (32, "lse"),
+        (33, "pauth"),
+        (34, "fp16"),
+    ];
+
+    /// Bit index of a feature name.
+    pub fn bit(name: &str) -> Option<u32> {
+        Self::NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(b, _)| *b)
+    }
+
+    /// Adds the named feature; unknown names are ignored and reported as `false`.
+    pub fn insert(&mut self, name: &str) -> bool {
+        match Self::bit(name) {
+            Some(b) => {
+                self.0 |= 1 << b;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the named feature is set.
+    pub fn contains(&self, name: &str) -> bool {
+        Self::bit(name).is_some_and(|b| self.0 & (1 << b) != 0)
+    }
+
+    /// Names of the features set.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        Self::NAMES
+            .iter()
+            .filter(|(b, _)| self.0 & (1 << b) != 0)
+            .map(|(_, n)| *n)
+    }
+}
+
+impl fmt::Display for CpuFeatures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for n in self.names() {
+            if !first {
+                f.write_str(",")?;
+            }
+            first = false;
+            f.write_str(n)?;
+        }
+        if first {
+            f.write_str("(none)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The decoded artifact header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Format version ([`FORMAT_VERSION`] when written by this crate).
+    pub format_version: u32,
+    /// The precast version that wrote the artifact.
+    pub precast_version: String,
+    /// Target triple the code was compiled for.
+    pub target: String,
+    /// CPU features the code requires.
+    pub cpu_features: CpuFeatures,
+    /// ABI-relevant settings.
+    pub settings: Settings,
+    /// Pointer size of the target in bytes.
+    pub pointer_size: u32,
+    /// SHA-256 of the input wasm.
+    pub wasm_hash: [u8; 32],
+    /// CRC-32 over the checksummed sections (see [`crate::sections::CHECKSUMMED`]).
+    pub sections_checksum: u32,
+}
+
+/// Why a header was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeaderError {
+    /// Fewer bytes than a header needs.
+    Truncated { len: usize },
+    /// The magic bytes are wrong: this is not a Precast header.
+    BadMagic,
+    /// The format version is not the one this build reads.
+    Version { found: u32, expected: u32 },
+    /// The header's own checksum does not match.
+    Checksum { stored: u32, computed: u32 },
+    /// A field holds a value no writer produces.
+    Malformed(&'static str),
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::Truncated { len } => {
+                write!(f, "header truncated: {len} bytes, need {HEADER_SIZE}")
+            }
+            HeaderError::BadMagic => f.write_str("bad magic: not a Precast artifact header"),
+            HeaderError::Version { found, expected } => write!(
+                f,
+                "artifact format version {found} is not supported (this build reads version {expected})"
+            ),
+            HeaderError::Checksum { stored, computed } => write!(
+                f,
+                "header checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
+            ),
+            HeaderError::Malformed(what) => write!(f, "malformed header: {what}"),
+        }
+    }
+}
+
+fn put_str(out: &mut [u8], s: &str) {
+    let n = s.len().min(out.len());
+    out[..n].copy_from_slice(&s.as_bytes()[..n]);
+}
+
+fn get_str(bytes: &[u8]) -> Result<String, HeaderError> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    core::str::from_utf8(&bytes[..end])
+        .map(str::to_owned)
+        .map_err(|_| HeaderError::Malformed("string field is not UTF-8"))
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut a = [0; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+impl Header {
+    /// Encodes the header, computing its own checksum with `crc32`.
+    pub fn encode(&self, crc32: impl Fn(&[u8]) -> u32) -> [u8; HEADER_SIZE] {
+        let mut b = [0u8; HEADER_SIZE];
+        b[0..8].copy_from_slice(&MAGIC);
+        b[8..12].copy_from_slice(&self.format_version.to_le_bytes());
+        b[12..16].copy_from_slice(&(HEADER_SIZE as u32).to_le_bytes());
+        put_str(&mut b[16..16 + VERSION_LEN], &self.precast_version);
+        put_str(&mut b[32..32 + TRIPLE_LEN], &self.target);
+        b[80..88].copy_from_slice(&self.cpu_features.0.to_le_bytes());
+        b[88..92].copy_from_slice(&self.settings.flags().to_le_bytes());
+        b[92..96].copy_from_slice(&self.pointer_size.to_le_bytes());
+        b[96..104].copy_from_slice(&self.settings.memory_reservation.to_le_bytes());
+        b[104..112].copy_from_slice(&self.settings.memory_guard_size.to_le_bytes());
+        b[112..144].copy_from_slice(&self.wasm_hash);
+        b[144..148].copy_from_slice(&self.sections_checksum.to_le_bytes());
+        let own = crc32(&b[..148]);
+        b[148..152].copy_from_slice(&own.to_le_bytes());
+        b
+    }
+
+    /// Decodes and validates a header; `crc32` checks the header's own checksum.
+    pub fn decode(b: &[u8], crc32: impl Fn(&[u8]) -> u32) -> Result<Header, HeaderError> {
+        if b.len() < 8 || b[0..8] != MAGIC {
+            if b.len() < 8 && MAGIC.starts_with(b) {
+                return Err(HeaderError::Truncated { len: b.len() });
+            }
+            return Err(HeaderError::BadMagic);
+        }
+        if b.len() < 12 {
+            return Err(HeaderError::Truncated { len: b.len() });
+        }
+        let format_version = u32_at(b, 8);
+        if format_version != FORMAT_VERSION {
+            return Err(HeaderError::Version {
+                found: format_version,
+                expected: FORMAT_VERSION,
+            });
+        }
+        if b.len() < HEADER_SIZE {
+            return Err(HeaderError::Truncated { len: b.len() });
+        }
+        let stored = u32_at(b, 148);
+        let computed = crc32(&b[..148]);
+        if stored != computed {
+            return Err(HeaderError::Checksum { stored, computed });
+        }
+        if u32_at(b, 12) as usize != HEADER_SIZE {
+            return Err(HeaderError::Malformed("header size"));
+        }
+        let flags = u32_at(b, 88);
+        if flags & !KNOWN_FLAGS != 0 {
+            return Err(HeaderError::Malformed("unknown settings flags"));
+        }
+        let mut wasm_hash = [0; 32];
+        wasm_hash.copy_from_slice(&b[112..144]);
+        Ok(Header {
+            format_version,
+            precast_version: get_str(&b[16..16 + VERSION_LEN])?,
+            target: get_str(&b[32..32 + TRIPLE_LEN])?,
+            cpu_features: CpuFeatures(u64_at(b, 80)),
+            settings: Settings {
+                bounds_checks: if flags & FLAG_EXPLICIT_BOUNDS != 0 {
+                    BoundsChecks::Explicit
+                } else {
+                    BoundsChecks::GuardPages
+                },
+                memory_reservation: u64_at(b, 96),
+                memory_guard_size: u64_at(b, 104),
+                signals_based_traps: flags & FLAG_SIGNALS != 0,
+                frame_pointers: flags & FLAG_FRAME_POINTERS != 0,
+            },
+            pointer_size: u32_at(b, 92),
+            wasm_hash,
+            sections_checksum: u32_at(b, 144),
+        })
+    }
+}
+
+/// Splits a target triple into (architecture, operating system), ignoring vendor and
+/// environment, which do not change the generated code.
+pub fn arch_and_os(triple: &str) -> (&str, &str) {
+    let mut parts = triple.split('-');
+    let arch = parts.next().unwrap_or("");
+    let second = parts.next().unwrap_or("");
+    // `arch-os` has two parts; `arch-vendor-os[-env]` has the OS third.
+    let os = parts.next().unwrap_or(second);
+    (arch, os)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+
+    fn crc(b: &[u8]) -> u32 {
+        b.iter().fold(0u32, |a, &x| a.rotate_left(5) ^ u32::from(x))
+    }
+
+    fn sample() -> Header {
+        let mut cpu = CpuFeatures::default();
+        cpu.insert("sse4.1");
+        Header {
+            format_version: FORMAT_VERSION,
+            precast_version: "0.1.0".into(),
+            target: "x86_64-unknown-linux-gnu".into(),
+            cpu_features: cpu,
+            settings: Settings::default(),
+            pointer_size: 8,
+            wasm_hash: [7; 32],
+            sections_checksum: 0xdead_beef,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let h = sample();
+        let bytes = h.encode(crc);
+        assert_eq!(Header::decode(&bytes, crc).unwrap(), h);
+    }
+
+    #[test]
+    fn errors() {
+        let bytes = sample().encode(crc);
+        assert_eq!(
+            Header::decode(&bytes[..100], crc),
+            Err(HeaderError::Truncated { len: 100 })
+        );
+        let mut bad = bytes;
+        bad[0] = b'X';
+        assert_eq!(Header::decode(&bad, crc), Err(HeaderError::BadMagic));
+        let mut bad = bytes;
+        bad[8] = 99;
+        assert!(matches!(
+            Header::decode(&bad, crc),
+            Err(HeaderError::Version { found: 99, .. })
+        ));
+        let mut bad = bytes;
+        bad[40] ^= 1;
+        assert!(matches!(
+            Header::decode(&bad, crc),
+            Err(HeaderError::Checksum { .. })
+        ));
+    }
+
+    #[test]
+    fn triple_parts() {
+        assert_eq!(arch_and_os("x86_64-unknown-linux-gnu"), ("x86_64", "linux"));
+        assert_eq!(arch_and_os("aarch64-linux"), ("aarch64", "linux"));
+    }
+}

@@ -1,0 +1,388 @@
+//! Module info: everything about a module that is not code, as the loader needs it.
+//!
+//! Index spaces follow wasm: imported entities come first, then defined ones.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// A heap type of a reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HeapType {
+    /// Any function (`func`).
+    Func,
+    /// Any host reference (`extern`).
+    Extern,
+    /// The bottom function type (`nofunc`).
+    NoFunc,
+    /// The bottom extern type (`noextern`).
+    NoExtern,
+    /// A function of a module-local type index.
+    Concrete(u32),
+}
+
+/// A reference type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RefType {
+    /// Whether null is a value of this type.
+    pub nullable: bool,
+    /// What the reference points to.
+    pub heap: HeapType,
+}
+
+impl RefType {
+    /// `funcref`.
+    pub const FUNCREF: RefType = RefType {
+        nullable: true,
+        heap: HeapType::Func,
+    };
+    /// `externref`.
+    pub const EXTERNREF: RefType = RefType {
+        nullable: true,
+        heap: HeapType::Extern,
+    };
+
+    /// Whether values of this type are function references.
+    pub fn is_func(&self) -> bool {
+        matches!(
+            self.heap,
+            HeapType::Func | HeapType::NoFunc | HeapType::Concrete(_)
+        )
+    }
+}
+
+/// A value type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ValType {
+    /// 32-bit integer.
+    I32,
+    /// 64-bit integer.
+    I64,
+    /// 32-bit float.
+    F32,
+    /// 64-bit float.
+    F64,
+    /// 128-bit vector.
+    V128,
+    /// A reference.
+    Ref(RefType),
+}
+
+/// A function type.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FuncType {
+    /// Parameter types.
+    pub params: Vec<ValType>,
+    /// Result types.
+    pub results: Vec<ValType>,
+}
+
+impl FuncType {
+    /// Number of 16-byte value slots an entry or exit trampoline needs for this type.
+    pub fn value_slots(&self) -> usize {
+        self.params.len().max(self.results.len())
+    }
+}
+
+/// A table type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableType {
+    /// Element type.
+    pub element: RefType,
+    /// Initial number of elements.
+    pub minimum: u64,
+    /// Maximum number of elements.
+    pub maximum: Option<u64>,
+    /// Whether the table is indexed with i64.
+    pub table64: bool,
+}
+
+/// A memory type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryType {
+    /// Initial size in pages.
+    pub minimum: u64,
+    /// Maximum size in pages.
+    pub maximum: Option<u64>,
+    /// Whether the memory is indexed with i64.
+    pub memory64: bool,
+    /// Whether the memory is shared.
+    pub shared: bool,
+    /// log2 of the page size (16 for 64 KiB pages).
+    pub page_size_log2: u8,
+}
+
+impl MemoryType {
+    /// Page size in bytes.
+    pub fn page_size(&self) -> u64 {
+        1 << self.page_size_log2
+    }
+}
+
+/// A global type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalType {
+    /// Value type.
+    pub content: ValType,
+    /// Whether the global is mutable.
+    pub mutable: bool,
+}
+
+/// One operation of a constant expression, evaluated on a stack.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ConstOp {
+    /// Push an i32.
+    I32Const(i32),
+    /// Push an i64.
+    I64Const(i64),
+    /// Push an f32 (bits).
+    F32Const(u32),
+    /// Push an f64 (bits).
+    F64Const(u64),
+    /// Push a v128.
+    V128Const(u128),
+    /// Push a null reference.
+    RefNull,
+    /// Push a reference to function `index`.
+    RefFunc(u32),
+    /// Push the value of global `index`.
+    GlobalGet(u32),
+    /// i32 addition (wrapping).
+    I32Add,
+    /// i32 subtraction (wrapping).
+    I32Sub,
+    /// i32 multiplication (wrapping).
+    I32Mul,
+    /// i64 addition (wrapping).
+    I64Add,
+    /// i64 subtraction (wrapping).
+    I64Sub,
+    /// i64 multiplication (wrapping).
+    I64Mul,
+}
+
+/// A constant expression.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConstExpr(pub Vec<ConstOp>);
+
+/// What an import provides.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ImportKind {
+    /// A function of the given module type index.
+    Func(u32),
+    /// A table.
+    Table(TableType),
+    /// A memory.
+    Memory(MemoryType),
+    /// A global.
+    Global(GlobalType),
+}
+
+/// An import.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Import {
+    /// Module name.
+    pub module: String,
+    /// Field name.
+    pub name: String,
+    /// What is imported.
+    pub kind: ImportKind,
+}
+
+/// Kinds of exportable entities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExternKind {
+    /// A function.
+    Func,
+    /// A table.
+    Table,
+    /// A memory.
+    Memory,
+    /// A global.
+    Global,
+}
+
+/// An export.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    /// Export name.
+    pub name: String,
+    /// Kind of entity.
+    pub kind: ExternKind,
+    /// Index in the kind's index space.
+    pub index: u32,
+}
+
+/// A global: its type and, for defined globals, its initializer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Global {
+    /// Type.
+    pub ty: GlobalType,
+    /// Initializer; `None` for imported globals.
+    pub init: Option<ConstExpr>,
+}
+
+/// A table: its type and, for defined tables, the initial value of every element.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// Type.
+    pub ty: TableType,
+    /// Element initializer (`None`: null); only for defined tables.
+    pub init: Option<ConstExpr>,
+}
+
+/// Where an element segment goes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ElementMode {
+    /// Copied into `table` at `offset` during instantiation, then dropped.
+    Active {
+        /// Table index.
+        table: u32,
+        /// Offset expression.
+        offset: ConstExpr,
+    },
+    /// Available to `table.init`.
+    Passive,
+    /// Only declares functions for `ref.func`; dropped at instantiation.
+    Declared,
+}
+
+/// The items of an element segment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ElementItems {
+    /// Function indices.
+    Funcs(Vec<u32>),
+    /// Constant expressions, one per element.
+    Exprs(Vec<ConstExpr>),
+}
+
+impl ElementItems {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        match self {
+            ElementItems::Funcs(f) => f.len(),
+            ElementItems::Exprs(e) => e.len(),
+        }
+    }
+
+    /// Whether there are no items.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An element segment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ElementSegment {
+    /// Mode.
+    pub mode: ElementMode,
+    /// Element type.
+    pub ty: RefType,
+    /// Items.
+    pub items: ElementItems,
+}
+
+/// Where a data segment goes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DataMode {
+    /// Copied into `memory` at `offset` during instantiation, then dropped.
+    Active {
+        /// Memory index.
+        memory: u32,
+        /// Offset expression.
+        offset: ConstExpr,
+    },
+    /// Available to `memory.init`.
+    Passive,
+}
+
+/// A data segment; its bytes are `data[offset..offset + len]` of the artifact's data section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataSegment {
+    /// Mode.
+    pub mode: DataMode,
+    /// Offset of the bytes in the data section.
+    pub offset: u64,
+    /// Length of the bytes.
+    pub len: u64,
+}
+
+/// Everything about a module except its code.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModuleInfo {
+    /// The module's name from the name section.
+    pub name: Option<String>,
+    /// Function types, by type index.
+    pub types: Vec<FuncType>,
+    /// Imports, in order.
+    pub imports: Vec<Import>,
+    /// Exports, in order.
+    pub exports: Vec<Export>,
+    /// Type index of every function (imported first).
+    pub functions: Vec<u32>,
+    /// Every table (imported first).
+    pub tables: Vec<Table>,
+    /// Every memory (imported first).
+    pub memories: Vec<MemoryType>,
+    /// Every global (imported first).
+    pub globals: Vec<Global>,
+    /// Element segments.
+    pub elements: Vec<ElementSegment>,
+    /// Data segments.
+    pub data: Vec<DataSegment>,
+    /// The start function.
+    pub start: Option<u32>,
+    /// Number of imported functions.
+    pub num_imported_funcs: u32,
+    /// Number of imported tables.
+    pub num_imported_tables: u32,
+    /// Number of imported memories.
+    pub num_imported_memories: u32,
+    /// Number of imported globals.
+    pub num_imported_globals: u32,
+    /// Function names from the name section, sorted by function index.
+    pub func_names: Vec<(u32, String)>,
+}
+
+impl ModuleInfo {
+    /// Number of functions defined (not imported) by the module.
+    pub fn num_defined_funcs(&self) -> u32 {
+        self.functions.len() as u32 - self.num_imported_funcs
+    }
+
+    /// Type of function `index`.
+    pub fn func_type(&self, index: u32) -> Option<&FuncType> {
+        let ty = *self.functions.get(index as usize)?;
+        self.types.get(ty as usize)
+    }
+
+    /// Name of function `index` from the name section.
+    pub fn func_name(&self, index: u32) -> Option<&str> {
+        self.func_names
+            .binary_search_by_key(&index, |(i, _)| *i)
+            .ok()
+            .map(|i| self.func_names[i].1.as_str())
+    }
+
+    /// Looks up an export by name.
+    pub fn export(&self, name: &str) -> Option<&Export> {
+        self.exports.iter().find(|e| e.name == name)
+    }
+
+    /// The VMContext layout this module needs for a target with `pointer_size`-byte pointers.
+    pub fn vmoffsets(&self, pointer_size: u8) -> crate::VMOffsets {
+        crate::VMOffsets::new(
+            pointer_size,
+            crate::vmoffsets::Counts {
+                imported_funcs: self.num_imported_funcs,
+                imported_tables: self.num_imported_tables,
+                imported_memories: self.num_imported_memories,
+                imported_globals: self.num_imported_globals,
+                defined_tables: self.tables.len() as u32 - self.num_imported_tables,
+                defined_memories: self.memories.len() as u32 - self.num_imported_memories,
+                defined_globals: self.globals.len() as u32 - self.num_imported_globals,
+                funcs: self.functions.len() as u32,
+            },
+        )
+    }
+}
