@@ -1,1 +1,48 @@
+//! `precast-compiler`: compiles WebAssembly ahead of time into a Precast artifact, an ELF64
+//! relocatable object with the metadata sections of [`precast_format`].
+//!
+//! ```no_run
+//! let wasm = std::fs::read("app.wasm")?;
+//! let artifact = precast_compiler::compile(&wasm, &precast_compiler::Config::default())?;
+//! std::fs::write("app.pcst", artifact)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! From a build script, [`compile_file`] compiles a `.wasm` or `.wat` file to an artifact file.
 
+mod artifact;
+mod codegen;
+mod config;
+mod environ;
+mod error;
+mod isa;
+mod trampolines;
+mod translate;
+
+pub use config::{Config, CpuTarget};
+pub use error::CompileError;
+pub use precast_format as format;
+
+use std::path::Path;
+
+/// Compiles wasm (binary or text format) into artifact bytes.
+pub fn compile(wasm: &[u8], config: &Config) -> Result<Vec<u8>, CompileError> {
+    let wasm = wat::parse_bytes(wasm).map_err(|e| CompileError::Wat(e.to_string()))?;
+    let isa = isa::build(config)?;
+    let module = environ::parse(&wasm, config)?;
+    let compiled = codegen::compile_all(&module.info, module.functions, &*isa, config)?;
+    artifact::write(&wasm, &module.info, &module.data, &compiled, &*isa, config)
+}
+
+/// Compiles the wasm or wat file at `input` and writes the artifact to `output`.
+pub fn compile_file(
+    input: impl AsRef<Path>,
+    output: impl AsRef<Path>,
+    config: &Config,
+) -> Result<(), CompileError> {
+    let input = input.as_ref();
+    let wasm = std::fs::read(input).map_err(|e| CompileError::Io(input.display().to_string(), e))?;
+    let artifact = compile(&wasm, config)?;
+    let output = output.as_ref();
+    std::fs::write(output, artifact).map_err(|e| CompileError::Io(output.display().to_string(), e))
+}

@@ -1,0 +1,170 @@
+//! Compiles every function and trampoline with Cranelift, in parallel.
+
+use crate::environ::FunctionInput;
+use precast_format::ModuleInfo;
+use crate::translate::{self, ModuleEnv};
+use crate::{CompileError, Config, trampolines};
+use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{self, ExternalName};
+use cranelift_codegen::isa::TargetIsa;
+use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_frontend::FunctionBuilderContext;
+use precast_format::TrapCode;
+use rayon::prelude::*;
+
+/// A call from compiled code to a defined wasm function, to resolve when laying out `.text`.
+pub struct CallReloc {
+    /// Offset of the relocated field from the start of the function.
+    pub offset: u32,
+    /// Relocation kind.
+    pub kind: Reloc,
+    /// Target function index.
+    pub target: u32,
+    /// Addend.
+    pub addend: i64,
+}
+
+/// Machine code for one function or trampoline.
+pub struct CompiledFunc {
+    /// Code bytes (with any constant pool).
+    pub code: Vec<u8>,
+    /// Required alignment of the start.
+    pub alignment: u32,
+    /// Calls to resolve.
+    pub relocs: Vec<CallReloc>,
+    /// Trapping instructions: offset from the function start and code.
+    pub traps: Vec<(u32, TrapCode)>,
+}
+
+/// All compiled code of a module.
+pub struct CompiledModule {
+    /// Defined functions, in index order.
+    pub functions: Vec<CompiledFunc>,
+    /// Entry trampolines, by module type index.
+    pub entry_trampolines: Vec<CompiledFunc>,
+    /// Exit trampolines, by module type index.
+    pub exit_trampolines: Vec<CompiledFunc>,
+}
+
+enum Job<'a> {
+    Func(FunctionInput<'a>),
+    Entry(u32),
+    Exit(u32),
+}
+
+/// Compiles the module's functions and trampolines.
+pub fn compile_all(
+    info: &ModuleInfo,
+    functions: Vec<FunctionInput<'_>>,
+    isa: &dyn TargetIsa,
+    config: &Config,
+) -> Result<CompiledModule, CompileError> {
+    let env = ModuleEnv::new(info, isa, config.settings);
+    let ntypes = info.types.len() as u32;
+    let nfuncs = functions.len();
+    let mut jobs: Vec<Job<'_>> = functions.into_iter().map(Job::Func).collect();
+    jobs.extend((0..ntypes).map(Job::Entry));
+    jobs.extend((0..ntypes).map(Job::Exit));
+
+    let run = |(builder_ctx, ctx): &mut (FunctionBuilderContext, Context), job: Job<'_>| {
+        let (func, what) = match job {
+            Job::Func(input) => {
+                let mut validator = input.validator.into_validator(Default::default());
+                let f = translate::translate_function(
+                    &env,
+                    input.index,
+                    &input.body,
+                    &mut validator,
+                    builder_ctx,
+                )?;
+                (f, format!("{}", input.index))
+            }
+            Job::Entry(ty) => (
+                trampolines::entry(&env, ty, builder_ctx),
+                format!("entry trampoline for type {ty}"),
+            ),
+            Job::Exit(ty) => (
+                trampolines::exit(&env, ty, builder_ctx),
+                format!("exit trampoline for type {ty}"),
+            ),
+        };
+        compile_one(ctx, isa, func, &what)
+    };
+
+    let compiled: Vec<CompiledFunc> = if config.parallel {
+        jobs.into_par_iter()
+            .map_init(|| (FunctionBuilderContext::new(), Context::new()), run)
+            .collect::<Result<_, _>>()?
+    } else {
+        let mut state = (FunctionBuilderContext::new(), Context::new());
+        jobs.into_iter()
+            .map(|j| run(&mut state, j))
+            .collect::<Result<_, _>>()?
+    };
+    let mut it = compiled.into_iter();
+    let functions = it.by_ref().take(nfuncs).collect();
+    let entry_trampolines = it.by_ref().take(ntypes as usize).collect();
+    let exit_trampolines = it.collect();
+    Ok(CompiledModule {
+        functions,
+        entry_trampolines,
+        exit_trampolines,
+    })
+}
+
+fn compile_one(
+    ctx: &mut Context,
+    isa: &dyn TargetIsa,
+    func: ir::Function,
+    what: &str,
+) -> Result<CompiledFunc, CompileError> {
+    ctx.clear();
+    ctx.func = func;
+    let err = |message: String| CompileError::Codegen {
+        func: what.to_string(),
+        message,
+    };
+    let compiled = ctx
+        .compile(isa, &mut ControlPlane::default())
+        .map_err(|e| err(format!("{:?}", e.inner)))?;
+    let code = compiled.code_buffer().to_vec();
+    let alignment = compiled.buffer.alignment;
+    let mut traps = Vec::new();
+    for t in compiled.buffer.traps() {
+        let code = translate::from_ir_trap(t.code)
+            .ok_or_else(|| err(format!("unknown trap code {}", t.code)))?;
+        traps.push((t.offset, code));
+    }
+    let raw_relocs: Vec<_> = compiled.buffer.relocs().to_vec();
+    let mut relocs = Vec::new();
+    for r in raw_relocs {
+        let target = match &r.target {
+            FinalizedRelocTarget::ExternalName(ExternalName::User(name)) => {
+                let n = &ctx.func.params.user_named_funcs()[*name];
+                if n.namespace != 0 {
+                    return Err(err(format!("relocation to unknown namespace {}", n.namespace)));
+                }
+                n.index
+            }
+            other => {
+                return Err(err(format!(
+                    "unsupported relocation {:?} to {other:?}",
+                    r.kind
+                )));
+            }
+        };
+        relocs.push(CallReloc {
+            offset: r.offset,
+            kind: r.kind,
+            target,
+            addend: r.addend,
+        });
+    }
+    Ok(CompiledFunc {
+        code,
+        alignment,
+        relocs,
+        traps,
+    })
+}

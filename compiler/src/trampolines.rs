@@ -1,0 +1,106 @@
+//! Entry (host -> wasm) and exit (wasm -> host) trampolines, one of each per function type.
+//! Their contracts are documented in `precast_format::abi`.
+
+use crate::translate::ModuleEnv;
+use cranelift_codegen::ir::{self, InstBuilder, UserFuncName};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use precast_format::abi::{self, VAL_SLOT_SIZE};
+
+/// Namespace of trampoline function names (`UserFuncName::user(NS, type)`).
+pub const ENTRY_NAMESPACE: u32 = 1;
+/// Namespace of exit trampoline names.
+pub const EXIT_NAMESPACE: u32 = 2;
+
+fn slot(i: usize) -> i32 {
+    (i * VAL_SLOT_SIZE) as i32
+}
+
+fn value_flags() -> ir::MemFlagsData {
+    ir::MemFlagsData::trusted().with_endianness(ir::Endianness::Little)
+}
+
+/// Builds the entry trampoline for module type `ty`:
+/// `extern "C" fn(callee_vmctx, caller_vmctx, func, values)`.
+pub fn entry(env: &ModuleEnv<'_>, ty: u32, ctx: &mut FunctionBuilderContext) -> ir::Function {
+    let ptr = env.ptr;
+    let mut sig = ir::Signature::new(env.host_call_conv);
+    for _ in 0..4 {
+        sig.params.push(ir::AbiParam::new(ptr));
+    }
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(ENTRY_NAMESPACE, ty), sig);
+    let mut b = FunctionBuilder::new(&mut func, ctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    let p = b.block_params(block).to_vec();
+    let (callee_vmctx, caller_vmctx, code, values) = (p[0], p[1], p[2], p[3]);
+    let ft = &env.info.types[ty as usize];
+    let mut args = vec![callee_vmctx, caller_vmctx];
+    for (i, t) in ft.params.iter().enumerate() {
+        args.push(b.ins().load(env.ir_type(*t), value_flags(), values, slot(i)));
+    }
+    let wasm_sig = b.import_signature(env.wasm_signature(ty));
+    let call = b.ins().call_indirect(wasm_sig, code, &args);
+    let results = b.inst_results(call).to_vec();
+    for (i, r) in results.into_iter().enumerate() {
+        b.ins().store(value_flags(), r, values, slot(i));
+    }
+    b.ins().return_(&[]);
+    b.finalize(env.frontend_config);
+    func
+}
+
+/// Builds the exit trampoline for module type `ty`: the wasm signature of `ty`, calling the
+/// host dispatcher found in the host context passed as `callee_vmctx`.
+pub fn exit(env: &ModuleEnv<'_>, ty: u32, ctx: &mut FunctionBuilderContext) -> ir::Function {
+    let ptr = env.ptr;
+    let mut func =
+        ir::Function::with_name_signature(UserFuncName::user(EXIT_NAMESPACE, ty), env.wasm_signature(ty));
+    let mut b = FunctionBuilder::new(&mut func, ctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    let p = b.block_params(block).to_vec();
+    let (host_ctx, caller_vmctx) = (p[0], p[1]);
+    let ft = &env.info.types[ty as usize];
+    let slots = ft.value_slots().max(1);
+    let ss = b.create_sized_stack_slot(ir::StackSlotData::new(
+        ir::StackSlotKind::ExplicitSlot,
+        (slots * VAL_SLOT_SIZE) as u32,
+        4,
+    ));
+    let values = b.ins().stack_addr(ptr, ss, 0);
+    for (i, v) in p[2..].iter().enumerate() {
+        b.ins().store(value_flags(), *v, values, slot(i));
+    }
+    let fp = b.ins().get_frame_pointer(ptr);
+    let dispatch = b.ins().load(
+        ptr,
+        ir::MemFlagsData::trusted(),
+        host_ctx,
+        abi::host_ctx::dispatch(env.offsets.pointer_size) as i32,
+    );
+    let mut dsig = ir::Signature::new(env.host_call_conv);
+    for _ in 0..4 {
+        dsig.params.push(ir::AbiParam::new(ptr));
+    }
+    dsig.returns.push(ir::AbiParam::new(ir::types::I32));
+    let dsig = b.import_signature(dsig);
+    let call = b
+        .ins()
+        .call_indirect(dsig, dispatch, &[host_ctx, caller_vmctx, values, fp]);
+    let status = b.inst_results(call)[0];
+    b.ins().trapnz(
+        status,
+        crate::translate::trap(precast_format::TrapCode::Pending),
+    );
+    let mut results = Vec::new();
+    for (i, t) in ft.results.iter().enumerate() {
+        results.push(b.ins().load(env.ir_type(*t), value_flags(), values, slot(i)));
+    }
+    b.ins().return_(&results);
+    b.finalize(env.frontend_config);
+    func
+}

@@ -1,0 +1,308 @@
+//! Our wasm -> Cranelift IR translator, built on `cranelift-frontend`.
+//!
+//! [`ModuleEnv`] holds what every function needs from the module (types, VMContext offsets,
+//! settings). [`translate_function`] validates and translates one function body.
+
+mod control;
+mod env;
+mod memory;
+mod numeric;
+mod ops;
+mod tables;
+
+pub use env::{ModuleEnv, from_ir_trap, trap};
+
+use crate::CompileError;
+use control::{Frame, FrameKind};
+use cranelift_codegen::entity::packed_option::ReservedValue;
+use cranelift_codegen::ir::{self, InstBuilder, UserFuncName};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use std::collections::HashMap;
+use wasmparser::{FuncValidator, FunctionBody, ValidatorResources};
+
+/// Translates and validates function `index` into a Cranelift function.
+pub fn translate_function(
+    env: &ModuleEnv<'_>,
+    index: u32,
+    body: &FunctionBody<'_>,
+    validator: &mut FuncValidator<ValidatorResources>,
+    builder_ctx: &mut FunctionBuilderContext,
+) -> Result<ir::Function, CompileError> {
+    let ty_index = env.info.functions[index as usize];
+    let sig = env.wasm_signature(ty_index);
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(0, index), sig);
+    let b = FunctionBuilder::new(&mut func, builder_ctx);
+    let mut t = Translator::new(env, b);
+    t.translate(ty_index, body, validator)?;
+    t.b.finalize(env.frontend_config);
+    Ok(func)
+}
+
+/// Per-function translation state.
+pub(crate) struct Translator<'m, 'f> {
+    pub(crate) env: &'m ModuleEnv<'m>,
+    pub(crate) b: FunctionBuilder<'f>,
+    /// The wasm operand stack.
+    pub(crate) stack: Vec<ir::Value>,
+    /// The wasm control stack.
+    pub(crate) control: Vec<Frame>,
+    /// Wasm locals.
+    pub(crate) locals: Vec<Variable>,
+    /// This function's VMContext.
+    pub(crate) vmctx: ir::Value,
+    /// Whether the current position is reachable.
+    pub(crate) reachable: bool,
+    /// Depth of blocks opened while unreachable (skipped until their `end`).
+    pub(crate) unreachable_depth: u32,
+    /// Imported wasm signatures, by module type index.
+    sigs: HashMap<u32, ir::SigRef>,
+    /// Imported direct callees, by function index.
+    direct: HashMap<u32, ir::FuncRef>,
+    /// Imported builtin signatures, by builtin index.
+    builtin_sigs: HashMap<u32, ir::SigRef>,
+}
+
+impl<'m, 'f> Translator<'m, 'f> {
+    fn new(env: &'m ModuleEnv<'m>, b: FunctionBuilder<'f>) -> Self {
+        Translator {
+            env,
+            b,
+            stack: Vec::new(),
+            control: Vec::new(),
+            locals: Vec::new(),
+            vmctx: ir::Value::reserved_value(),
+            reachable: true,
+            unreachable_depth: 0,
+            sigs: HashMap::new(),
+            direct: HashMap::new(),
+            builtin_sigs: HashMap::new(),
+        }
+    }
+
+    fn translate(
+        &mut self,
+        ty_index: u32,
+        body: &FunctionBody<'_>,
+        validator: &mut FuncValidator<ValidatorResources>,
+    ) -> Result<(), CompileError> {
+        let ty = &self.env.info.types[ty_index as usize];
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        self.b.seal_block(entry);
+        let params = self.b.block_params(entry).to_vec();
+        self.vmctx = params[0];
+        self.install_stack_limit();
+
+        for (i, vt) in ty.params.iter().enumerate() {
+            let var = self.b.declare_var(self.env.ir_type(*vt));
+            self.b.def_var(var, params[i + 2]);
+            self.locals.push(var);
+        }
+        let mut locals_reader = body.get_locals_reader()?;
+        for _ in 0..locals_reader.get_count() {
+            let pos = locals_reader.original_position();
+            let (count, wty) = locals_reader.read()?;
+            validator.define_locals(pos, count, wty)?;
+            let vt = crate::environ::val_type(wty)?;
+            let ir_ty = self.env.ir_type(vt);
+            let zero = self.zero(ir_ty);
+            for _ in 0..count {
+                let var = self.b.declare_var(ir_ty);
+                self.b.def_var(var, zero);
+                self.locals.push(var);
+            }
+        }
+
+        let ret = self.b.create_block();
+        for vt in &ty.results {
+            self.b.append_block_param(ret, self.env.ir_type(*vt));
+        }
+        self.control.push(Frame {
+            kind: FrameKind::Block,
+            next: ret,
+            num_params: 0,
+            num_results: ty.results.len(),
+            height: 0,
+            branched_to: false,
+            head_reachable: true,
+        });
+
+        let mut reader = body.get_operators_reader()?;
+        while !reader.eof() {
+            let pos = reader.original_position();
+            let op = reader.read()?;
+            validator.op(pos, &op)?;
+            self.op(&op)?;
+        }
+        reader.finish()?;
+        // The final `end` left us in the return block with the results on the stack.
+        let results = std::mem::take(&mut self.stack);
+        self.b.ins().return_(&results);
+        Ok(())
+    }
+
+    /// A zero value of `ty` (null for references).
+    pub(crate) fn zero(&mut self, ty: ir::Type) -> ir::Value {
+        if ty == ir::types::F32 {
+            self.b.ins().f32const(0.0)
+        } else if ty == ir::types::F64 {
+            self.b.ins().f64const(0.0)
+        } else if ty.is_vector() {
+            let c = self
+                .b
+                .func
+                .dfg
+                .constants
+                .insert(ir::ConstantData::from(vec![0u8; 16]));
+            self.b.ins().vconst(ty, c)
+        } else {
+            self.b.ins().iconst(ty, 0)
+        }
+    }
+
+    fn install_stack_limit(&mut self) {
+        let ptr = self.env.ptr;
+        let vmctx = self.b.create_global_value(ir::GlobalValueData::VMContext);
+        let flags = self.flags(ir::MemFlagsData::trusted().with_readonly());
+        let store = self.b.create_global_value(ir::GlobalValueData::Load {
+            base: vmctx,
+            offset: (self.env.offsets.store as i32).into(),
+            global_type: ptr,
+            flags,
+        });
+        let flags = self.flags(ir::MemFlagsData::trusted());
+        let limit = self.b.create_global_value(ir::GlobalValueData::Load {
+            base: store,
+            offset: (precast_format::abi::store::STACK_LIMIT as i32).into(),
+            global_type: ptr,
+            flags,
+        });
+        self.b.func.stack_limit = Some(limit);
+    }
+
+    /// Interns memory flags.
+    pub(crate) fn flags(&mut self, data: ir::MemFlagsData) -> ir::MemFlags {
+        self.b.func.dfg.mem_flags.insert_unchecked(data)
+    }
+
+    /// Loads a `ty` from VMContext-owned memory (never traps).
+    pub(crate) fn load_trusted(&mut self, ty: ir::Type, base: ir::Value, offset: u32) -> ir::Value {
+        self.b
+            .ins()
+            .load(ty, ir::MemFlagsData::trusted(), base, offset as i32)
+    }
+
+    /// Loads a `ty` that never changes during the instance's life (hoistable).
+    pub(crate) fn load_invariant(
+        &mut self,
+        ty: ir::Type,
+        base: ir::Value,
+        offset: u32,
+    ) -> ir::Value {
+        let flags = ir::MemFlagsData::trusted()
+            .with_readonly()
+            .with_can_move();
+        self.b.ins().load(ty, flags, base, offset as i32)
+    }
+
+    pub(crate) fn pop(&mut self) -> ir::Value {
+        // Validation guarantees the operand exists.
+        self.stack.pop().unwrap_or_else(ir::Value::reserved_value)
+    }
+
+    pub(crate) fn pop2(&mut self) -> (ir::Value, ir::Value) {
+        let b = self.pop();
+        let a = self.pop();
+        (a, b)
+    }
+
+    pub(crate) fn pop3(&mut self) -> (ir::Value, ir::Value, ir::Value) {
+        let c = self.pop();
+        let (a, b) = self.pop2();
+        (a, b, c)
+    }
+
+    pub(crate) fn popn(&mut self, n: usize) -> Vec<ir::Value> {
+        let at = self.stack.len().saturating_sub(n);
+        self.stack.split_off(at)
+    }
+
+    pub(crate) fn peekn(&self, n: usize) -> &[ir::Value] {
+        &self.stack[self.stack.len().saturating_sub(n)..]
+    }
+
+    pub(crate) fn push(&mut self, v: ir::Value) {
+        self.stack.push(v);
+    }
+
+    /// The signature reference for module type `ty`.
+    pub(crate) fn sig_ref(&mut self, ty: u32) -> ir::SigRef {
+        if let Some(s) = self.sigs.get(&ty) {
+            return *s;
+        }
+        let sig = self.env.wasm_signature(ty);
+        let s = self.b.import_signature(sig);
+        self.sigs.insert(ty, s);
+        s
+    }
+
+    /// The direct-call reference for defined function `index`.
+    pub(crate) fn direct_ref(&mut self, index: u32) -> ir::FuncRef {
+        if let Some(f) = self.direct.get(&index) {
+            return *f;
+        }
+        let ty = self.env.info.functions[index as usize];
+        let signature = self.sig_ref(ty);
+        let name = self
+            .b
+            .func
+            .declare_imported_user_function(ir::UserExternalName::new(0, index));
+        let f = self.b.import_function(ir::ExtFuncData {
+            name: ir::ExternalName::User(name),
+            signature,
+            colocated: true,
+            patchable: false,
+        });
+        self.direct.insert(index, f);
+        f
+    }
+
+    /// Calls builtin `which` with `args` (after the VMContext), returning its results.
+    pub(crate) fn call_builtin(
+        &mut self,
+        which: precast_format::builtins::Builtin,
+        params: &[ir::Type],
+        returns: &[ir::Type],
+        args: &[ir::Value],
+    ) -> Vec<ir::Value> {
+        let idx = which as u32;
+        let sig = match self.builtin_sigs.get(&idx) {
+            Some(s) => *s,
+            None => {
+                let mut sig = ir::Signature::new(self.env.host_call_conv);
+                sig.params.push(ir::AbiParam::new(self.env.ptr));
+                sig.params.extend(params.iter().map(|t| ir::AbiParam::new(*t)));
+                sig.returns
+                    .extend(returns.iter().map(|t| ir::AbiParam::new(*t)));
+                let s = self.b.import_signature(sig);
+                self.builtin_sigs.insert(idx, s);
+                s
+            }
+        };
+        let ptr = self.env.ptr;
+        let table = self.load_invariant(ptr, self.vmctx, self.env.offsets.builtins);
+        let fptr = self.load_invariant(ptr, table, idx * u32::from(self.env.offsets.pointer_size));
+        let mut all = vec![self.vmctx];
+        all.extend_from_slice(args);
+        let call = self.b.ins().call_indirect(sig, fptr, &all);
+        self.b.inst_results(call).to_vec()
+    }
+
+    /// Traps with [`TrapCode::Pending`](precast_format::TrapCode::Pending) if `status != 0`.
+    pub(crate) fn trap_if_status(&mut self, status: ir::Value) {
+        self.b
+            .ins()
+            .trapnz(status, env::trap(precast_format::TrapCode::Pending));
+    }
+}
