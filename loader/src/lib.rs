@@ -1,1 +1,69 @@
+//! `precast-loader`: loads and runs Precast artifacts.
+//!
+//! The loader maps an artifact (an ELF relocatable object written by `precast-compiler`),
+//! verifies it against this host (format version, target, CPU features, ABI settings,
+//! checksums, VMContext layout, lookup tables), makes its code executable, and instantiates
+//! it: VMContext allocation, imports, memories, tables, globals, segments, start function.
+//! Calls enter wasm through per-signature entry trampolines; traps are caught by a signal
+//! handler that maps the faulting pc through the artifact's trap table and unwinds to the
+//! entry point with a backtrace.
+//!
+//! The embedding API follows Wasmtime's shape:
+//!
+//! ```no_run
+//! use precast_loader::{Engine, Linker, Module, Store, Val};
+//! # fn main() -> Result<(), precast_loader::Error> {
+//! let engine = Engine::default();
+//! let module = Module::from_file(&engine, "add.precast")?;
+//! let mut store = Store::new(&engine, ());
+//! let linker = Linker::new(&engine);
+//! let instance = linker.instantiate(&mut store, &module)?;
+//! let add = instance.get_func(&store, "add").expect("export");
+//! let mut results = [Val::I32(0)];
+//! add.call(&mut store, &[Val::I32(1), Val::I32(2)], &mut results)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The loader never depends on Cranelift or wasmparser.
 
+mod artifact;
+mod builtins;
+mod code_registry;
+mod const_expr;
+mod elf;
+mod engine;
+mod error;
+mod externals;
+mod func;
+mod host;
+mod instance;
+mod linear_memory;
+mod linker;
+mod module;
+mod store;
+mod table_elements;
+mod trap;
+mod traphandlers;
+mod values;
+mod vm;
+
+#[cfg(test)]
+mod tests;
+
+pub use engine::{Config, Engine};
+pub use error::{Error, LinkError, LoadError};
+pub use externals::{Global, Memory, Table};
+pub use func::{Caller, Func};
+pub use host::HOST_TARGET;
+pub use instance::{Extern, Instance};
+pub use linker::Linker;
+pub use module::{ExportType, ExternType, ImportType, Module};
+pub use store::{AsStore, AsStoreMut, Store, StoreOpaque};
+pub use trap::{FrameInfo, Trap};
+pub use values::Val;
+
+pub use precast_format::TrapCode;
+pub use precast_format::module::{
+    FuncType, GlobalType, HeapType, MemoryType, RefType, TableType, ValType,
+};

@@ -1,0 +1,542 @@
+//! Artifact verification: every check between "some bytes" and "a module we can run",
+//! in order, each with its own [`LoadError`] variant. Nothing here panics on any input.
+
+use crate::elf::{self, Section};
+use crate::engine::Config;
+use crate::error::LoadError;
+use crate::host;
+use crate::vm::POINTER_SIZE;
+use precast_format::header::{self, BoundsChecks, HeaderError};
+use precast_format::module::{ConstExpr, ConstOp, DataMode, ElementItems, ElementMode, ImportKind};
+use precast_format::tables::{FuncTable, TrampolineTable, TrapTable};
+use precast_format::{Header, ModuleInfo, TrapCode, VMOffsets, sections};
+use std::ops::Range;
+
+/// A verified artifact: decoded metadata and the byte ranges of its sections.
+#[derive(Debug)]
+pub(crate) struct Verified {
+    pub header: Header,
+    pub info: ModuleInfo,
+    pub offsets: VMOffsets,
+    pub text: Range<usize>,
+    pub funcs: Range<usize>,
+    pub trampolines: Range<usize>,
+    pub traps: Range<usize>,
+    pub data: Range<usize>,
+}
+
+fn find<'a>(sections: &'a [Section], name: &str) -> Result<Option<&'a Section>, LoadError> {
+    let mut found = sections.iter().filter(|s| s.name == name);
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(LoadError::MalformedElf(format!(
+            "duplicate section `{name}`"
+        )));
+    }
+    Ok(first)
+}
+
+fn range(s: Option<&Section>) -> Range<usize> {
+    s.map_or(0..0, |s| s.offset..s.offset + s.size)
+}
+
+fn malformed(section: &'static str, reason: impl Into<String>) -> LoadError {
+    LoadError::Malformed {
+        section,
+        reason: reason.into(),
+    }
+}
+
+/// Verifies `file` (the whole artifact) for this host and `config`.
+pub(crate) fn verify(file: &[u8], config: &Config) -> Result<Verified, LoadError> {
+    let sections = elf::sections(file)?;
+    let header_section = find(&sections, sections::HEADER)?.ok_or(LoadError::NotPrecast)?;
+    let header = decode_header(&file[range(Some(header_section))])?;
+    check_target(&header)?;
+    check_cpu(&header)?;
+    check_settings(&header, config)?;
+
+    let text_section = find(&sections, sections::TEXT)?;
+    let mut hasher = crc32fast::Hasher::new();
+    for name in sections::CHECKSUMMED {
+        hasher.update(&file[range(find(&sections, name)?)]);
+    }
+    let computed = hasher.finalize();
+    if computed != header.sections_checksum {
+        return Err(LoadError::SectionsChecksum {
+            stored: header.sections_checksum,
+            computed,
+        });
+    }
+
+    let text_section = text_section
+        .ok_or_else(|| LoadError::MalformedElf(format!("no `{}` section", sections::TEXT)))?;
+    let info_section = find(&sections, sections::INFO)?
+        .ok_or_else(|| LoadError::MalformedElf(format!("no `{}` section", sections::INFO)))?;
+    let offsets_section = find(&sections, sections::VMOFFSETS)?
+        .ok_or_else(|| LoadError::MalformedElf(format!("no `{}` section", sections::VMOFFSETS)))?;
+    let info: ModuleInfo =
+        precast_format::decode(&file[range(Some(info_section))]).map_err(|e| {
+            LoadError::Decode {
+                section: sections::INFO,
+                reason: e.to_string(),
+            }
+        })?;
+    let recorded: VMOffsets =
+        precast_format::decode(&file[range(Some(offsets_section))]).map_err(|e| {
+            LoadError::Decode {
+                section: sections::VMOFFSETS,
+                reason: e.to_string(),
+            }
+        })?;
+
+    let data = range(find(&sections, sections::DATA)?);
+    validate_info(&info, data.len())?;
+    let expected = info.vmoffsets(POINTER_SIZE);
+    if recorded != expected {
+        return Err(LoadError::VMOffsets(describe_offsets_diff(
+            &recorded, &expected,
+        )));
+    }
+
+    let text = range(Some(text_section));
+    let funcs = range(find(&sections, sections::FUNCS)?);
+    let trampolines = range(find(&sections, sections::TRAMPOLINES)?);
+    let traps = range(find(&sections, sections::TRAPS)?);
+    validate_tables(
+        &info,
+        text.len(),
+        &file[funcs.clone()],
+        &file[trampolines.clone()],
+        &file[traps.clone()],
+    )?;
+    Ok(Verified {
+        header,
+        info,
+        offsets: expected,
+        text,
+        funcs,
+        trampolines,
+        traps,
+        data,
+    })
+}
+
+fn decode_header(bytes: &[u8]) -> Result<Header, LoadError> {
+    Header::decode(bytes, crc32fast::hash).map_err(|e| match e {
+        HeaderError::BadMagic => LoadError::BadMagic,
+        HeaderError::Version { found, expected } => LoadError::FormatVersion { found, expected },
+        HeaderError::Checksum { stored, computed } => {
+            LoadError::HeaderChecksum { stored, computed }
+        }
+        HeaderError::Truncated { len } => LoadError::MalformedHeader(format!(
+            "`{}` is {len} bytes, a header needs {}",
+            sections::HEADER,
+            header::HEADER_SIZE
+        )),
+        HeaderError::Malformed(what) => LoadError::MalformedHeader(what.to_string()),
+    })
+}
+
+fn check_target(h: &Header) -> Result<(), LoadError> {
+    if header::arch_and_os(&h.target) != header::arch_and_os(host::HOST_TARGET) {
+        return Err(LoadError::Target {
+            artifact: h.target.clone(),
+            host: host::HOST_TARGET.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn check_cpu(h: &Header) -> Result<(), LoadError> {
+    let mut missing = host::missing_cpu_features(h.cpu_features);
+    // Bits no name describes cannot be checked: refuse them too.
+    let known = precast_format::CpuFeatures::NAMES
+        .iter()
+        .fold(0u64, |acc, (b, _)| acc | (1 << b));
+    let unknown = h.cpu_features.0 & !known;
+    if unknown != 0 {
+        missing.push(format!("unknown feature bits {unknown:#x}"));
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(LoadError::CpuFeatures { missing })
+    }
+}
+
+fn check_settings(h: &Header, config: &Config) -> Result<(), LoadError> {
+    if h.pointer_size != u32::from(POINTER_SIZE) {
+        return Err(LoadError::Settings(format!(
+            "artifact pointer size is {} bytes, host pointer size is {POINTER_SIZE}",
+            h.pointer_size
+        )));
+    }
+    let s = &h.settings;
+    match s.bounds_checks {
+        BoundsChecks::Explicit => {}
+        BoundsChecks::GuardPages => {
+            if !s.signals_based_traps {
+                return Err(LoadError::Settings(
+                    "guard-page bounds checks need signal-based traps".into(),
+                ));
+            }
+            if s.memory_reservation > config.memory_reservation
+                || s.memory_guard_size > config.memory_guard_size
+            {
+                return Err(LoadError::Settings(format!(
+                    "guard-page bounds checks compiled for a {:#x}-byte memory reservation and \
+                     {:#x}-byte guard, but the loader reserves {:#x} + {:#x}",
+                    s.memory_reservation,
+                    s.memory_guard_size,
+                    config.memory_reservation,
+                    config.memory_guard_size
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe_offsets_diff(recorded: &VMOffsets, expected: &VMOffsets) -> String {
+    let fields = [
+        (
+            "pointer_size",
+            u32::from(recorded.pointer_size),
+            u32::from(expected.pointer_size),
+        ),
+        ("store", recorded.store, expected.store),
+        ("builtins", recorded.builtins, expected.builtins),
+        ("type_ids", recorded.type_ids, expected.type_ids),
+        ("instance", recorded.instance, expected.instance),
+        (
+            "imported_memories",
+            recorded.imported_memories,
+            expected.imported_memories,
+        ),
+        (
+            "imported_tables",
+            recorded.imported_tables,
+            expected.imported_tables,
+        ),
+        (
+            "imported_globals",
+            recorded.imported_globals,
+            expected.imported_globals,
+        ),
+        (
+            "defined_memories",
+            recorded.defined_memories,
+            expected.defined_memories,
+        ),
+        (
+            "defined_tables",
+            recorded.defined_tables,
+            expected.defined_tables,
+        ),
+        (
+            "defined_globals",
+            recorded.defined_globals,
+            expected.defined_globals,
+        ),
+        ("func_refs", recorded.func_refs, expected.func_refs),
+        ("size", recorded.size, expected.size),
+    ];
+    match fields.iter().find(|(_, r, e)| r != e) {
+        Some((name, r, e)) => format!("field `{name}` is {r} in the artifact, expected {e}"),
+        None => format!(
+            "entity counts differ: artifact {:?}, module info {:?}",
+            recorded.counts, expected.counts
+        ),
+    }
+}
+
+/// Checks the module info for internal consistency, so that instantiation can index it.
+pub(crate) fn validate_info(info: &ModuleInfo, data_len: usize) -> Result<(), LoadError> {
+    let bad = |reason: String| Err(malformed(sections::INFO, reason));
+    let (mut funcs, mut tables, mut memories, mut globals) = (0u64, 0u64, 0u64, 0u64);
+    for import in &info.imports {
+        match import.kind {
+            ImportKind::Func(_) => funcs += 1,
+            ImportKind::Table(_) => tables += 1,
+            ImportKind::Memory(_) => memories += 1,
+            ImportKind::Global(_) => globals += 1,
+        }
+    }
+    let counts = [
+        (
+            "functions",
+            funcs,
+            info.num_imported_funcs,
+            info.functions.len(),
+        ),
+        (
+            "tables",
+            tables,
+            info.num_imported_tables,
+            info.tables.len(),
+        ),
+        (
+            "memories",
+            memories,
+            info.num_imported_memories,
+            info.memories.len(),
+        ),
+        (
+            "globals",
+            globals,
+            info.num_imported_globals,
+            info.globals.len(),
+        ),
+    ];
+    for (what, imports, recorded, total) in counts {
+        if imports != u64::from(recorded) || recorded as usize > total {
+            return bad(format!(
+                "{what}: {imports} imports listed, {recorded} recorded, {total} in total"
+            ));
+        }
+    }
+    // Keep every VMContext offset computation far from u32 overflow.
+    let entities = info.functions.len() as u64 * 3
+        + info.tables.len() as u64 * 2
+        + info.memories.len() as u64 * 2
+        + info.globals.len() as u64 * 2;
+    if entities > (1 << 24) {
+        return bad(format!(
+            "{entities} entity slots is more than a VMContext can hold"
+        ));
+    }
+    let ntypes = info.types.len();
+    for (i, &ty) in info.functions.iter().enumerate() {
+        if ty as usize >= ntypes {
+            return bad(format!(
+                "function {i} has type {ty}, but there are {ntypes} types"
+            ));
+        }
+    }
+    let mut imported = [0u32; 4];
+    for import in &info.imports {
+        let (k, declared) = match &import.kind {
+            ImportKind::Func(ty) => (0, info.functions.get(imported[0] as usize) == Some(ty)),
+            ImportKind::Table(t) => (
+                1,
+                info.tables.get(imported[1] as usize).map(|x| &x.ty) == Some(t),
+            ),
+            ImportKind::Memory(m) => (2, info.memories.get(imported[2] as usize) == Some(m)),
+            ImportKind::Global(g) => (
+                3,
+                info.globals.get(imported[3] as usize).map(|x| &x.ty) == Some(g),
+            ),
+        };
+        if !declared {
+            return bad(format!(
+                "import `{}::{}` disagrees with its entity declaration",
+                import.module, import.name
+            ));
+        }
+        imported[k] += 1;
+    }
+    for (i, m) in info.memories.iter().enumerate() {
+        if m.page_size_log2 > 16 {
+            return bad(format!("memory {i} has page size 2^{}", m.page_size_log2));
+        }
+    }
+    let check_expr = |e: &ConstExpr, what: &dyn Fn() -> String| -> Result<(), LoadError> {
+        for op in &e.0 {
+            match *op {
+                ConstOp::RefFunc(f) if f as usize >= info.functions.len() => {
+                    return bad(format!("{}: ref.func {f} out of range", what()));
+                }
+                ConstOp::GlobalGet(g) if g as usize >= info.globals.len() => {
+                    return bad(format!("{}: global.get {g} out of range", what()));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    };
+    for (i, g) in info.globals.iter().enumerate() {
+        let defined = i >= info.num_imported_globals as usize;
+        match (&g.init, defined) {
+            (Some(e), true) => check_expr(e, &|| format!("global {i}"))?,
+            (None, false) => {}
+            _ => {
+                return bad(format!(
+                    "global {i} initializer does not match its import status"
+                ));
+            }
+        }
+    }
+    for (i, t) in info.tables.iter().enumerate() {
+        if let Some(e) = &t.init {
+            check_expr(e, &|| format!("table {i} initializer"))?;
+        }
+    }
+    for e in &info.exports {
+        let len = match e.kind {
+            precast_format::module::ExternKind::Func => info.functions.len(),
+            precast_format::module::ExternKind::Table => info.tables.len(),
+            precast_format::module::ExternKind::Memory => info.memories.len(),
+            precast_format::module::ExternKind::Global => info.globals.len(),
+        };
+        if e.index as usize >= len {
+            return bad(format!(
+                "export `{}` index {} out of range",
+                e.name, e.index
+            ));
+        }
+    }
+    if let Some(s) = info.start
+        && s as usize >= info.functions.len()
+    {
+        return bad(format!("start function {s} out of range"));
+    }
+    for (i, seg) in info.elements.iter().enumerate() {
+        if let ElementMode::Active { table, offset } = &seg.mode {
+            if *table as usize >= info.tables.len() {
+                return bad(format!("element segment {i} targets table {table}"));
+            }
+            check_expr(offset, &|| format!("element segment {i} offset"))?;
+        }
+        match &seg.items {
+            ElementItems::Funcs(fs) => {
+                if let Some(f) = fs.iter().find(|&&f| f as usize >= info.functions.len()) {
+                    return bad(format!("element segment {i} names function {f}"));
+                }
+            }
+            ElementItems::Exprs(es) => {
+                for e in es {
+                    check_expr(e, &|| format!("element segment {i} item"))?;
+                }
+            }
+        }
+    }
+    for (i, seg) in info.data.iter().enumerate() {
+        if let DataMode::Active { memory, offset } = &seg.mode {
+            if *memory as usize >= info.memories.len() {
+                return bad(format!("data segment {i} targets memory {memory}"));
+            }
+            check_expr(offset, &|| format!("data segment {i} offset"))?;
+        }
+        let end = seg.offset.checked_add(seg.len);
+        if end.is_none_or(|end| end > data_len as u64) {
+            return bad(format!(
+                "data segment {i} bytes {}+{} exceed the {data_len}-byte data section",
+                seg.offset, seg.len
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the fixed-width lookup tables against `.text` and the module info.
+pub(crate) fn validate_tables(
+    info: &ModuleInfo,
+    text_len: usize,
+    funcs: &[u8],
+    trampolines: &[u8],
+    traps: &[u8],
+) -> Result<(), LoadError> {
+    let in_text = |start: u32, len: u32| (start as u64) + (len as u64) <= text_len as u64;
+    let funcs_t = FuncTable::new(funcs).ok_or_else(|| {
+        malformed(
+            sections::FUNCS,
+            format!(
+                "{} bytes is not a whole number of 8-byte entries",
+                funcs.len()
+            ),
+        )
+    })?;
+    let defined = info.functions.len() - info.num_imported_funcs as usize;
+    if funcs_t.len() != defined {
+        return Err(malformed(
+            sections::FUNCS,
+            format!("{} entries for {defined} defined functions", funcs_t.len()),
+        ));
+    }
+    let mut prev_end = 0u64;
+    for i in 0..funcs_t.len() {
+        let f = funcs_t.func(i);
+        if !in_text(f.start, f.len) {
+            return Err(malformed(
+                sections::FUNCS,
+                format!(
+                    "function {i} at {:#x}+{:#x} is outside the {text_len:#x}-byte .text",
+                    f.start, f.len
+                ),
+            ));
+        }
+        if u64::from(f.start) < prev_end {
+            return Err(malformed(
+                sections::FUNCS,
+                format!("function {i} overlaps or is out of order"),
+            ));
+        }
+        prev_end = u64::from(f.start) + u64::from(f.len);
+    }
+    let tramps = TrampolineTable::new(trampolines).ok_or_else(|| {
+        malformed(
+            sections::TRAMPOLINES,
+            format!(
+                "{} bytes is not a whole number of 8-byte entries",
+                trampolines.len()
+            ),
+        )
+    })?;
+    if tramps.len() != info.types.len() {
+        return Err(malformed(
+            sections::TRAMPOLINES,
+            format!("{} entries for {} types", tramps.len(), info.types.len()),
+        ));
+    }
+    for i in 0..tramps.len() {
+        for (w, what) in [(0, "entry"), (1, "exit")] {
+            let off = tramps.word(i, w);
+            if off != u32::MAX && off as usize >= text_len {
+                return Err(malformed(
+                    sections::TRAMPOLINES,
+                    format!(
+                        "type {i} {what} trampoline offset {off:#x} is outside the {text_len:#x}-byte .text"
+                    ),
+                ));
+            }
+        }
+    }
+    let traps_t = TrapTable::new(traps).ok_or_else(|| {
+        malformed(
+            sections::TRAPS,
+            format!(
+                "{} bytes is not a whole number of 8-byte entries",
+                traps.len()
+            ),
+        )
+    })?;
+    let mut prev = None;
+    for i in 0..traps_t.len() {
+        let (off, code) = (traps_t.word(i, 0), traps_t.word(i, 1));
+        if off as usize >= text_len {
+            return Err(malformed(
+                sections::TRAPS,
+                format!("trap site {off:#x} is outside .text"),
+            ));
+        }
+        if prev.is_some_and(|p| off <= p) {
+            return Err(malformed(
+                sections::TRAPS,
+                format!("trap site {off:#x} is not sorted"),
+            ));
+        }
+        if u8::try_from(code)
+            .ok()
+            .and_then(TrapCode::from_u8)
+            .is_none()
+        {
+            return Err(malformed(
+                sections::TRAPS,
+                format!("trap site {off:#x} has unknown code {code}"),
+            ));
+        }
+        prev = Some(off);
+    }
+    Ok(())
+}

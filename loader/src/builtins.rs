@@ -1,0 +1,325 @@
+//! Runtime builtins called by generated code through the VMContext's builtins table (see
+//! `precast_format::builtins` for the signatures). Each finds its instance through the
+//! VMContext's instance pointer. Bounds are checked for the whole range before anything is
+//! written; a failing check records the trap and returns a non-zero status.
+
+use crate::instance::InstanceData;
+use crate::store::StoreOpaque;
+use crate::traphandlers::{Pending, set_pending};
+use crate::vm;
+use precast_format::TrapCode;
+use precast_format::builtins::Builtin;
+use std::ops::Range;
+
+type Vmctx = *mut u8;
+
+/// The builtins table, in [`Builtin`] index order.
+#[repr(C)]
+pub(crate) struct BuiltinsTable {
+    memory_grow: unsafe extern "C" fn(Vmctx, u32, u64) -> u64,
+    memory_fill: unsafe extern "C" fn(Vmctx, u32, u64, u32, u64) -> u32,
+    memory_copy: unsafe extern "C" fn(Vmctx, u32, u32, u64, u64, u64) -> u32,
+    memory_init: unsafe extern "C" fn(Vmctx, u32, u32, u64, u32, u32) -> u32,
+    data_drop: unsafe extern "C" fn(Vmctx, u32),
+    table_grow: unsafe extern "C" fn(Vmctx, u32, u64, usize) -> u64,
+    table_fill: unsafe extern "C" fn(Vmctx, u32, u64, usize, u64) -> u32,
+    table_copy: unsafe extern "C" fn(Vmctx, u32, u32, u64, u64, u64) -> u32,
+    table_init: unsafe extern "C" fn(Vmctx, u32, u32, u64, u32, u32) -> u32,
+    elem_drop: unsafe extern "C" fn(Vmctx, u32),
+}
+
+const P: usize = std::mem::size_of::<usize>();
+const _: () = {
+    use std::mem::offset_of;
+    assert!(std::mem::size_of::<BuiltinsTable>() == Builtin::COUNT * P);
+    assert!(offset_of!(BuiltinsTable, memory_grow) == Builtin::MemoryGrow as usize * P);
+    assert!(offset_of!(BuiltinsTable, memory_fill) == Builtin::MemoryFill as usize * P);
+    assert!(offset_of!(BuiltinsTable, memory_copy) == Builtin::MemoryCopy as usize * P);
+    assert!(offset_of!(BuiltinsTable, memory_init) == Builtin::MemoryInit as usize * P);
+    assert!(offset_of!(BuiltinsTable, data_drop) == Builtin::DataDrop as usize * P);
+    assert!(offset_of!(BuiltinsTable, table_grow) == Builtin::TableGrow as usize * P);
+    assert!(offset_of!(BuiltinsTable, table_fill) == Builtin::TableFill as usize * P);
+    assert!(offset_of!(BuiltinsTable, table_copy) == Builtin::TableCopy as usize * P);
+    assert!(offset_of!(BuiltinsTable, table_init) == Builtin::TableInit as usize * P);
+    assert!(offset_of!(BuiltinsTable, elem_drop) == Builtin::ElemDrop as usize * P);
+};
+
+static BUILTINS: BuiltinsTable = BuiltinsTable {
+    memory_grow,
+    memory_fill,
+    memory_copy,
+    memory_init,
+    data_drop,
+    table_grow,
+    table_fill,
+    table_copy,
+    table_init,
+    elem_drop,
+};
+
+/// Address of the process-wide builtins table.
+pub(crate) fn table_ptr() -> *const BuiltinsTable {
+    &BUILTINS
+}
+
+/// The instance and store of a VMContext.
+///
+/// # Safety
+/// `vmctx` must be the VMContext of a live instance, passed by its generated code; the store
+/// must not be borrowed elsewhere for the builtin's duration.
+unsafe fn context<'a>(vmctx: Vmctx) -> (&'a mut InstanceData, &'a mut StoreOpaque) {
+    // SAFETY: per the contract, the instance pointer field is set and the instance and its
+    // store are alive; they are separate allocations.
+    unsafe {
+        let inst = *(vmctx.add(vm::instance_offset() as usize) as *const *mut InstanceData);
+        let store = (*inst).store;
+        (&mut *inst, &mut *store)
+    }
+}
+
+fn trap(code: TrapCode) -> u32 {
+    set_pending(Pending::Trap(code));
+    1
+}
+
+/// `start..start + len` if it lies within `bound`.
+fn range(start: u64, len: u64, bound: usize) -> Option<Range<usize>> {
+    let end = start.checked_add(len)?;
+    if end > bound as u64 {
+        return None;
+    }
+    Some(start as usize..end as usize)
+}
+
+/// `(base, length)` of module memory `index` of the instance.
+fn memory_raw(
+    inst: &InstanceData,
+    store: &mut StoreOpaque,
+    index: u32,
+) -> Option<(*mut u8, usize)> {
+    let m = *inst.memories.get(index as usize)?;
+    let e = store.memories.get_mut(m)?;
+    Some((e.mem.base(), e.mem.byte_len() as usize))
+}
+
+unsafe extern "C" fn memory_grow(vmctx: Vmctx, memory: u32, delta: u64) -> u64 {
+    // SAFETY: called by generated code with its VMContext.
+    let (inst, store) = unsafe { context(vmctx) };
+    inst.memories
+        .get(memory as usize)
+        .and_then(|&m| store.memories.get_mut(m))
+        .and_then(|e| e.grow(delta))
+        .unwrap_or(u64::MAX)
+}
+
+unsafe extern "C" fn memory_fill(vmctx: Vmctx, memory: u32, dst: u64, byte: u32, len: u64) -> u32 {
+    // SAFETY: called by generated code with its VMContext.
+    let (inst, store) = unsafe { context(vmctx) };
+    let Some((base, size)) = memory_raw(inst, store, memory) else {
+        return trap(TrapCode::MemoryOutOfBounds);
+    };
+    let Some(r) = range(dst, len, size) else {
+        return trap(TrapCode::MemoryOutOfBounds);
+    };
+    // SAFETY: `r` lies within the memory's accessible bytes.
+    unsafe { std::ptr::write_bytes(base.add(r.start), byte as u8, r.len()) };
+    0
+}
+
+unsafe extern "C" fn memory_copy(
+    vmctx: Vmctx,
+    dst_memory: u32,
+    src_memory: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
+) -> u32 {
+    // SAFETY: called by generated code with its VMContext.
+    let (inst, store) = unsafe { context(vmctx) };
+    let (Some((dbase, dsize)), Some((sbase, ssize))) = (
+        memory_raw(inst, store, dst_memory),
+        memory_raw(inst, store, src_memory),
+    ) else {
+        return trap(TrapCode::MemoryOutOfBounds);
+    };
+    let (Some(d), Some(s)) = (range(dst, len, dsize), range(src, len, ssize)) else {
+        return trap(TrapCode::MemoryOutOfBounds);
+    };
+    // SAFETY: both ranges lie within accessible memory; `copy` allows overlap.
+    unsafe { std::ptr::copy(sbase.add(s.start), dbase.add(d.start), d.len()) };
+    0
+}
+
+unsafe extern "C" fn memory_init(
+    vmctx: Vmctx,
+    memory: u32,
+    data_index: u32,
+    dst: u64,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: called by generated code with its VMContext.
+    let (inst, store) = unsafe { context(vmctx) };
+    let bytes: &[u8] = match inst.module.info().data.get(data_index as usize) {
+        Some(seg)
+            if !inst
+                .data_dropped
+                .get(data_index as usize)
+                .copied()
+                .unwrap_or(true) =>
+        {
+            inst.module.data_bytes(seg)
+        }
+        _ => &[],
+    };
+    let Some((base, size)) = memory_raw(inst, store, memory) else {
+        return trap(TrapCode::MemoryOutOfBounds);
+    };
+    let (Some(s), Some(d)) = (
+        range(u64::from(src), u64::from(len), bytes.len()),
+        range(dst, u64::from(len), size),
+    ) else {
+        return trap(TrapCode::MemoryOutOfBounds);
+    };
+    // SAFETY: `d` lies within accessible memory; the segment bytes are in the module's
+    // mapping, which never overlaps a linear memory.
+    unsafe { std::ptr::copy_nonoverlapping(bytes[s].as_ptr(), base.add(d.start), d.len()) };
+    0
+}
+
+unsafe extern "C" fn data_drop(vmctx: Vmctx, data_index: u32) {
+    // SAFETY: called by generated code with its VMContext.
+    let (inst, _) = unsafe { context(vmctx) };
+    if let Some(d) = inst.data_dropped.get_mut(data_index as usize) {
+        *d = true;
+    }
+}
+
+unsafe extern "C" fn table_grow(vmctx: Vmctx, table: u32, delta: u64, init: usize) -> u64 {
+    // SAFETY: called by generated code with its VMContext.
+    let (inst, store) = unsafe { context(vmctx) };
+    inst.tables
+        .get(table as usize)
+        .and_then(|&t| store.tables.get_mut(t))
+        .and_then(|e| e.grow(delta, init))
+        .unwrap_or(u64::MAX)
+}
+
+unsafe extern "C" fn table_fill(vmctx: Vmctx, table: u32, dst: u64, value: usize, len: u64) -> u32 {
+    // SAFETY: called by generated code with its VMContext.
+    let (inst, store) = unsafe { context(vmctx) };
+    let slice = inst
+        .tables
+        .get(table as usize)
+        .and_then(|&t| store.tables.get_mut(t))
+        .and_then(|e| e.elems.range_mut(dst, len));
+    match slice {
+        Some(s) => {
+            s.fill(value);
+            0
+        }
+        None => trap(TrapCode::TableOutOfBounds),
+    }
+}
+
+unsafe extern "C" fn table_copy(
+    vmctx: Vmctx,
+    dst_table: u32,
+    src_table: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
+) -> u32 {
+    // SAFETY: called by generated code with its VMContext.
+    let (inst, store) = unsafe { context(vmctx) };
+    let (Some(&d), Some(&s)) = (
+        inst.tables.get(dst_table as usize),
+        inst.tables.get(src_table as usize),
+    ) else {
+        return trap(TrapCode::TableOutOfBounds);
+    };
+    if d == s {
+        let copied = store
+            .tables
+            .get_mut(d)
+            .is_some_and(|e| e.elems.copy_within(dst, src, len));
+        return if copied {
+            0
+        } else {
+            trap(TrapCode::TableOutOfBounds)
+        };
+    }
+    let Some(items) = store
+        .tables
+        .get(s)
+        .and_then(|e| e.elems.range(src, len))
+        .map(<[usize]>::to_vec)
+    else {
+        return trap(TrapCode::TableOutOfBounds);
+    };
+    match store
+        .tables
+        .get_mut(d)
+        .and_then(|e| e.elems.range_mut(dst, len))
+    {
+        Some(out) => {
+            out.copy_from_slice(&items);
+            0
+        }
+        None => trap(TrapCode::TableOutOfBounds),
+    }
+}
+
+unsafe extern "C" fn table_init(
+    vmctx: Vmctx,
+    table: u32,
+    elem_index: u32,
+    dst: u64,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: called by generated code with its VMContext.
+    let (inst, store) = unsafe { context(vmctx) };
+    let items: &[usize] = inst
+        .passive_elems
+        .get(elem_index as usize)
+        .and_then(|e| e.as_deref())
+        .unwrap_or(&[]);
+    let Some(s) = range(u64::from(src), u64::from(len), items.len()) else {
+        return trap(TrapCode::TableOutOfBounds);
+    };
+    let out = inst
+        .tables
+        .get(table as usize)
+        .and_then(|&t| store.tables.get_mut(t))
+        .and_then(|e| e.elems.range_mut(dst, u64::from(len)));
+    match out {
+        Some(out) => {
+            out.copy_from_slice(&items[s]);
+            0
+        }
+        None => trap(TrapCode::TableOutOfBounds),
+    }
+}
+
+unsafe extern "C" fn elem_drop(vmctx: Vmctx, elem_index: u32) {
+    // SAFETY: called by generated code with its VMContext.
+    let (inst, _) = unsafe { context(vmctx) };
+    if let Some(e) = inst.passive_elems.get_mut(elem_index as usize) {
+        *e = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(range(0, 0, 0), Some(0..0));
+        assert_eq!(range(10, 0, 10), Some(10..10), "zero length at the end");
+        assert_eq!(range(11, 0, 10), None);
+        assert_eq!(range(5, 6, 10), None);
+        assert_eq!(range(u64::MAX, 2, 10), None);
+    }
+}

@@ -1,0 +1,200 @@
+//! Error types: why an artifact was refused, why linking failed, and the top-level [`Error`].
+
+use crate::trap::Trap;
+
+/// Why an artifact could not be loaded. Every variant names the thing and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Reading the artifact file failed.
+    #[error("cannot read artifact `{path}`: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not an ELF64 little-endian object at all.
+    #[error("not a Precast artifact: {reason}")]
+    NotElf {
+        /// What was found instead.
+        reason: String,
+    },
+    /// An ELF object, but without a `.precast.header` section.
+    #[error(
+        "not a Precast artifact: ELF object has no `{}` section",
+        precast_format::sections::HEADER
+    )]
+    NotPrecast,
+    /// The file ends before a structure it declares.
+    #[error("truncated artifact: {what} needs {expected} bytes of file, but the file has {actual}")]
+    Truncated {
+        /// The structure that does not fit.
+        what: String,
+        /// File length the structure needs.
+        expected: u64,
+        /// Actual file length.
+        actual: u64,
+    },
+    /// The ELF structure is inconsistent (bad section table, bad names, misaligned text).
+    #[error("malformed artifact: {0}")]
+    MalformedElf(String),
+    /// The header's magic bytes are wrong.
+    #[error(
+        "bad artifact header magic: `{}` does not start with `PRECAST\\0`",
+        precast_format::sections::HEADER
+    )]
+    BadMagic,
+    /// The artifact was written in another format version.
+    #[error(
+        "artifact format version {found} is not supported (this loader reads version {expected})"
+    )]
+    FormatVersion {
+        /// Version in the artifact.
+        found: u32,
+        /// Version this loader reads.
+        expected: u32,
+    },
+    /// The header's own checksum does not match: the header is corrupted.
+    #[error(
+        "artifact header is corrupted: checksum stored {stored:#010x}, computed {computed:#010x}"
+    )]
+    HeaderChecksum {
+        /// Checksum stored in the header.
+        stored: u32,
+        /// Checksum computed from the header bytes.
+        computed: u32,
+    },
+    /// The header is too short or holds values no writer produces.
+    #[error("malformed artifact header: {0}")]
+    MalformedHeader(String),
+    /// The artifact was compiled for another architecture or operating system.
+    #[error("artifact was compiled for target `{artifact}`, but this host is `{host}`")]
+    Target {
+        /// Target recorded in the artifact.
+        artifact: String,
+        /// The host's target.
+        host: String,
+    },
+    /// The code needs CPU features this host lacks.
+    #[error("artifact needs CPU features this host lacks: {}", missing.join(", "))]
+    CpuFeatures {
+        /// The missing feature names.
+        missing: Vec<String>,
+    },
+    /// An ABI-relevant setting does not match what this loader provides.
+    #[error("artifact settings mismatch: {0}")]
+    Settings(String),
+    /// The checksum over the artifact's sections does not match: the file is corrupted.
+    #[error(
+        "artifact sections are corrupted: checksum stored {stored:#010x}, computed {computed:#010x}"
+    )]
+    SectionsChecksum {
+        /// Checksum stored in the header.
+        stored: u32,
+        /// Checksum computed over the sections.
+        computed: u32,
+    },
+    /// A metadata section could not be decoded.
+    #[error("cannot decode artifact section `{section}`: {reason}")]
+    Decode {
+        /// The section.
+        section: &'static str,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// The recorded VMContext layout differs from the one this loader computes.
+    #[error("artifact VMContext layout differs from the loader's: {0}")]
+    VMOffsets(String),
+    /// A lookup table or the module info is inconsistent.
+    #[error("malformed artifact section `{section}`: {reason}")]
+    Malformed {
+        /// The section.
+        section: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Making the code executable or registering it failed.
+    #[error("cannot map artifact code: {0}")]
+    Map(String),
+}
+
+/// Why imports could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// No definition for an import.
+    #[error("unknown import `{module}::{name}`")]
+    UnknownImport {
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        name: String,
+    },
+    /// A definition exists but its type does not match the import.
+    #[error("incompatible import type for `{module}::{name}`: {reason}")]
+    IncompatibleImport {
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        name: String,
+        /// Why the types do not match.
+        reason: String,
+    },
+    /// `Instance::new` got the wrong number of imports.
+    #[error("module needs {expected} imports, but {given} were provided")]
+    ImportCount {
+        /// Number of imports of the module.
+        expected: usize,
+        /// Number provided.
+        given: usize,
+    },
+    /// A linker name is defined twice (and shadowing is off).
+    #[error("`{module}::{name}` is already defined in the linker")]
+    Duplicate {
+        /// Module name.
+        module: String,
+        /// Field name.
+        name: String,
+    },
+}
+
+/// Any error of the embedding API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Loading an artifact failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Linking failed.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// Wasm trapped.
+    #[error(transparent)]
+    Trap(#[from] Trap),
+    /// A host function failed.
+    #[error("{0}")]
+    Host(String),
+    /// The program asked to exit with a status (e.g. WASI `proc_exit`).
+    #[error("exited with status {0}")]
+    Exit(i32),
+    /// The embedding API was used incorrectly (wrong arity, wrong value type, wrong store,
+    /// writing an immutable global, ...).
+    #[error("{0}")]
+    Api(String),
+    /// A resource (memory reservation, table storage) could not be allocated.
+    #[error("resource limit: {0}")]
+    Resource(String),
+}
+
+impl Error {
+    /// The trap, if this error is one.
+    pub fn as_trap(&self) -> Option<&Trap> {
+        match self {
+            Error::Trap(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn api<T>(msg: impl Into<String>) -> Result<T, Error> {
+    Err(Error::Api(msg.into()))
+}

@@ -1,0 +1,264 @@
+//! Handles to store-owned memories, tables and globals, usable from the host and importable
+//! by modules.
+
+use crate::error::{Error, api};
+use crate::store::{AsStore, AsStoreMut, StoreId};
+use crate::values::{Val, raw_to_val, ref_to_raw, val_to_raw, val_type_name};
+use precast_format::module::{GlobalType, MemoryType, TableType, ValType};
+
+/// A linear memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Memory {
+    pub(crate) store: StoreId,
+    pub(crate) index: usize,
+}
+
+impl Memory {
+    /// Creates a memory of type `ty` in `store` (it can be imported by modules).
+    pub fn new(store: &mut impl AsStoreMut, ty: MemoryType) -> Result<Memory, Error> {
+        let store = store.as_store_mut();
+        let index = store.push_host_memory(ty)?;
+        Ok(Memory {
+            store: store.id,
+            index,
+        })
+    }
+
+    /// The memory's type, with the current size as its minimum.
+    pub fn ty(&self, store: &impl AsStore) -> Result<MemoryType, Error> {
+        let store = store.as_store();
+        store.check(self.store)?;
+        let e = store.memory(self.index)?;
+        Ok(MemoryType {
+            minimum: e.mem.pages(),
+            ..e.ty
+        })
+    }
+
+    /// The memory's contents.
+    pub fn data<'a>(&self, store: &'a impl AsStore) -> &'a [u8] {
+        let store = store.as_store();
+        match store
+            .check(self.store)
+            .and_then(|()| store.memory(self.index))
+        {
+            Ok(e) => e.mem.as_slice(),
+            Err(_) => &[],
+        }
+    }
+
+    /// The memory's contents, mutably.
+    pub fn data_mut<'a>(&self, store: &'a mut impl AsStoreMut) -> &'a mut [u8] {
+        let store = store.as_store_mut();
+        if store.check(self.store).is_err() {
+            return &mut [];
+        }
+        match store.memory_mut(self.index) {
+            Ok(e) => e.mem.as_mut_slice(),
+            Err(_) => &mut [],
+        }
+    }
+
+    /// Size in pages.
+    pub fn size(&self, store: &impl AsStore) -> u64 {
+        let store = store.as_store();
+        match store
+            .check(self.store)
+            .and_then(|()| store.memory(self.index))
+        {
+            Ok(e) => e.mem.pages(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Size in bytes.
+    pub fn data_size(&self, store: &impl AsStore) -> u64 {
+        self.data(store).len() as u64
+    }
+
+    /// Grows by `delta` pages, returning the old size in pages.
+    pub fn grow(&self, store: &mut impl AsStoreMut, delta: u64) -> Result<u64, Error> {
+        let store = store.as_store_mut();
+        store.check(self.store)?;
+        store
+            .memory_mut(self.index)?
+            .grow(delta)
+            .ok_or_else(|| Error::Api(format!("failed to grow memory by {delta} pages")))
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`.
+    pub fn read(&self, store: &impl AsStore, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let data = self.data(store);
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|o| data.get(o..o.checked_add(buf.len())?))
+            .ok_or_else(|| Error::Api("out of bounds memory read".into()))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+
+    /// Copies `buf` into memory at `offset`.
+    pub fn write(&self, store: &mut impl AsStoreMut, offset: u64, buf: &[u8]) -> Result<(), Error> {
+        let data = self.data_mut(store);
+        let dst = usize::try_from(offset)
+            .ok()
+            .and_then(|o| data.get_mut(o..o.checked_add(buf.len())?))
+            .ok_or_else(|| Error::Api("out of bounds memory write".into()))?;
+        dst.copy_from_slice(buf);
+        Ok(())
+    }
+}
+
+/// A table of references.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub(crate) store: StoreId,
+    pub(crate) index: usize,
+}
+
+fn check_ref(ty: &TableType, v: &Val) -> Result<(), Error> {
+    let vt = ValType::Ref(ty.element);
+    if v.matches(&vt) {
+        Ok(())
+    } else {
+        api(format!(
+            "value {v:?} does not match table element type {}",
+            val_type_name(&vt)
+        ))
+    }
+}
+
+impl Table {
+    /// Creates a table of type `ty` in `store`, every element set to `init`.
+    pub fn new(store: &mut impl AsStoreMut, ty: TableType, init: Val) -> Result<Table, Error> {
+        let store = store.as_store_mut();
+        check_ref(&ty, &init)?;
+        let raw = ref_to_raw(store, &init)?;
+        let index = store.push_host_table(ty, raw)?;
+        Ok(Table {
+            store: store.id,
+            index,
+        })
+    }
+
+    /// The table's type, with the current size as its minimum.
+    pub fn ty(&self, store: &impl AsStore) -> Result<TableType, Error> {
+        let store = store.as_store();
+        store.check(self.store)?;
+        let e = store.table(self.index)?;
+        Ok(TableType {
+            minimum: e.elems.len(),
+            ..e.ty
+        })
+    }
+
+    /// Current number of elements.
+    pub fn size(&self, store: &impl AsStore) -> u64 {
+        let store = store.as_store();
+        match store
+            .check(self.store)
+            .and_then(|()| store.table(self.index))
+        {
+            Ok(e) => e.elems.len(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Element `index`, or `None` if out of bounds.
+    pub fn get(&self, store: &impl AsStore, index: u64) -> Option<Val> {
+        let store = store.as_store();
+        store.check(self.store).ok()?;
+        let e = store.table(self.index).ok()?;
+        let raw = e.elems.get(index)?;
+        Some(crate::values::raw_to_ref(store, raw, &e.ty.element))
+    }
+
+    /// Sets element `index` to `value`.
+    pub fn set(&self, store: &mut impl AsStoreMut, index: u64, value: Val) -> Result<(), Error> {
+        let store = store.as_store_mut();
+        store.check(self.store)?;
+        check_ref(&store.table(self.index)?.ty, &value)?;
+        let raw = ref_to_raw(store, &value)?;
+        if store.table_mut(self.index)?.elems.set(index, raw) {
+            Ok(())
+        } else {
+            api(format!("table index {index} out of bounds"))
+        }
+    }
+
+    /// Grows by `delta` elements set to `init`, returning the old size.
+    pub fn grow(&self, store: &mut impl AsStoreMut, delta: u64, init: Val) -> Result<u64, Error> {
+        let store = store.as_store_mut();
+        store.check(self.store)?;
+        check_ref(&store.table(self.index)?.ty, &init)?;
+        let raw = ref_to_raw(store, &init)?;
+        store
+            .table_mut(self.index)?
+            .grow(delta, raw)
+            .ok_or_else(|| Error::Api(format!("failed to grow table by {delta} elements")))
+    }
+}
+
+/// A global variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Global {
+    pub(crate) store: StoreId,
+    pub(crate) index: usize,
+}
+
+impl Global {
+    /// Creates a global of type `ty` with value `value` in `store`.
+    pub fn new(store: &mut impl AsStoreMut, ty: GlobalType, value: Val) -> Result<Global, Error> {
+        let store = store.as_store_mut();
+        if !value.matches(&ty.content) {
+            return api(format!(
+                "value {value:?} does not match global type {}",
+                val_type_name(&ty.content)
+            ));
+        }
+        let raw = val_to_raw(store, &value)?;
+        let index = store.push_host_global(ty, raw);
+        Ok(Global {
+            store: store.id,
+            index,
+        })
+    }
+
+    /// The global's type.
+    pub fn ty(&self, store: &impl AsStore) -> Result<GlobalType, Error> {
+        let store = store.as_store();
+        store.check(self.store)?;
+        Ok(store.global(self.index)?.ty)
+    }
+
+    /// The current value.
+    pub fn get(&self, store: &impl AsStore) -> Result<Val, Error> {
+        let store = store.as_store();
+        store.check(self.store)?;
+        let e = store.global(self.index)?;
+        // SAFETY: the slot is owned by the store and 16 bytes long.
+        let raw = unsafe { (*e.ptr).0 };
+        Ok(raw_to_val(store, &raw, &e.ty.content))
+    }
+
+    /// Sets the value of a mutable global.
+    pub fn set(&self, store: &mut impl AsStoreMut, value: Val) -> Result<(), Error> {
+        let store = store.as_store_mut();
+        store.check(self.store)?;
+        let ty = store.global(self.index)?.ty;
+        if !ty.mutable {
+            return api("cannot set an immutable global");
+        }
+        if !value.matches(&ty.content) {
+            return api(format!(
+                "value {value:?} does not match global type {}",
+                val_type_name(&ty.content)
+            ));
+        }
+        let raw = val_to_raw(store, &value)?;
+        let e = store.global(self.index)?;
+        // SAFETY: the slot is owned by the store; `&mut` store access excludes wasm readers.
+        unsafe { (*e.ptr).0 = raw };
+        Ok(())
+    }
+}

@@ -1,0 +1,436 @@
+//! [`Func`]: calling wasm through entry trampolines, host functions called by wasm through
+//! exit trampolines, and [`Caller`], the host function's view of its store.
+
+use crate::error::{Error, api};
+use crate::instance::{Extern, InstanceData};
+use crate::store::{AsStore, AsStoreMut, Owned, StoreId, StoreInner, StoreOpaque};
+use crate::traphandlers::{Pending, catch_traps, set_pending};
+use crate::values::{RawVal, Val, func_type_name, raw_to_val, val_to_raw};
+use crate::vm::{self, VMFuncRef};
+use precast_format::abi::host_ctx;
+use precast_format::module::FuncType;
+use std::ffi::c_void;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+/// A function: a reference to a `VMFuncRef` owned by a store (in an instance's VMContext or
+/// a host function context).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Func {
+    pub(crate) store: StoreId,
+    ptr: NonNull<VMFuncRef>,
+}
+
+// SAFETY: a `Func` is an identifier; it is only dereferenced with access to its store.
+unsafe impl Send for Func {}
+// SAFETY: as above.
+unsafe impl Sync for Func {}
+
+/// The type-erased host closure: `(store, caller instance, params, results)`.
+pub(crate) type ErasedHostFn =
+    dyn Fn(*mut StoreOpaque, Option<usize>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
+
+/// The context an exit trampoline receives as `callee_vmctx` for a host function. The first
+/// two fields are the ABI ([`host_ctx`]); the rest is ours.
+#[repr(C)]
+pub(crate) struct HostFuncContext {
+    magic: u32,
+    dispatch: unsafe extern "C" fn(*mut HostFuncContext, *mut u8, *mut RawVal, *const u8) -> u32,
+    /// The store-level reference to this function.
+    pub func_ref: VMFuncRef,
+    store: *mut StoreOpaque,
+    ty: Arc<FuncType>,
+    func: Box<ErasedHostFn>,
+}
+
+const _: () = assert!(std::mem::offset_of!(HostFuncContext, dispatch) == 8);
+
+impl HostFuncContext {
+    fn check_layout() -> bool {
+        std::mem::offset_of!(HostFuncContext, dispatch) as u32
+            == host_ctx::dispatch(vm::POINTER_SIZE)
+    }
+}
+
+/// Whether `vmctx` (of a `VMFuncRef`) is a host function context.
+///
+/// # Safety
+/// `vmctx` must be the `vmctx` of a live `VMFuncRef`.
+pub(crate) unsafe fn is_host_ctx(vmctx: *const u8) -> bool {
+    // SAFETY: every VMFuncRef's vmctx points to a VMContext or host context, both starting
+    // with a u32 magic.
+    !vmctx.is_null() && unsafe { vm::read_magic(vmctx) } == host_ctx::MAGIC
+}
+
+impl Func {
+    /// Creates a host function in `store` with type `ty`, implemented by `f`.
+    pub fn new<S, F>(store: &mut S, ty: FuncType, f: F) -> Func
+    where
+        S: AsStoreMut,
+        S::Data: 'static,
+        F: Fn(Caller<'_, S::Data>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
+    {
+        let erased: Box<ErasedHostFn> = Box::new(move |store, caller, params, results| {
+            // SAFETY: the store pointer comes from a `StoreOpaque` that is the first field of
+            // a `repr(C)` `StoreInner<S::Data>` (every store is created as one), and the call
+            // has exclusive access to it for its duration.
+            let inner = unsafe { &mut *(store as *mut StoreInner<S::Data>) };
+            f(Caller { inner, caller }, params, results)
+        });
+        Func::new_erased(store.as_store_mut(), ty, erased)
+    }
+
+    pub(crate) fn new_erased(
+        store: &mut StoreOpaque,
+        ty: FuncType,
+        func: Box<ErasedHostFn>,
+    ) -> Func {
+        debug_assert!(HostFuncContext::check_layout());
+        let type_id = store.engine.types().register(&ty);
+        let exit = store.type_trampolines(type_id).exit;
+        let ctx = Owned::new(HostFuncContext {
+            magic: host_ctx::MAGIC,
+            dispatch: host_dispatch,
+            func_ref: VMFuncRef::NULL,
+            store: store as *mut StoreOpaque,
+            ty: Arc::new(ty),
+            func,
+        });
+        let p = ctx.as_ptr();
+        // SAFETY: `p` is the freshly allocated context, owned by the store from now on.
+        let func_ref = unsafe {
+            (*p).func_ref = VMFuncRef {
+                func: exit.unwrap_or(std::ptr::null()),
+                vmctx: p.cast(),
+                type_id,
+            };
+            NonNull::from(&mut (*p).func_ref)
+        };
+        store.host_funcs.push(ctx);
+        Func {
+            store: store.id,
+            ptr: func_ref,
+        }
+    }
+
+    /// A handle for the reference `raw` (a `*const VMFuncRef`, 0 for null).
+    pub(crate) fn from_raw(store: &StoreOpaque, raw: usize) -> Option<Func> {
+        NonNull::new(raw as *mut VMFuncRef).map(|ptr| Func {
+            store: store.id,
+            ptr,
+        })
+    }
+
+    /// A handle for the `VMFuncRef` at `ptr`, owned by `store`.
+    pub(crate) fn from_ptr(store: StoreId, ptr: NonNull<VMFuncRef>) -> Func {
+        Func { store, ptr }
+    }
+
+    /// The raw reference value.
+    pub(crate) fn as_raw(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
+    /// A copy of the `VMFuncRef`.
+    pub(crate) fn func_ref(&self) -> VMFuncRef {
+        // SAFETY: the VMFuncRef lives as long as its store, which the caller has access to.
+        unsafe { *self.ptr.as_ptr() }
+    }
+
+    /// Makes sure wasm can call this function: host functions get an exit trampoline from a
+    /// module of the store if they have none yet.
+    pub(crate) fn ensure_callable_from_wasm(&self, store: &StoreOpaque) -> Result<(), Error> {
+        let fr = self.func_ref();
+        if !fr.func.is_null() {
+            return Ok(());
+        }
+        match store.type_trampolines(fr.type_id).exit {
+            Some(exit) => {
+                // SAFETY: the VMFuncRef belongs to this store's host function context; no
+                // wasm is reading it (its code pointer is still null).
+                unsafe { (*self.ptr.as_ptr()).func = exit };
+                Ok(())
+            }
+            None => api(
+                "a host function is passed to wasm, but no module in the store has an exit \
+                 trampoline for its type",
+            ),
+        }
+    }
+
+    /// The function's type.
+    pub fn ty(&self, store: &impl AsStore) -> Result<FuncType, Error> {
+        let store = store.as_store();
+        store.check(self.store)?;
+        self.ty_arc(store).map(|t| (*t).clone())
+    }
+
+    fn ty_arc(&self, store: &StoreOpaque) -> Result<Arc<FuncType>, Error> {
+        let id = self.func_ref().type_id;
+        store
+            .engine
+            .types()
+            .get(id)
+            .ok_or_else(|| Error::Api(format!("function has unknown type id {id}")))
+    }
+
+    /// Calls the function with `params`, writing `results` (whose length must be the
+    /// function's result count).
+    pub fn call(
+        &self,
+        store: &mut impl AsStoreMut,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), Error> {
+        self.call_opaque(store.as_store_mut(), params, results)
+    }
+
+    pub(crate) fn call_opaque(
+        &self,
+        store: &mut StoreOpaque,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), Error> {
+        store.check(self.store)?;
+        let ty = self.ty_arc(store)?;
+        if params.len() != ty.params.len() {
+            return api(format!(
+                "function of type {} called with {} arguments",
+                func_type_name(&ty),
+                params.len()
+            ));
+        }
+        if results.len() != ty.results.len() {
+            return api(format!(
+                "function of type {} called with room for {} results",
+                func_type_name(&ty),
+                results.len()
+            ));
+        }
+        for (i, (p, t)) in params.iter().zip(&ty.params).enumerate() {
+            if !p.matches(t) {
+                return api(format!(
+                    "argument {i} of function of type {} has the wrong type: {p:?}",
+                    func_type_name(&ty)
+                ));
+            }
+        }
+        let fr = self.func_ref();
+        // SAFETY: `fr.vmctx` belongs to a live VMFuncRef of this store.
+        if unsafe { is_host_ctx(fr.vmctx) } {
+            let ctx = fr.vmctx as *const HostFuncContext;
+            // SAFETY: the magic says this is one of our host contexts, owned by the store.
+            let result = unsafe { ((*ctx).func)(store as *mut StoreOpaque, None, params, results) };
+            result?;
+            // SAFETY: as above.
+            let rty = unsafe { &(*ctx).ty };
+            return check_results(rty, results);
+        }
+        let Some(entry) = store.type_trampolines(fr.type_id).entry else {
+            return api(format!(
+                "no module in the store has an entry trampoline for type {}",
+                func_type_name(&ty)
+            ));
+        };
+        let mut values: Vec<RawVal> = vec![[0; 16]; ty.value_slots().max(1)];
+        for (slot, p) in values.iter_mut().zip(params) {
+            *slot = val_to_raw(store, p)?;
+        }
+        // SAFETY: `entry` is the entry trampoline of this function's canonical type, from a
+        // module kept alive by the store; `fr` is a defined wasm function of this store;
+        // `values` holds max(params, results) slots.
+        unsafe { invoke(store, entry, fr.vmctx, fr.func, values.as_mut_ptr())? };
+        for ((r, slot), t) in results.iter_mut().zip(&values).zip(&ty.results) {
+            *r = raw_to_val(store, slot, t);
+        }
+        Ok(())
+    }
+}
+
+fn check_results(ty: &FuncType, results: &[Val]) -> Result<(), Error> {
+    for (i, (r, t)) in results.iter().zip(&ty.results).enumerate() {
+        if !r.matches(t) {
+            return api(format!(
+                "host function of type {} returned a wrong-typed result {i}: {r:?}",
+                func_type_name(ty)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Signature of entry trampolines.
+type EntryTrampoline = unsafe extern "C" fn(*mut u8, *mut u8, *const u8, *mut RawVal);
+
+/// What `call_entry` needs; lives on `invoke`'s frame.
+#[repr(C)]
+struct EntryPayload {
+    trampoline: EntryTrampoline,
+    vmctx: *mut u8,
+    func: *const u8,
+    values: *mut RawVal,
+    /// Handed over so the compiler sees the store escape into the call.
+    store: *mut StoreOpaque,
+}
+
+unsafe extern "C" fn call_entry(payload: *mut c_void) {
+    // SAFETY: `invoke` passes a live EntryPayload.
+    let p = unsafe { &*(payload as *const EntryPayload) };
+    // SAFETY: the payload was built from a valid trampoline, vmctx, code pointer and value
+    // buffer; `std::hint::black_box` keeps the store pointer escaping.
+    unsafe {
+        std::hint::black_box(p.store);
+        (p.trampoline)(p.vmctx, p.vmctx, p.func, p.values)
+    }
+}
+
+/// Enters wasm: sets the store's stack limit on the outermost entry and calls the
+/// trampoline under [`catch_traps`].
+///
+/// # Safety
+/// `entry` must be an entry trampoline matching `func`'s type, `vmctx`/`func` a wasm function
+/// of `store`, and `values` a buffer of enough slots.
+pub(crate) unsafe fn invoke(
+    store: &mut StoreOpaque,
+    entry: *const u8,
+    vmctx: *mut u8,
+    func: *const u8,
+    values: *mut RawVal,
+) -> Result<(), Error> {
+    let store: *mut StoreOpaque = store;
+    // SAFETY: `store` is valid; accesses are short and not held across the call.
+    unsafe {
+        if (*store).entry_depth == 0 {
+            let marker = 0u8;
+            let sp = std::ptr::addr_of!(marker) as usize;
+            let max = (*store).engine.config().max_wasm_stack;
+            (*(*store).state.as_ptr()).stack_limit = sp.saturating_sub(max);
+        }
+        (*store).entry_depth += 1;
+    }
+    let mut payload = EntryPayload {
+        // SAFETY: `entry` is an entry trampoline with this signature (caller contract).
+        trampoline: unsafe { std::mem::transmute::<*const u8, EntryTrampoline>(entry) },
+        vmctx,
+        func,
+        values,
+        store,
+    };
+    // SAFETY: `call_entry` holds no destructors and cannot panic.
+    let r = unsafe { catch_traps(call_entry, (&mut payload as *mut EntryPayload).cast()) };
+    // SAFETY: the call is over; `store` is valid again for exclusive use.
+    let store = unsafe { &mut *store };
+    store.entry_depth -= 1;
+    r.map_err(|raw| store.trap_error(raw))
+}
+
+/// The `dispatch` of every host function context: called by exit trampolines.
+unsafe extern "C" fn host_dispatch(
+    ctx: *mut HostFuncContext,
+    caller_vmctx: *mut u8,
+    values: *mut RawVal,
+    _fp: *const u8,
+) -> u32 {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: called by an exit trampoline with our context, the wasm caller's VMContext
+        // and a buffer of max(params, results) slots.
+        unsafe { dispatch(ctx, caller_vmctx, values) }
+    }));
+    let error = match result {
+        Ok(Ok(())) => return 0,
+        Ok(Err(e)) => e,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(non-string panic payload)".into());
+            Error::Host(format!("host function panicked: {msg}"))
+        }
+    };
+    set_pending(Pending::Error(error));
+    1
+}
+
+/// The store-level instance index of a wasm caller's VMContext.
+///
+/// # Safety
+/// `vmctx` must be null or point to a live VMContext or host context.
+pub(crate) unsafe fn caller_instance(vmctx: *const u8) -> Option<usize> {
+    // SAFETY: per the contract, reading the magic is valid.
+    if vmctx.is_null() || unsafe { vm::read_magic(vmctx) } != vm::VMCTX_MAGIC {
+        return None;
+    }
+    // SAFETY: VMContexts store their instance pointer at the fixed instance offset.
+    let inst =
+        unsafe { *(vmctx.add(vm::instance_offset() as usize) as *const *const InstanceData) };
+    // SAFETY: the instance outlives its VMContext's use by wasm.
+    (!inst.is_null()).then(|| unsafe { (*inst).index })
+}
+
+unsafe fn dispatch(
+    ctx: *mut HostFuncContext,
+    caller_vmctx: *mut u8,
+    values: *mut RawVal,
+) -> Result<(), Error> {
+    // SAFETY: `ctx` is a live host context of its store.
+    let ctx = unsafe { &*ctx };
+    let ty = ctx.ty.clone();
+    // SAFETY: the store outlives every call into its instances.
+    let store = unsafe { &mut *ctx.store };
+    // SAFETY: exit trampolines provide max(params, results) slots.
+    let slots = unsafe { std::slice::from_raw_parts_mut(values, ty.value_slots()) };
+    let params: Vec<Val> = slots
+        .iter()
+        .zip(&ty.params)
+        .map(|(s, t)| raw_to_val(store, s, t))
+        .collect();
+    let mut results: Vec<Val> = ty.results.iter().map(Val::default_for).collect();
+    // SAFETY: `caller_vmctx` is the calling wasm function's VMContext.
+    let caller = unsafe { caller_instance(caller_vmctx) };
+    (ctx.func)(ctx.store, caller, &params, &mut results)?;
+    check_results(&ty, &results)?;
+    // SAFETY: the host closure's borrow of the store ended.
+    let store = unsafe { &mut *ctx.store };
+    for (slot, r) in slots.iter_mut().zip(&results) {
+        *slot = val_to_raw(store, r)?;
+    }
+    Ok(())
+}
+
+/// A host function's access to its store and calling instance.
+pub struct Caller<'a, T> {
+    pub(crate) inner: &'a mut StoreInner<T>,
+    pub(crate) caller: Option<usize>,
+}
+
+impl<T> Caller<'_, T> {
+    /// The embedder data.
+    pub fn data(&self) -> &T {
+        &self.inner.data
+    }
+
+    /// The embedder data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.inner.data
+    }
+
+    /// An export of the calling instance (`None` when called from the host or not found).
+    pub fn get_export(&self, name: &str) -> Option<Extern> {
+        let index = self.caller?;
+        crate::instance::Instance::from_index(&self.inner.opaque, index).get_export(self, name)
+    }
+}
+
+impl<T> AsStore for Caller<'_, T> {
+    type Data = T;
+    fn as_store(&self) -> &StoreOpaque {
+        &self.inner.opaque
+    }
+}
+
+impl<T> AsStoreMut for Caller<'_, T> {
+    fn as_store_mut(&mut self) -> &mut StoreOpaque {
+        &mut self.inner.opaque
+    }
+}

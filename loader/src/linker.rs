@@ -1,0 +1,171 @@
+//! [`Linker`]: resolves a module's imports by name from host functions and registered
+//! instances, then instantiates it.
+
+use crate::engine::Engine;
+use crate::error::{Error, LinkError};
+use crate::func::{Caller, Func};
+use crate::instance::{Extern, Instance};
+use crate::module::Module;
+use crate::store::Store;
+use crate::values::Val;
+use precast_format::module::FuncType;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
+
+enum Definition<T> {
+    /// An entity of a particular store.
+    Extern(Extern),
+    /// A host function, created in each store that instantiates with it.
+    HostFunc(FuncType, Arc<HostFn<T>>),
+}
+
+impl<T> Clone for Definition<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Definition::Extern(e) => Definition::Extern(*e),
+            Definition::HostFunc(t, f) => Definition::HostFunc(t.clone(), f.clone()),
+        }
+    }
+}
+
+/// Name-based import resolution for stores with data `T`.
+pub struct Linker<T> {
+    engine: Engine,
+    defs: HashMap<(String, String), Definition<T>>,
+    allow_shadowing: bool,
+}
+
+impl<T> std::fmt::Debug for Linker<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Linker")
+            .field("definitions", &self.defs.len())
+            .finish()
+    }
+}
+
+impl<T: 'static> Linker<T> {
+    /// An empty linker.
+    pub fn new(engine: &Engine) -> Linker<T> {
+        Linker {
+            engine: engine.clone(),
+            defs: HashMap::new(),
+            allow_shadowing: false,
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Whether a later definition of the same name replaces an earlier one (default: an
+    /// error).
+    pub fn allow_shadowing(&mut self, allow: bool) -> &mut Self {
+        self.allow_shadowing = allow;
+        self
+    }
+
+    fn insert(&mut self, module: &str, name: &str, def: Definition<T>) -> Result<(), Error> {
+        let key = (module.to_string(), name.to_string());
+        if !self.allow_shadowing && self.defs.contains_key(&key) {
+            return Err(LinkError::Duplicate {
+                module: module.into(),
+                name: name.into(),
+            }
+            .into());
+        }
+        self.defs.insert(key, def);
+        Ok(())
+    }
+
+    /// Defines `module::name` as a host function of type `ty`.
+    pub fn func_new<F>(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        f: F,
+    ) -> Result<&mut Self, Error>
+    where
+        F: Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
+    {
+        self.insert(module, name, Definition::HostFunc(ty, Arc::new(f)))?;
+        Ok(self)
+    }
+
+    /// Defines `module::name` as an entity of a store (only usable with that store).
+    pub fn define(
+        &mut self,
+        module: &str,
+        name: &str,
+        item: impl Into<Extern>,
+    ) -> Result<&mut Self, Error> {
+        self.insert(module, name, Definition::Extern(item.into()))?;
+        Ok(self)
+    }
+
+    /// Defines every export of `instance` under module name `name`.
+    pub fn instance(
+        &mut self,
+        store: &mut Store<T>,
+        name: &str,
+        instance: &Instance,
+    ) -> Result<&mut Self, Error> {
+        for (export, ext) in instance.exports(&*store) {
+            self.insert(name, &export, Definition::Extern(ext))?;
+        }
+        Ok(self)
+    }
+
+    /// The definition of `module::name` as an entity of `store` (host functions are created
+    /// in the store).
+    pub fn get(&self, store: &mut Store<T>, module: &str, name: &str) -> Option<Extern> {
+        let def = self
+            .defs
+            .get(&(module.to_string(), name.to_string()))?
+            .clone();
+        Some(self.materialize(store, def))
+    }
+
+    fn materialize(&self, store: &mut Store<T>, def: Definition<T>) -> Extern {
+        match def {
+            Definition::Extern(e) => e,
+            Definition::HostFunc(ty, f) => {
+                Extern::Func(Func::new(store, ty, move |caller, params, results| {
+                    f(caller, params, results)
+                }))
+            }
+        }
+    }
+
+    /// Resolves `module`'s imports and instantiates it in `store`.
+    pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance, Error> {
+        let mut imports = Vec::with_capacity(module.info().imports.len());
+        for imp in &module.info().imports {
+            let def = self
+                .defs
+                .get(&(imp.module.clone(), imp.name.clone()))
+                .ok_or_else(|| LinkError::UnknownImport {
+                    module: imp.module.clone(),
+                    name: imp.name.clone(),
+                })?
+                .clone();
+            imports.push(self.materialize(store, def));
+        }
+        Instance::new(store, module, &imports)
+    }
+
+    /// Instantiates `module` and registers its exports under `name`.
+    pub fn module(
+        &mut self,
+        store: &mut Store<T>,
+        name: &str,
+        module: &Module,
+    ) -> Result<Instance, Error> {
+        let instance = self.instantiate(store, module)?;
+        self.instance(store, name, &instance)?;
+        Ok(instance)
+    }
+}

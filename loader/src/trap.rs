@@ -1,0 +1,117 @@
+//! The trap error reported to embedders, with its symbolized backtrace.
+
+use crate::module::Module;
+use precast_format::TrapCode;
+use precast_format::tables::FuncTable;
+use std::fmt;
+
+/// One wasm frame of a trap backtrace, innermost first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// Name of the module (from its name section), if it has one.
+    pub module_name: Option<String>,
+    /// Function index in the module's whole function index space.
+    pub func_index: u32,
+    /// Function name from the name section, if any.
+    pub func_name: Option<String>,
+    /// Offset of the frame's pc from the start of the module's `.text`.
+    pub text_offset: u32,
+}
+
+impl FrameInfo {
+    /// The function's display name: its name-section name or `wasm-function[N]`.
+    pub fn display_name(&self) -> String {
+        match &self.func_name {
+            Some(n) => n.clone(),
+            None => format!("wasm-function[{}]", self.func_index),
+        }
+    }
+}
+
+/// Wasm execution stopped abnormally.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trap {
+    code: TrapCode,
+    backtrace: Vec<FrameInfo>,
+}
+
+impl Trap {
+    /// A trap with the given code and backtrace.
+    pub fn new(code: TrapCode, backtrace: Vec<FrameInfo>) -> Trap {
+        Trap { code, backtrace }
+    }
+
+    /// Why execution stopped.
+    pub fn code(&self) -> TrapCode {
+        self.code
+    }
+
+    /// The spec-style message (`"integer divide by zero"`, ...).
+    pub fn message(&self) -> &'static str {
+        self.code.message()
+    }
+
+    /// Wasm frames at the time of the trap, innermost first.
+    pub fn backtrace(&self) -> &[FrameInfo] {
+        &self.backtrace
+    }
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "wasm trap: {}", self.code.message())?;
+        if !self.backtrace.is_empty() {
+            f.write_str("\nwasm backtrace:")?;
+            for (i, frame) in self.backtrace.iter().enumerate() {
+                write!(
+                    f,
+                    "\n  {i:>3}: {:#8x} - {}!{}",
+                    frame.text_offset,
+                    frame.module_name.as_deref().unwrap_or("<unknown>"),
+                    frame.display_name()
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Trap {}
+
+/// Maps raw program counters (the faulting pc first, then return addresses) to wasm frames,
+/// using the modules in `modules`. Pcs outside wasm functions (trampolines, unknown code) are
+/// skipped.
+pub(crate) fn symbolize(pcs: &[usize], modules: &[Module]) -> Vec<FrameInfo> {
+    let mut frames = Vec::new();
+    for (i, &pc) in pcs.iter().enumerate() {
+        // Return addresses point after the call; look up the call instruction itself.
+        let lookup = if i == 0 { pc } else { pc.wrapping_sub(1) };
+        let Some(module) = modules.iter().find(|m| m.text_contains(lookup)) else {
+            continue;
+        };
+        let offset = lookup - module.text_start();
+        let Ok(offset) = u32::try_from(offset) else {
+            continue;
+        };
+        let Some(funcs) = FuncTable::new(module.funcs_bytes()) else {
+            continue;
+        };
+        let Some(defined) = funcs.func_at(offset) else {
+            continue;
+        };
+        let info = module.info();
+        let Some(index) = u32::try_from(defined)
+            .ok()
+            .and_then(|d| d.checked_add(info.num_imported_funcs))
+        else {
+            continue;
+        };
+        frames.push(FrameInfo {
+            module_name: info.name.clone(),
+            func_index: index,
+            func_name: info.func_name(index).map(str::to_string),
+            text_offset: u32::try_from(pc - module.text_start()).unwrap_or(offset),
+        });
+    }
+    frames
+}

@@ -1,0 +1,319 @@
+//! Catching traps: the per-thread trap state, the catch/unwind pair (C, see `csrc/catch.c`)
+//! and the signal handler that turns a fault at a listed trap site into an unwind.
+//!
+//! Protocol: [`catch_traps`] publishes a jump buffer in this thread's [`STATE`] and runs the
+//! body. When a faulting instruction is at a trap site of registered code and this thread is
+//! inside [`catch_traps`], the handler records the trap code, the faulting pc and the chain of
+//! return addresses (walked along frame pointers, no allocation) and jumps back;
+//! [`catch_traps`] then returns a [`RawTrap`].
+
+use crate::code_registry;
+use crate::error::Error;
+use precast_format::TrapCode;
+use std::cell::{Cell, RefCell};
+use std::ffi::{c_int, c_void};
+use std::sync::Once;
+
+/// Maximum number of frames recorded for a backtrace.
+pub(crate) const MAX_FRAMES: usize = 128;
+
+unsafe extern "C" {
+    fn precast_call_catch(
+        body: unsafe extern "C" fn(*mut c_void),
+        payload: *mut c_void,
+        jmp_slot: *mut *mut c_void,
+    ) -> c_int;
+    fn precast_unwind(jmp_buf: *mut c_void) -> !;
+}
+
+/// Per-thread trap state, read and written by the signal handler: plain cells, const
+/// initialized, no destructor.
+struct TrapState {
+    /// The innermost active jump buffer (null when not inside wasm).
+    jmp: Cell<*mut c_void>,
+    /// Highest stack address frame walking may read (the innermost entry's frame).
+    stack_top: Cell<usize>,
+    /// Recorded trap code.
+    code: Cell<u8>,
+    /// Recorded pcs: the faulting pc, then return addresses.
+    frames: [Cell<usize>; MAX_FRAMES],
+    /// Number of valid entries in `frames`.
+    nframes: Cell<usize>,
+}
+
+thread_local! {
+    static STATE: TrapState = const {
+        TrapState {
+            jmp: Cell::new(std::ptr::null_mut()),
+            stack_top: Cell::new(0),
+            code: Cell::new(0),
+            frames: [const { Cell::new(0) }; MAX_FRAMES],
+            nframes: Cell::new(0),
+        }
+    };
+    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+}
+
+/// What a builtin or host function recorded before returning a non-zero status.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    /// A trap with this code.
+    Trap(TrapCode),
+    /// A host error (or a nested trap) to report as is.
+    Error(Error),
+}
+
+/// Records `pending` for the next [`TrapCode::Pending`] trap on this thread.
+pub(crate) fn set_pending(pending: Pending) {
+    PENDING.with(|p| *p.borrow_mut() = Some(pending));
+}
+
+/// Takes the recorded pending trap or error.
+pub(crate) fn take_pending() -> Option<Pending> {
+    PENDING.with(|p| p.borrow_mut().take())
+}
+
+/// A caught trap before symbolization.
+#[derive(Debug)]
+pub(crate) struct RawTrap {
+    /// The trap code at the faulting pc.
+    pub code: TrapCode,
+    /// The faulting pc, then return addresses inside registered code.
+    pub pcs: Vec<usize>,
+}
+
+/// Whether this thread is currently executing wasm (inside [`catch_traps`]).
+#[cfg(test)]
+pub(crate) fn in_wasm() -> bool {
+    STATE.try_with(|s| !s.jmp.get().is_null()).unwrap_or(false)
+}
+
+/// Runs `body(payload)`, catching traps raised by registered code.
+///
+/// # Safety
+/// `body` must not own values with destructors on its frame when the trap occurs (its frame
+/// and every frame it calls are abandoned), and must not unwind (panic).
+pub(crate) unsafe fn catch_traps(
+    body: unsafe extern "C" fn(*mut c_void),
+    payload: *mut c_void,
+) -> Result<(), RawTrap> {
+    init_signals();
+    let marker = 0u8;
+    let here = std::ptr::addr_of!(marker) as usize;
+    let (slot, prev_top) = STATE.with(|s| (s.jmp.as_ptr(), s.stack_top.replace(here)));
+    // SAFETY: `slot` is this thread's jump slot, valid for the whole call; the caller
+    // guarantees `body` abandons no destructors and does not unwind.
+    let ok = unsafe { precast_call_catch(body, payload, slot) };
+    STATE.with(|s| s.stack_top.set(prev_top));
+    if ok != 0 {
+        return Ok(());
+    }
+    Err(STATE.with(|s| {
+        let n = s.nframes.get().min(MAX_FRAMES);
+        RawTrap {
+            code: TrapCode::from_u8(s.code.get()).unwrap_or(TrapCode::Pending),
+            pcs: s.frames[..n].iter().map(Cell::get).collect(),
+        }
+    }))
+}
+
+/// Program counter, frame pointer and stack pointer at a signal.
+struct Regs {
+    pc: usize,
+    fp: usize,
+    sp: usize,
+}
+
+/// Reads the interrupted registers from a signal's `ucontext`.
+///
+/// # Safety
+/// `ctx` must be the third argument of an `SA_SIGINFO` handler.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+unsafe fn regs(ctx: *mut c_void) -> Regs {
+    // SAFETY: the kernel passes a valid `ucontext_t` to SA_SIGINFO handlers.
+    let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
+    let g = &uc.uc_mcontext.gregs;
+    Regs {
+        pc: g[libc::REG_RIP as usize] as usize,
+        fp: g[libc::REG_RBP as usize] as usize,
+        sp: g[libc::REG_RSP as usize] as usize,
+    }
+}
+
+/// Reads the interrupted registers from a signal's `ucontext`.
+///
+/// # Safety
+/// `ctx` must be the third argument of an `SA_SIGINFO` handler.
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+unsafe fn regs(ctx: *mut c_void) -> Regs {
+    // SAFETY: the kernel passes a valid `ucontext_t` to SA_SIGINFO handlers.
+    let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
+    let m = &uc.uc_mcontext;
+    Regs {
+        pc: m.pc as usize,
+        fp: m.regs[29] as usize,
+        sp: m.sp as usize,
+    }
+}
+
+/// Records the frames starting at `regs` into `state`: the faulting pc, then each return
+/// address found along the frame-pointer chain while it stays inside registered code and
+/// inside the stack between the fault's sp and the innermost entry.
+///
+/// # Safety
+/// Must run on the faulting thread; reads stack memory only within `[regs.sp, stack_top)`.
+unsafe fn record_frames(state: &TrapState, regs: &Regs) {
+    let top = state.stack_top.get();
+    state.frames[0].set(regs.pc);
+    let mut n = 1;
+    let mut fp = regs.fp;
+    let word = std::mem::size_of::<usize>();
+    while n < MAX_FRAMES
+        && fp >= regs.sp
+        && fp.is_multiple_of(word)
+        && fp.checked_add(2 * word).is_some_and(|end| end <= top)
+    {
+        // SAFETY: `fp..fp + 2 words` lies within this thread's live stack, between the
+        // interrupted stack pointer and the frame of the innermost `catch_traps`.
+        let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + word) as *const usize)) };
+        if !code_registry::is_registered_code(ret) {
+            break;
+        }
+        state.frames[n].set(ret);
+        n += 1;
+        if next_fp <= fp {
+            break;
+        }
+        fp = next_fp;
+    }
+    state.nframes.set(n);
+}
+
+const SIGNALS: [c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+
+/// The handlers that were installed before ours, to chain to.
+struct PrevActions(std::cell::UnsafeCell<[std::mem::MaybeUninit<libc::sigaction>; 4]>);
+
+// SAFETY: written exactly once inside `INIT` before any of our handlers is installed, and
+// only read afterwards.
+unsafe impl Sync for PrevActions {}
+
+static PREV: PrevActions = PrevActions(std::cell::UnsafeCell::new(
+    [std::mem::MaybeUninit::zeroed(); 4],
+));
+static INIT: Once = Once::new();
+
+/// Installs the trap signal handlers (once per process).
+pub(crate) fn init_signals() {
+    INIT.call_once(|| {
+        for (i, &sig) in SIGNALS.iter().enumerate() {
+            // SAFETY: `sigaction` with a zeroed struct, our handler and an empty mask is the
+            // documented way to install a handler; PREV is written before the handler can
+            // run for this signal and only read afterwards.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = handler as *const () as usize;
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut action.sa_mask);
+                let prev = (*PREV.0.get())[i].as_mut_ptr();
+                if libc::sigaction(sig, &action, prev) != 0 {
+                    // Could not install: leave the old handler recorded as default.
+                    *prev = std::mem::zeroed();
+                }
+            }
+        }
+    });
+}
+
+/// The signal handler.
+unsafe extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
+    // SAFETY: called by the kernel as an SA_SIGINFO handler with a valid context.
+    unsafe {
+        try_handle(ctx);
+        chain(signum, info, ctx);
+    }
+}
+
+/// Unwinds to the innermost [`catch_traps`] if the fault is at a trap site of registered code
+/// executed by this thread inside wasm; returns otherwise.
+///
+/// # Safety
+/// Must be called from the signal handler with its context.
+unsafe fn try_handle(ctx: *mut c_void) {
+    let Ok(jmp) = STATE.try_with(|s| s.jmp.get()) else {
+        return;
+    };
+    if jmp.is_null() {
+        return;
+    }
+    // SAFETY: `ctx` is the handler's ucontext.
+    let regs = unsafe { regs(ctx) };
+    let Some(Some(code)) = code_registry::with_code(regs.pc, |c| c.trap_at(regs.pc)) else {
+        return;
+    };
+    let _ = STATE.try_with(|s| {
+        s.code.set(code as u8);
+        // SAFETY: we are on the faulting thread, inside catch_traps (jmp is set).
+        unsafe { record_frames(s, &regs) };
+    });
+    // SAFETY: `jmp` is the live jump buffer of the innermost `precast_call_catch` on this
+    // thread; the frames between it and here are wasm code, trampolines and this handler,
+    // none of which own destructors.
+    unsafe { precast_unwind(jmp) }
+}
+
+/// Passes a signal that is not ours to the handler installed before ours.
+///
+/// # Safety
+/// Must be called from the signal handler with its arguments.
+unsafe fn chain(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
+    let Some(i) = SIGNALS.iter().position(|&s| s == signum) else {
+        return;
+    };
+    // SAFETY: PREV was fully written before our handler was installed.
+    unsafe {
+        let prev = &*(*PREV.0.get())[i].as_ptr();
+        if prev.sa_flags & libc::SA_SIGINFO != 0 && prev.sa_sigaction > 1 {
+            let f: unsafe extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
+                std::mem::transmute(prev.sa_sigaction);
+            f(signum, info, ctx);
+        } else if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
+            // Restore the previous disposition; returning re-executes the faulting
+            // instruction, which then gets the default action.
+            libc::sigaction(signum, prev, std::ptr::null_mut());
+        } else {
+            let f: unsafe extern "C" fn(c_int) = std::mem::transmute(prev.sa_sigaction);
+            f(signum);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe extern "C" fn returns(payload: *mut c_void) {
+        // SAFETY: the test passes a pointer to a live u32.
+        unsafe { *(payload as *mut u32) += 1 };
+    }
+
+    #[test]
+    fn catch_without_trap_returns_ok() {
+        let mut n = 0u32;
+        // SAFETY: `returns` has no destructors and cannot panic.
+        let r = unsafe { catch_traps(returns, &mut n as *mut u32 as *mut c_void) };
+        assert!(r.is_ok());
+        assert_eq!(n, 1);
+        assert!(!in_wasm());
+    }
+
+    #[test]
+    fn pending_round_trip() {
+        set_pending(Pending::Trap(TrapCode::MemoryOutOfBounds));
+        assert!(matches!(
+            take_pending(),
+            Some(Pending::Trap(TrapCode::MemoryOutOfBounds))
+        ));
+        assert!(take_pending().is_none());
+    }
+}

@@ -1,0 +1,183 @@
+//! Runtime data structures shared with generated code, laid out as `precast_format::abi` and
+//! `precast_format::vmoffsets` describe (for the host pointer size), plus the VMContext
+//! allocation itself.
+
+use precast_format::VMOffsets;
+use precast_format::abi;
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// Pointer size of the host, as recorded in artifacts.
+pub(crate) const POINTER_SIZE: u8 = std::mem::size_of::<usize>() as u8;
+
+/// `VMFuncRef`: what a function reference points to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct VMFuncRef {
+    /// Code pointer (wasm calling convention).
+    pub func: *const u8,
+    /// Callee VMContext (or host function context).
+    pub vmctx: *mut u8,
+    /// Engine-wide type id.
+    pub type_id: u32,
+}
+
+impl VMFuncRef {
+    /// A reference with no code yet.
+    pub const NULL: VMFuncRef = VMFuncRef {
+        func: std::ptr::null(),
+        vmctx: std::ptr::null_mut(),
+        type_id: u32::MAX,
+    };
+}
+
+/// `VMMemoryDefinition`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct VMMemoryDefinition {
+    /// Base address; never moves.
+    pub base: *mut u8,
+    /// Current length in bytes.
+    pub length: usize,
+}
+
+/// `VMTableDefinition`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct VMTableDefinition {
+    /// Elements; may move on grow.
+    pub base: *mut usize,
+    /// Current length in elements.
+    pub length: usize,
+}
+
+/// A 16-byte global slot; the value lives in the low bytes, little-endian.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct VMGlobal(pub [u8; 16]);
+
+/// Per-store state shared by all instances of a store (`abi::store`).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct VMStoreState {
+    /// Wasm traps with stack overflow when the stack pointer goes below this.
+    pub stack_limit: usize,
+}
+
+// Layout checks against the format crate's description.
+const _: () = {
+    assert!(std::mem::offset_of!(VMFuncRef, func) == abi::func_ref::FUNC as usize);
+    assert!(std::mem::offset_of!(VMStoreState, stack_limit) == abi::store::STACK_LIMIT as usize);
+    assert!(std::mem::offset_of!(VMMemoryDefinition, base) == abi::memory::BASE as usize);
+    assert!(std::mem::offset_of!(VMTableDefinition, base) == abi::table::BASE as usize);
+    assert!(std::mem::size_of::<VMGlobal>() == precast_format::vmoffsets::GLOBAL_SIZE as usize);
+};
+
+/// Checks the layouts whose offsets are functions of the pointer size.
+#[cfg(test)]
+pub(crate) fn check_layouts() {
+    let p = POINTER_SIZE;
+    assert_eq!(
+        std::mem::offset_of!(VMFuncRef, vmctx),
+        abi::func_ref::vmctx(p) as usize
+    );
+    assert_eq!(
+        std::mem::offset_of!(VMFuncRef, type_id),
+        abi::func_ref::type_id(p) as usize
+    );
+    assert_eq!(
+        std::mem::size_of::<VMFuncRef>(),
+        abi::func_ref::size(p) as usize
+    );
+    assert_eq!(
+        std::mem::offset_of!(VMMemoryDefinition, length),
+        abi::memory::length(p) as usize
+    );
+    assert_eq!(
+        std::mem::offset_of!(VMTableDefinition, length),
+        abi::table::length(p) as usize
+    );
+}
+
+/// A zeroed, 16-aligned VMContext allocation of `offsets.size` bytes.
+#[derive(Debug)]
+pub(crate) struct VMContextAlloc {
+    ptr: NonNull<u8>,
+    layout: Layout,
+}
+
+impl VMContextAlloc {
+    /// Allocates a zeroed VMContext for `offsets`.
+    pub fn new(offsets: &VMOffsets) -> Option<VMContextAlloc> {
+        let size = (offsets.size as usize).max(16);
+        let layout = Layout::from_size_align(size, 16).ok()?;
+        // SAFETY: the layout has a non-zero size.
+        let ptr = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })?;
+        Some(VMContextAlloc { ptr, layout })
+    }
+
+    /// The VMContext pointer.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// Pointer to the field at `offset` as a `*mut T`, if `T` fits there.
+    pub fn field<T>(&self, offset: u32) -> Option<*mut T> {
+        let offset = offset as usize;
+        let end = offset.checked_add(std::mem::size_of::<T>())?;
+        if end > self.size() || !offset.is_multiple_of(std::mem::align_of::<T>()) {
+            return None;
+        }
+        // SAFETY: `offset + size_of::<T>()` is within the allocation.
+        Some(unsafe { self.as_ptr().add(offset) }.cast())
+    }
+
+    /// Writes `value` at `offset`; returns false if it does not fit.
+    pub fn write<T>(&self, offset: u32, value: T) -> bool {
+        match self.field::<T>(offset) {
+            Some(p) => {
+                // SAFETY: `field` checked bounds and alignment; the allocation is ours.
+                unsafe { p.write(value) };
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for VMContextAlloc {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) };
+    }
+}
+
+/// Offset of the instance pointer, which does not depend on the entity counts.
+pub(crate) fn instance_offset() -> u32 {
+    VMOffsets::new(POINTER_SIZE, Default::default()).instance
+}
+
+/// Reads the VMContext magic at `vmctx`.
+///
+/// # Safety
+/// `vmctx` must point to at least 4 readable bytes.
+pub(crate) unsafe fn read_magic(vmctx: *const u8) -> u32 {
+    // SAFETY: guaranteed by the caller; VMContexts and host contexts are aligned.
+    unsafe { (vmctx as *const u32).read() }
+}
+
+/// The value every VMContext starts with.
+pub(crate) const VMCTX_MAGIC: u32 = abi::VMCTX_MAGIC;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn layouts_match_format() {
+        super::check_layouts();
+    }
+}
