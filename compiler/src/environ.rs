@@ -44,6 +44,8 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::MULTI_MEMORY
         | WasmFeatures::MEMORY64
         | WasmFeatures::TAIL_CALL
+        | WasmFeatures::SIMD
+        | WasmFeatures::RELAXED_SIMD
 }
 
 fn unsupported(what: impl Into<String>) -> CompileError {

@@ -93,7 +93,8 @@ impl Translator<'_, '_> {
         }
     }
 
-    fn heap_flags() -> ir::MemFlagsData {
+    /// Flags of a wasm linear-memory access: little-endian, may trap out of bounds.
+    pub(crate) fn heap_flags() -> ir::MemFlagsData {
         ir::MemFlagsData::new()
             .with_endianness(ir::Endianness::Little)
             .with_trap_code(Some(trap(TrapCode::MemoryOutOfBounds)))

@@ -8,6 +8,7 @@ mod env;
 mod memory;
 mod numeric;
 mod ops;
+mod simd;
 mod tables;
 
 pub use env::{ModuleEnv, from_ir_trap, trap};

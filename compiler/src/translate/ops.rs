@@ -267,7 +267,9 @@ impl Translator<'_, '_> {
             }
 
             ref other => {
-                return Err(CompileError::Unsupported(format!("operator {other:?}")));
+                if !self.simd_op(other)? {
+                    return Err(CompileError::Unsupported(format!("operator {other:?}")));
+                }
             }
         }
         Ok(())
