@@ -232,13 +232,21 @@ impl Global {
     }
 
     /// The current value.
-    pub fn get(&self, store: &impl AsStore) -> Result<Val, Error> {
+    ///
+    /// # Panics
+    /// If the global does not belong to `store`.
+    pub fn get(&self, store: &impl AsStore) -> Val {
         let store = store.as_store();
-        store.check(self.store)?;
-        let e = store.global(self.index)?;
+        let e = match store
+            .check(self.store)
+            .and_then(|()| store.global(self.index))
+        {
+            Ok(e) => e,
+            Err(e) => panic!("Global::get: {e}"),
+        };
         // SAFETY: the slot is owned by the store and 16 bytes long.
         let raw = unsafe { (*e.ptr).0 };
-        Ok(raw_to_val(store, &raw, &e.ty.content))
+        raw_to_val(store, &raw, &e.ty.content)
     }
 
     /// Sets the value of a mutable global.

@@ -6,7 +6,7 @@ use crate::error::{Error, LinkError};
 use crate::func::{Caller, Func};
 use crate::instance::{Extern, Instance};
 use crate::module::Module;
-use crate::store::Store;
+use crate::store::{AsStore, Store};
 use crate::values::Val;
 use precast_format::module::FuncType;
 use std::collections::HashMap;
@@ -95,14 +95,23 @@ impl<T: 'static> Linker<T> {
         Ok(self)
     }
 
-    /// Defines `module::name` as an entity of a store (only usable with that store).
+    /// Defines `module::name` as an entity of `store` (only usable with that store).
     pub fn define(
         &mut self,
+        store: impl AsStore,
         module: &str,
         name: &str,
         item: impl Into<Extern>,
     ) -> Result<&mut Self, Error> {
-        self.insert(module, name, Definition::Extern(item.into()))?;
+        let item = item.into();
+        let id = match &item {
+            Extern::Func(f) => f.store,
+            Extern::Memory(m) => m.store,
+            Extern::Table(t) => t.store,
+            Extern::Global(g) => g.store,
+        };
+        store.as_store().check(id)?;
+        self.insert(module, name, Definition::Extern(item))?;
         Ok(self)
     }
 

@@ -42,6 +42,19 @@ impl Val {
         }
     }
 
+    /// The value's type (references: the nullable abstract type of their hierarchy).
+    pub fn ty(&self) -> ValType {
+        match self {
+            Val::I32(_) => ValType::I32,
+            Val::I64(_) => ValType::I64,
+            Val::F32(_) => ValType::F32,
+            Val::F64(_) => ValType::F64,
+            Val::V128(_) => ValType::V128,
+            Val::FuncRef(_) => ValType::Ref(RefType::FUNCREF),
+            Val::ExternRef(_) => ValType::Ref(RefType::EXTERNREF),
+        }
+    }
+
     /// Whether this value is of type `ty` (references: null needs a nullable type; function
     /// and extern references need a heap type of their hierarchy).
     pub fn matches(&self, ty: &ValType) -> bool {

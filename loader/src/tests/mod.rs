@@ -1,1 +1,3 @@
-//! Crate-level tests.
+//! Crate-level tests: end-to-end runs of compiled wat, and hand-made artifacts.
+
+mod e2e;
