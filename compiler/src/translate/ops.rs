@@ -97,7 +97,7 @@ impl Translator<'_, '_> {
                 self.b.def_var(self.locals[local_index as usize], v);
             }
             O::LocalTee { local_index } => {
-                let v = *self.stack.last().ok_or_else(|| stack_err())?;
+                let v = *self.stack.last().ok_or_else(stack_err)?;
                 self.b.def_var(self.locals[local_index as usize], v);
             }
             O::GlobalGet { global_index } => self.op_global_get(global_index),
@@ -262,7 +262,7 @@ impl Translator<'_, '_> {
             O::CallRef { type_index } => self.op_call_ref(type_index, false),
             O::ReturnCallRef { type_index } => self.op_call_ref(type_index, true),
             O::RefAsNonNull => {
-                let v = *self.stack.last().ok_or_else(|| stack_err())?;
+                let v = *self.stack.last().ok_or_else(stack_err)?;
                 self.b.ins().trapz(v, trap(TrapCode::NullReference));
             }
 
