@@ -5,7 +5,9 @@ use crate::{CompileError, Config, isa};
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::isa::TargetIsa;
 use object::write::{Object, Symbol, SymbolSection};
-use object::{Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
+use object::{
+    Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
+};
 use precast_format::header::{FORMAT_VERSION, Header};
 use precast_format::{ModuleInfo, sections, tables};
 use sha2::Digest;
@@ -34,7 +36,11 @@ fn place(text: &mut Vec<u8>, f: &CompiledFunc) -> u32 {
 
 fn layout(compiled: &CompiledModule) -> Layout {
     let mut text = Vec::new();
-    let funcs = compiled.functions.iter().map(|f| place(&mut text, f)).collect();
+    let funcs = compiled
+        .functions
+        .iter()
+        .map(|f| place(&mut text, f))
+        .collect();
     let entries = compiled
         .entry_trampolines
         .iter()
@@ -54,7 +60,11 @@ fn layout(compiled: &CompiledModule) -> Layout {
 }
 
 /// Patches every call between defined functions so that `.text` needs no relocation.
-fn resolve_calls(l: &mut Layout, compiled: &CompiledModule, info: &ModuleInfo) -> Result<(), CompileError> {
+fn resolve_calls(
+    l: &mut Layout,
+    compiled: &CompiledModule,
+    info: &ModuleInfo,
+) -> Result<(), CompileError> {
     let all = compiled
         .functions
         .iter()
@@ -69,7 +79,10 @@ fn resolve_calls(l: &mut Layout, compiled: &CompiledModule, info: &ModuleInfo) -
                 .checked_sub(info.num_imported_funcs)
                 .and_then(|i| l.funcs.get(i as usize))
                 .ok_or_else(|| {
-                    CompileError::Artifact(format!("call to function {} that has no code", r.target))
+                    CompileError::Artifact(format!(
+                        "call to function {} that has no code",
+                        r.target
+                    ))
                 })?;
             let site = i64::from(start) + i64::from(r.offset);
             let delta = i64::from(*defined) + r.addend - site;
@@ -87,9 +100,12 @@ fn resolve_calls(l: &mut Layout, compiled: &CompiledModule, info: &ModuleInfo) -
                 // `delta` was computed with the addend; aarch64 BL encodes (target - site) / 4.
                 let imm = delta >> 2;
                 if !(-(1 << 25)..(1 << 25)).contains(&imm) {
-                    return Err(CompileError::Artifact("call displacement out of range".into()));
+                    return Err(CompileError::Artifact(
+                        "call displacement out of range".into(),
+                    ));
                 }
-                let mut insn = u32::from_le_bytes(l.text[site..site + 4].try_into().unwrap_or([0; 4]));
+                let mut insn =
+                    u32::from_le_bytes(l.text[site..site + 4].try_into().unwrap_or([0; 4]));
                 insn = (insn & 0xfc00_0000) | (imm as u32 & 0x03ff_ffff);
                 l.text[site..site + 4].copy_from_slice(&insn.to_le_bytes());
             }
@@ -122,7 +138,9 @@ fn architecture(isa: &dyn TargetIsa) -> Result<Architecture, CompileError> {
     match isa.triple().architecture {
         target_lexicon::Architecture::X86_64 => Ok(Architecture::X86_64),
         target_lexicon::Architecture::Aarch64(_) => Ok(Architecture::Aarch64),
-        other => Err(CompileError::Target(format!("no artifact support for {other}"))),
+        other => Err(CompileError::Target(format!(
+            "no artifact support for {other}"
+        ))),
     }
 }
 
@@ -186,7 +204,11 @@ pub fn write(
     let header_bytes = header.encode(crc32fast::hash);
 
     let mut obj = Object::new(BinaryFormat::Elf, architecture(isa)?, Endianness::Little);
-    let header_id = obj.add_section(Vec::new(), sections::HEADER.as_bytes().to_vec(), SectionKind::ReadOnlyData);
+    let header_id = obj.add_section(
+        Vec::new(),
+        sections::HEADER.as_bytes().to_vec(),
+        SectionKind::ReadOnlyData,
+    );
     obj.set_section_data(header_id, header_bytes.to_vec(), 8);
     let mut text_id = None;
     for (name, bytes) in checksummed {
@@ -214,14 +236,24 @@ pub fn write(
             flags: SymbolFlags::None,
         });
     };
-    for ((name, f), &s) in symbol_names(info).into_iter().zip(&compiled.functions).zip(&l.funcs) {
+    for ((name, f), &s) in symbol_names(info)
+        .into_iter()
+        .zip(&compiled.functions)
+        .zip(&l.funcs)
+    {
         add_symbol(name, s, f.code.len());
     }
-    for (ty, (f, &s)) in compiled.entry_trampolines.iter().zip(&l.entries).enumerate() {
+    for (ty, (f, &s)) in compiled
+        .entry_trampolines
+        .iter()
+        .zip(&l.entries)
+        .enumerate()
+    {
         add_symbol(format!("precast-entry-trampoline[{ty}]"), s, f.code.len());
     }
     for (ty, (f, &s)) in compiled.exit_trampolines.iter().zip(&l.exits).enumerate() {
         add_symbol(format!("precast-exit-trampoline[{ty}]"), s, f.code.len());
     }
-    obj.write().map_err(|e| CompileError::Artifact(e.to_string()))
+    obj.write()
+        .map_err(|e| CompileError::Artifact(e.to_string()))
 }

@@ -1,7 +1,6 @@
 //! Compiles every function and trampoline with Cranelift, in parallel.
 
 use crate::environ::FunctionInput;
-use precast_format::ModuleInfo;
 use crate::translate::{self, ModuleEnv};
 use crate::{CompileError, Config, trampolines};
 use cranelift_codegen::binemit::Reloc;
@@ -10,6 +9,7 @@ use cranelift_codegen::ir::{self, ExternalName};
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
+use precast_format::ModuleInfo;
 use precast_format::TrapCode;
 use rayon::prelude::*;
 
@@ -143,7 +143,10 @@ fn compile_one(
             FinalizedRelocTarget::ExternalName(ExternalName::User(name)) => {
                 let n = &ctx.func.params.user_named_funcs()[*name];
                 if n.namespace != 0 {
-                    return Err(err(format!("relocation to unknown namespace {}", n.namespace)));
+                    return Err(err(format!(
+                        "relocation to unknown namespace {}",
+                        n.namespace
+                    )));
                 }
                 n.index
             }

@@ -89,8 +89,16 @@ pub fn ref_type(r: wasmparser::RefType) -> Result<RefType, CompileError> {
 
 fn func_type(t: &wasmparser::FuncType) -> Result<FuncType, CompileError> {
     Ok(FuncType {
-        params: t.params().iter().map(|&v| val_type(v)).collect::<Result<_, _>>()?,
-        results: t.results().iter().map(|&v| val_type(v)).collect::<Result<_, _>>()?,
+        params: t
+            .params()
+            .iter()
+            .map(|&v| val_type(v))
+            .collect::<Result<_, _>>()?,
+        results: t
+            .results()
+            .iter()
+            .map(|&v| val_type(v))
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -141,7 +149,11 @@ pub fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, Compile
             Operator::I64Sub => ConstOp::I64Sub,
             Operator::I64Mul => ConstOp::I64Mul,
             Operator::End => continue,
-            other => return Err(unsupported(format!("constant expression operator {other:?}"))),
+            other => {
+                return Err(unsupported(format!(
+                    "constant expression operator {other:?}"
+                )));
+            }
         };
         ops.push(op);
     }
@@ -299,6 +311,13 @@ pub fn parse<'a>(wasm: &'a [u8], _config: &Config) -> Result<ParsedModule<'a>, C
             _ => {}
         }
     }
+    // Functions the name section leaves unnamed are named after their first export.
+    let named: std::collections::HashSet<u32> = info.func_names.iter().map(|(i, _)| *i).collect();
+    for e in &info.exports {
+        if e.kind == ExternKind::Func && !named.contains(&e.index) {
+            info.func_names.push((e.index, e.name.clone()));
+        }
+    }
     info.func_names.sort_by_key(|(i, _)| *i);
     info.func_names.dedup_by_key(|(i, _)| *i);
     Ok(ParsedModule {
@@ -349,7 +368,8 @@ fn read_names(
             wasmparser::Name::Function(map) => {
                 for naming in map {
                     let naming = naming?;
-                    info.func_names.push((naming.index, naming.name.to_string()));
+                    info.func_names
+                        .push((naming.index, naming.name.to_string()));
                 }
             }
             _ => {}

@@ -18,16 +18,30 @@ pub fn build(config: &Config) -> Result<OwnedTargetIsa, CompileError> {
     set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
     set(&mut flags, "unwind_info", "false")?;
     set(&mut flags, "enable_probestack", "false")?;
-    set(&mut flags, "enable_verifier", if config.verify { "true" } else { "false" })?;
+    set(
+        &mut flags,
+        "enable_verifier",
+        if config.verify { "true" } else { "false" },
+    )?;
     set(&mut flags, "enable_heap_access_spectre_mitigation", "false")?;
-    set(&mut flags, "enable_table_access_spectre_mitigation", "false")?;
+    set(
+        &mut flags,
+        "enable_table_access_spectre_mitigation",
+        "false",
+    )?;
     let shared = settings::Flags::new(flags);
     let mut builder = match config.cpu {
         CpuTarget::Native => cranelift_native::builder().map_err(target_err)?,
         CpuTarget::Baseline => {
             let mut b = isa::lookup(target_lexicon::Triple::host()).map_err(target_err)?;
             if cfg!(target_arch = "x86_64") {
-                for f in ["has_sse3", "has_ssse3", "has_sse41", "has_sse42", "has_popcnt"] {
+                for f in [
+                    "has_sse3",
+                    "has_ssse3",
+                    "has_sse41",
+                    "has_sse42",
+                    "has_popcnt",
+                ] {
                     b.enable(f).map_err(target_err)?;
                 }
             }

@@ -41,7 +41,8 @@ pub fn compile_file(
     config: &Config,
 ) -> Result<(), CompileError> {
     let input = input.as_ref();
-    let wasm = std::fs::read(input).map_err(|e| CompileError::Io(input.display().to_string(), e))?;
+    let wasm =
+        std::fs::read(input).map_err(|e| CompileError::Io(input.display().to_string(), e))?;
     let artifact = compile(&wasm, config)?;
     let output = output.as_ref();
     std::fs::write(output, artifact).map_err(|e| CompileError::Io(output.display().to_string(), e))

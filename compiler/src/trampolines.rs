@@ -38,7 +38,10 @@ pub fn entry(env: &ModuleEnv<'_>, ty: u32, ctx: &mut FunctionBuilderContext) -> 
     let ft = &env.info.types[ty as usize];
     let mut args = vec![callee_vmctx, caller_vmctx];
     for (i, t) in ft.params.iter().enumerate() {
-        args.push(b.ins().load(env.ir_type(*t), value_flags(), values, slot(i)));
+        args.push(
+            b.ins()
+                .load(env.ir_type(*t), value_flags(), values, slot(i)),
+        );
     }
     let wasm_sig = b.import_signature(env.wasm_signature(ty));
     let call = b.ins().call_indirect(wasm_sig, code, &args);
@@ -55,8 +58,10 @@ pub fn entry(env: &ModuleEnv<'_>, ty: u32, ctx: &mut FunctionBuilderContext) -> 
 /// host dispatcher found in the host context passed as `callee_vmctx`.
 pub fn exit(env: &ModuleEnv<'_>, ty: u32, ctx: &mut FunctionBuilderContext) -> ir::Function {
     let ptr = env.ptr;
-    let mut func =
-        ir::Function::with_name_signature(UserFuncName::user(EXIT_NAMESPACE, ty), env.wasm_signature(ty));
+    let mut func = ir::Function::with_name_signature(
+        UserFuncName::user(EXIT_NAMESPACE, ty),
+        env.wasm_signature(ty),
+    );
     let mut b = FunctionBuilder::new(&mut func, ctx);
     let block = b.create_block();
     b.append_block_params_for_function_params(block);
@@ -98,7 +103,10 @@ pub fn exit(env: &ModuleEnv<'_>, ty: u32, ctx: &mut FunctionBuilderContext) -> i
     );
     let mut results = Vec::new();
     for (i, t) in ft.results.iter().enumerate() {
-        results.push(b.ins().load(env.ir_type(*t), value_flags(), values, slot(i)));
+        results.push(
+            b.ins()
+                .load(env.ir_type(*t), value_flags(), values, slot(i)),
+        );
     }
     b.ins().return_(&results);
     b.finalize(env.frontend_config);

@@ -1,1 +1,72 @@
-fn main() {}
+//! Developer tasks: `cargo xtask <task>`.
+//!
+//! - `spec [FILTER...]`: the WebAssembly spec testsuite through the compile -> artifact -> load path.
+//! - `ci`: everything CI checks: format, clippy, unit/e2e tests, the spec conformance run.
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("+ {cmd:?}");
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn spec(filters: &[String]) -> Result<()> {
+    run(cargo()
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "precast-tests",
+            "--bin",
+            "spec-runner",
+            "--",
+        ])
+        .args(filters))
+}
+
+fn ci() -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args(["test", "--workspace"]))?;
+    spec(&[])?;
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("spec") => spec(&args[1..]),
+        Some("ci") => ci(),
+        _ => {
+            eprintln!("usage: cargo xtask <spec [FILTER...] | ci>");
+            std::process::exit(2);
+        }
+    }
+}

@@ -190,7 +190,8 @@ impl Translator<'_, '_> {
         self.stack.truncate(frame.height);
         self.b.switch_to_block(frame.next);
         self.b.seal_block(frame.next);
-        self.stack.extend_from_slice(self.b.block_params(frame.next));
+        self.stack
+            .extend_from_slice(self.b.block_params(frame.next));
         self.reachable = frame.branched_to;
         Ok(())
     }
@@ -228,7 +229,10 @@ impl Translator<'_, '_> {
     }
 
     /// `br_table`.
-    pub(crate) fn op_br_table(&mut self, table: &wasmparser::BrTable<'_>) -> Result<(), CompileError> {
+    pub(crate) fn op_br_table(
+        &mut self,
+        table: &wasmparser::BrTable<'_>,
+    ) -> Result<(), CompileError> {
         let index = self.pop();
         let mut targets = Vec::with_capacity(table.len() as usize);
         for t in table.targets() {
@@ -260,7 +264,10 @@ impl Translator<'_, '_> {
 
     /// Handles a control operator while unreachable: only nesting matters.
     /// Returns `true` if the operator was consumed.
-    pub(crate) fn skip_unreachable(&mut self, op: &wasmparser::Operator<'_>) -> Result<bool, CompileError> {
+    pub(crate) fn skip_unreachable(
+        &mut self,
+        op: &wasmparser::Operator<'_>,
+    ) -> Result<bool, CompileError> {
         use wasmparser::Operator as O;
         match op {
             O::Block { .. } | O::Loop { .. } | O::If { .. } => {

@@ -60,10 +60,16 @@ impl<'a> ModuleEnv<'a> {
             ir::ArgumentPurpose::VMContext,
         ));
         sig.params.push(ir::AbiParam::new(self.ptr));
-        sig.params
-            .extend(ft.params.iter().map(|t| ir::AbiParam::new(self.ir_type(*t))));
-        sig.returns
-            .extend(ft.results.iter().map(|t| ir::AbiParam::new(self.ir_type(*t))));
+        sig.params.extend(
+            ft.params
+                .iter()
+                .map(|t| ir::AbiParam::new(self.ir_type(*t))),
+        );
+        sig.returns.extend(
+            ft.results
+                .iter()
+                .map(|t| ir::AbiParam::new(self.ir_type(*t))),
+        );
         sig
     }
 }

@@ -3,10 +3,10 @@
 
 use super::{Translator, env::trap};
 use cranelift_codegen::ir::{self, InstBuilder, condcodes::IntCC, types::*};
+use precast_format::TrapCode;
 use precast_format::abi;
 use precast_format::builtins::Builtin;
 use precast_format::header::BoundsChecks;
-use precast_format::TrapCode;
 use wasmparser::MemArg;
 
 impl Translator<'_, '_> {
@@ -65,9 +65,7 @@ impl Translator<'_, '_> {
             // index + offset + size <= length, without wrapping.
             let len = self.memory_length(mem);
             let end_addr = if end > i64::MAX as u64 {
-                self.b
-                    .ins()
-                    .trap(trap(TrapCode::MemoryOutOfBounds));
+                self.b.ins().trap(trap(TrapCode::MemoryOutOfBounds));
                 let c = self.b.create_block();
                 self.b.switch_to_block(c);
                 self.b.seal_block(c);
@@ -164,7 +162,11 @@ impl Translator<'_, '_> {
         let delta = self.index_to_ptr(delta, is64);
         let m = self.b.ins().iconst(I32, i64::from(mem));
         let r = self.call_builtin(Builtin::MemoryGrow, &[I32, I64], &[I64], &[m, delta])[0];
-        let v = if is64 { r } else { self.b.ins().ireduce(I32, r) };
+        let v = if is64 {
+            r
+        } else {
+            self.b.ins().ireduce(I32, r)
+        };
         self.push(v);
     }
 

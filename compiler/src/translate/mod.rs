@@ -201,9 +201,7 @@ impl<'m, 'f> Translator<'m, 'f> {
         base: ir::Value,
         offset: u32,
     ) -> ir::Value {
-        let flags = ir::MemFlagsData::trusted()
-            .with_readonly()
-            .with_can_move();
+        let flags = ir::MemFlagsData::trusted().with_readonly().with_can_move();
         self.b.ins().load(ty, flags, base, offset as i32)
     }
 
@@ -283,7 +281,8 @@ impl<'m, 'f> Translator<'m, 'f> {
             None => {
                 let mut sig = ir::Signature::new(self.env.host_call_conv);
                 sig.params.push(ir::AbiParam::new(self.env.ptr));
-                sig.params.extend(params.iter().map(|t| ir::AbiParam::new(*t)));
+                sig.params
+                    .extend(params.iter().map(|t| ir::AbiParam::new(*t)));
                 sig.returns
                     .extend(returns.iter().map(|t| ir::AbiParam::new(*t)));
                 let s = self.b.import_signature(sig);

@@ -54,9 +54,7 @@ impl Translator<'_, '_> {
             // Control.
             O::Nop => {}
             O::Unreachable => {
-                self.b
-                    .ins()
-                    .trap(trap(TrapCode::UnreachableCodeReached));
+                self.b.ins().trap(trap(TrapCode::UnreachableCodeReached));
                 self.reachable = false;
             }
             O::Block { blockty } => self.op_block(blockty),
@@ -122,9 +120,7 @@ impl Translator<'_, '_> {
             O::I64Store { ref memarg } => self.op_store(memarg, I64),
             O::F32Store { ref memarg } => self.op_store(memarg, F32),
             O::F64Store { ref memarg } => self.op_store(memarg, F64),
-            O::I32Store8 { ref memarg } | O::I64Store8 { ref memarg } => {
-                self.op_store(memarg, I8)
-            }
+            O::I32Store8 { ref memarg } | O::I64Store8 { ref memarg } => self.op_store(memarg, I8),
             O::I32Store16 { ref memarg } | O::I64Store16 { ref memarg } => {
                 self.op_store(memarg, I16)
             }

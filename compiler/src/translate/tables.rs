@@ -3,9 +3,9 @@
 use super::{Translator, env::trap};
 use crate::CompileError;
 use cranelift_codegen::ir::{self, InstBuilder, condcodes::IntCC, types::*};
+use precast_format::TrapCode;
 use precast_format::abi;
 use precast_format::builtins::Builtin;
-use precast_format::TrapCode;
 
 impl Translator<'_, '_> {
     /// The pointer to table `table`'s `VMTableDefinition` and the offset of it from that pointer.
@@ -84,8 +84,17 @@ impl Translator<'_, '_> {
         let delta = self.index_to_ptr(delta, is64);
         let t = self.b.ins().iconst(I32, i64::from(table));
         let ptr = self.env.ptr;
-        let r = self.call_builtin(Builtin::TableGrow, &[I32, I64, ptr], &[I64], &[t, delta, init])[0];
-        let v = if is64 { r } else { self.b.ins().ireduce(I32, r) };
+        let r = self.call_builtin(
+            Builtin::TableGrow,
+            &[I32, I64, ptr],
+            &[I64],
+            &[t, delta, init],
+        )[0];
+        let v = if is64 {
+            r
+        } else {
+            self.b.ins().ireduce(I32, r)
+        };
         self.push(v);
     }
 
@@ -257,9 +266,7 @@ impl Translator<'_, '_> {
         let params = self.popn(n);
         let addr = self.table_elem_addr(table, index);
         let fref = self.load_trusted(self.env.ptr, addr, 0);
-        self.b
-            .ins()
-            .trapz(fref, trap(TrapCode::IndirectCallToNull));
+        self.b.ins().trapz(fref, trap(TrapCode::IndirectCallToNull));
         let p = self.env.offsets.pointer_size;
         let actual = self.load_trusted(I32, fref, abi::func_ref::type_id(p));
         let ids = self.load_invariant(self.env.ptr, self.vmctx, self.env.offsets.type_ids);

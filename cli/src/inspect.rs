@@ -1,0 +1,85 @@
+//! `precast inspect`: a readable summary of an artifact.
+
+use anyhow::{Context, Result};
+use object::{Object, ObjectSection};
+use precast_format::module::{ImportKind, ModuleInfo};
+use precast_loader::{Engine, Module};
+use std::path::Path;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn print_sections(bytes: &[u8]) -> Result<()> {
+    let file = object::File::parse(bytes).context("not an ELF object")?;
+    println!("sections:");
+    for s in file.sections() {
+        let name = s.name().unwrap_or("?");
+        if name.is_empty() {
+            continue;
+        }
+        println!("  {name:<24} {:>10} bytes", s.size());
+    }
+    Ok(())
+}
+
+fn print_module(info: &ModuleInfo) {
+    println!(
+        "functions: {} ({} imported), types: {}, tables: {}, memories: {}, globals: {}, data segments: {}, element segments: {}",
+        info.functions.len(),
+        info.num_imported_funcs,
+        info.types.len(),
+        info.tables.len(),
+        info.memories.len(),
+        info.globals.len(),
+        info.data.len(),
+        info.elements.len()
+    );
+    println!("imports:");
+    for i in &info.imports {
+        let what = match &i.kind {
+            ImportKind::Func(t) => format!("func {:?}", info.types.get(*t as usize)),
+            other => format!("{other:?}"),
+        };
+        println!("  {}::{}: {what}", i.module, i.name);
+    }
+    println!("exports:");
+    for e in &info.exports {
+        let what = match e.kind {
+            precast_format::module::ExternKind::Func => {
+                format!("func {:?}", info.func_type(e.index))
+            }
+            k => format!("{k:?} {}", e.index),
+        };
+        println!("  {}: {what}", e.name);
+    }
+}
+
+/// Prints the summary of the artifact at `path`, after verifying it with the loader.
+pub fn print(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let module = Module::from_file(&Engine::default(), path)
+        .with_context(|| format!("cannot load {}", path.display()))?;
+    let h = module.header();
+    println!("artifact: {} ({} bytes)", path.display(), bytes.len());
+    println!("format version: {}", h.format_version);
+    println!("precast version: {}", h.precast_version);
+    println!("target: {}", h.target);
+    println!("cpu features: {}", h.cpu_features);
+    println!(
+        "settings: bounds checks {:?}, memory reservation {} bytes, guard {} bytes, signals {}, frame pointers {}",
+        h.settings.bounds_checks,
+        h.settings.memory_reservation,
+        h.settings.memory_guard_size,
+        h.settings.signals_based_traps,
+        h.settings.frame_pointers
+    );
+    println!("wasm sha256: {}", hex(&h.wasm_hash));
+    println!("sections checksum: {:#010x}", h.sections_checksum);
+    if let Some(name) = module.name() {
+        println!("module name: {name}");
+    }
+    print_sections(&bytes)?;
+    print_module(module.info());
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! The deploy-side runner runs artifacts and reports errors.
+
+use std::process::Command;
+
+#[test]
+fn runs_an_artifact_and_reports_traps() {
+    let wat = format!("{}/../examples/fib.wat", env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("precast-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let art = dir.join("fib.pcst");
+    precast_compiler::compile_file(&wat, &art, &precast_compiler::Config::default()).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_precast-run"))
+            .arg(&art)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--invoke", "fib", "15"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "610");
+    let o = run(&["--invoke", "divide", "7", "0"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("divide by zero"));
+    let o = Command::new(env!("CARGO_BIN_EXE_precast-run"))
+        .arg(&wat)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "a .wat file is not an artifact");
+}

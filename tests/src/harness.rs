@@ -1,0 +1,52 @@
+//! Helpers for end-to-end tests: compile WAT to an artifact, load it, call exports.
+
+use precast_loader::{Engine, Error, Extern, Instance, Linker, Module, Store, Val};
+
+/// Compiles WAT (or wasm) to artifact bytes, panicking on failure (tests only).
+pub fn artifact(wat: &str) -> Vec<u8> {
+    precast_compiler::compile(wat.as_bytes(), &precast_compiler::Config::default())
+        .unwrap_or_else(|e| panic!("compile failed: {e}"))
+}
+
+/// A store with one instance, for tests.
+pub struct TestInstance {
+    /// The store.
+    pub store: Store<()>,
+    /// The instance.
+    pub instance: Instance,
+}
+
+impl TestInstance {
+    /// Compiles and instantiates `wat` with `linker`'s definitions.
+    pub fn with_linker(
+        wat: &str,
+        engine: &Engine,
+        mut store: Store<()>,
+        linker: &Linker<()>,
+    ) -> Result<TestInstance, Error> {
+        let module = Module::from_bytes(engine, &artifact(wat))?;
+        let instance = linker.instantiate(&mut store, &module)?;
+        Ok(TestInstance { store, instance })
+    }
+
+    /// Compiles and instantiates `wat`, which must have no imports.
+    pub fn new(wat: &str) -> TestInstance {
+        let engine = Engine::default();
+        let store = Store::new(&engine, ());
+        let linker = Linker::new(&engine);
+        TestInstance::with_linker(wat, &engine, store, &linker)
+            .unwrap_or_else(|e| panic!("instantiate failed: {e}"))
+    }
+
+    /// Calls export `name` with `args`.
+    pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>, Error> {
+        let func = match self.instance.get_export(&mut self.store, name) {
+            Some(Extern::Func(f)) => f,
+            _ => panic!("no exported function {name}"),
+        };
+        let ty = func.ty(&self.store)?;
+        let mut results: Vec<Val> = ty.results.iter().map(Val::default_for).collect();
+        func.call(&mut self.store, args, &mut results)?;
+        Ok(results)
+    }
+}
