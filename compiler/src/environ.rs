@@ -177,10 +177,8 @@ pub fn parse<'a>(wasm: &'a [u8], _config: &Config) -> Result<ParsedModule<'a>, C
             });
         }
         match payload {
-            Payload::Version { encoding, .. } => {
-                if encoding != wasmparser::Encoding::Module {
-                    return Err(unsupported("components"));
-                }
+            Payload::Version { encoding, .. } if encoding != wasmparser::Encoding::Module => {
+                return Err(unsupported("components"));
             }
             Payload::TypeSection(reader) => {
                 for ty in reader.into_iter_err_on_gc_types() {

@@ -95,7 +95,7 @@ pub fn invoke<T: 'static>(
                 anyhow!("the module exports no `_start`; name a function with --invoke")
             })?,
     };
-    let func = match instance.get_export(&mut *store, &name) {
+    let func = match instance.get_export(&*store, &name) {
         Some(Extern::Func(f)) => f,
         Some(_) => bail!("export `{name}` is not a function"),
         None => bail!("the module has no export `{name}`"),

@@ -40,7 +40,7 @@ impl TestInstance {
 
     /// Calls export `name` with `args`.
     pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>, Error> {
-        let func = match self.instance.get_export(&mut self.store, name) {
+        let func = match self.instance.get_export(&self.store, name) {
             Some(Extern::Func(f)) => f,
             _ => panic!("no exported function {name}"),
         };

@@ -39,10 +39,10 @@ pub fn discover(root: &Path) -> Vec<String> {
             let p = e.path();
             if p.is_dir() {
                 walk(&p, root, out);
-            } else if p.extension().is_some_and(|x| x == "wast") {
-                if let Ok(rel) = p.strip_prefix(root) {
-                    out.push(rel.to_string_lossy().into_owned());
-                }
+            } else if p.extension().is_some_and(|x| x == "wast")
+                && let Ok(rel) = p.strip_prefix(root)
+            {
+                out.push(rel.to_string_lossy().into_owned());
             }
         }
     }

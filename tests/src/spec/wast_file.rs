@@ -71,10 +71,7 @@ impl Runner<'_> {
                 .get(id.name())
                 .cloned()
                 .ok_or_else(|| format!("unknown instance ${}", id.name())),
-            None => self
-                .current
-                .clone()
-                .ok_or_else(|| "no current instance".into()),
+            None => self.current.ok_or_else(|| "no current instance".into()),
         }
     }
 
@@ -84,7 +81,7 @@ impl Runner<'_> {
         let module = self.compile_and_load(&wasm)?;
         let instance = self.instantiate(&module).map_err(err)?;
         if let Some(name) = name {
-            self.instances.insert(name, instance.clone());
+            self.instances.insert(name, instance);
         }
         self.current = Some(instance);
         Ok(())
@@ -92,7 +89,7 @@ impl Runner<'_> {
 
     fn invoke(&mut self, call: &WastInvoke<'_>) -> Result<Result<Vec<Val>, Error>, String> {
         let instance = self.instance(call.module)?;
-        let func = match instance.get_export(&mut self.store, call.name) {
+        let func = match instance.get_export(&self.store, call.name) {
             Some(Extern::Func(f)) => f,
             _ => return Err(format!("no exported function `{}`", call.name)),
         };
@@ -118,7 +115,7 @@ impl Runner<'_> {
             }
             WastExecute::Get { module, global, .. } => {
                 let instance = self.instance(module)?;
-                match instance.get_export(&mut self.store, global) {
+                match instance.get_export(&self.store, global) {
                     Some(Extern::Global(g)) => Ok(Ok(vec![g.get(&self.store)])),
                     _ => Err(format!("no exported global `{global}`")),
                 }
@@ -146,7 +143,7 @@ impl Runner<'_> {
                     .ok_or("unknown module definition")?;
                 let inst = self.instantiate(&def).map_err(err)?;
                 if let Some(name) = instance {
-                    self.instances.insert(name.name().to_string(), inst.clone());
+                    self.instances.insert(name.name().to_string(), inst);
                 }
                 self.current = Some(inst);
                 Ok(())
