@@ -415,3 +415,378 @@ fn imports_exports_and_link_errors() {
         .instance(&mut store, "p", &p)
         .unwrap();
 }
+
+#[test]
+fn bulk_memory_and_table_builtins() {
+    let (mut store, inst) = setup(
+        r#"(module
+          (memory (export "mem") 1 2)
+          (data $d "hello")
+          (data (i32.const 100) "xy")
+          (table $t 4 10 funcref)
+          (table $u 2 funcref)
+          (elem $e func $a $b)
+          (elem declare func $b)
+          (func $a (result i32) (i32.const 1))
+          (func $b (result i32) (i32.const 2))
+          (func (export "size") (result i32) (memory.size))
+          (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+          (func (export "fill") (param i32 i32 i32) (memory.fill (local.get 0) (local.get 1) (local.get 2)))
+          (func (export "copy") (param i32 i32 i32) (memory.copy (local.get 0) (local.get 1) (local.get 2)))
+          (func (export "init") (param i32 i32 i32) (memory.init $d (local.get 0) (local.get 1) (local.get 2)))
+          (func (export "drop") (data.drop $d))
+          (func (export "load8") (param i32) (result i32) (i32.load8_u (local.get 0)))
+          (func (export "tinit") (param i32 i32 i32) (table.init $t $e (local.get 0) (local.get 1) (local.get 2)))
+          (func (export "edrop") (elem.drop $e))
+          (func (export "tgrow") (param i32) (result i32) (table.grow $t (ref.func $b) (local.get 0)))
+          (func (export "tsize") (result i32) (table.size $t))
+          (func (export "tfill") (param i32 i32) (table.fill $t (local.get 0) (ref.null func) (local.get 1)))
+          (func (export "tcopy") (param i32 i32 i32) (table.copy $u $t (local.get 0) (local.get 1) (local.get 2)))
+          (func (export "tcopy_self") (param i32 i32 i32) (table.copy $t $t (local.get 0) (local.get 1) (local.get 2)))
+          (func (export "tcall") (param i32) (result i32) (call_indirect $t (result i32) (local.get 0)))
+          (func (export "ucall") (param i32) (result i32) (call_indirect $u (result i32) (local.get 0))))"#,
+    );
+    let i = |v: i32| Val::I32(v);
+    let mut run = |name: &str, args: &[Val]| call(&mut store, &inst, name, args);
+    let oob = |r: Result<Vec<Val>, Error>, code| match r {
+        Err(Error::Trap(t)) => assert_eq!(t.code(), code, "{t}"),
+        other => panic!("expected {code:?}, got {other:?}"),
+    };
+    // Active data landed; memory.init / data.drop.
+    assert_eq!(run("load8", &[i(101)]).unwrap(), vec![i(b'y' as i32)]);
+    run("init", &[i(10), i(1), i(4)]).unwrap();
+    assert_eq!(run("load8", &[i(10)]).unwrap(), vec![i(b'e' as i32)]);
+    run("init", &[i(65536), i(5), i(0)]).unwrap(); // zero length at both ends is fine
+    oob(
+        run("init", &[i(65536), i(0), i(1)]),
+        TrapCode::MemoryOutOfBounds,
+    );
+    oob(
+        run("init", &[i(0), i(3), i(3)]),
+        TrapCode::MemoryOutOfBounds,
+    );
+    run("drop", &[]).unwrap();
+    run("init", &[i(0), i(0), i(0)]).unwrap();
+    oob(
+        run("init", &[i(0), i(0), i(1)]),
+        TrapCode::MemoryOutOfBounds,
+    );
+    // memory.fill / memory.copy: whole-range check before writing.
+    run("fill", &[i(200), i(0xab), i(3)]).unwrap();
+    assert_eq!(run("load8", &[i(202)]).unwrap(), vec![i(0xab)]);
+    oob(
+        run("fill", &[i(65535), i(1), i(2)]),
+        TrapCode::MemoryOutOfBounds,
+    );
+    assert_eq!(
+        run("load8", &[i(65535)]).unwrap(),
+        vec![i(0)],
+        "nothing written"
+    );
+    run("copy", &[i(201), i(200), i(3)]).unwrap(); // overlapping
+    assert_eq!(run("load8", &[i(203)]).unwrap(), vec![i(0xab)]);
+    oob(
+        run("copy", &[i(0), i(65535), i(2)]),
+        TrapCode::MemoryOutOfBounds,
+    );
+    // memory.grow / size.
+    assert_eq!(run("grow", &[i(1)]).unwrap(), vec![i(1)]);
+    assert_eq!(run("grow", &[i(1)]).unwrap(), vec![i(-1)]);
+    assert_eq!(run("size", &[]).unwrap(), vec![i(2)]);
+    run("fill", &[i(65536), i(1), i(65536)]).unwrap();
+    // Tables.
+    oob(run("tcall", &[i(0)]), TrapCode::IndirectCallToNull);
+    run("tinit", &[i(1), i(0), i(2)]).unwrap();
+    assert_eq!(run("tcall", &[i(1)]).unwrap(), vec![i(1)]);
+    assert_eq!(run("tcall", &[i(2)]).unwrap(), vec![i(2)]);
+    oob(
+        run("tinit", &[i(3), i(0), i(2)]),
+        TrapCode::TableOutOfBounds,
+    );
+    oob(
+        run("tinit", &[i(0), i(1), i(2)]),
+        TrapCode::TableOutOfBounds,
+    );
+    run("edrop", &[]).unwrap();
+    oob(
+        run("tinit", &[i(0), i(0), i(1)]),
+        TrapCode::TableOutOfBounds,
+    );
+    run("tinit", &[i(4), i(0), i(0)]).unwrap();
+    assert_eq!(run("tgrow", &[i(2)]).unwrap(), vec![i(4)]);
+    assert_eq!(run("tsize", &[]).unwrap(), vec![i(6)]);
+    assert_eq!(
+        run("tcall", &[i(5)]).unwrap(),
+        vec![i(2)],
+        "grown elements hold the init value"
+    );
+    assert_eq!(run("tgrow", &[i(5)]).unwrap(), vec![i(-1)]);
+    run("tcopy_self", &[i(0), i(1), i(2)]).unwrap();
+    assert_eq!(run("tcall", &[i(0)]).unwrap(), vec![i(1)]);
+    run("tcopy", &[i(0), i(4), i(2)]).unwrap();
+    assert_eq!(run("ucall", &[i(1)]).unwrap(), vec![i(2)]);
+    oob(
+        run("tcopy", &[i(1), i(0), i(2)]),
+        TrapCode::TableOutOfBounds,
+    );
+    run("tfill", &[i(0), i(6)]).unwrap();
+    oob(run("tcall", &[i(5)]), TrapCode::IndirectCallToNull);
+    oob(run("tfill", &[i(5), i(2)]), TrapCode::TableOutOfBounds);
+    // Host view of the memory.
+    let mem = inst.get_memory(&store, "mem").unwrap();
+    assert_eq!(mem.data_size(&store), 2 * 65536);
+    assert_eq!(mem.grow(&mut store, 1).ok(), None);
+}
+
+#[test]
+fn failed_instantiation_keeps_earlier_writes() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let provider = load(
+        &engine,
+        r#"(module (memory (export "mem") 1) (table (export "tab") 3 funcref)
+          (func (export "call") (param i32) (result i32) (call_indirect (result i32) (local.get 0)))
+          (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0))))"#,
+    );
+    let p = linker.module(&mut store, "p", &provider).unwrap();
+    // The element segment writes slot 0, then the data segment traps: the element write and
+    // the function it refers to stay usable.
+    let failing = load(
+        &engine,
+        r#"(module (import "p" "mem" (memory 1)) (import "p" "tab" (table 3 funcref))
+          (func $f (result i32) (i32.const 77))
+          (elem (i32.const 0) $f)
+          (data (i32.const 0) "a")
+          (data (i32.const 65536) "b"))"#,
+    );
+    let e = linker.instantiate(&mut store, &failing).unwrap_err();
+    assert_eq!(
+        e.as_trap().map(Trap::code),
+        Some(TrapCode::MemoryOutOfBounds),
+        "{e}"
+    );
+    assert_eq!(
+        call(&mut store, &p, "call", &[Val::I32(0)]).unwrap(),
+        vec![Val::I32(77)]
+    );
+    assert_eq!(
+        call(&mut store, &p, "load", &[Val::I32(0)]).unwrap(),
+        vec![Val::I32(97)]
+    );
+    let elem_oob = load(
+        &engine,
+        r#"(module (import "p" "tab" (table 3 funcref)) (func $f) (elem (i32.const 2) $f $f))"#,
+    );
+    let e = linker.instantiate(&mut store, &elem_oob).unwrap_err();
+    assert_eq!(
+        e.as_trap().map(Trap::code),
+        Some(TrapCode::TableOutOfBounds),
+        "{e}"
+    );
+    // A trapping start function fails instantiation with the trap.
+    let start = load(&engine, r#"(module (func $s unreachable) (start $s))"#);
+    let e = linker.instantiate(&mut store, &start).unwrap_err();
+    assert_eq!(
+        e.as_trap().map(Trap::code),
+        Some(TrapCode::UnreachableCodeReached),
+        "{e}"
+    );
+}
+
+#[test]
+fn references_globals_and_host_objects() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let host_table = Table::new(
+        &mut store,
+        TableType {
+            element: RefType::FUNCREF,
+            minimum: 2,
+            maximum: None,
+            table64: false,
+        },
+        Val::FuncRef(None),
+    )
+    .unwrap();
+    let host_global = Global::new(
+        &mut store,
+        GlobalType {
+            content: ValType::I32,
+            mutable: true,
+        },
+        Val::I32(5),
+    )
+    .unwrap();
+    let host_mem = Memory::new(
+        &mut store,
+        MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: 16,
+        },
+    )
+    .unwrap();
+    host_mem.write(&mut store, 16, &[9]).unwrap();
+    let ty_i = FuncType {
+        params: vec![],
+        results: vec![ValType::I32],
+    };
+    let host_fn = Func::new(&mut store, ty_i.clone(), |_, _, r| {
+        r[0] = Val::I32(1000);
+        Ok(())
+    });
+    linker.define(&store, "h", "tab", host_table).unwrap();
+    linker.define(&store, "h", "g", host_global).unwrap();
+    linker.define(&store, "h", "mem", host_mem).unwrap();
+    linker.define(&store, "h", "f", host_fn).unwrap();
+    let module = load(
+        &engine,
+        r#"(module
+          (import "h" "tab" (table $t 2 funcref))
+          (import "h" "g" (global $g (mut i32)))
+          (import "h" "mem" (memory 1))
+          (import "h" "f" (func $hf (result i32)))
+          (global $base i32 (i32.add (i32.const 40) (i32.const 2)))
+          (global $r funcref (ref.func $seven))
+          (elem declare func $hf)
+          (func $seven (export "seven") (result i32) (i32.const 7))
+          (func (export "get-g") (result i32) (global.get $g))
+          (func (export "set-g") (param i32) (global.set $g (local.get 0)))
+          (func (export "base") (result i32) (global.get $base))
+          (func (export "ref") (result funcref) (global.get $r))
+          (func (export "ref-host") (result funcref) (ref.func $hf))
+          (func (export "call-slot") (param i32) (result i32) (call_indirect $t (result i32) (local.get 0)))
+          (func (export "set-slot") (param i32 funcref) (table.set $t (local.get 0) (local.get 1)))
+          (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0))))"#,
+    );
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let mut run = |store: &mut Store<()>, name: &str, args: &[Val]| call(store, &inst, name, args);
+    assert_eq!(run(&mut store, "get-g", &[]).unwrap(), vec![Val::I32(5)]);
+    host_global.set(&mut store, Val::I32(6)).unwrap();
+    assert_eq!(run(&mut store, "get-g", &[]).unwrap(), vec![Val::I32(6)]);
+    run(&mut store, "set-g", &[Val::I32(9)]).unwrap();
+    assert_eq!(host_global.get(&store), Val::I32(9));
+    assert_eq!(run(&mut store, "base", &[]).unwrap(), vec![Val::I32(42)]);
+    assert_eq!(
+        run(&mut store, "peek", &[Val::I32(16)]).unwrap(),
+        vec![Val::I32(9)]
+    );
+    // A funcref returned to the host can be called and stored in a table.
+    let Val::FuncRef(Some(seven)) = run(&mut store, "ref", &[]).unwrap()[0] else {
+        panic!("expected a function reference");
+    };
+    let mut out = [Val::I32(0)];
+    seven.call(&mut store, &[], &mut out).unwrap();
+    assert_eq!(out, [Val::I32(7)]);
+    host_table
+        .set(&mut store, 0, Val::FuncRef(Some(seven)))
+        .unwrap();
+    assert_eq!(
+        run(&mut store, "call-slot", &[Val::I32(0)]).unwrap(),
+        vec![Val::I32(7)]
+    );
+    // A host function placed in the table from the host is callable by wasm.
+    host_table
+        .set(&mut store, 1, Val::FuncRef(Some(host_fn)))
+        .unwrap();
+    assert_eq!(
+        run(&mut store, "call-slot", &[Val::I32(1)]).unwrap(),
+        vec![Val::I32(1000)]
+    );
+    // ... and from wasm through ref.func of the import.
+    let Val::FuncRef(Some(hf)) = run(&mut store, "ref-host", &[]).unwrap()[0] else {
+        panic!("expected a function reference");
+    };
+    run(
+        &mut store,
+        "set-slot",
+        &[Val::I32(0), Val::FuncRef(Some(hf))],
+    )
+    .unwrap();
+    assert_eq!(
+        run(&mut store, "call-slot", &[Val::I32(0)]).unwrap(),
+        vec![Val::I32(1000)]
+    );
+    hf.call(&mut store, &[], &mut out).unwrap();
+    assert_eq!(out, [Val::I32(1000)]);
+    assert!(matches!(
+        host_table.get(&store, 0),
+        Some(Val::FuncRef(Some(_)))
+    ));
+    assert_eq!(host_table.get(&store, 2), None);
+    assert_eq!(
+        host_table.grow(&mut store, 3, Val::FuncRef(None)).unwrap(),
+        2
+    );
+    assert_eq!(host_table.size(&store), 5);
+    // Immutable globals refuse writes; types are checked.
+    assert!(host_global.set(&mut store, Val::I64(1)).is_err());
+    let c = Global::new(
+        &mut store,
+        GlobalType {
+            content: ValType::F64,
+            mutable: false,
+        },
+        Val::F64(1.5f64.to_bits()),
+    )
+    .unwrap();
+    assert!(c.set(&mut store, Val::F64(0)).is_err());
+    assert_eq!(c.get(&store).f64(), Some(1.5));
+    // Objects of another store are refused.
+    let mut other = Store::new(&engine, ());
+    assert!(matches!(
+        seven.call(&mut other, &[], &mut out),
+        Err(Error::Api(_))
+    ));
+}
+
+#[test]
+fn module_metadata() {
+    let engine = Engine::default();
+    let module = load(
+        &engine,
+        r#"(module $meta (import "a" "b" (func (param i32))) (memory (export "m") 1)
+           (func (export "f") (result i64) (i64.const 0)))"#,
+    );
+    assert_eq!(module.name(), Some("meta"));
+    assert!(module.text_size() > 0);
+    assert_eq!(module.header().pointer_size, 8);
+    let imports: Vec<_> = module.imports().collect();
+    assert_eq!(imports.len(), 1);
+    assert_eq!((imports[0].module, imports[0].name), ("a", "b"));
+    assert!(matches!(&imports[0].ty, ExternType::Func(t) if t.params == [ValType::I32]));
+    let exports: Vec<_> = module.exports().map(|e| e.name.to_string()).collect();
+    assert_eq!(exports, ["m", "f"]);
+}
+
+#[test]
+fn from_file_maps_the_artifact() {
+    let dir = std::env::temp_dir().join(format!("precast-loader-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("f.precast");
+    std::fs::write(
+        &path,
+        compile(r#"(module (func (export "f") (result i32) (i32.const 3)))"#),
+    )
+    .unwrap();
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, &path).unwrap();
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    assert_eq!(
+        call(&mut store, &inst, "f", &[]).unwrap(),
+        vec![Val::I32(3)]
+    );
+    let missing = Module::from_file(&engine, dir.join("missing")).unwrap_err();
+    assert!(
+        matches!(missing, Error::Load(LoadError::Io { .. })),
+        "{missing}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
