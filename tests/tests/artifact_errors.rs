@@ -160,3 +160,49 @@ fn flipped_bytes_never_crash() {
         vec![precast_loader::Val::I32(6765)]
     );
 }
+
+/// Replaces a section's bytes (same length) and fixes both checksums, so that only the
+/// section's content is wrong.
+fn with_section(bytes: &[u8], section: &str, edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(bytes).unwrap();
+    let mut ranges = std::collections::HashMap::new();
+    for s in file.sections() {
+        if let (Ok(name), Some((off, len))) = (s.name(), s.file_range()) {
+            ranges.insert(name.to_string(), (off as usize, len as usize));
+        }
+    }
+    let mut out = bytes.to_vec();
+    let (off, len) = ranges[section];
+    let mut content = out[off..off + len].to_vec();
+    edit(&mut content);
+    assert_eq!(content.len(), len, "edit must keep the length");
+    out[off..off + len].copy_from_slice(&content);
+    let mut hasher = crc32fast::Hasher::new();
+    for name in precast_format::sections::CHECKSUMMED {
+        if let Some(&(o, l)) = ranges.get(name) {
+            hasher.update(&out[o..o + l]);
+        }
+    }
+    let sum = hasher.finalize();
+    with_header(&out, |h| h.sections_checksum = sum)
+}
+
+#[test]
+fn recorded_vmcontext_layout_must_match() {
+    let good = artifact(WAT);
+    let bad = with_section(&good, precast_format::sections::VMOFFSETS, |bytes| {
+        let mut o: precast_format::VMOffsets = precast_format::decode(bytes).unwrap();
+        o.store += 1; // one-byte varint either way
+        *bytes = precast_format::encode(&o);
+    });
+    let e = load_err(&bad);
+    assert!(matches!(e, LoadError::VMOffsets(_)), "{e}");
+    // Undecodable module info is its own error.
+    let bad = with_section(&good, precast_format::sections::INFO, |bytes| {
+        for b in bytes.iter_mut() {
+            *b = 0xff;
+        }
+    });
+    assert!(matches!(load_err(&bad), LoadError::Decode { .. }));
+}
