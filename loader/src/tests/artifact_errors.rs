@@ -1,0 +1,433 @@
+//! Every artifact check has its own typed error: garbage, foreign ELF files, truncation,
+//! header fields, checksums, metadata and lookup tables. Corrupted artifacts are derived from
+//! a real compiled one, with checksums recomputed where the test targets a later check.
+
+use crate::elf;
+use crate::*;
+use precast_format::header::{BoundsChecks, HEADER_SIZE, Header};
+use precast_format::sections;
+
+const WAT: &str = r#"(module $m (memory 1) (data (i32.const 0) "hi")
+  (func (export "f") (param i32) (result i32) (i32.div_u (i32.const 10) (local.get 0)))
+  (func (export "g") (result i64) (i64.const 1)))"#;
+
+fn artifact() -> Vec<u8> {
+    precast_compiler::compile(WAT.as_bytes(), &precast_compiler::Config::default()).unwrap()
+}
+
+fn load(bytes: &[u8]) -> Result<Module, LoadError> {
+    match Module::from_bytes(&Engine::default(), bytes) {
+        Ok(m) => Ok(m),
+        Err(Error::Load(e)) => Err(e),
+        Err(e) => panic!("unexpected error kind: {e}"),
+    }
+}
+
+fn err(bytes: &[u8]) -> LoadError {
+    load(bytes).err().expect("artifact must be refused")
+}
+
+/// (index, section) of the section called `name`.
+fn section(bytes: &[u8], name: &str) -> (usize, elf::Section) {
+    elf::sections(bytes)
+        .unwrap()
+        .into_iter()
+        .enumerate()
+        .find(|(_, s)| s.name == name)
+        .unwrap_or_else(|| panic!("no section {name}"))
+}
+
+fn contents<'a>(bytes: &'a mut [u8], name: &str) -> &'a mut [u8] {
+    let (_, s) = section(bytes, name);
+    &mut bytes[s.offset..s.offset + s.size]
+}
+
+/// Offset of the section header of section `index`.
+fn shdr(bytes: &[u8], index: usize) -> usize {
+    let shoff = u64::from_le_bytes(bytes[0x28..0x30].try_into().unwrap()) as usize;
+    shoff + index * 64
+}
+
+fn header(bytes: &[u8]) -> Header {
+    let (_, s) = section(bytes, sections::HEADER);
+    Header::decode(&bytes[s.offset..s.offset + s.size], crc32fast::hash).unwrap()
+}
+
+/// Writes `h`, with the sections checksum recomputed, into the header section.
+fn write_header(bytes: &mut [u8], mut h: Header) {
+    let mut hasher = crc32fast::Hasher::new();
+    let all = elf::sections(bytes).unwrap();
+    for name in sections::CHECKSUMMED {
+        if let Some(s) = all.iter().find(|s| s.name == name) {
+            hasher.update(&bytes[s.offset..s.offset + s.size]);
+        }
+    }
+    h.sections_checksum = hasher.finalize();
+    contents(bytes, sections::HEADER)[..HEADER_SIZE].copy_from_slice(&h.encode(crc32fast::hash));
+}
+
+/// Recomputes the sections checksum after editing section contents.
+fn rechecksum(bytes: &mut [u8]) {
+    let h = header(bytes);
+    write_header(bytes, h);
+}
+
+#[test]
+fn the_unmodified_artifact_loads() {
+    let m = load(&artifact()).unwrap();
+    assert_eq!(m.name(), Some("m"));
+}
+
+#[test]
+fn not_elf() {
+    for bytes in [
+        &b""[..],
+        b"garbage that is not an object file at all",
+        b"\0asm\x01\0\0\0",
+    ] {
+        let e = err(bytes);
+        assert!(matches!(e, LoadError::NotElf { .. }), "{e}");
+        assert!(e.to_string().starts_with("not a Precast artifact"), "{e}");
+    }
+    // ELF32 and big-endian ELF64 are foreign.
+    let mut elf32 = artifact();
+    elf32[4] = 1;
+    assert!(err(&elf32).to_string().contains("ELF class 1"));
+    let mut be = artifact();
+    be[5] = 2;
+    assert!(err(&be).to_string().contains("not little-endian"));
+}
+
+#[test]
+fn elf_without_precast_sections() {
+    use object::write::Object;
+    let mut obj = Object::new(
+        object::BinaryFormat::Elf,
+        object::Architecture::X86_64,
+        object::Endianness::Little,
+    );
+    let text = obj.section_id(object::write::StandardSection::Text);
+    obj.append_section_data(text, &[0xc3], 16);
+    let bytes = obj.write().unwrap();
+    let e = err(&bytes);
+    assert!(matches!(e, LoadError::NotPrecast), "{e}");
+    assert!(e.to_string().contains(".precast.header"), "{e}");
+}
+
+#[test]
+fn truncated() {
+    let a = artifact();
+    let e = err(&a[..3]);
+    assert!(
+        matches!(
+            e,
+            LoadError::Truncated {
+                expected: 64,
+                actual: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = err(&a[..40]);
+    assert!(matches!(e, LoadError::Truncated { .. }), "{e}");
+    let half = &a[..a.len() / 2];
+    let e = err(half);
+    match &e {
+        LoadError::Truncated {
+            expected, actual, ..
+        } => {
+            assert_eq!(*actual, half.len() as u64);
+            assert!(*expected > *actual);
+        }
+        _ => panic!("{e}"),
+    }
+    assert!(e.to_string().contains("truncated artifact"), "{e}");
+    // A section that extends past the end of the file is named.
+    let mut long = a.clone();
+    let (i, _) = section(&long, sections::INFO);
+    let at = shdr(&long, i) + 0x20;
+    long[at..at + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    let e = err(&long);
+    assert!(matches!(e, LoadError::Truncated { .. }), "{e}");
+    assert!(e.to_string().contains("`.precast.info`"), "{e}");
+}
+
+#[test]
+fn header_magic_version_checksum() {
+    let a = artifact();
+    let mut bad = a.clone();
+    contents(&mut bad, sections::HEADER)[0] = b'X';
+    assert!(matches!(err(&bad), LoadError::BadMagic));
+    let mut bad = a.clone();
+    contents(&mut bad, sections::HEADER)[8] = 99;
+    let e = err(&bad);
+    assert!(
+        matches!(
+            e,
+            LoadError::FormatVersion {
+                found: 99,
+                expected: 1
+            }
+        ),
+        "{e}"
+    );
+    let mut bad = a.clone();
+    contents(&mut bad, sections::HEADER)[40] ^= 1;
+    assert!(matches!(err(&bad), LoadError::HeaderChecksum { .. }));
+}
+
+#[test]
+fn other_target() {
+    let mut a = artifact();
+    let mut h = header(&a);
+    h.target = if cfg!(target_arch = "aarch64") {
+        "x86_64-unknown-linux-gnu".into()
+    } else {
+        "aarch64-unknown-linux-gnu".into()
+    };
+    write_header(&mut a, h);
+    let e = err(&a);
+    assert!(matches!(e, LoadError::Target { .. }), "{e}");
+    assert!(e.to_string().contains(HOST_TARGET), "{e}");
+    // Vendor and environment do not matter.
+    let mut a = artifact();
+    let mut h = header(&a);
+    let (arch, os) = precast_format::header::arch_and_os(HOST_TARGET);
+    h.target = format!("{arch}-whatever-{os}-musl");
+    write_header(&mut a, h);
+    load(&a).unwrap();
+}
+
+#[test]
+fn missing_cpu_features() {
+    let mut a = artifact();
+    let mut h = header(&a);
+    h.cpu_features.0 |= 1 << 60;
+    let lacking = precast_format::CpuFeatures::NAMES
+        .iter()
+        .map(|(_, n)| *n)
+        .find(|n| !crate::host::has_cpu_feature(n));
+    if let Some(n) = lacking {
+        h.cpu_features.insert(n);
+    }
+    write_header(&mut a, h);
+    let e = err(&a);
+    let LoadError::CpuFeatures { missing } = &e else {
+        panic!("{e}");
+    };
+    assert!(
+        missing.iter().any(|m| m.contains("unknown feature bits")),
+        "{e}"
+    );
+    if let Some(n) = lacking {
+        assert!(missing.iter().any(|m| m == n), "{e}");
+    }
+}
+
+#[test]
+fn settings_mismatch() {
+    let a = artifact();
+    let mut p4 = a.clone();
+    let mut h = header(&p4);
+    h.pointer_size = 4;
+    write_header(&mut p4, h);
+    let e = err(&p4);
+    assert!(
+        matches!(e, LoadError::Settings(_)) && e.to_string().contains("pointer size"),
+        "{e}"
+    );
+    let mut big = a.clone();
+    let mut h = header(&big);
+    h.settings.memory_reservation = 1 << 40;
+    write_header(&mut big, h);
+    assert!(matches!(err(&big), LoadError::Settings(_)));
+    // Explicit bounds checks need no particular reservation.
+    let mut explicit = a.clone();
+    let mut h = header(&explicit);
+    h.settings.bounds_checks = BoundsChecks::Explicit;
+    h.settings.memory_reservation = 1 << 40;
+    write_header(&mut explicit, h);
+    load(&explicit).unwrap();
+}
+
+#[test]
+fn corrupted_sections() {
+    let a = artifact();
+    for name in [
+        sections::TEXT,
+        sections::INFO,
+        sections::FUNCS,
+        sections::DATA,
+    ] {
+        let mut bad = a.clone();
+        contents(&mut bad, name)[0] ^= 0x40;
+        let e = err(&bad);
+        assert!(
+            matches!(e, LoadError::SectionsChecksum { .. }),
+            "{name}: {e}"
+        );
+    }
+}
+
+#[test]
+fn undecodable_metadata() {
+    let a = artifact();
+    let mut bad = a.clone();
+    contents(&mut bad, sections::INFO).fill(0xff);
+    rechecksum(&mut bad);
+    let e = err(&bad);
+    assert!(
+        matches!(
+            e,
+            LoadError::Decode {
+                section: ".precast.info",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let mut bad = a.clone();
+    contents(&mut bad, sections::VMOFFSETS).fill(0xff);
+    rechecksum(&mut bad);
+    let e = err(&bad);
+    assert!(
+        matches!(
+            e,
+            LoadError::Decode {
+                section: ".precast.vmoffsets",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn recorded_vmoffsets_must_match() {
+    let mut a = artifact();
+    let s = contents(&mut a, sections::VMOFFSETS);
+    let mut offsets: precast_format::VMOffsets = precast_format::decode(s).unwrap();
+    offsets.pointer_size = 4;
+    let encoded = precast_format::encode(&offsets);
+    assert_eq!(encoded.len(), s.len());
+    s.copy_from_slice(&encoded);
+    rechecksum(&mut a);
+    let e = err(&a);
+    assert!(matches!(e, LoadError::VMOffsets(_)), "{e}");
+    assert!(e.to_string().contains("pointer_size"), "{e}");
+}
+
+#[test]
+fn malformed_tables() {
+    let a = artifact();
+    // A function outside .text.
+    let mut bad = a.clone();
+    contents(&mut bad, sections::FUNCS)[..4].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    rechecksum(&mut bad);
+    let e = err(&bad);
+    assert!(
+        matches!(
+            e,
+            LoadError::Malformed {
+                section: ".precast.funcs",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("outside"), "{e}");
+    // A trampoline outside .text.
+    let mut bad = a.clone();
+    contents(&mut bad, sections::TRAMPOLINES)[..4].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    rechecksum(&mut bad);
+    let e = err(&bad);
+    assert!(
+        matches!(
+            e,
+            LoadError::Malformed {
+                section: ".precast.trampolines",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // A table whose length is not a whole number of entries.
+    let mut bad = a.clone();
+    let (i, s) = section(&bad, sections::FUNCS);
+    let at = shdr(&bad, i) + 0x20;
+    bad[at..at + 8].copy_from_slice(&(s.size as u64 - 4).to_le_bytes());
+    rechecksum(&mut bad);
+    let e = err(&bad);
+    assert!(
+        matches!(
+            e,
+            LoadError::Malformed {
+                section: ".precast.funcs",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("whole number"), "{e}");
+    // Trap sites: unknown code, unsorted.
+    let (_, traps) = section(&a, sections::TRAPS);
+    assert!(traps.size >= 16, "the module has several trap sites");
+    let mut bad = a.clone();
+    contents(&mut bad, sections::TRAPS)[4..8].copy_from_slice(&200u32.to_le_bytes());
+    rechecksum(&mut bad);
+    let e = err(&bad);
+    assert!(e.to_string().contains("unknown code 200"), "{e}");
+    let mut bad = a.clone();
+    let t = contents(&mut bad, sections::TRAPS);
+    let (first, second) = (t[..8].to_vec(), t[8..16].to_vec());
+    t[..8].copy_from_slice(&second);
+    t[8..16].copy_from_slice(&first);
+    rechecksum(&mut bad);
+    let e = err(&bad);
+    assert!(e.to_string().contains("not sorted"), "{e}");
+}
+
+#[test]
+fn never_panics_on_corruption() {
+    // Flip every byte of the metadata and the ELF structure, one at a time: each result is
+    // a clean load or a typed error.
+    let a = artifact();
+    let (_, text) = section(&a, sections::TEXT);
+    for at in (0..a.len()).filter(|&i| i < text.offset || i >= text.offset + text.size) {
+        let mut bad = a.clone();
+        bad[at] ^= 0xa5;
+        let _ = load(&bad);
+    }
+    for len in (0..a.len()).step_by(7) {
+        let _ = load(&a[..len]);
+    }
+}
+
+#[test]
+fn never_panics_on_checksummed_metadata_corruption() {
+    // Same, with checksums recomputed so the corruption reaches decoding, validation and
+    // instantiation.
+    let a = artifact();
+    let engine = Engine::default();
+    for name in [
+        sections::INFO,
+        sections::VMOFFSETS,
+        sections::FUNCS,
+        sections::TRAMPOLINES,
+        sections::TRAPS,
+    ] {
+        let (_, s) = section(&a, name);
+        for at in s.offset..s.offset + s.size {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bad = a.clone();
+                bad[at] ^= flip;
+                rechecksum(&mut bad);
+                if let Ok(m) = Module::from_bytes(&engine, &bad) {
+                    let mut store = Store::new(&engine, ());
+                    let _ = Linker::new(&engine).instantiate(&mut store, &m);
+                }
+            }
+        }
+    }
+}
