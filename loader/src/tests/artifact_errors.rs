@@ -24,7 +24,7 @@ fn load(bytes: &[u8]) -> Result<Module, LoadError> {
 }
 
 fn err(bytes: &[u8]) -> LoadError {
-    load(bytes).err().expect("artifact must be refused")
+    load(bytes).expect_err("artifact must be refused")
 }
 
 /// (index, section) of the section called `name`.

@@ -664,7 +664,7 @@ fn references_globals_and_host_objects() {
           (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0))))"#,
     );
     let inst = linker.instantiate(&mut store, &module).unwrap();
-    let mut run = |store: &mut Store<()>, name: &str, args: &[Val]| call(store, &inst, name, args);
+    let run = |store: &mut Store<()>, name: &str, args: &[Val]| call(store, &inst, name, args);
     assert_eq!(run(&mut store, "get-g", &[]).unwrap(), vec![Val::I32(5)]);
     host_global.set(&mut store, Val::I32(6)).unwrap();
     assert_eq!(run(&mut store, "get-g", &[]).unwrap(), vec![Val::I32(6)]);
