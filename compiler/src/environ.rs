@@ -44,6 +44,8 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::MULTI_MEMORY
         | WasmFeatures::MEMORY64
         | WasmFeatures::TAIL_CALL
+        | WasmFeatures::GC_TYPES
+        | WasmFeatures::FUNCTION_REFERENCES
         | WasmFeatures::SIMD
         | WasmFeatures::RELAXED_SIMD
 }

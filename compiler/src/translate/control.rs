@@ -228,6 +228,29 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(cont);
     }
 
+    /// `br_on_null` (`on_null`) and `br_on_non_null`.
+    pub(crate) fn op_br_on_null(&mut self, depth: u32, on_null: bool) {
+        let r = self.pop();
+        let is_null = self.b.ins().icmp_imm_u(ir::condcodes::IntCC::Equal, r, 0);
+        let cont = self.b.create_block();
+        if on_null {
+            // Branch without the reference; fall through with it.
+            let (block, n) = self.br_target(depth);
+            let args = block_args(self.peekn(n));
+            self.b.ins().brif(is_null, block, &args, cont, &[]);
+            self.push(r);
+        } else {
+            // Branch with the (non-null) reference; fall through without it.
+            self.push(r);
+            let (block, n) = self.br_target(depth);
+            let args = block_args(self.peekn(n));
+            self.pop();
+            self.b.ins().brif(is_null, cont, &[], block, &args);
+        }
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
+    }
+
     /// `br_table`.
     pub(crate) fn op_br_table(
         &mut self,

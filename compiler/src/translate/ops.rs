@@ -257,6 +257,8 @@ impl Translator<'_, '_> {
             // Typed function references.
             O::CallRef { type_index } => self.op_call_ref(type_index, false),
             O::ReturnCallRef { type_index } => self.op_call_ref(type_index, true),
+            O::BrOnNull { relative_depth } => self.op_br_on_null(relative_depth, true),
+            O::BrOnNonNull { relative_depth } => self.op_br_on_null(relative_depth, false),
             O::RefAsNonNull => {
                 let v = *self.stack.last().ok_or_else(stack_err)?;
                 self.b.ins().trapz(v, trap(TrapCode::NullReference));
