@@ -46,6 +46,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::GC_TYPES
         | WasmFeatures::FUNCTION_REFERENCES
+        | WasmFeatures::GC
         | WasmFeatures::SIMD
         | WasmFeatures::RELAXED_SIMD
 }
