@@ -119,6 +119,11 @@ fn resolve_calls(
     Ok(())
 }
 
+/// An ELF symbol name for `name`: NUL cannot appear in a string table, so it is escaped.
+fn symbol_safe(name: &str) -> String {
+    name.replace('\0', "\\0")
+}
+
 /// Symbol names: the name section's name where present and unique, else `wasm-function[N]`.
 fn symbol_names(info: &ModuleInfo) -> Vec<String> {
     let mut seen: HashMap<&str, u32> = HashMap::new();
@@ -127,8 +132,8 @@ fn symbol_names(info: &ModuleInfo) -> Vec<String> {
     }
     (info.num_imported_funcs..info.functions.len() as u32)
         .map(|i| match info.func_name(i) {
-            Some(n) if seen.get(n) == Some(&1) && !n.is_empty() => n.to_string(),
-            Some(n) if !n.is_empty() => format!("{n}[{i}]"),
+            Some(n) if seen.get(n) == Some(&1) && !n.is_empty() => symbol_safe(n),
+            Some(n) if !n.is_empty() => format!("{}[{i}]", symbol_safe(n)),
             _ => format!("wasm-function[{i}]"),
         })
         .collect()

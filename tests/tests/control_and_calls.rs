@@ -138,3 +138,12 @@ fn control_flow_calls_and_state() {
     assert_eq!(call(&mut i, "table-size", &[]), vec![I32(6)]);
     assert_eq!(call(&mut i, "unreachable-tail", &[I32(1)]), vec![I32(1)]);
 }
+
+#[test]
+fn odd_export_names_become_valid_symbols() {
+    let mut i = TestInstance::new(
+        r#"(module (func (export "a\00b") (result i32) (i32.const 7)) (func (export "") (result i32) (i32.const 8)))"#,
+    );
+    assert_eq!(call(&mut i, "a\0b", &[]), vec![I32(7)]);
+    assert_eq!(call(&mut i, "", &[]), vec![I32(8)]);
+}

@@ -6,6 +6,88 @@ use precast_tests::spec;
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// The feature group of a testsuite file, for the summary.
+fn group(file: &str) -> &'static str {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    let stem = name.trim_end_matches(".wast");
+    let gc = [
+        "array",
+        "struct",
+        "i31",
+        "ref_cast",
+        "ref_test",
+        "br_on_cast",
+        "ref_eq",
+        "extern",
+        "type-",
+        "any",
+        "ref_null",
+    ];
+    let eh = ["tag", "throw", "try_table", "imports", "instance"];
+    if file.starts_with("proposals/") {
+        return match file.split('/').nth(1) {
+            Some("threads") => "threads (proposal)",
+            Some("custom-page-sizes") => "custom page sizes (proposal)",
+            Some("wide-arithmetic") => "wide arithmetic (proposal)",
+            _ => "custom descriptors (proposal)",
+        };
+    }
+    if file.starts_with("legacy/") {
+        "exceptions (legacy)"
+    } else if stem.starts_with("relaxed_") || stem.starts_with("i32x4_relaxed") {
+        "relaxed SIMD"
+    } else if stem.starts_with("simd_") {
+        "SIMD"
+    } else if stem.starts_with("return_call") {
+        "tail calls"
+    } else if [
+        "call_ref",
+        "br_on_null",
+        "br_on_non_null",
+        "ref_as_non_null",
+        "local_init",
+    ]
+    .contains(&stem)
+    {
+        "typed function references"
+    } else if gc.iter().any(|g| stem.starts_with(g)) {
+        "GC"
+    } else if eh.iter().any(|g| stem.starts_with(g)) {
+        "exceptions"
+    } else if stem.ends_with("64") {
+        "memory64 / table64"
+    } else if stem == "memory-multi" || stem.ends_with(|c: char| c.is_ascii_digit()) {
+        "multi-memory"
+    } else {
+        "core (MVP + 2.0)"
+    }
+}
+
+fn print_groups(rows: &[spec::Row]) {
+    let mut groups: std::collections::BTreeMap<&str, [usize; 4]> = Default::default();
+    for row in rows {
+        let (p, f) = row.counts();
+        let g = groups.entry(group(&row.file)).or_default();
+        g[0] += usize::from(f == 0);
+        g[1] += 1;
+        g[2] += p;
+        g[3] += p + f;
+    }
+    println!();
+    println!(
+        "{:<32} {:>12} {:>20}",
+        "group", "files ok", "directives passed"
+    );
+    for (name, [fok, fall, dp, dall]) in groups {
+        println!(
+            "{name:<32} {:>12} {:>20}",
+            format!("{fok}/{fall}"),
+            format!("{dp}/{dall}")
+        );
+    }
+    println!();
+}
+
 fn main() -> ExitCode {
     let mut filters = Vec::new();
     let mut options = spec::RunOptions::default();
@@ -67,6 +149,7 @@ fn main() -> ExitCode {
             }
         }
     }
+    print_groups(&rows);
     println!(
         "files: {}, wall time {:.1}s",
         rows.len(),

@@ -237,7 +237,10 @@ impl Runner<'_> {
 /// Runs one `.wast` file.
 pub fn run_file(path: &Path, options: &RunOptions) -> Result<FileResult, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let buf = ParseBuffer::new(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    // The testsuite uses bidirectional-text characters in names on purpose.
+    let mut lexer = wast::lexer::Lexer::new(&text);
+    lexer.allow_confusing_unicode(true);
+    let buf = ParseBuffer::new_with_lexer(lexer).map_err(|e| format!("{}: {e}", path.display()))?;
     let wast: Wast<'_> = parser::parse(&buf).map_err(|mut e| {
         e.set_path(path);
         e.set_text(&text);
