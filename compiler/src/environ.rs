@@ -47,6 +47,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::GC_TYPES
         | WasmFeatures::FUNCTION_REFERENCES
         | WasmFeatures::GC
+        | WasmFeatures::WIDE_ARITHMETIC
         | WasmFeatures::SIMD
         | WasmFeatures::RELAXED_SIMD
 }

@@ -254,6 +254,33 @@ impl Translator<'_, '_> {
             O::I64Extend16S => self.sign_extend_low(I16, I64),
             O::I64Extend32S => self.sign_extend_low(I32, I64),
 
+            // Wide arithmetic.
+            O::I64Add128 | O::I64Sub128 => {
+                let (lo2, hi2) = self.pop2();
+                let (lo1, hi1) = self.pop2();
+                let a = self.b.ins().iconcat(lo1, hi1);
+                let b = self.b.ins().iconcat(lo2, hi2);
+                let r = if matches!(op, O::I64Add128) {
+                    self.b.ins().iadd(a, b)
+                } else {
+                    self.b.ins().isub(a, b)
+                };
+                let (lo, hi) = self.b.ins().isplit(r);
+                self.push(lo);
+                self.push(hi);
+            }
+            O::I64MulWideS | O::I64MulWideU => {
+                let (a, b) = self.pop2();
+                let lo = self.b.ins().imul(a, b);
+                let hi = if matches!(op, O::I64MulWideS) {
+                    self.b.ins().smulhi(a, b)
+                } else {
+                    self.b.ins().umulhi(a, b)
+                };
+                self.push(lo);
+                self.push(hi);
+            }
+
             // Typed function references.
             O::CallRef { type_index } => self.op_call_ref(type_index, false),
             O::ReturnCallRef { type_index } => self.op_call_ref(type_index, true),
