@@ -13,6 +13,7 @@ use crate::store::{
 };
 use crate::table_elements::TableElements;
 use crate::trap::Trap;
+use crate::types;
 use crate::values::func_type_name;
 use crate::vm::{self, VMContextAlloc, VMFuncRef, VMGlobal, VMMemoryDefinition, VMTableDefinition};
 use precast_format::TrapCode;
@@ -318,6 +319,7 @@ fn import_mismatch(
         }
         (ImportKind::Table(want), Extern::Table(t)) => {
             store_check(t.store)?;
+            let want = &types::canon_table(*want, module.type_ids());
             let e = store.table(t.index)?;
             if want.element != e.ty.element {
                 Some(format!(
@@ -343,18 +345,26 @@ fn import_mismatch(
         }
         (ImportKind::Global(want), Extern::Global(g)) => {
             store_check(g.store)?;
+            let want = types::canon_global(*want, module.type_ids());
             let have = store.global(g.index)?.ty;
+            let name = crate::values::val_type_name;
             if have.mutable != want.mutable {
                 Some(format!(
                     "global mutability differs: expected {}, found {}",
                     if want.mutable { "mutable" } else { "immutable" },
                     if have.mutable { "mutable" } else { "immutable" }
                 ))
-            } else if have.content != want.content {
+            } else if want.mutable && have.content != want.content {
+                Some(format!(
+                    "mutable global type is {}, the import needs exactly {}",
+                    name(&have.content),
+                    name(&want.content)
+                ))
+            } else if !types::val_subtype(have.content, want.content) {
                 Some(format!(
                     "global type is {}, the import needs {}",
-                    crate::values::val_type_name(&have.content),
-                    crate::values::val_type_name(&want.content)
+                    name(&have.content),
+                    name(&want.content)
                 ))
             } else {
                 None
@@ -589,7 +599,7 @@ fn instantiate(
         // SAFETY: `field` checked bounds and alignment inside our VMContext.
         unsafe { slot.write(VMGlobal(value.to_le_bytes())) };
         store.globals.push(GlobalEntry {
-            ty: g.ty,
+            ty: types::canon_global(g.ty, module.type_ids()),
             ptr: slot,
             _owned: None,
         });
@@ -614,7 +624,7 @@ fn instantiate(
             .ok_or_else(layout_error)?;
         let mut entry = TableEntry {
             elems,
-            ty: t.ty,
+            ty: types::canon_table(t.ty, module.type_ids()),
             def,
             _owned: None,
         };

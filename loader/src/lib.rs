@@ -45,6 +45,7 @@ mod store;
 mod table_elements;
 mod trap;
 mod traphandlers;
+mod types;
 mod values;
 mod vm;
 

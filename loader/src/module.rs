@@ -138,12 +138,13 @@ impl Module {
         let registration = code_registry::register(&code).ok_or_else(|| {
             LoadError::Map("too many modules are loaded (code registry is full)".into())
         })?;
-        let type_ids = v
-            .info
-            .types
-            .iter()
-            .map(|t| engine.types().register(t))
-            .collect();
+        // Canonical ids in index order: a type refers only to earlier types.
+        let mut type_ids = Vec::with_capacity(v.info.types.len());
+        for t in &v.info.types {
+            let canonical = crate::types::canon_func(t, &type_ids);
+            type_ids.push(engine.types().register(&canonical));
+        }
+        let type_ids = type_ids.into_boxed_slice();
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 _registration: registration,

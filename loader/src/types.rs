@@ -1,0 +1,110 @@
+//! Type canonicalization and subtyping for import checks.
+//!
+//! Module info names concrete heap types by module-local type index. The loader rewrites
+//! them to engine-wide canonical type ids ([`HeapType::Concrete`] then holds a canonical id),
+//! so that types from different modules compare directly. Each module type may only refer to
+//! earlier types (no recursion groups), so one pass in index order suffices.
+
+use precast_format::module::{FuncType, GlobalType, HeapType, RefType, TableType, ValType};
+
+/// `ty` with module-local concrete indices replaced by the canonical ids in `ids` (indices
+/// not yet in `ids` are left as they are).
+pub(crate) fn canon_ref(ty: RefType, ids: &[u32]) -> RefType {
+    match ty.heap {
+        HeapType::Concrete(i) => RefType {
+            heap: HeapType::Concrete(ids.get(i as usize).copied().unwrap_or(i)),
+            ..ty
+        },
+        _ => ty,
+    }
+}
+
+/// [`canon_ref`] for value types.
+pub(crate) fn canon_val(ty: ValType, ids: &[u32]) -> ValType {
+    match ty {
+        ValType::Ref(r) => ValType::Ref(canon_ref(r, ids)),
+        other => other,
+    }
+}
+
+/// [`canon_ref`] for function types.
+pub(crate) fn canon_func(ty: &FuncType, ids: &[u32]) -> FuncType {
+    FuncType {
+        params: ty.params.iter().map(|&t| canon_val(t, ids)).collect(),
+        results: ty.results.iter().map(|&t| canon_val(t, ids)).collect(),
+    }
+}
+
+/// [`canon_ref`] for global types.
+pub(crate) fn canon_global(ty: GlobalType, ids: &[u32]) -> GlobalType {
+    GlobalType {
+        content: canon_val(ty.content, ids),
+        ..ty
+    }
+}
+
+/// [`canon_ref`] for table types.
+pub(crate) fn canon_table(ty: TableType, ids: &[u32]) -> TableType {
+    TableType {
+        element: canon_ref(ty.element, ids),
+        ..ty
+    }
+}
+
+/// Whether heap type `a` is a subtype of `b` (canonical ids; no declared subtypes).
+fn heap_subtype(a: HeapType, b: HeapType) -> bool {
+    use HeapType::*;
+    a == b
+        || matches!(
+            (a, b),
+            (NoFunc, Func | Concrete(_)) | (Concrete(_), Func) | (NoExtern, Extern)
+        )
+}
+
+/// Whether value type `a` is a subtype of `b`.
+pub(crate) fn val_subtype(a: ValType, b: ValType) -> bool {
+    match (a, b) {
+        (ValType::Ref(a), ValType::Ref(b)) => {
+            (!a.nullable || b.nullable) && heap_subtype(a.heap, b.heap)
+        }
+        (a, b) => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(nullable: bool, heap: HeapType) -> ValType {
+        ValType::Ref(RefType { nullable, heap })
+    }
+
+    #[test]
+    fn subtyping() {
+        use HeapType::*;
+        assert!(val_subtype(ValType::I32, ValType::I32));
+        assert!(!val_subtype(ValType::I32, ValType::I64));
+        assert!(val_subtype(r(false, Func), r(true, Func)));
+        assert!(!val_subtype(r(true, Func), r(false, Func)));
+        assert!(val_subtype(r(false, Concrete(3)), r(false, Func)));
+        assert!(!val_subtype(r(false, Func), r(false, Concrete(3))));
+        assert!(!val_subtype(r(false, Concrete(3)), r(false, Concrete(4))));
+        assert!(val_subtype(r(true, NoFunc), r(true, Concrete(4))));
+        assert!(val_subtype(r(true, NoExtern), r(true, Extern)));
+        assert!(!val_subtype(r(true, Extern), r(true, Func)));
+    }
+
+    #[test]
+    fn canonicalization() {
+        let ids = [7, 9];
+        assert_eq!(
+            canon_val(r(true, HeapType::Concrete(1)), &ids),
+            r(true, HeapType::Concrete(9))
+        );
+        assert_eq!(
+            canon_val(r(true, HeapType::Concrete(5)), &ids),
+            r(true, HeapType::Concrete(5))
+        );
+        assert_eq!(canon_val(ValType::F32, &ids), ValType::F32);
+    }
+}
