@@ -71,6 +71,14 @@ impl TypeRegistry {
         id
     }
 
+    /// A fresh id for `ty` that no other registration shares.
+    pub fn register_unique(&self, ty: &FuncType) -> u32 {
+        let mut w = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let id = u32::try_from(w.types.len()).unwrap_or(u32::MAX - 1);
+        w.types.push(Arc::new(ty.clone()));
+        id
+    }
+
     /// The type with canonical id `id`.
     pub fn get(&self, id: u32) -> Option<Arc<FuncType>> {
         let r = self.inner.read().unwrap_or_else(|e| e.into_inner());
@@ -146,5 +154,8 @@ mod tests {
         assert_eq!(*r.get(ia).unwrap(), a);
         assert_eq!(*r.get(ib).unwrap(), b);
         assert!(r.get(99).is_none());
+        let u = r.register_unique(&a);
+        assert!(u != ia && *r.get(u).unwrap() == a);
+        assert_eq!(r.register(&a), ia);
     }
 }

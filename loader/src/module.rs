@@ -138,11 +138,19 @@ impl Module {
         let registration = code_registry::register(&code).ok_or_else(|| {
             LoadError::Map("too many modules are loaded (code registry is full)".into())
         })?;
-        // Canonical ids in index order: a type refers only to earlier types.
+        // Canonical ids in index order. A type that refers to itself or a later type (a
+        // recursion group, which the module info does not describe) cannot be canonicalized
+        // soundly: it gets an id of its own, equal to no other type.
         let mut type_ids = Vec::with_capacity(v.info.types.len());
         for t in &v.info.types {
-            let canonical = crate::types::canon_func(t, &type_ids);
-            type_ids.push(engine.types().register(&canonical));
+            let id = if crate::types::refers_beyond(t, type_ids.len()) {
+                engine.types().register_unique(t)
+            } else {
+                engine
+                    .types()
+                    .register(&crate::types::canon_func(t, &type_ids))
+            };
+            type_ids.push(id);
         }
         let type_ids = type_ids.into_boxed_slice();
         Ok(Module {

@@ -51,6 +51,13 @@ pub(crate) fn canon_table(ty: TableType, ids: &[u32]) -> TableType {
     }
 }
 
+/// Whether `ty` refers to a module type index `n` or above.
+pub(crate) fn refers_beyond(ty: &FuncType, n: usize) -> bool {
+    ty.params.iter().chain(&ty.results).any(|t| {
+        matches!(t, ValType::Ref(RefType { heap: HeapType::Concrete(i), .. }) if *i as usize >= n)
+    })
+}
+
 /// Whether heap type `a` is a subtype of `b` (canonical ids; no declared subtypes).
 fn heap_subtype(a: HeapType, b: HeapType) -> bool {
     use HeapType::*;
@@ -106,5 +113,11 @@ mod tests {
             r(true, HeapType::Concrete(5))
         );
         assert_eq!(canon_val(ValType::F32, &ids), ValType::F32);
+        let self_ref = FuncType {
+            params: vec![],
+            results: vec![r(true, HeapType::Concrete(2))],
+        };
+        assert!(refers_beyond(&self_ref, 2));
+        assert!(!refers_beyond(&self_ref, 3));
     }
 }
