@@ -304,7 +304,7 @@ pub(crate) unsafe fn invoke(
             let marker = 0u8;
             let sp = std::ptr::addr_of!(marker) as usize;
             let max = (*store).engine.config().max_wasm_stack;
-            (*(*store).state.as_ptr()).stack_limit = sp.saturating_sub(max);
+            (*(*store).state.as_ptr()).stack_limit = crate::host::stack_limit(sp, max);
         }
         (*store).entry_depth += 1;
     }

@@ -65,3 +65,88 @@ pub fn round_up_to_page(n: usize) -> Option<usize> {
     let p = page_size();
     n.checked_add(p - 1).map(|v| v & !(p - 1))
 }
+
+/// Lowest usable address of the current thread's stack (cached per thread), if the OS tells.
+pub fn thread_stack_low() -> Option<usize> {
+    thread_local! {
+        static LOW: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    }
+    if let Some(low) = LOW.with(|l| l.get()) {
+        return Some(low);
+    }
+    let low = query_stack_low()?;
+    LOW.with(|l| l.set(Some(low)));
+    Some(low)
+}
+
+#[cfg(target_os = "linux")]
+fn query_stack_low() -> Option<usize> {
+    // SAFETY: standard pthread attribute queries on the calling thread; the attribute object
+    // is initialized by pthread_getattr_np and destroyed before returning.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let mut guard: libc::size_t = 0;
+        let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+        libc::pthread_attr_getguardsize(&attr, &mut guard);
+        libc::pthread_attr_destroy(&mut attr);
+        ok.then(|| addr as usize + guard)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn query_stack_low() -> Option<usize> {
+    None
+}
+
+/// Stack the host keeps below wasm's stack limit when the thread's stack is smaller than
+/// the configured wasm stack (for host functions and builtins called from deep wasm).
+pub const HOST_STACK_MARGIN: usize = 128 * 1024;
+
+/// The stack limit for wasm entered at stack pointer `sp`: `max_wasm_stack` below it, but
+/// never closer than [`HOST_STACK_MARGIN`] to the end of the thread's stack.
+pub fn stack_limit(sp: usize, max_wasm_stack: usize) -> usize {
+    let limit = sp.saturating_sub(max_wasm_stack);
+    match thread_stack_low() {
+        Some(low) => limit.max(low.saturating_add(HOST_STACK_MARGIN)).min(sp),
+        None => limit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_limits_respect_the_thread_stack() {
+        let marker = 0u8;
+        let sp = std::ptr::addr_of!(marker) as usize;
+        let low = thread_stack_low().expect("linux reports thread stacks");
+        assert!(low < sp);
+        assert_eq!(stack_limit(sp, 1024), sp - 1024);
+        assert_eq!(
+            stack_limit(sp, usize::MAX),
+            (low + HOST_STACK_MARGIN).min(sp)
+        );
+        // A small thread stack clamps the limit.
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let marker = 0u8;
+                let sp = std::ptr::addr_of!(marker) as usize;
+                let low = thread_stack_low().unwrap();
+                assert!(sp - low < 256 * 1024 + 4096 * 4);
+                assert_eq!(
+                    stack_limit(sp, 512 * 1024),
+                    (low + HOST_STACK_MARGIN).min(sp)
+                );
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+}

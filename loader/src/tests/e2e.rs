@@ -790,3 +790,22 @@ fn from_file_maps_the_artifact() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn stack_overflow_on_a_small_thread_stack_is_a_trap() {
+    let engine = Engine::default();
+    let module = load(&engine, TRAPS);
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let mut store = Store::new(&engine, ());
+            let inst = Linker::new(&engine)
+                .instantiate(&mut store, &module)
+                .unwrap();
+            let t = trap_of(&mut store, &inst, "recurse", &[Val::I32(0)]);
+            assert_eq!(t.code(), TrapCode::StackOverflow);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
