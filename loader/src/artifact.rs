@@ -51,6 +51,16 @@ fn malformed(section: &'static str, reason: impl Into<String>) -> LoadError {
 pub(crate) fn verify(file: &[u8], config: &Config) -> Result<Verified, LoadError> {
     let sections = elf::sections(file)?;
     let header_section = find(&sections, sections::HEADER)?.ok_or(LoadError::NotPrecast)?;
+    // Code must arrive fully linked: this loader applies no relocations.
+    for name in [".rela.text", ".rel.text"] {
+        if let Some(s) = find(&sections, name)?.filter(|s| s.size > 0) {
+            return Err(LoadError::MalformedElf(format!(
+                "`{name}` holds {} bytes of relocations against `.text`, but artifacts must \
+                 be fully linked (this loader applies no relocations)",
+                s.size
+            )));
+        }
+    }
     let header = decode_header(&file[range(Some(header_section))])?;
     check_target(&header)?;
     check_cpu(&header)?;

@@ -35,7 +35,7 @@ impl Memory {
         })
     }
 
-    /// The memory's contents.
+    /// The memory's contents (empty if the memory belongs to another store).
     pub fn data<'a>(&self, store: &'a impl AsStore) -> &'a [u8] {
         let store = store.as_store();
         match store
@@ -47,7 +47,7 @@ impl Memory {
         }
     }
 
-    /// The memory's contents, mutably.
+    /// The memory's contents, mutably (empty if the memory belongs to another store).
     pub fn data_mut<'a>(&self, store: &'a mut impl AsStoreMut) -> &'a mut [u8] {
         let store = store.as_store_mut();
         if store.check(self.store).is_err() {

@@ -232,7 +232,16 @@ impl Func {
                 func_type_name(&ty)
             ));
         };
-        let mut values: Vec<RawVal> = vec![[0; 16]; ty.value_slots().max(1)];
+        // Small signatures use a buffer on the stack.
+        let n = ty.value_slots().max(1);
+        let mut inline = [[0u8; 16]; 8];
+        let mut heap = Vec::new();
+        let values: &mut [RawVal] = if n <= inline.len() {
+            &mut inline[..n]
+        } else {
+            heap.resize(n, [0; 16]);
+            &mut heap
+        };
         for (slot, p) in values.iter_mut().zip(params) {
             *slot = val_to_raw(store, p)?;
         }
@@ -240,7 +249,7 @@ impl Func {
         // module kept alive by the store; `fr` is a defined wasm function of this store;
         // `values` holds max(params, results) slots.
         unsafe { invoke(store, entry, fr.vmctx, fr.func, values.as_mut_ptr())? };
-        for ((r, slot), t) in results.iter_mut().zip(&values).zip(&ty.results) {
+        for ((r, slot), t) in results.iter_mut().zip(values.iter()).zip(&ty.results) {
             *r = raw_to_val(store, slot, t);
         }
         Ok(())

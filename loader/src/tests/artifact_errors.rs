@@ -154,6 +154,22 @@ fn truncated() {
 }
 
 #[test]
+fn relocations_against_text_are_refused() {
+    let mut a = artifact();
+    // Rename `.precast.traps` (same length as `.rela.text` plus padding) in the name table.
+    let (_, names) = section(&a, ".shstrtab");
+    let table = &mut a[names.offset..names.offset + names.size];
+    let at = table
+        .windows(15)
+        .position(|w| w == b".precast.traps\0")
+        .unwrap();
+    table[at..at + 15].copy_from_slice(b".rela.text\0\0\0\0\0");
+    let e = err(&a);
+    assert!(matches!(e, LoadError::MalformedElf(_)), "{e}");
+    assert!(e.to_string().contains("relocations"), "{e}");
+}
+
+#[test]
 fn header_magic_version_checksum() {
     let a = artifact();
     let mut bad = a.clone();

@@ -809,3 +809,53 @@ fn stack_overflow_on_a_small_thread_stack_is_a_trap() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn trap_in_nested_call_propagates_through_the_host() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_new(
+            "env",
+            "reenter",
+            FuncType::default(),
+            |mut caller: Caller<'_, ()>, _, _| {
+                let f = caller
+                    .get_export("boom")
+                    .and_then(Extern::into_func)
+                    .unwrap();
+                f.call(&mut caller, &[], &mut [])
+            },
+        )
+        .unwrap();
+    let module = load(
+        &engine,
+        r#"(module $n (import "env" "reenter" (func $r))
+          (func $boom (export "boom") unreachable)
+          (func $outer (export "outer") (call $r)))"#,
+    );
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    for _ in 0..3 {
+        let t = trap_of(&mut store, &inst, "outer", &[]);
+        assert_eq!(t.code(), TrapCode::UnreachableCodeReached);
+        assert_eq!(t.backtrace()[0].display_name(), "boom", "{t}");
+    }
+    assert_eq!(store.as_store().entry_depth, 0);
+}
+
+#[test]
+#[ignore]
+fn bench_call_overhead() {
+    let (mut store, inst) = setup(
+        r#"(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))"#,
+    );
+    let f = inst.get_func(&store, "add").unwrap();
+    let mut out = [Val::I32(0)];
+    let t = std::time::Instant::now();
+    for i in 0..1_000_000 {
+        f.call(&mut store, &[Val::I32(i), Val::I32(1)], &mut out)
+            .unwrap();
+    }
+    eprintln!("{:?} per call", t.elapsed() / 1_000_000);
+}
