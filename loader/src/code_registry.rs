@@ -19,6 +19,8 @@ pub(crate) struct CodeInfo {
     pub traps: *const u8,
     /// Length of the trap table in bytes.
     pub traps_len: usize,
+    /// Whether the code keeps frame pointers (backtraces can walk them).
+    pub frame_pointers: bool,
 }
 
 impl CodeInfo {
@@ -151,6 +153,7 @@ mod tests {
             text_len: code.len(),
             traps: traps.as_ptr(),
             traps_len: traps.len(),
+            frame_pointers: true,
         };
         let reg = register(&info).unwrap();
         let base = code.as_ptr() as usize;

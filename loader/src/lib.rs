@@ -27,6 +27,8 @@
 //!
 //! The loader never depends on Cranelift or wasmparser.
 
+#![warn(missing_docs)]
+
 mod artifact;
 mod builtins;
 mod code_registry;

@@ -26,7 +26,9 @@ pub(crate) struct LinearMemory {
 fn type_max_bytes(ty: &MemoryType) -> u64 {
     let page = ty.page_size();
     let index_limit: u128 = if ty.memory64 { 1 << 64 } else { 1 << 32 };
-    let by_index = (index_limit / u128::from(page)) * u128::from(page);
+    // The page count must also fit the index type (memory.size returns it).
+    let max_pages = (index_limit / u128::from(page)).min(index_limit - 1);
+    let by_index = max_pages * u128::from(page);
     let by_max = ty
         .maximum
         .map_or(u128::MAX, |m| u128::from(m) * u128::from(page));
@@ -202,5 +204,7 @@ mod tests {
         assert_eq!(m.byte_len(), 3);
         assert_eq!(m.grow(5), Some(3));
         assert_eq!(m.byte_len(), 8);
+        assert_eq!(type_max_bytes(&t), u64::from(u32::MAX));
+        assert_eq!(type_max_bytes(&ty(0, None)), 1 << 32);
     }
 }

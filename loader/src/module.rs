@@ -134,6 +134,7 @@ impl Module {
             text_len: v.text.len(),
             traps: mapping[v.traps.clone()].as_ptr(),
             traps_len: v.traps.len(),
+            frame_pointers: v.header.settings.frame_pointers,
         });
         let registration = code_registry::register(&code).ok_or_else(|| {
             LoadError::Map("too many modules are loaded (code registry is full)".into())

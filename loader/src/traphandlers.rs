@@ -248,13 +248,20 @@ unsafe fn try_handle(ctx: *mut c_void) {
     }
     // SAFETY: `ctx` is the handler's ucontext.
     let regs = unsafe { regs(ctx) };
-    let Some(Some(code)) = code_registry::with_code(regs.pc, |c| c.trap_at(regs.pc)) else {
+    let Some((Some(code), frame_pointers)) =
+        code_registry::with_code(regs.pc, |c| (c.trap_at(regs.pc), c.frame_pointers))
+    else {
         return;
     };
     let _ = STATE.try_with(|s| {
         s.code.set(code as u8);
-        // SAFETY: we are on the faulting thread, inside catch_traps (jmp is set).
-        unsafe { record_frames(s, &regs) };
+        if frame_pointers {
+            // SAFETY: we are on the faulting thread, inside catch_traps (jmp is set).
+            unsafe { record_frames(s, &regs) };
+        } else {
+            s.frames[0].set(regs.pc);
+            s.nframes.set(1);
+        }
     });
     // SAFETY: `jmp` is the live jump buffer of the innermost `precast_call_catch` on this
     // thread; the frames between it and here are wasm code, trampolines and this handler,

@@ -37,6 +37,7 @@ fn faults_at_trap_sites_are_caught() {
         text_len: code.len(),
         traps: traps.as_ptr(),
         traps_len: traps.len(),
+        frame_pointers: false,
     };
     let _registration = code_registry::register(&info).unwrap();
     // SAFETY: a fresh PROT_NONE page, unmapped at the end of the test.
