@@ -845,6 +845,53 @@ fn trap_in_nested_call_propagates_through_the_host() {
 }
 
 #[test]
+fn extern_references_round_trip() {
+    let (mut store, inst) = setup(
+        r#"(module
+          (table $t 2 externref)
+          (global $g (mut externref) (ref.null extern))
+          (func (export "id") (param externref) (result externref) (local.get 0))
+          (func (export "is_null") (param externref) (result i32) (ref.is_null (local.get 0)))
+          (func (export "set") (param i32 externref) (table.set $t (local.get 0) (local.get 1)))
+          (func (export "get") (param i32) (result externref) (table.get $t (local.get 0)))
+          (func (export "set_g") (param externref) (global.set $g (local.get 0)))
+          (func (export "get_g") (result externref) (global.get $g)))"#,
+    );
+    let e = |v| Val::ExternRef(Some(v));
+    for v in [0, 1, u64::MAX, 42] {
+        assert_eq!(call(&mut store, &inst, "id", &[e(v)]).unwrap(), vec![e(v)]);
+        assert_eq!(
+            call(&mut store, &inst, "is_null", &[e(v)]).unwrap(),
+            vec![Val::I32(0)]
+        );
+    }
+    assert_eq!(
+        call(&mut store, &inst, "is_null", &[Val::ExternRef(None)]).unwrap(),
+        vec![Val::I32(1)]
+    );
+    assert_eq!(
+        call(&mut store, &inst, "id", &[Val::ExternRef(None)]).unwrap(),
+        vec![Val::ExternRef(None)]
+    );
+    call(&mut store, &inst, "set", &[Val::I32(1), e(7)]).unwrap();
+    assert_eq!(
+        call(&mut store, &inst, "get", &[Val::I32(1)]).unwrap(),
+        vec![e(7)]
+    );
+    assert_eq!(
+        call(&mut store, &inst, "get", &[Val::I32(0)]).unwrap(),
+        vec![Val::ExternRef(None)]
+    );
+    call(&mut store, &inst, "set_g", &[e(9)]).unwrap();
+    assert_eq!(call(&mut store, &inst, "get_g", &[]).unwrap(), vec![e(9)]);
+    // A funcref where an externref is expected is refused before entering wasm.
+    assert!(matches!(
+        call(&mut store, &inst, "id", &[Val::FuncRef(None)]),
+        Err(Error::Api(_))
+    ));
+}
+
+#[test]
 #[ignore]
 fn bench_call_overhead() {
     let (mut store, inst) = setup(
