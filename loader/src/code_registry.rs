@@ -42,7 +42,7 @@ impl CodeInfo {
     }
 }
 
-const SLOTS: usize = 4096;
+const SLOTS: usize = 16384;
 
 struct Slot {
     start: AtomicUsize,
@@ -167,5 +167,20 @@ mod tests {
         assert_eq!(with_code(base + 5, |c| c.trap_at(base + 5)).flatten(), None);
         drop(reg);
         assert!(!is_registered_code(base));
+    }
+
+    #[test]
+    fn slots_are_reused() {
+        let code = [0u8; 4];
+        let info = CodeInfo {
+            text_start: code.as_ptr() as usize,
+            text_len: code.len(),
+            traps: code.as_ptr(),
+            traps_len: 0,
+            frame_pointers: true,
+        };
+        for _ in 0..2 * SLOTS {
+            drop(register(&info).expect("a free slot"));
+        }
     }
 }
