@@ -2,7 +2,8 @@
 //! verifier on): each valid module must compile, each module of an `assert_invalid` or
 //! `assert_malformed` must be rejected. Running the code is the spec runner's job.
 //!
-//! The testsuite is found at `$PRECAST_SHARED/testsuite`, else `../shared/testsuite` beside
+//! `tests/relaxed_precast_choices.wast` (Precast's fixed relaxed-SIMD results) is compiled
+//! too. The testsuite is found at `$PRECAST_SHARED/testsuite`, else `../shared/testsuite` beside
 //! the repository; the test is skipped (with a message) if it is missing.
 
 use std::path::{Path, PathBuf};
@@ -90,6 +91,8 @@ fn simd_spec_modules_compile() {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no simd_*.wast in {}", dir.display());
+    // Our own checks of the relaxed-SIMD choices (run by the spec runner, see the file).
+    files.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/relaxed_precast_choices.wast"));
 
     for cpu in [
         precast_compiler::CpuTarget::Native,

@@ -1,0 +1,86 @@
+;; Precast's fixed relaxed-SIMD semantics (see compiler/src/translate/simd.rs). The
+;; simd_compile test compiles it; to run it: copy it into a `testsuite/` folder and run
+;; `PRECAST_SHARED=<that folder's parent> cargo xtask spec relaxed_precast`.
+(module
+  (func (export "trunc_s") (param v128) (result v128) (i32x4.relaxed_trunc_f32x4_s (local.get 0)))
+  (func (export "trunc_u") (param v128) (result v128) (i32x4.relaxed_trunc_f32x4_u (local.get 0)))
+  (func (export "trunc_s_zero") (param v128) (result v128) (i32x4.relaxed_trunc_f64x2_s_zero (local.get 0)))
+  (func (export "trunc_u_zero") (param v128) (result v128) (i32x4.relaxed_trunc_f64x2_u_zero (local.get 0)))
+  (func (export "madd32") (param v128 v128 v128) (result v128) (f32x4.relaxed_madd (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "nmadd32") (param v128 v128 v128) (result v128) (f32x4.relaxed_nmadd (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "madd64") (param v128 v128 v128) (result v128) (f64x2.relaxed_madd (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "nmadd64") (param v128 v128 v128) (result v128) (f64x2.relaxed_nmadd (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "laneselect8") (param v128 v128 v128) (result v128) (i8x16.relaxed_laneselect (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "laneselect32") (param v128 v128 v128) (result v128) (i32x4.relaxed_laneselect (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "laneselect64") (param v128 v128 v128) (result v128) (i64x2.relaxed_laneselect (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "dot") (param v128 v128) (result v128) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get 0) (local.get 1)))
+  (func (export "dot_add") (param v128 v128 v128) (result v128) (i32x4.relaxed_dot_i8x16_i7x16_add_s (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "q15") (param v128 v128) (result v128) (i16x8.relaxed_q15mulr_s (local.get 0) (local.get 1)))
+  (func (export "swizzle") (param v128 v128) (result v128) (i8x16.relaxed_swizzle (local.get 0) (local.get 1)))
+  (func (export "min32") (param v128 v128) (result v128) (f32x4.relaxed_min (local.get 0) (local.get 1)))
+  (func (export "max32") (param v128 v128) (result v128) (f32x4.relaxed_max (local.get 0) (local.get 1)))
+  (func (export "min64") (param v128 v128) (result v128) (f64x2.relaxed_min (local.get 0) (local.get 1)))
+  (func (export "max64") (param v128 v128) (result v128) (f64x2.relaxed_max (local.get 0) (local.get 1)))
+)
+
+(assert_return (invoke "trunc_s" (v128.const f32x4 nan -inf 3e9 -2.5)) (v128.const i32x4 0 0x80000000 0x7fffffff -2))
+(assert_return (invoke "trunc_u" (v128.const f32x4 nan -1.0 5e9 3.7)) (v128.const i32x4 0 0 0xffffffff 3))
+(assert_return (invoke "trunc_s_zero" (v128.const f64x2 nan 1e10)) (v128.const i32x4 0 0x7fffffff 0 0))
+(assert_return (invoke "trunc_s_zero" (v128.const f64x2 -1e10 -7.9)) (v128.const i32x4 0x80000000 -7 0 0))
+(assert_return (invoke "trunc_u_zero" (v128.const f64x2 -5 1e10)) (v128.const i32x4 0 0xffffffff 0 0))
+(assert_return (invoke "trunc_u_zero" (v128.const f64x2 4294967295.9 nan)) (v128.const i32x4 0xffffffff 0 0 0))
+
+;; Unfused: a * b rounds to 1 + 2^-11 before c is added (fused would give 2^-24).
+(assert_return (invoke "madd32"
+  (v128.const i32x4 0x3f800800 0x3f800800 0x3f800800 0x3f800800)
+  (v128.const i32x4 0x3f800800 0x3f800800 0x3f800800 0x3f800800)
+  (v128.const i32x4 0xbf801000 0xbf801000 0xbf801000 0xbf801000))
+  (v128.const f32x4 0 0 0 0))
+(assert_return (invoke "nmadd32"
+  (v128.const i32x4 0x3f800800 0x3f800800 0x3f800800 0x3f800800)
+  (v128.const i32x4 0x3f800800 0x3f800800 0x3f800800 0x3f800800)
+  (v128.const i32x4 0x3f801000 0x3f801000 0x3f801000 0x3f801000))
+  (v128.const f32x4 0 0 0 0))
+(assert_return (invoke "madd32" (v128.const f32x4 2 3 -1 0.5) (v128.const f32x4 4 5 6 8) (v128.const f32x4 1 -15 6 0))
+  (v128.const f32x4 9 0 0 4))
+(assert_return (invoke "madd64"
+  (v128.const i64x2 0x3ff0000002000000 0x3ff0000002000000)
+  (v128.const i64x2 0x3ff0000002000000 0x3ff0000002000000)
+  (v128.const i64x2 0xbff0000004000000 0xbff0000004000000))
+  (v128.const f64x2 0 0))
+(assert_return (invoke "nmadd64"
+  (v128.const i64x2 0x3ff0000002000000 0x3ff0000002000000)
+  (v128.const i64x2 0x3ff0000002000000 0x3ff0000002000000)
+  (v128.const i64x2 0x3ff0000004000000 0x3ff0000004000000))
+  (v128.const f64x2 0 0))
+(assert_return (invoke "nmadd64" (v128.const f64x2 2 3) (v128.const f64x2 4 5) (v128.const f64x2 1 15))
+  (v128.const f64x2 -7 0))
+
+;; Bitwise select: every mask bit counts, whatever the lane width.
+(assert_return (invoke "laneselect8" (v128.const i8x16 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1) (v128.const i8x16 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0)
+  (v128.const i8x16 0x0f 0xf0 0x01 0x80 0 0 0 0 0 0 0 0 0 0 0 0x7f))
+  (v128.const i8x16 0x0f 0xf0 0x01 0x80 0 0 0 0 0 0 0 0 0 0 0 0x7f))
+(assert_return (invoke "laneselect32" (v128.const i32x4 0x12345678 0x12345678 0x12345678 0x12345678) (v128.const i32x4 0x9abcdef0 0x9abcdef0 0x9abcdef0 0x9abcdef0)
+  (v128.const i32x4 0xffff0000 0x0000ffff 0x80000000 0x7fffffff))
+  (v128.const i32x4 0x1234def0 0x9abc5678 0x1abcdef0 0x92345678))
+(assert_return (invoke "laneselect64" (v128.const i64x2 -1 -1) (v128.const i64x2 0 0) (v128.const i64x2 0x8000000000000001 0x00ff00ff00ff00ff))
+  (v128.const i64x2 0x8000000000000001 0x00ff00ff00ff00ff))
+
+;; Both operands signed; the i16 pairwise sum wraps; the i32 sum is exact.
+(assert_return (invoke "dot" (v128.const i8x16 -128 -128 -128 -128 1 2 3 4 127 127 -1 -1 0 0 5 -5)
+                             (v128.const i8x16 -128 -128 -128 127 200 200 -1 -1 127 127 -128 -128 9 9 5 5))
+  (v128.const i16x8 -32768 128 -168 -7 32258 256 0 0))
+(assert_return (invoke "dot_add" (v128.const i8x16 -128 -128 -128 -128 1 2 3 4 127 127 -1 -1 0 0 5 -5)
+                                 (v128.const i8x16 -128 -128 -128 -128 200 200 -1 -1 127 127 -128 -128 9 9 5 5)
+                                 (v128.const i32x4 1 -1 0x7fffffff 10))
+  (v128.const i32x4 65537 -176 0x80007f01 10))
+
+(assert_return (invoke "q15" (v128.const i16x8 0x8000 0x8000 0x4000 -1 0x7fff 0 1 0x8000) (v128.const i16x8 0x8000 0x7fff 0x4000 -1 0x7fff 5 1 1))
+  (v128.const i16x8 0x7fff 0x8001 0x2000 0 0x7ffe 0 0 -1))
+(assert_return (invoke "swizzle" (v128.const i8x16 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25)
+                                 (v128.const i8x16 0 15 16 17 0x7f 0x80 0xff 1 2 3 4 5 6 7 8 31))
+  (v128.const i8x16 10 25 0 0 0 0 0 11 12 13 14 15 16 17 18 0))
+(assert_return (invoke "min32" (v128.const f32x4 nan 0 -0 +0) (v128.const f32x4 0 nan +0 -0)) (v128.const f32x4 nan:arithmetic nan:arithmetic -0 -0))
+(assert_return (invoke "max32" (v128.const f32x4 nan 0 -0 +0) (v128.const f32x4 0 nan +0 -0)) (v128.const f32x4 nan:arithmetic nan:arithmetic +0 +0))
+(assert_return (invoke "min64" (v128.const f64x2 -0 nan) (v128.const f64x2 +0 1)) (v128.const f64x2 -0 nan:arithmetic))
+(assert_return (invoke "max64" (v128.const f64x2 -0 1) (v128.const f64x2 +0 nan)) (v128.const f64x2 +0 nan:arithmetic))
