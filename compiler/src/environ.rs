@@ -48,6 +48,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::FUNCTION_REFERENCES
         | WasmFeatures::GC
         | WasmFeatures::WIDE_ARITHMETIC
+        | WasmFeatures::CUSTOM_PAGE_SIZES
         | WasmFeatures::SIMD
         | WasmFeatures::RELAXED_SIMD
 }

@@ -57,8 +57,12 @@ impl Translator<'_, '_> {
         let index = self.index_to_ptr(index, is64);
         let s = self.env.settings;
         let end = memarg.offset.saturating_add(u64::from(size));
+        // Guard pages only catch accesses past whole OS pages: memories with smaller wasm
+        // pages (custom-page-sizes) are checked explicitly.
+        let os_page_sized = self.env.info.memories[mem as usize].page_size_log2 >= 12;
         let guarded = s.bounds_checks == BoundsChecks::GuardPages
             && !is64
+            && os_page_sized
             && s.memory_reservation >= 1 << 32
             && end <= s.memory_guard_size;
         if !guarded {

@@ -24,17 +24,19 @@ fn group(file: &str) -> &'static str {
         "ref_null",
     ];
     let eh = ["tag", "throw", "try_table", "imports", "instance"];
+    if file.starts_with("proposals/custom-page-sizes") {
+        return "custom page sizes";
+    }
     if file.starts_with("proposals/") {
         return match file.split('/').nth(1) {
             Some("threads") => "threads (proposal)",
-            Some("custom-page-sizes") => "custom page sizes (proposal)",
             Some("wide-arithmetic") => "wide arithmetic (proposal)",
             _ => "custom descriptors (proposal)",
         };
     }
     if file.starts_with("legacy/") {
         "exceptions (legacy)"
-    } else if stem.starts_with("relaxed_") || stem.starts_with("i32x4_relaxed") {
+    } else if stem.contains("relaxed") {
         "relaxed SIMD"
     } else if stem.starts_with("simd_") {
         "SIMD"
