@@ -1,7 +1,5 @@
-//! Crate-level tests: end-to-end runs of compiled wat, artifact error paths, and trap
-//! handling on hand-assembled code.
+//! Crate-level tests: trap handling on hand-assembled code. End-to-end tests with compiled
+//! modules live in `tests/` (precast-tests), so the loader never depends on the compiler.
 
-mod artifact_errors;
-mod e2e;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod handcode;

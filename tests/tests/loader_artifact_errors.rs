@@ -2,10 +2,78 @@
 //! header fields, checksums, metadata and lookup tables. Corrupted artifacts are derived from
 //! a real compiled one, with checksums recomputed where the test targets a later check.
 
-use crate::elf;
-use crate::*;
 use precast_format::header::{BoundsChecks, HEADER_SIZE, Header};
 use precast_format::sections;
+use precast_loader::*;
+
+/// A minimal ELF64 section table reader for the tests (the loader's own is private).
+mod elf {
+    /// One section: name and file range.
+    pub struct Section {
+        pub name: String,
+        pub offset: usize,
+        pub size: usize,
+    }
+
+    fn u16_at(b: &[u8], at: usize) -> usize {
+        u16::from_le_bytes([b[at], b[at + 1]]) as usize
+    }
+
+    fn u64_at(b: &[u8], at: usize) -> usize {
+        u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize
+    }
+
+    /// Every section header, by index (index 0 is the null section).
+    pub fn sections(b: &[u8]) -> Result<Vec<Section>, String> {
+        let (shoff, shnum, shstrndx) = (u64_at(b, 0x28), u16_at(b, 0x3c), u16_at(b, 0x3e));
+        let hdr = |i: usize| shoff + i * 64;
+        let strtab = u64_at(b, hdr(shstrndx) + 0x18);
+        Ok((0..shnum)
+            .map(|i| {
+                let name_off =
+                    strtab + u32::from_le_bytes(b[hdr(i)..hdr(i) + 4].try_into().unwrap()) as usize;
+                let end = b[name_off..].iter().position(|&c| c == 0).unwrap_or(0);
+                Section {
+                    name: String::from_utf8_lossy(&b[name_off..name_off + end]).into_owned(),
+                    offset: u64_at(b, hdr(i) + 0x18),
+                    size: u64_at(b, hdr(i) + 0x20),
+                }
+            })
+            .collect())
+    }
+}
+
+/// Whether this CPU has the named feature (x86_64 names; others count as missing).
+fn has_cpu_feature(name: &str) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match name {
+            "sse3" => std::is_x86_feature_detected!("sse3"),
+            "ssse3" => std::is_x86_feature_detected!("ssse3"),
+            "sse4.1" => std::is_x86_feature_detected!("sse4.1"),
+            "sse4.2" => std::is_x86_feature_detected!("sse4.2"),
+            "popcnt" => std::is_x86_feature_detected!("popcnt"),
+            "avx" => std::is_x86_feature_detected!("avx"),
+            "avx2" => std::is_x86_feature_detected!("avx2"),
+            "bmi1" => std::is_x86_feature_detected!("bmi1"),
+            "bmi2" => std::is_x86_feature_detected!("bmi2"),
+            "lzcnt" => std::is_x86_feature_detected!("lzcnt"),
+            "fma" => std::is_x86_feature_detected!("fma"),
+            "avx512f" => std::is_x86_feature_detected!("avx512f"),
+            "avx512vl" => std::is_x86_feature_detected!("avx512vl"),
+            "avx512dq" => std::is_x86_feature_detected!("avx512dq"),
+            "avx512bw" => std::is_x86_feature_detected!("avx512bw"),
+            "avx512vbmi" => std::is_x86_feature_detected!("avx512vbmi"),
+            "cmpxchg16b" => std::is_x86_feature_detected!("cmpxchg16b"),
+            _ => false,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = name;
+        false
+    }
+}
 
 const WAT: &str = r#"(module $m (memory 1) (data (i32.const 0) "hi")
   (func (export "f") (param i32) (result i32) (i32.div_u (i32.const 10) (local.get 0)))
@@ -223,7 +291,7 @@ fn missing_cpu_features() {
     let lacking = precast_format::CpuFeatures::NAMES
         .iter()
         .map(|(_, n)| *n)
-        .find(|n| !crate::host::has_cpu_feature(n));
+        .find(|n| !has_cpu_feature(n));
     if let Some(n) = lacking {
         h.cpu_features.insert(n);
     }
