@@ -1,6 +1,7 @@
 //! Developer tasks: `cargo xtask <task>`.
 //!
 //! - `spec [FILTER...]`: the WebAssembly spec testsuite through the compile -> artifact -> load path.
+//! - `bench [--quick] [--out DIR] [FILTER...]`: Precast vs Wasmtime 48, side by side.
 //! - `ci`: everything CI checks: format, clippy, unit/e2e tests, the spec conformance run.
 
 use anyhow::{Context, Result, bail};
@@ -44,6 +45,18 @@ fn spec(filters: &[String]) -> Result<()> {
         .args(filters))
 }
 
+fn bench(args: &[String]) -> Result<()> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "precast-run",
+        "-p",
+        "precast-bench",
+    ]))?;
+    run(Command::new(root().join("target/release/precast-bench")).args(args))
+}
+
 fn ci() -> Result<()> {
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([
@@ -64,8 +77,11 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("spec") => spec(&args[1..]),
         Some("ci") => ci(),
+        Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <spec [FILTER...] | ci>");
+            eprintln!(
+                "usage: cargo xtask <spec [FILTER...] | bench [--quick] [--out DIR] [FILTER...] | ci>"
+            );
             std::process::exit(2);
         }
     }

@@ -1,0 +1,282 @@
+//! `cargo xtask bench [--quick] [--out DIR] [FILTER...]`: Precast and Wasmtime 48 measured on
+//! the same inputs in the same run. See the README's "Benchmarks" section for the figures.
+
+mod precast_wasi;
+mod process;
+mod report;
+mod stats;
+mod systems;
+mod workloads;
+
+use anyhow::{Context, Result, bail};
+use report::{Figure, Results};
+use stats::Summary;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use systems::System;
+
+/// How many repetitions each figure gets.
+#[derive(Clone, Copy)]
+struct Reps {
+    compile: usize,
+    load: usize,
+    exec: usize,
+    cold: usize,
+}
+
+impl Reps {
+    fn new(quick: bool) -> Reps {
+        if quick {
+            Reps {
+                compile: 3,
+                load: 20,
+                exec: 3,
+                cold: 20,
+            }
+        } else {
+            Reps {
+                compile: 5,
+                load: 200,
+                exec: 7,
+                cold: 200,
+            }
+        }
+    }
+}
+
+struct Args {
+    quick: bool,
+    out: Option<PathBuf>,
+    filters: Vec<String>,
+}
+
+fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
+    let mut a = Args {
+        quick: false,
+        out: None,
+        filters: vec![],
+    };
+    while let Some(s) = it.next() {
+        match s.as_str() {
+            "--quick" => a.quick = true,
+            "--out" => a.out = Some(it.next().context("--out needs a folder")?.into()),
+            _ if s.starts_with("--") => bail!("unknown option {s}"),
+            _ => a.filters.push(s),
+        }
+    }
+    Ok(a)
+}
+
+fn shared_dir() -> Result<PathBuf> {
+    if let Ok(d) = std::env::var("PRECAST_SHARED") {
+        return Ok(d.into());
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    if p.is_dir() {
+        Ok(p)
+    } else {
+        bail!(
+            "the shared benchmark programs are missing: expected {} or set PRECAST_SHARED",
+            p.display()
+        )
+    }
+}
+
+/// `--child SYSTEM ARTIFACT DIR`: one execution in a fresh process.
+fn child(mut it: impl Iterator<Item = String>) -> Result<()> {
+    let system = System::parse(&it.next().context("system")?)?;
+    let artifact = PathBuf::from(it.next().context("artifact")?);
+    let dir = PathBuf::from(it.next().context("dir")?);
+    let w = workloads::Workload {
+        name: String::new(),
+        wasm: vec![],
+        dir,
+        has_bench_region: true,
+    };
+    let r = system.run_once(&artifact, &w)?;
+    println!(
+        "REPORT {} {} {}",
+        r.region.as_nanos(),
+        r.total.as_nanos(),
+        process::own_peak_rss().unwrap_or(0)
+    );
+    Ok(())
+}
+
+fn parse_report(stdout: &[u8]) -> Result<(f64, f64, f64)> {
+    let text = String::from_utf8_lossy(stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("REPORT "))
+        .context("child printed no report")?;
+    let mut parts = line.split_whitespace().skip(1);
+    let region: f64 = parts.next().context("region")?.parse()?;
+    let total: f64 = parts.next().context("total")?.parse()?;
+    let rss: f64 = parts.next().context("peak rss")?.parse()?;
+    Ok((region / 1e9, total / 1e9, rss))
+}
+
+fn measure_workload(
+    w: &workloads::Workload,
+    scratch: &Path,
+    reps: Reps,
+    results: &mut Results,
+) -> Result<()> {
+    let me = std::env::current_exe()?;
+    for system in System::ALL {
+        let name = system.name();
+        let mut artifact = Vec::new();
+        let compile = stats::time_runs(reps.compile, || {
+            artifact = system.compile(&w.wasm)?;
+            Ok(())
+        })
+        .with_context(|| format!("{name}: compile {}", w.name))?;
+        results.add(&w.name, system, Figure::CompileTime, compile);
+        let throughput = w.wasm.len() as f64 / compile.median;
+        results.add(
+            &w.name,
+            system,
+            Figure::Throughput,
+            Summary::of(&[throughput]),
+        );
+        results.add(
+            &w.name,
+            system,
+            Figure::ArtifactSize,
+            Summary::of(&[artifact.len() as f64]),
+        );
+        let path = scratch.join(format!("{}.{name}", w.name));
+        std::fs::write(&path, &artifact)?;
+        let (load, inst) = system
+            .load_and_instantiate(&path, reps.load)
+            .with_context(|| format!("{name}: load/instantiate {}", w.name))?;
+        results.add(&w.name, system, Figure::LoadTime, load);
+        results.add(&w.name, system, Figure::InstantiateTime, inst);
+
+        let (mut region, mut total, mut rss) = (vec![], vec![], vec![]);
+        for _ in 0..reps.exec {
+            let run = process::run(
+                Command::new(&me)
+                    .args(["--child", name])
+                    .arg(&path)
+                    .arg(&w.dir)
+                    .current_dir(&w.dir),
+            );
+            match run.and_then(|r| parse_report(&r.stdout)) {
+                Ok((reg, tot, peak)) => {
+                    region.push(reg);
+                    total.push(tot);
+                    rss.push(peak);
+                }
+                Err(e) => {
+                    eprintln!("  {name} {}: execution failed: {e:#}", w.name);
+                    break;
+                }
+            }
+        }
+        if !total.is_empty() {
+            if w.has_bench_region {
+                results.add(&w.name, system, Figure::ExecRegion, Summary::of(&region));
+            }
+            results.add(&w.name, system, Figure::WholeRun, Summary::of(&total));
+            results.add(&w.name, system, Figure::PeakMemory, Summary::of(&rss));
+        }
+        eprintln!(
+            "  {name:<9} {:<28} compile {:>8.2} ms  load {:>8.1} us  instantiate {:>7.1} us",
+            w.name,
+            compile.median * 1e3,
+            load.median * 1e6,
+            inst.median * 1e6
+        );
+    }
+    Ok(())
+}
+
+/// Process cold start for hello world: our deploy runner, the Wasmtime library runner, and
+/// a native C program.
+fn cold_start(scratch: &Path, reps: Reps, results: &mut Results) -> Result<()> {
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .context("no binary folder")?;
+    let hello = wat::parse_str(workloads::HELLO_WAT)?;
+    let ours = scratch.join("hello.pcst");
+    std::fs::write(&ours, System::Precast.compile(&hello)?)?;
+    let theirs = scratch.join("hello.cwasm");
+    std::fs::write(&theirs, System::Wasmtime.compile(&hello)?)?;
+    let native = scratch.join("hello-native");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/hello.c");
+    let cc = process::run(
+        Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args(["-O2", "-static", "-o"])
+            .arg(&native)
+            .arg(&src),
+    );
+    let mut cases: Vec<(&str, Command)> = Vec::new();
+    let mut c = Command::new(bin_dir.join("precast-run"));
+    c.arg(&ours);
+    cases.push(("precast-run", c));
+    let mut c = Command::new(bin_dir.join("wasmtime-run"));
+    c.arg(&theirs);
+    cases.push(("wasmtime-run", c));
+    match cc {
+        Ok(_) => cases.push(("native C (static)", Command::new(&native))),
+        Err(e) => eprintln!("  native hello world not built: {e:#}"),
+    }
+    for (name, mut cmd) in cases {
+        let mut wall = Vec::new();
+        for _ in 0..reps.cold {
+            match process::run(&mut cmd) {
+                Ok(r) => wall.push(r.wall.as_secs_f64()),
+                Err(e) => {
+                    eprintln!("  cold start {name}: {e:#}");
+                    break;
+                }
+            }
+        }
+        if !wall.is_empty() {
+            results.add_cold(name, Summary::of(&wall));
+            eprintln!(
+                "  cold start {name:<20} {:.3} ms",
+                Summary::of(&wall).median * 1e3
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let mut it = std::env::args().skip(1).peekable();
+    if it.peek().map(String::as_str) == Some("--child") {
+        it.next();
+        return child(it);
+    }
+    let args = parse_args(it)?;
+    let reps = Reps::new(args.quick);
+    let shared = shared_dir()?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let out = args.out.unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../results")
+            .join(format!("bench-{stamp}"))
+    });
+    let scratch = out.join("artifacts");
+    std::fs::create_dir_all(&scratch)?;
+    let all = workloads::all(&shared.join("sightglass"), &scratch, &args.filters)?;
+    let mut results = Results::default();
+    for w in &all {
+        eprintln!("{} ({} bytes of wasm)", w.name, w.wasm.len());
+        if let Err(e) = measure_workload(w, &scratch, reps, &mut results) {
+            eprintln!("  skipped: {e:#}");
+        }
+    }
+    cold_start(&scratch, reps, &mut results)?;
+    let md = report::write_all(&results, &out)?;
+    println!("{md}");
+    eprintln!("results in {}", out.display());
+    Ok(())
+}

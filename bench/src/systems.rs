@@ -1,0 +1,231 @@
+//! The two systems under test behind one interface: Precast and Wasmtime 48.
+
+use crate::stats::{Summary, time_runs};
+use crate::workloads::Workload;
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Which system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum System {
+    /// Precast: precast-compiler + precast-loader.
+    Precast,
+    /// Wasmtime 48 as a library (`Engine::precompile_module` / `Module::deserialize_file`).
+    Wasmtime,
+}
+
+/// What one execution in a fresh process measured.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunReport {
+    /// Time between `bench.start` and `bench.end` (zero if the program has no region).
+    pub region: Duration,
+    /// Load + instantiate + `_start`.
+    pub total: Duration,
+}
+
+impl System {
+    /// Both systems.
+    pub const ALL: [System; 2] = [System::Precast, System::Wasmtime];
+
+    /// Display name.
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Precast => "precast",
+            System::Wasmtime => "wasmtime",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Result<System> {
+        match s {
+            "precast" => Ok(System::Precast),
+            "wasmtime" => Ok(System::Wasmtime),
+            _ => bail!("unknown system `{s}`"),
+        }
+    }
+
+    /// Compiles wasm into this system's artifact bytes.
+    pub fn compile(self, wasm: &[u8]) -> Result<Vec<u8>> {
+        match self {
+            System::Precast => Ok(precast_compiler::compile(
+                wasm,
+                &precast_compiler::Config {
+                    verify: false,
+                    ..Default::default()
+                },
+            )?),
+            System::Wasmtime => Ok(wasmtime_engine()?.precompile_module(wasm)?),
+        }
+    }
+
+    /// Load (file -> module) and instantiate (module -> instance) times over `n` runs each.
+    /// Imports are satisfied with placeholder host functions, so WASI setup is not counted.
+    pub fn load_and_instantiate(self, artifact: &Path, n: usize) -> Result<(Summary, Summary)> {
+        match self {
+            System::Precast => precast_side::load_and_instantiate(artifact, n),
+            System::Wasmtime => wasmtime_side::load_and_instantiate(artifact, n),
+        }
+    }
+
+    /// Runs the workload once (called in a fresh child process).
+    pub fn run_once(self, artifact: &Path, w: &Workload) -> Result<RunReport> {
+        match self {
+            System::Precast => precast_side::run_once(artifact, &w.dir),
+            System::Wasmtime => wasmtime_side::run_once(artifact, &w.dir),
+        }
+    }
+}
+
+/// The Wasmtime engine configuration used everywhere (defaults: Cranelift, speed, native CPU).
+pub fn wasmtime_engine() -> Result<wasmtime::Engine> {
+    Ok(wasmtime::Engine::new(&wasmtime::Config::new())?)
+}
+
+/// Timestamps recorded by the `bench.start` / `bench.end` host functions.
+#[derive(Default)]
+pub struct Region {
+    start: Option<Instant>,
+    end: Option<Instant>,
+}
+
+impl Region {
+    fn duration(&self) -> Duration {
+        match (self.start, self.end) {
+            (Some(s), Some(e)) => e.saturating_duration_since(s),
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+mod precast_side {
+    use super::*;
+    use precast_format::module::FuncType;
+    use precast_loader::{Engine, Error, ExternType, Linker, Module, Store};
+
+    pub fn load_and_instantiate(artifact: &Path, n: usize) -> Result<(Summary, Summary)> {
+        let engine = Engine::default();
+        let load = time_runs(n, || {
+            Module::from_file(&engine, artifact)?;
+            Ok(())
+        })?;
+        let module = Module::from_file(&engine, artifact)?;
+        let mut linker = Linker::new(&engine);
+        for import in module.imports() {
+            if let ExternType::Func(ty) = import.ty {
+                linker.func_new(import.module, import.name, ty, |_, _, _| {
+                    Err(Error::Host("placeholder import called".into()))
+                })?;
+            }
+        }
+        let instantiate = time_runs(n, || {
+            let mut store = Store::new(&engine, ());
+            linker.instantiate(&mut store, &module)?;
+            Ok(())
+        })?;
+        Ok((load, instantiate))
+    }
+
+    pub fn run_once(artifact: &Path, dir: &Path) -> Result<RunReport> {
+        let t0 = Instant::now();
+        let engine = Engine::default();
+        let module = Module::from_file(&engine, artifact)?;
+        let region = std::sync::Arc::new(std::sync::Mutex::new(Region::default()));
+        let mut linker = Linker::new(&engine);
+        let unit = FuncType::default();
+        let r = region.clone();
+        linker.func_new("bench", "start", unit.clone(), move |_, _, _| {
+            r.lock().map_err(|_| Error::Host("poisoned".into()))?.start = Some(Instant::now());
+            Ok(())
+        })?;
+        let r = region.clone();
+        linker.func_new("bench", "end", unit, move |_, _, _| {
+            r.lock().map_err(|_| Error::Host("poisoned".into()))?.end = Some(Instant::now());
+            Ok(())
+        })?;
+        crate::precast_wasi::add(&mut linker, dir)?;
+        let mut store = Store::new(&engine, ());
+        let instance = linker.instantiate(&mut store, &module)?;
+        let start = instance
+            .get_func(&store, "_start")
+            .context("no _start export")?;
+        match start.call(&mut store, &[], &mut []) {
+            Ok(()) | Err(Error::Exit(0)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let total = t0.elapsed();
+        let region = region.lock().map(|r| r.duration()).unwrap_or_default();
+        Ok(RunReport { region, total })
+    }
+}
+
+mod wasmtime_side {
+    use super::*;
+    use wasmtime::{Linker, Module, Store};
+    use wasmtime_wasi::p1::WasiP1Ctx;
+
+    pub fn load_and_instantiate(artifact: &Path, n: usize) -> Result<(Summary, Summary)> {
+        let engine = wasmtime_engine()?;
+        let load = time_runs(n, || {
+            // SAFETY: the artifact was produced by `precompile_module` of this engine
+            // configuration in this run.
+            unsafe { Module::deserialize_file(&engine, artifact) }?;
+            Ok(())
+        })?;
+        // SAFETY: as above.
+        let module = unsafe { Module::deserialize_file(&engine, artifact) }?;
+        let mut linker: Linker<()> = Linker::new(&engine);
+        linker.define_unknown_imports_as_traps(&module)?;
+        let pre = linker.instantiate_pre(&module)?;
+        let instantiate = time_runs(n, || {
+            let mut store = Store::new(&engine, ());
+            pre.instantiate(&mut store)?;
+            Ok(())
+        })?;
+        Ok((load, instantiate))
+    }
+
+    struct State {
+        wasi: WasiP1Ctx,
+        region: Region,
+    }
+
+    pub fn run_once(artifact: &Path, dir: &Path) -> Result<RunReport> {
+        let t0 = Instant::now();
+        let engine = wasmtime_engine()?;
+        // SAFETY: produced by `precompile_module` with the same configuration.
+        let module = unsafe { Module::deserialize_file(&engine, artifact) }?;
+        let mut linker: Linker<State> = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut State| &mut s.wasi)?;
+        linker.func_wrap("bench", "start", |mut c: wasmtime::Caller<'_, State>| {
+            c.data_mut().region.start = Some(Instant::now());
+        })?;
+        linker.func_wrap("bench", "end", |mut c: wasmtime::Caller<'_, State>| {
+            c.data_mut().region.end = Some(Instant::now());
+        })?;
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
+            .args(&["benchmark.wasm"])
+            .preopened_dir(dir, ".", wasmtime_wasi::FsPerms::ReadWrite)?
+            .build_p1();
+        let mut store = Store::new(
+            &engine,
+            State {
+                wasi,
+                region: Region::default(),
+            },
+        );
+        let instance = linker.instantiate(&mut store, &module)?;
+        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+        if let Err(e) = start.call(&mut store, ()) {
+            match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                Some(wasmtime_wasi::I32Exit(0)) => {}
+                _ => return Err(e.into()),
+            }
+        }
+        let total = t0.elapsed();
+        Ok(RunReport {
+            region: store.data().region.duration(),
+            total,
+        })
+    }
+}
