@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use object::{Object, ObjectSection};
-use precast_format::module::{ImportKind, ModuleInfo};
+use precast_format::module::{ExternKind, FuncType, HeapType, ImportKind, ModuleInfo, ValType};
 use precast_loader::{Engine, Module};
 use std::path::Path;
 
@@ -23,6 +23,47 @@ fn print_sections(bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+fn val(t: &ValType) -> String {
+    match t {
+        ValType::I32 => "i32".into(),
+        ValType::I64 => "i64".into(),
+        ValType::F32 => "f32".into(),
+        ValType::F64 => "f64".into(),
+        ValType::V128 => "v128".into(),
+        ValType::Ref(r) => {
+            let heap = match r.heap {
+                HeapType::Func => "func".to_string(),
+                HeapType::Extern => "extern".to_string(),
+                HeapType::NoFunc => "nofunc".to_string(),
+                HeapType::NoExtern => "noextern".to_string(),
+                HeapType::Concrete(i) => format!("${i}"),
+            };
+            if r.nullable {
+                format!("(ref null {heap})")
+            } else {
+                format!("(ref {heap})")
+            }
+        }
+    }
+}
+
+fn func(ty: Option<&FuncType>) -> String {
+    match ty {
+        Some(t) => {
+            let list = |v: &[ValType]| v.iter().map(val).collect::<Vec<_>>().join(", ");
+            format!("func ({}) -> ({})", list(&t.params), list(&t.results))
+        }
+        None => "func <invalid type>".into(),
+    }
+}
+
+fn limits(min: u64, max: Option<u64>) -> String {
+    match max {
+        Some(m) => format!("{min}..{m}"),
+        None => format!("{min}.."),
+    }
+}
+
 fn print_module(info: &ModuleInfo) {
     println!(
         "functions: {} ({} imported), types: {}, tables: {}, memories: {}, globals: {}, data segments: {}, element segments: {}",
@@ -38,18 +79,32 @@ fn print_module(info: &ModuleInfo) {
     println!("imports:");
     for i in &info.imports {
         let what = match &i.kind {
-            ImportKind::Func(t) => format!("func {:?}", info.types.get(*t as usize)),
-            other => format!("{other:?}"),
+            ImportKind::Func(t) => func(info.types.get(*t as usize)),
+            ImportKind::Memory(m) => format!(
+                "memory{} {} pages",
+                if m.memory64 { "64" } else { "" },
+                limits(m.minimum, m.maximum)
+            ),
+            ImportKind::Table(t) => format!(
+                "table {} of {}",
+                limits(t.minimum, t.maximum),
+                val(&ValType::Ref(t.element))
+            ),
+            ImportKind::Global(g) => format!(
+                "global {}{}",
+                if g.mutable { "mut " } else { "" },
+                val(&g.content)
+            ),
         };
         println!("  {}::{}: {what}", i.module, i.name);
     }
     println!("exports:");
     for e in &info.exports {
         let what = match e.kind {
-            precast_format::module::ExternKind::Func => {
-                format!("func {:?}", info.func_type(e.index))
-            }
-            k => format!("{k:?} {}", e.index),
+            ExternKind::Func => func(info.func_type(e.index)),
+            ExternKind::Memory => format!("memory {}", e.index),
+            ExternKind::Table => format!("table {}", e.index),
+            ExternKind::Global => format!("global {}", e.index),
         };
         println!("  {}: {what}", e.name);
     }
