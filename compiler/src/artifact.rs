@@ -9,12 +9,16 @@ use object::{
     Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
 };
 use precast_format::header::{FORMAT_VERSION, Header};
-use precast_format::{ModuleInfo, sections, tables};
+use precast_format::module::{ConstExpr, ConstOp, DataMode, DataSegment, MemoryImage};
+use precast_format::{IMAGE_ALIGN, ModuleInfo, sections, tables};
 use sha2::Digest;
 use std::collections::HashMap;
 
 /// Page alignment of `.text` and `.precast.data` in the file.
-const PAGE: u64 = 4096;
+const PAGE: u64 = IMAGE_ALIGN;
+/// A memory image may hold this many bytes more than twice its segments' bytes (so a small
+/// module's few data bytes always get an image, a sparse one's scattered segments do not).
+const IMAGE_SLACK: u64 = 64 * 1024;
 /// Minimum alignment of each function.
 const FUNC_ALIGN: u32 = 16;
 
@@ -149,6 +153,132 @@ fn architecture(isa: &dyn TargetIsa) -> Result<Architecture, CompileError> {
     }
 }
 
+/// Value of a constant offset expression (constants and arithmetic only), as the memory's
+/// index type reads it.
+fn const_offset(expr: &ConstExpr, memory64: bool) -> Option<u64> {
+    let mut stack: Vec<i64> = Vec::new();
+    for op in &expr.0 {
+        let v = match *op {
+            ConstOp::I32Const(v) => i64::from(v),
+            ConstOp::I64Const(v) => v,
+            ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
+                let (b, a) = (stack.pop()? as i32, stack.pop()? as i32);
+                i64::from(match op {
+                    ConstOp::I32Add => a.wrapping_add(b),
+                    ConstOp::I32Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                })
+            }
+            ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
+                let (b, a) = (stack.pop()?, stack.pop()?);
+                match op {
+                    ConstOp::I64Add => a.wrapping_add(b),
+                    ConstOp::I64Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                }
+            }
+            _ => return None,
+        };
+        stack.push(v);
+    }
+    let v = stack.pop()?;
+    Some(if memory64 {
+        v as u64
+    } else {
+        u64::from(v as u32)
+    })
+}
+
+/// Lays out the data section: bytes of the segments that stay segments, then a page-aligned
+/// image per defined memory whose active segments all have constant, in-bounds offsets and
+/// are dense enough. Returns the new data section and rewrites `info`'s segments and images.
+fn layout_data(info: &mut ModuleInfo, data: &[u8]) -> Result<Vec<u8>, CompileError> {
+    let bytes_of = |seg: &DataSegment| -> Result<&[u8], CompileError> {
+        usize::try_from(seg.offset)
+            .ok()
+            .zip(usize::try_from(seg.len).ok())
+            .and_then(|(o, l)| data.get(o..o.checked_add(l)?))
+            .ok_or_else(|| CompileError::Artifact("data segment outside the data bytes".into()))
+    };
+    // Which memories get an image: (memory, lo, hi).
+    let mut images: Vec<(u32, u64, u64)> = Vec::new();
+    for m in info.num_imported_memories..info.memories.len() as u32 {
+        let ty = info.memories[m as usize];
+        let min_bytes = ty.minimum.checked_shl(u32::from(ty.page_size_log2));
+        let min_bytes = match min_bytes {
+            Some(b) if b >> u32::from(ty.page_size_log2) == ty.minimum && !ty.shared => b,
+            _ => continue,
+        };
+        let (mut lo, mut hi, mut total, mut ok) = (u64::MAX, 0u64, 0u64, true);
+        for seg in &info.data {
+            let DataMode::Active { memory, offset } = &seg.mode else {
+                continue;
+            };
+            if *memory != m {
+                continue;
+            }
+            let end = const_offset(offset, ty.memory64)
+                .and_then(|start| Some((start, start.checked_add(seg.len)?)));
+            match end {
+                Some((start, end)) if end <= min_bytes => {
+                    if seg.len > 0 {
+                        lo = lo.min(start);
+                        hi = hi.max(end);
+                        total += seg.len;
+                    }
+                }
+                _ => ok = false,
+            }
+        }
+        if !ok || total == 0 {
+            continue;
+        }
+        let lo = lo / PAGE * PAGE;
+        let hi = hi.div_ceil(PAGE) * PAGE;
+        if hi - lo <= total.saturating_mul(2).saturating_add(IMAGE_SLACK) {
+            images.push((m, lo, hi));
+        }
+    }
+    let mut out = Vec::with_capacity(data.len());
+    let segments = std::mem::take(&mut info.data);
+    for seg in &segments {
+        let covered = matches!(&seg.mode, DataMode::Active { memory, .. }
+            if images.iter().any(|(m, ..)| m == memory));
+        let bytes = if covered { &[][..] } else { bytes_of(seg)? };
+        info.data.push(DataSegment {
+            mode: seg.mode.clone(),
+            offset: out.len() as u64,
+            len: bytes.len() as u64,
+        });
+        out.extend_from_slice(bytes);
+    }
+    for &(m, lo, hi) in &images {
+        let start = (out.len() as u64).div_ceil(PAGE) * PAGE;
+        let len = hi - lo;
+        let total = usize::try_from(start + len)
+            .map_err(|_| CompileError::Artifact("memory image too large".into()))?;
+        out.resize(total, 0);
+        let ty = info.memories[m as usize];
+        for seg in &segments {
+            match &seg.mode {
+                DataMode::Active { memory, offset } if *memory == m => {
+                    let at = const_offset(offset, ty.memory64).unwrap_or(0);
+                    let dst = (start + at - lo) as usize;
+                    out[dst..dst + seg.len as usize].copy_from_slice(bytes_of(seg)?);
+                }
+                _ => {}
+            }
+        }
+        info.memory_images.push(MemoryImage {
+            memory: m,
+            memory_offset: lo,
+            data_offset: start,
+            len,
+        });
+    }
+    Ok(out)
+}
+
 /// Writes the artifact.
 pub fn write(
     wasm: &[u8],
@@ -160,6 +290,10 @@ pub fn write(
 ) -> Result<Vec<u8>, CompileError> {
     let mut l = layout(compiled);
     resolve_calls(&mut l, compiled, info)?;
+    let mut info = info.clone();
+    info.memory_images.clear();
+    let data = &layout_data(&mut info, data)?[..];
+    let info = &info;
 
     let funcs = tables::encode(
         compiled
@@ -183,7 +317,8 @@ pub fn write(
     let pointer_size = isa.pointer_bytes();
     let offsets_bytes = precast_format::encode(&info.vmoffsets(pointer_size));
 
-    let checksummed: [(&str, &[u8]); 7] = [
+    let names = tables::NameTable::encode(&info.func_names);
+    let checksummed: [(&str, &[u8]); 8] = [
         (sections::TEXT, &l.text),
         (sections::INFO, &info_bytes),
         (sections::VMOFFSETS, &offsets_bytes),
@@ -191,11 +326,23 @@ pub fn write(
         (sections::TRAMPOLINES, &trampolines),
         (sections::TRAPS, &traps),
         (sections::DATA, data),
+        (sections::NAMES, &names),
     ];
-    let mut hasher = crc32fast::Hasher::new();
-    for (_, bytes) in &checksummed {
-        hasher.update(bytes);
-    }
+    let (sections_checksum, metadata_checksum) = precast_format::checksums(
+        |name| {
+            checksummed
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, b)| *b)
+        },
+        |parts| {
+            let mut hasher = crc32fast::Hasher::new();
+            for p in parts {
+                hasher.update(p);
+            }
+            hasher.finalize()
+        },
+    );
     let header = Header {
         format_version: FORMAT_VERSION,
         precast_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -204,7 +351,8 @@ pub fn write(
         settings: config.settings,
         pointer_size: u32::from(pointer_size),
         wasm_hash: sha2::Sha256::digest(wasm).into(),
-        sections_checksum: hasher.finalize(),
+        sections_checksum,
+        metadata_checksum,
     };
     let header_bytes = header.encode(crc32fast::hash);
 

@@ -15,8 +15,14 @@
 //! | 96 | 8 | memory reservation in bytes |
 //! | 104 | 8 | memory guard size in bytes |
 //! | 112 | 32 | SHA-256 of the input wasm |
-//! | 144 | 4 | CRC-32 of the checksummed sections |
-//! | 148 | 4 | CRC-32 of header bytes 0..148 |
+//! | 144 | 4 | CRC-32 of every checksummed section ([`crate::sections::CHECKSUMMED`]) |
+//! | 148 | 4 | CRC-32 of the metadata sections ([`crate::sections::METADATA`]) |
+//! | 152 | 4 | CRC-32 of header bytes 0..152 |
+//!
+//! The loader always verifies the metadata checksum (a few KiB that instantiation reads);
+//! the checksum over every section, including `.text`, the trap table and the data images, is
+//! verified at load when the loader's verification mode asks for it (see the loader's
+//! `Verification`).
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -25,9 +31,9 @@ use core::fmt;
 /// Magic bytes at the start of the header.
 pub const MAGIC: [u8; 8] = *b"PRECAST\0";
 /// Version of the artifact format; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Size of the encoded header.
-pub const HEADER_SIZE: usize = 152;
+pub const HEADER_SIZE: usize = 156;
 const VERSION_LEN: usize = 16;
 const TRIPLE_LEN: usize = 48;
 
@@ -188,6 +194,8 @@ pub struct Header {
     pub wasm_hash: [u8; 32],
     /// CRC-32 over the checksummed sections (see [`crate::sections::CHECKSUMMED`]).
     pub sections_checksum: u32,
+    /// CRC-32 over the metadata sections (see [`crate::sections::METADATA`]).
+    pub metadata_checksum: u32,
 }
 
 /// Why a header was refused.
@@ -263,8 +271,9 @@ impl Header {
         b[104..112].copy_from_slice(&self.settings.memory_guard_size.to_le_bytes());
         b[112..144].copy_from_slice(&self.wasm_hash);
         b[144..148].copy_from_slice(&self.sections_checksum.to_le_bytes());
-        let own = crc32(&b[..148]);
-        b[148..152].copy_from_slice(&own.to_le_bytes());
+        b[148..152].copy_from_slice(&self.metadata_checksum.to_le_bytes());
+        let own = crc32(&b[..152]);
+        b[152..156].copy_from_slice(&own.to_le_bytes());
         b
     }
 
@@ -289,8 +298,8 @@ impl Header {
         if b.len() < HEADER_SIZE {
             return Err(HeaderError::Truncated { len: b.len() });
         }
-        let stored = u32_at(b, 148);
-        let computed = crc32(&b[..148]);
+        let stored = u32_at(b, 152);
+        let computed = crc32(&b[..152]);
         if stored != computed {
             return Err(HeaderError::Checksum { stored, computed });
         }
@@ -322,6 +331,7 @@ impl Header {
             pointer_size: u32_at(b, 92),
             wasm_hash,
             sections_checksum: u32_at(b, 144),
+            metadata_checksum: u32_at(b, 148),
         })
     }
 }
@@ -358,6 +368,7 @@ mod tests {
             pointer_size: 8,
             wasm_hash: [7; 32],
             sections_checksum: 0xdead_beef,
+            metadata_checksum: 0x1234_5678,
         }
     }
 

@@ -12,7 +12,12 @@
 //! | [`sections::FUNCS`] | [`tables::FuncLoc`] per defined function, fixed width |
 //! | [`sections::TRAMPOLINES`] | [`tables::TrampolineLoc`] per function type, fixed width |
 //! | [`sections::TRAPS`] | [`tables::TrapSite`] sorted by code offset, fixed width |
-//! | [`sections::DATA`] | data segment bytes, referenced by [`module::DataSegment`] |
+//! | [`sections::DATA`] | data segment bytes ([`module::DataSegment`]) and page-aligned memory images ([`module::MemoryImage`]) |
+//! | [`sections::NAMES`] | function names, [`tables::NameTable`], read in place |
+//!
+//! The metadata a loader needs to instantiate ([`sections::METADATA`]) is small and has its own
+//! checksum, verified at every load; the checksum over every section
+//! ([`sections::CHECKSUMMED`]) also covers the code, the trap table, the data and the names.
 //!
 //! The runtime ABI between generated code and the loader (VMContext layout, calling
 //! conventions, builtins) is in [`abi`], [`vmoffsets`] and [`builtins`].
@@ -52,12 +57,46 @@ pub mod sections {
     pub const TRAMPOLINES: &str = ".precast.trampolines";
     /// Trap sites sorted by code offset.
     pub const TRAPS: &str = ".precast.traps";
-    /// Data segment bytes.
+    /// Data segment bytes and memory images.
     pub const DATA: &str = ".precast.data";
+    /// Function names (backtraces), read in place.
+    pub const NAMES: &str = ".precast.names";
 
-    /// The sections covered by the header's checksum, in checksum order.
-    pub const CHECKSUMMED: [&str; 7] = [TEXT, INFO, VMOFFSETS, FUNCS, TRAMPOLINES, TRAPS, DATA];
+    /// The sections covered by the header's metadata checksum, in checksum order: what
+    /// instantiation reads besides code and data.
+    pub const METADATA: [&str; 4] = [INFO, VMOFFSETS, FUNCS, TRAMPOLINES];
+    /// The sections covered by the header's full checksum, in checksum order.
+    pub const CHECKSUMMED: [&str; 8] = [
+        TEXT,
+        INFO,
+        VMOFFSETS,
+        FUNCS,
+        TRAMPOLINES,
+        TRAPS,
+        DATA,
+        NAMES,
+    ];
 }
+
+/// Computes `(sections_checksum, metadata_checksum)` for the header. `section` returns a
+/// section's bytes (`None` or empty when absent); `crc` is a CRC-32 over the concatenation of
+/// its arguments.
+pub fn checksums<'a>(
+    section: impl Fn(&str) -> Option<&'a [u8]>,
+    crc: impl Fn(&[&[u8]]) -> u32,
+) -> (u32, u32) {
+    let collect = |names: &[&str]| -> Vec<&'a [u8]> {
+        names.iter().map(|n| section(n).unwrap_or(&[])).collect()
+    };
+    (
+        crc(&collect(&sections::CHECKSUMMED)),
+        crc(&collect(&sections::METADATA)),
+    )
+}
+
+/// Alignment of memory images in the data section and in the file (and of the data section
+/// itself): a loader can map them copy-on-write when its page size divides this.
+pub const IMAGE_ALIGN: u64 = 4096;
 
 /// Size of a wasm page in bytes (default page size).
 pub const WASM_PAGE_SIZE: u64 = 65536;

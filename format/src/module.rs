@@ -307,6 +307,27 @@ pub struct DataSegment {
     pub len: u64,
 }
 
+/// The initial contents of a defined memory, laid out at compile time from the active data
+/// segments with constant offsets: `len` bytes at `data_offset` of the data section, which
+/// become bytes `[memory_offset, memory_offset + len)` of the memory. The rest of the memory
+/// starts zeroed. Offsets and length are multiples of [`IMAGE_ALIGN`](crate::IMAGE_ALIGN), so
+/// a loader can map the image copy-on-write from the artifact file.
+///
+/// A memory has an image only when every active data segment that targets it has a constant
+/// offset and lies within the memory's initial size; those segments are then covered by the
+/// image (they have no bytes of their own and are dropped at instantiation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryImage {
+    /// Memory index (whole index space; always a defined memory).
+    pub memory: u32,
+    /// Where the image starts in the memory.
+    pub memory_offset: u64,
+    /// Offset of the image bytes in the data section.
+    pub data_offset: u64,
+    /// Length in bytes.
+    pub len: u64,
+}
+
 /// Everything about a module except its code.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModuleInfo {
@@ -340,7 +361,12 @@ pub struct ModuleInfo {
     pub num_imported_memories: u32,
     /// Number of imported globals.
     pub num_imported_globals: u32,
-    /// Function names from the name section, sorted by function index.
+    /// Memory images, at most one per defined memory, sorted by memory index.
+    pub memory_images: Vec<MemoryImage>,
+    /// Function names from the name section, sorted by function index. Written to the
+    /// names section ([`crate::tables::NameTable`]), not with the rest of the info: a loader
+    /// reads them in place when it symbolizes a backtrace.
+    #[serde(skip)]
     pub func_names: Vec<(u32, String)>,
 }
 
@@ -362,6 +388,20 @@ impl ModuleInfo {
             .binary_search_by_key(&index, |(i, _)| *i)
             .ok()
             .map(|i| self.func_names[i].1.as_str())
+    }
+
+    /// The image of memory `index`, if it has one.
+    pub fn memory_image(&self, index: u32) -> Option<&MemoryImage> {
+        self.memory_images.iter().find(|i| i.memory == index)
+    }
+
+    /// Whether data segment `i` is covered by a memory image (active, targets a memory with
+    /// an image).
+    pub fn data_in_image(&self, i: usize) -> bool {
+        match self.data.get(i).map(|d| &d.mode) {
+            Some(DataMode::Active { memory, .. }) => self.memory_image(*memory).is_some(),
+            _ => false,
+        }
     }
 
     /// Looks up an export by name.

@@ -114,6 +114,72 @@ impl TrapTable<'_> {
     }
 }
 
+/// The names section: `count: u32`, then `count` entries `[func_index, offset, len]` sorted
+/// by function index, then the UTF-8 names they point into (offsets from the start of the
+/// name bytes). Read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct NameTable<'a> {
+    entries: Table<'a, 3>,
+    names: &'a [u8],
+}
+
+impl<'a> NameTable<'a> {
+    /// Wraps section bytes; `None` if they are shorter than their entry count says. An empty
+    /// section is an empty table.
+    pub fn new(bytes: &'a [u8]) -> Option<Self> {
+        if bytes.is_empty() {
+            return Some(NameTable {
+                entries: Table { bytes },
+                names: bytes,
+            });
+        }
+        let count = usize::try_from(word(bytes.get(..4)?, 0)).ok()?;
+        let end = count.checked_mul(12)?.checked_add(4)?;
+        Some(NameTable {
+            entries: Table::new(bytes.get(4..end)?)?,
+            names: bytes.get(end..)?,
+        })
+    }
+
+    /// Number of names.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no names.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The name of function `index`; `None` if it has none or the entry is malformed.
+    pub fn get(&self, index: u32) -> Option<&'a str> {
+        let i = self.entries.search(index).ok()?;
+        let start = self.entries.word(i, 1) as usize;
+        let len = self.entries.word(i, 2) as usize;
+        core::str::from_utf8(self.names.get(start..start.checked_add(len)?)?).ok()
+    }
+
+    /// Encodes `(function index, name)` pairs sorted by function index.
+    pub fn encode(names: &[(u32, alloc::string::String)]) -> Vec<u8> {
+        if names.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&(names.len() as u32).to_le_bytes());
+        let mut at = 0u32;
+        for (index, name) in names {
+            for w in [*index, at, name.len() as u32] {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+            at = at.wrapping_add(name.len() as u32);
+        }
+        for (_, name) in names {
+            out.extend_from_slice(name.as_bytes());
+        }
+        out
+    }
+}
+
 /// Encodes entries of words into section bytes.
 pub fn encode<const N: usize>(entries: impl IntoIterator<Item = [u32; N]>) -> Vec<u8> {
     entries
@@ -140,5 +206,23 @@ mod tests {
         assert_eq!(t.trap_at(9), Some(crate::TrapCode::UnreachableCodeReached));
         assert_eq!(t.trap_at(5), None);
         assert!(TrapTable::new(&traps[..5]).is_none());
+    }
+
+    #[test]
+    fn names() {
+        use alloc::string::ToString;
+        let bytes = NameTable::encode(&[(1, "one".to_string()), (7, "seven".to_string())]);
+        let t = NameTable::new(&bytes).unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get(1), Some("one"));
+        assert_eq!(t.get(7), Some("seven"));
+        assert_eq!(t.get(2), None);
+        assert!(NameTable::new(&bytes[..10]).is_none());
+        assert!(NameTable::new(&[]).unwrap().is_empty());
+        for cut in 0..bytes.len() {
+            if let Some(t) = NameTable::new(&bytes[..cut]) {
+                let _ = (t.get(1), t.get(7));
+            }
+        }
     }
 }

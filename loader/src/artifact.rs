@@ -12,17 +12,49 @@ use precast_format::tables::{FuncTable, TrampolineTable, TrapTable};
 use precast_format::{Header, ModuleInfo, TrapCode, VMOffsets, sections};
 use std::ops::Range;
 
-/// A verified artifact: decoded metadata and the byte ranges of its sections.
-#[derive(Debug)]
-pub(crate) struct Verified {
-    pub header: Header,
-    pub info: ModuleInfo,
-    pub offsets: VMOffsets,
+/// Byte ranges of an artifact's sections in its mapping.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Ranges {
     pub text: Range<usize>,
+    pub info: Range<usize>,
+    pub vmoffsets: Range<usize>,
     pub funcs: Range<usize>,
     pub trampolines: Range<usize>,
     pub traps: Range<usize>,
     pub data: Range<usize>,
+    pub names: Range<usize>,
+}
+
+impl Ranges {
+    /// The range of section `name` (one of [`sections::CHECKSUMMED`]).
+    fn get(&self, name: &str) -> Range<usize> {
+        match name {
+            sections::TEXT => self.text.clone(),
+            sections::INFO => self.info.clone(),
+            sections::VMOFFSETS => self.vmoffsets.clone(),
+            sections::FUNCS => self.funcs.clone(),
+            sections::TRAMPOLINES => self.trampolines.clone(),
+            sections::TRAPS => self.traps.clone(),
+            sections::DATA => self.data.clone(),
+            sections::NAMES => self.names.clone(),
+            _ => 0..0,
+        }
+    }
+}
+
+/// An artifact that passed the checks done at every load: ELF structure, header, target,
+/// CPU, settings and the metadata checksum.
+#[derive(Debug)]
+pub(crate) struct Verified {
+    pub header: Header,
+    pub ranges: Ranges,
+}
+
+/// Module info decoded and validated against the lookup tables.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub info: ModuleInfo,
+    pub offsets: VMOffsets,
 }
 
 fn find<'a>(sections: &'a [Section], name: &str) -> Result<Option<&'a Section>, LoadError> {
@@ -47,7 +79,18 @@ fn malformed(section: &'static str, reason: impl Into<String>) -> LoadError {
     }
 }
 
-/// Verifies `file` (the whole artifact) for this host and `config`.
+fn crc_of(file: &[u8], ranges: &Ranges, names: &[&str]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    for name in names {
+        hasher.update(file.get(ranges.get(name)).unwrap_or(&[]));
+    }
+    hasher.finalize()
+}
+
+/// The checks done at every load, in order: ELF structure, no relocations against `.text`,
+/// header (magic, version, own checksum), target, CPU features, ABI settings, and the
+/// checksum of the metadata sections. O(number of sections + size of the metadata): nothing
+/// here reads the code, the trap table or the data.
 pub(crate) fn verify(file: &[u8], config: &Config) -> Result<Verified, LoadError> {
     let sections = elf::sections(file)?;
     let header_section = find(&sections, sections::HEADER)?.ok_or(LoadError::NotPrecast)?;
@@ -66,69 +109,83 @@ pub(crate) fn verify(file: &[u8], config: &Config) -> Result<Verified, LoadError
     check_cpu(&header)?;
     check_settings(&header, config)?;
 
-    let text_section = find(&sections, sections::TEXT)?;
-    let mut hasher = crc32fast::Hasher::new();
+    let mut ranges = Ranges::default();
     for name in sections::CHECKSUMMED {
-        hasher.update(&file[range(find(&sections, name)?)]);
+        let r = range(find(&sections, name)?);
+        match name {
+            sections::TEXT => ranges.text = r,
+            sections::INFO => ranges.info = r,
+            sections::VMOFFSETS => ranges.vmoffsets = r,
+            sections::FUNCS => ranges.funcs = r,
+            sections::TRAMPOLINES => ranges.trampolines = r,
+            sections::TRAPS => ranges.traps = r,
+            sections::DATA => ranges.data = r,
+            _ => ranges.names = r,
+        }
     }
-    let computed = hasher.finalize();
+    let computed = crc_of(file, &ranges, &sections::METADATA);
+    if computed != header.metadata_checksum {
+        return Err(LoadError::SectionsChecksum {
+            sections: "metadata",
+            stored: header.metadata_checksum,
+            computed,
+        });
+    }
+    for name in [sections::TEXT, sections::INFO, sections::VMOFFSETS] {
+        if find(&sections, name)?.is_none() {
+            return Err(LoadError::MalformedElf(format!("no `{name}` section")));
+        }
+    }
+    Ok(Verified { header, ranges })
+}
+
+/// The checks that read every byte: the checksum over all sections (code, metadata, trap
+/// table, data, names) and the trap table's order and codes.
+pub(crate) fn verify_integrity(
+    file: &[u8],
+    header: &Header,
+    ranges: &Ranges,
+) -> Result<(), LoadError> {
+    let computed = crc_of(file, ranges, &sections::CHECKSUMMED);
     if computed != header.sections_checksum {
         return Err(LoadError::SectionsChecksum {
+            sections: "all",
             stored: header.sections_checksum,
             computed,
         });
     }
+    validate_traps(ranges.text.len(), &file[ranges.traps.clone()])
+}
 
-    let text_section = text_section
-        .ok_or_else(|| LoadError::MalformedElf(format!("no `{}` section", sections::TEXT)))?;
-    let info_section = find(&sections, sections::INFO)?
-        .ok_or_else(|| LoadError::MalformedElf(format!("no `{}` section", sections::INFO)))?;
-    let offsets_section = find(&sections, sections::VMOFFSETS)?
-        .ok_or_else(|| LoadError::MalformedElf(format!("no `{}` section", sections::VMOFFSETS)))?;
+/// Decodes the module info and the recorded VMContext layout, and checks them and the
+/// function and trampoline tables for consistency.
+pub(crate) fn decode(file: &[u8], ranges: &Ranges) -> Result<Decoded, LoadError> {
     let info: ModuleInfo =
-        precast_format::decode(&file[range(Some(info_section))]).map_err(|e| {
-            LoadError::Decode {
-                section: sections::INFO,
-                reason: e.to_string(),
-            }
+        precast_format::decode(&file[ranges.info.clone()]).map_err(|e| LoadError::Decode {
+            section: sections::INFO,
+            reason: e.to_string(),
         })?;
     let recorded: VMOffsets =
-        precast_format::decode(&file[range(Some(offsets_section))]).map_err(|e| {
-            LoadError::Decode {
-                section: sections::VMOFFSETS,
-                reason: e.to_string(),
-            }
+        precast_format::decode(&file[ranges.vmoffsets.clone()]).map_err(|e| LoadError::Decode {
+            section: sections::VMOFFSETS,
+            reason: e.to_string(),
         })?;
-
-    let data = range(find(&sections, sections::DATA)?);
-    validate_info(&info, data.len())?;
+    validate_info(&info, ranges.data.len())?;
     let expected = info.vmoffsets(POINTER_SIZE);
     if recorded != expected {
         return Err(LoadError::VMOffsets(describe_offsets_diff(
             &recorded, &expected,
         )));
     }
-
-    let text = range(Some(text_section));
-    let funcs = range(find(&sections, sections::FUNCS)?);
-    let trampolines = range(find(&sections, sections::TRAMPOLINES)?);
-    let traps = range(find(&sections, sections::TRAPS)?);
     validate_tables(
         &info,
-        text.len(),
-        &file[funcs.clone()],
-        &file[trampolines.clone()],
-        &file[traps.clone()],
+        ranges.text.len(),
+        &file[ranges.funcs.clone()],
+        &file[ranges.trampolines.clone()],
     )?;
-    Ok(Verified {
-        header,
+    Ok(Decoded {
         info,
         offsets: expected,
-        text,
-        funcs,
-        trampolines,
-        traps,
-        data,
     })
 }
 
@@ -436,16 +493,51 @@ pub(crate) fn validate_info(info: &ModuleInfo, data_len: usize) -> Result<(), Lo
             ));
         }
     }
+    let mut prev = None;
+    for img in &info.memory_images {
+        let m = img.memory;
+        if m < info.num_imported_memories || prev.is_some_and(|p| m <= p) {
+            return bad(format!(
+                "memory image for memory {m} is not for a defined memory, or out of order"
+            ));
+        }
+        prev = Some(m);
+        let Some(ty) = info.memories.get(m as usize) else {
+            return bad(format!("memory image for memory {m}, which does not exist"));
+        };
+        let align = precast_format::IMAGE_ALIGN;
+        let min_bytes = ty
+            .minimum
+            .checked_mul(ty.page_size())
+            .filter(|b| b.checked_next_multiple_of(align).is_some());
+        let mem_end = img.memory_offset.checked_add(img.len);
+        let data_end = img.data_offset.checked_add(img.len);
+        let fits = match (min_bytes, mem_end, data_end) {
+            (Some(min), Some(mem_end), Some(data_end)) => {
+                mem_end <= min.next_multiple_of(align) && data_end <= data_len as u64
+            }
+            _ => false,
+        };
+        if !fits
+            || ty.shared
+            || !(img.memory_offset | img.data_offset | img.len).is_multiple_of(align)
+        {
+            return bad(format!(
+                "memory image for memory {m} ({:#x} bytes at {:#x}, data {:#x}) does not fit \
+                 the memory or the data section, or is not page aligned",
+                img.len, img.memory_offset, img.data_offset
+            ));
+        }
+    }
     Ok(())
 }
 
-/// Checks the fixed-width lookup tables against `.text` and the module info.
+/// Checks the function and trampoline tables against `.text` and the module info.
 pub(crate) fn validate_tables(
     info: &ModuleInfo,
     text_len: usize,
     funcs: &[u8],
     trampolines: &[u8],
-    traps: &[u8],
 ) -> Result<(), LoadError> {
     let in_text = |start: u32, len: u32| (start as u64) + (len as u64) <= text_len as u64;
     let funcs_t = FuncTable::new(funcs).ok_or_else(|| {
@@ -512,6 +604,11 @@ pub(crate) fn validate_tables(
             }
         }
     }
+    Ok(())
+}
+
+/// Checks the trap table: whole entries, inside `.text`, sorted, known codes.
+pub(crate) fn validate_traps(text_len: usize, traps: &[u8]) -> Result<(), LoadError> {
     let traps_t = TrapTable::new(traps).ok_or_else(|| {
         malformed(
             sections::TRAPS,

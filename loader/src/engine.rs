@@ -4,6 +4,61 @@ use precast_format::module::FuncType;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+/// How much of an artifact [`Module::from_file`](crate::Module::from_file) and
+/// [`Module::from_bytes`](crate::Module::from_bytes) check before returning.
+///
+/// Every load checks the ELF structure, the header (magic, format version, its own
+/// checksum), the target, the CPU features, the ABI settings and the checksum of the metadata
+/// sections (module info, VMContext layout, function and trampoline tables). The module info is
+/// decoded and validated once, at load ([`Verification::Full`]) or at first use
+/// ([`Verification::Fast`]); a malformed one is a [`LoadError`](crate::LoadError) either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Verification {
+    /// [`Full`](Verification::Full) for [`Module::from_bytes`](crate::Module::from_bytes)
+    /// (the bytes are copied anyway, so reading them once more is cheap),
+    /// [`Fast`](Verification::Fast) for [`Module::from_file`](crate::Module::from_file).
+    #[default]
+    Auto,
+    /// Also verify, at load, the checksum over every section (code, trap table, data images,
+    /// names) and the trap table's order and codes, and decode the module info. Costs a read
+    /// of the whole artifact.
+    Full,
+    /// Map and check only what is listed above; trust the code, trap table, data and names
+    /// to be what the compiler wrote (as [`Module::verify_integrity`](crate::Module::verify_integrity)
+    /// can confirm at any time). Loading reads no page of code or data.
+    Fast,
+}
+
+/// Limits of the instance pool ([`Config::pooling`]): everything is reserved when the
+/// engine is created, and an instantiation that needs more than a slot holds fails with
+/// [`Error::Resource`](crate::Error::Resource).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Instances that can be alive at once (each takes a VMContext slot).
+    pub instances: u32,
+    /// Linear memories that can be alive at once (each takes a reservation of
+    /// [`Config::memory_reservation`] + [`Config::memory_guard_size`] bytes of address space).
+    pub memories: u32,
+    /// Tables that can be alive at once.
+    pub tables: u32,
+    /// Largest VMContext of a pooled instance, in bytes.
+    pub max_vmctx_size: usize,
+    /// Largest table, in elements (across its lifetime: growing beyond fails).
+    pub max_table_elements: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            instances: 100,
+            memories: 100,
+            tables: 100,
+            max_vmctx_size: 64 * 1024,
+            max_table_elements: 20_000,
+        }
+    }
+}
+
 /// Loader settings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -13,6 +68,10 @@ pub struct Config {
     pub memory_reservation: u64,
     /// Bytes of inaccessible guard region after each memory's reservation.
     pub memory_guard_size: u64,
+    /// What a load checks eagerly.
+    pub verification: Verification,
+    /// Allocate instances from a pool of preallocated slots instead of from the OS.
+    pub pooling: Option<PoolConfig>,
 }
 
 impl Default for Config {
@@ -22,6 +81,8 @@ impl Default for Config {
             max_wasm_stack: 512 * 1024,
             memory_reservation: s.memory_reservation,
             memory_guard_size: s.memory_guard_size,
+            verification: Verification::Auto,
+            pooling: None,
         }
     }
 }
@@ -35,6 +96,18 @@ impl Config {
     /// Sets [`Config::max_wasm_stack`].
     pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
         self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Sets [`Config::verification`].
+    pub fn verification(&mut self, v: Verification) -> &mut Self {
+        self.verification = v;
+        self
+    }
+
+    /// Allocates instances from a pool with `limits` ([`Config::pooling`]).
+    pub fn pooling(&mut self, limits: PoolConfig) -> &mut Self {
+        self.pooling = Some(limits);
         self
     }
 }
@@ -90,6 +163,7 @@ impl TypeRegistry {
 pub(crate) struct EngineInner {
     pub config: Config,
     pub types: TypeRegistry,
+    pub pool: Option<std::sync::Arc<crate::pool::Pool>>,
 }
 
 /// Shared, thread-safe loader context: configuration and type registry. Cheap to clone.
@@ -105,15 +179,33 @@ impl Default for Engine {
 }
 
 impl Engine {
-    /// Creates an engine and installs the process's trap signal handlers (once).
+    /// Creates an engine and installs the process's trap signal handlers (once). With
+    /// [`Config::pooling`], reserves the pool too; if that fails (not enough address space),
+    /// the engine allocates from the OS instead: use [`Engine::try_new`] to get the error.
     pub fn new(config: &Config) -> Engine {
+        Engine::try_new(config).unwrap_or_else(|_| {
+            let mut plain = config.clone();
+            plain.pooling = None;
+            unpooled_engine(&plain)
+        })
+    }
+
+    /// Creates an engine, failing if the pool of [`Config::pooling`] cannot be reserved.
+    pub fn try_new(config: &Config) -> Result<Engine, crate::Error> {
         crate::traphandlers::init_signals();
-        Engine {
+        let pool = match &config.pooling {
+            Some(limits) => Some(std::sync::Arc::new(
+                crate::pool::Pool::new(limits, config).map_err(crate::Error::Resource)?,
+            )),
+            None => None,
+        };
+        Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 types: TypeRegistry::default(),
+                pool,
             }),
-        }
+        })
     }
 
     /// The configuration.
@@ -128,6 +220,22 @@ impl Engine {
 
     pub(crate) fn types(&self) -> &TypeRegistry {
         &self.inner.types
+    }
+
+    /// The instance pool, when the engine pools.
+    pub(crate) fn pool(&self) -> Option<&std::sync::Arc<crate::pool::Pool>> {
+        self.inner.pool.as_ref()
+    }
+}
+
+/// An engine without a pool (cannot fail).
+fn unpooled_engine(config: &Config) -> Engine {
+    Engine {
+        inner: Arc::new(EngineInner {
+            config: config.clone(),
+            types: TypeRegistry::default(),
+            pool: None,
+        }),
     }
 }
 

@@ -85,11 +85,14 @@ pub enum LoadError {
     /// An ABI-relevant setting does not match what this loader provides.
     #[error("artifact settings mismatch: {0}")]
     Settings(String),
-    /// The checksum over the artifact's sections does not match: the file is corrupted.
+    /// A checksum over the artifact's sections does not match: the file is corrupted.
     #[error(
-        "artifact sections are corrupted: checksum stored {stored:#010x}, computed {computed:#010x}"
+        "artifact sections are corrupted: {sections} checksum stored {stored:#010x}, computed {computed:#010x}"
     )]
     SectionsChecksum {
+        /// Which checksum: `metadata` (verified at every load) or `all` (every section,
+        /// code included).
+        sections: &'static str,
         /// Checksum stored in the header.
         stored: u32,
         /// Checksum computed over the sections.
@@ -117,6 +120,69 @@ pub enum LoadError {
     /// Making the code executable or registering it failed.
     #[error("cannot map artifact code: {0}")]
     Map(String),
+}
+
+impl LoadError {
+    /// A copy of the error (an I/O error is kept as its message).
+    pub(crate) fn duplicate(&self) -> LoadError {
+        match self {
+            LoadError::Io { path, source } => LoadError::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            LoadError::NotElf { reason } => LoadError::NotElf {
+                reason: reason.clone(),
+            },
+            LoadError::NotPrecast => LoadError::NotPrecast,
+            LoadError::Truncated {
+                what,
+                expected,
+                actual,
+            } => LoadError::Truncated {
+                what: what.clone(),
+                expected: *expected,
+                actual: *actual,
+            },
+            LoadError::MalformedElf(s) => LoadError::MalformedElf(s.clone()),
+            LoadError::BadMagic => LoadError::BadMagic,
+            LoadError::FormatVersion { found, expected } => LoadError::FormatVersion {
+                found: *found,
+                expected: *expected,
+            },
+            LoadError::HeaderChecksum { stored, computed } => LoadError::HeaderChecksum {
+                stored: *stored,
+                computed: *computed,
+            },
+            LoadError::MalformedHeader(s) => LoadError::MalformedHeader(s.clone()),
+            LoadError::Target { artifact, host } => LoadError::Target {
+                artifact: artifact.clone(),
+                host: host.clone(),
+            },
+            LoadError::CpuFeatures { missing } => LoadError::CpuFeatures {
+                missing: missing.clone(),
+            },
+            LoadError::Settings(s) => LoadError::Settings(s.clone()),
+            LoadError::SectionsChecksum {
+                sections,
+                stored,
+                computed,
+            } => LoadError::SectionsChecksum {
+                sections,
+                stored: *stored,
+                computed: *computed,
+            },
+            LoadError::Decode { section, reason } => LoadError::Decode {
+                section,
+                reason: reason.clone(),
+            },
+            LoadError::VMOffsets(s) => LoadError::VMOffsets(s.clone()),
+            LoadError::Malformed { section, reason } => LoadError::Malformed {
+                section,
+                reason: reason.clone(),
+            },
+            LoadError::Map(s) => LoadError::Map(s.clone()),
+        }
+    }
 }
 
 /// Why imports could not be resolved.

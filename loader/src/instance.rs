@@ -16,11 +16,10 @@ use crate::trap::Trap;
 use crate::types;
 use crate::values::func_type_name;
 use crate::vm::{self, VMContextAlloc, VMFuncRef, VMGlobal, VMMemoryDefinition, VMTableDefinition};
-use precast_format::TrapCode;
 use precast_format::module::{
     ConstExpr, DataMode, ElementItems, ElementMode, ExternKind, ImportKind,
 };
-use precast_format::sections;
+use precast_format::{ModuleInfo, TrapCode, VMOffsets, abi, sections};
 use std::ptr::NonNull;
 
 /// An entity that can be imported or exported.
@@ -141,7 +140,7 @@ impl InstanceData {
         }
         NonNull::new(
             self.vmctx
-                .field::<VMFuncRef>(self.module.offsets().func_ref(index))?,
+                .field::<VMFuncRef>(self.module.prepared().ok()?.offsets.func_ref(index))?,
         )
     }
 }
@@ -419,6 +418,198 @@ fn layout_error() -> Error {
     ))
 }
 
+/// Per-module instantiation data computed once (see [`crate::module::Prepared`]).
+pub(crate) struct Plan {
+    pub template: Box<[u8]>,
+    pub const_globals: Box<[bool]>,
+    pub table_images: Box<[Option<Box<[u32]>>]>,
+    pub elem_in_image: Box<[bool]>,
+}
+
+/// A constant-expression context with nothing to read: evaluation succeeds only for
+/// expressions that are constant for every instance.
+struct NoContext;
+
+impl ConstContext for NoContext {
+    fn global(&self, _: u32) -> Option<u128> {
+        None
+    }
+    fn func_ref(&self, _: u32) -> Option<usize> {
+        None
+    }
+}
+
+/// Function references evaluate to `index + 1` (0 is null), globals to nothing.
+struct FuncIndexContext;
+
+impl ConstContext for FuncIndexContext {
+    fn global(&self, _: u32) -> Option<u128> {
+        None
+    }
+    fn func_ref(&self, index: u32) -> Option<usize> {
+        Some(index as usize + 1)
+    }
+}
+
+/// Largest table that gets a precomputed image.
+const MAX_TABLE_IMAGE: u64 = 1 << 20;
+
+/// Computes the VMContext template and the table images of a module. `func_ptr` gives the
+/// code address of a defined function.
+pub(crate) fn plan(
+    info: &ModuleInfo,
+    offsets: &VMOffsets,
+    type_ids: &[u32],
+    func_ptr: impl Fn(usize) -> Option<*const u8>,
+) -> Result<Plan, LoadError> {
+    let bad = |reason: String| LoadError::Malformed {
+        section: sections::INFO,
+        reason,
+    };
+    let outside = || LoadError::VMOffsets("a VMContext field lies outside the VMContext".into());
+    let mut template = vec![0u8; (offsets.size as usize).max(16)];
+    let mut put = |offset: u32, bytes: &[u8]| -> Result<(), LoadError> {
+        let at = offset as usize;
+        template
+            .get_mut(at..at + bytes.len())
+            .ok_or_else(outside)?
+            .copy_from_slice(bytes);
+        Ok(())
+    };
+    put(0, &vm::VMCTX_MAGIC.to_le_bytes())?;
+    put(
+        offsets.builtins,
+        &(crate::builtins::table_ptr() as usize).to_le_bytes(),
+    )?;
+    put(
+        offsets.type_ids,
+        &(type_ids.as_ptr() as usize).to_le_bytes(),
+    )?;
+    let p = usize::from(vm::POINTER_SIZE);
+    for i in info.num_imported_funcs..info.functions.len() as u32 {
+        let defined = (i - info.num_imported_funcs) as usize;
+        let func = func_ptr(defined).ok_or_else(|| LoadError::Malformed {
+            section: sections::FUNCS,
+            reason: format!("no code for function {i}"),
+        })?;
+        let ty = info.functions.get(i as usize).copied().unwrap_or(0);
+        let type_id = type_ids.get(ty as usize).copied().unwrap_or(u32::MAX);
+        let at = offsets.func_ref(i);
+        put(at, &(func as usize).to_le_bytes())?;
+        put(at + 2 * p as u32, &type_id.to_le_bytes())?;
+    }
+    let defined_globals =
+        &info.globals[(info.num_imported_globals as usize).min(info.globals.len())..];
+    let mut const_globals = Vec::with_capacity(defined_globals.len());
+    for (k, g) in defined_globals.iter().enumerate() {
+        let value = g
+            .init
+            .as_ref()
+            .and_then(|e| const_expr::eval(e, &NoContext).ok());
+        if let Some(v) = value {
+            put(offsets.defined_global(k as u32), &v.to_le_bytes())?;
+        }
+        const_globals.push(value.is_some());
+    }
+
+    // Table images: constant initializer, every active segment constant and in bounds.
+    let defined_tables = (info.num_imported_tables as usize).min(info.tables.len());
+    let mut table_images: Vec<Option<Vec<u32>>> = info.tables[defined_tables..]
+        .iter()
+        .map(|t| {
+            if !t.ty.element.is_func() || t.ty.minimum > MAX_TABLE_IMAGE {
+                return None;
+            }
+            let init = match &t.init {
+                None => 0,
+                Some(e) => const_expr::eval(e, &FuncIndexContext).ok()?,
+            };
+            let init = u32::try_from(init).ok()?.wrapping_sub(1);
+            Some(vec![init; t.ty.minimum as usize])
+        })
+        .collect();
+    let mut elem_in_image = vec![false; info.elements.len()];
+    // First pass: tables with a non-constant segment lose their image.
+    let mut segment_values: Vec<Option<(u64, Vec<u32>)>> = Vec::with_capacity(info.elements.len());
+    for seg in &info.elements {
+        let ElementMode::Active { table, offset } = &seg.mode else {
+            segment_values.push(None);
+            continue;
+        };
+        let Some(k) = (*table as usize).checked_sub(defined_tables) else {
+            segment_values.push(None);
+            continue;
+        };
+        let table64 = info
+            .tables
+            .get(*table as usize)
+            .is_some_and(|t| t.ty.table64);
+        let start = const_expr::eval(offset, &NoContext).ok().map(|raw| {
+            if table64 {
+                raw as u64
+            } else {
+                u64::from(raw as u32)
+            }
+        });
+        let items: Option<Vec<u32>> = match &seg.items {
+            ElementItems::Funcs(fs) => Some(fs.clone()),
+            ElementItems::Exprs(es) => es
+                .iter()
+                .map(|e| {
+                    const_expr::eval(e, &FuncIndexContext)
+                        .ok()
+                        .and_then(|v| u32::try_from(v).ok())
+                        .map(|v| v.wrapping_sub(1))
+                })
+                .collect(),
+        };
+        let fits = |img: &Vec<u32>, start: u64, n: usize| {
+            start
+                .checked_add(n as u64)
+                .is_some_and(|end| end <= img.len() as u64)
+        };
+        match (start, items, table_images.get(k)) {
+            (Some(start), Some(items), Some(Some(img))) if fits(img, start, items.len()) => {
+                segment_values.push(Some((start, items)));
+            }
+            _ => {
+                if let Some(img) = table_images.get_mut(k) {
+                    *img = None;
+                }
+                segment_values.push(None);
+            }
+        }
+    }
+    for (i, seg) in info.elements.iter().enumerate() {
+        let (ElementMode::Active { table, .. }, Some((start, items))) =
+            (&seg.mode, &segment_values[i])
+        else {
+            continue;
+        };
+        let k = *table as usize - defined_tables;
+        if let Some(Some(img)) = table_images.get_mut(k) {
+            let start = *start as usize;
+            img[start..start + items.len()].copy_from_slice(items);
+            elem_in_image[i] = true;
+        }
+    }
+    let n = info.functions.len() as u32;
+    for img in table_images.iter().flatten() {
+        if let Some(f) = img.iter().find(|&&f| f != u32::MAX && f >= n) {
+            return Err(bad(format!("table image names function {f}")));
+        }
+    }
+    Ok(Plan {
+        template: template.into_boxed_slice(),
+        const_globals: const_globals.into_boxed_slice(),
+        table_images: table_images
+            .into_iter()
+            .map(|i| i.map(Vec::into_boxed_slice))
+            .collect(),
+        elem_in_image: elem_in_image.into_boxed_slice(),
+    })
+}
+
 fn instantiate(
     store: &mut StoreOpaque,
     module: &Module,
@@ -427,7 +618,8 @@ fn instantiate(
     if !Engine::same(&store.engine, module.engine()) {
         return api("module and store belong to different engines");
     }
-    let info = module.info();
+    let prepared = module.prepared()?;
+    let info = &prepared.info;
     if imports.len() != info.imports.len() {
         return Err(LinkError::ImportCount {
             expected: info.imports.len(),
@@ -447,9 +639,10 @@ fn instantiate(
     }
     store.register_module(module);
 
-    let offsets = *module.offsets();
-    let vmctx = VMContextAlloc::new(&offsets)
-        .ok_or_else(|| Error::Resource("cannot allocate a VMContext".into()))?;
+    let offsets = prepared.offsets;
+    let pool = store.engine.pool().cloned();
+    let vmctx = VMContextAlloc::new(&offsets, &prepared.template, pool.as_ref())
+        .map_err(Error::Resource)?;
     let index = store.instances.len();
     let data = Owned::new(InstanceData {
         index,
@@ -472,14 +665,8 @@ fn instantiate(
     let w = |ok: bool| if ok { Ok(()) } else { Err(layout_error()) };
     let vmctx_ptr = inst.vmctx.as_ptr();
 
-    w(inst.vmctx.write(0, vm::VMCTX_MAGIC))?;
+    // The template holds everything else that does not depend on the instance.
     w(inst.vmctx.write(offsets.store, store.state.as_ptr()))?;
-    w(inst
-        .vmctx
-        .write(offsets.builtins, crate::builtins::table_ptr()))?;
-    w(inst
-        .vmctx
-        .write(offsets.type_ids, module.type_ids().as_ptr()))?;
     w(inst.vmctx.write(offsets.instance, inst_ptr))?;
 
     // Imports.
@@ -536,39 +723,34 @@ fn instantiate(
         }
     }
 
-    // Function references of defined functions.
+    // Function references of defined functions: code and type come from the template.
+    let vmctx_at = abi::func_ref::vmctx(vm::POINTER_SIZE);
     for i in info.num_imported_funcs..info.functions.len() as u32 {
-        let defined = (i - info.num_imported_funcs) as usize;
-        let func = module.defined_func_ptr(defined).ok_or_else(layout_error)?;
-        let ty = info.functions.get(i as usize).copied().unwrap_or(0);
-        let type_id = module
-            .type_ids()
-            .get(ty as usize)
-            .copied()
-            .unwrap_or(u32::MAX);
-        w(inst.vmctx.write(
-            offsets.func_ref(i),
-            VMFuncRef {
-                func,
-                vmctx: vmctx_ptr,
-                type_id,
-            },
-        ))?;
+        w(inst.vmctx.write(offsets.func_ref(i) + vmctx_at, vmctx_ptr))?;
     }
 
-    // Defined memories.
-    let config = store.engine.config().clone();
+    // Defined memories: the image is mapped copy-on-write from the artifact file, or copied.
+    let config = store.engine.config();
+    let (reservation, guard) = (config.memory_reservation, config.memory_guard_size);
     for (k, ty) in info
         .memories
         .iter()
-        .skip(info.num_imported_memories as usize)
         .enumerate()
+        .skip(info.num_imported_memories as usize)
     {
-        let mem = LinearMemory::new(ty, config.memory_reservation, config.memory_guard_size)
-            .map_err(Error::Resource)?;
+        let image = match info.memory_image(k as u32) {
+            Some(img) => Some(module.image_source(img).ok_or_else(layout_error)?),
+            None => None,
+        };
+        let mem = match &pool {
+            Some(pool) => LinearMemory::from_pool(pool, ty, image.as_ref()),
+            None => LinearMemory::new(ty, reservation, guard, image.as_ref()),
+        }
+        .map_err(Error::Resource)?;
+        let defined = k as u32 - info.num_imported_memories;
         let def = inst
             .vmctx
-            .field::<VMMemoryDefinition>(offsets.defined_memory(k as u32))
+            .field::<VMMemoryDefinition>(offsets.defined_memory(defined))
             .ok_or_else(layout_error)?;
         let mut entry = MemoryEntry {
             mem,
@@ -581,23 +763,26 @@ fn instantiate(
         inst.memories.push(store.memories.len() - 1);
     }
 
-    // Defined globals, in order (initializers may read earlier globals).
+    // Defined globals, in order (initializers may read earlier globals); constant ones are
+    // in the template already.
     for (k, g) in info
         .globals
         .iter()
         .skip(info.num_imported_globals as usize)
         .enumerate()
     {
-        let value = match &g.init {
-            Some(e) => eval(store, inst, e)?,
-            None => 0,
-        };
         let slot = inst
             .vmctx
             .field::<VMGlobal>(offsets.defined_global(k as u32))
             .ok_or_else(layout_error)?;
-        // SAFETY: `field` checked bounds and alignment inside our VMContext.
-        unsafe { slot.write(VMGlobal(value.to_le_bytes())) };
+        if !prepared.const_globals.get(k).copied().unwrap_or(false) {
+            let value = match &g.init {
+                Some(e) => eval(store, inst, e)?,
+                None => 0,
+            };
+            // SAFETY: `field` checked bounds and alignment inside our VMContext.
+            unsafe { slot.write(VMGlobal(value.to_le_bytes())) };
+        }
         store.globals.push(GlobalEntry {
             ty: types::canon_global(g.ty, module.type_ids()),
             ptr: slot,
@@ -606,18 +791,31 @@ fn instantiate(
         inst.globals.push(store.globals.len() - 1);
     }
 
-    // Defined tables.
+    // Defined tables: from their precomputed image, or initializer + segments below.
+    let func_refs = vmctx_ptr as usize + offsets.func_refs as usize;
+    let func_ref_size = abi::func_ref::size(vm::POINTER_SIZE) as usize;
     for (k, t) in info
         .tables
         .iter()
         .skip(info.num_imported_tables as usize)
         .enumerate()
     {
-        let init = match &t.init {
-            Some(e) => eval(store, inst, e)? as usize,
-            None => 0,
+        let image = prepared.table_images.get(k).and_then(|i| i.as_deref());
+        let init = match (&t.init, image) {
+            (_, Some(_)) | (None, None) => 0,
+            (Some(e), None) => eval(store, inst, e)? as usize,
         };
-        let elems = TableElements::new(&t.ty, init).map_err(Error::Resource)?;
+        let mut elems =
+            TableElements::with_storage(&t.ty, init, pool.as_ref()).map_err(Error::Resource)?;
+        if let Some(image) = image {
+            for (slot, &f) in elems.as_mut_slice().iter_mut().zip(image) {
+                *slot = if f == u32::MAX {
+                    0
+                } else {
+                    func_refs + f as usize * func_ref_size
+                };
+            }
+        }
         let def = inst
             .vmctx
             .field::<VMTableDefinition>(offsets.defined_table(k as u32))
@@ -635,6 +833,11 @@ fn instantiate(
 
     // Element segments: evaluate items, copy active ones, keep passive ones.
     for (i, seg) in info.elements.iter().enumerate() {
+        if prepared.elem_in_image.get(i).copied().unwrap_or(false)
+            || matches!(seg.mode, ElementMode::Declared)
+        {
+            continue;
+        }
         let items: Vec<usize> = match &seg.items {
             ElementItems::Funcs(fs) => fs
                 .iter()
@@ -669,11 +872,15 @@ fn instantiate(
         }
     }
 
-    // Active data segments.
+    // Active data segments (those covered by a memory image are applied already).
     for (i, seg) in info.data.iter().enumerate() {
         let DataMode::Active { memory, offset } = &seg.mode else {
             continue;
         };
+        if info.memory_image(*memory).is_some() {
+            inst.data_dropped[i] = true;
+            continue;
+        }
         let raw = eval(store, inst, offset)?;
         let m = *inst
             .memories

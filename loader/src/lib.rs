@@ -43,6 +43,7 @@ mod instance;
 mod linear_memory;
 mod linker;
 mod module;
+mod pool;
 mod store;
 mod table_elements;
 mod trap;
@@ -54,13 +55,13 @@ mod vm;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{Config, Engine};
+pub use engine::{Config, Engine, PoolConfig, Verification};
 pub use error::{Error, LinkError, LoadError};
 pub use externals::{Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use host::HOST_TARGET;
 pub use instance::{Extern, Instance};
-pub use linker::Linker;
+pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ExternType, ImportType, Module};
 pub use store::{AsStore, AsStoreMut, Store, StoreOpaque};
 pub use trap::{FrameInfo, Trap};

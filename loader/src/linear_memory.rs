@@ -1,9 +1,51 @@
 //! Linear memory storage: a fixed reservation of address space whose accessible prefix grows
 //! with `mprotect`. The base address never moves.
+//!
+//! A memory's initial image (the module's data segments, laid out at compile time) is mapped
+//! copy-on-write from the artifact file (`MAP_PRIVATE | MAP_FIXED` over the start of the
+//! reservation) when the module was loaded from a file and the image is page aligned for this
+//! host; otherwise it is copied. Pooled memories ([`crate::pool`]) keep their reservation and
+//! their image mapping between uses and are reset with `madvise(MADV_DONTNEED)`, which restores
+//! mapped image pages to the file's contents and zeroes the rest.
 
 use crate::host;
+use crate::pool::{MemorySlot, Pool};
 use precast_format::module::MemoryType;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+
+/// The initial contents of a memory: `bytes` at `memory_offset`, and where to map them from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ImageSource<'a> {
+    /// Identifies the image across modules (module id, memory index), for pool slot reuse.
+    pub key: (u64, u32),
+    /// The artifact file and the file offset of the image, when it can be mapped.
+    pub file: Option<(BorrowedFd<'a>, u64)>,
+    /// Where the image goes in the memory.
+    pub memory_offset: u64,
+    /// The image bytes (for the copy fallback).
+    pub bytes: &'a [u8],
+}
+
+impl ImageSource<'_> {
+    /// Whether the image can be mapped on this host: page-aligned offsets and length.
+    fn mappable(&self) -> Option<(BorrowedFd<'_>, u64)> {
+        let (fd, off) = self.file?;
+        let page = host::page_size() as u64;
+        ((off | self.memory_offset | self.bytes.len() as u64).is_multiple_of(page))
+            .then_some((fd, off))
+    }
+}
+
+/// Where a memory's reservation comes from.
+#[derive(Debug)]
+enum Origin {
+    /// Its own mapping, unmapped on drop.
+    Own,
+    /// A pool slot, reset and returned on drop.
+    Pool(Arc<Pool>, MemorySlot),
+}
 
 /// A reserved linear memory.
 #[derive(Debug)]
@@ -20,7 +62,12 @@ pub(crate) struct LinearMemory {
     /// Largest length in bytes the type allows.
     max_length: u64,
     page_size: u64,
+    origin: Origin,
 }
+
+// SAFETY: the memory is plain bytes owned by this value; the pool it may come from is
+// thread-safe.
+unsafe impl Send for LinearMemory {}
 
 /// Largest number of bytes a memory of `ty` may ever have (per its index type and maximum).
 fn type_max_bytes(ty: &MemoryType) -> u64 {
@@ -35,23 +82,75 @@ fn type_max_bytes(ty: &MemoryType) -> u64 {
     by_index.min(by_max).min(u128::from(u64::MAX)) as u64
 }
 
+/// The type's initial size in bytes, if it fits `reservation`.
+fn initial_bytes(ty: &MemoryType, reservation: u64) -> Result<u64, String> {
+    if ty.page_size_log2 > 16 {
+        return Err(format!("unsupported page size 2^{}", ty.page_size_log2));
+    }
+    ty.minimum
+        .checked_mul(ty.page_size())
+        .filter(|&b| b <= type_max_bytes(ty) && b <= reservation)
+        .ok_or_else(|| {
+            format!(
+                "memory minimum of {} pages exceeds the {reservation:#x}-byte reservation",
+                ty.minimum
+            )
+        })
+}
+
+/// Maps `len` bytes of `fd` at `offset` copy-on-write over `at`.
+///
+/// # Safety
+/// `[at, at + len)` must lie in a reservation owned by the caller.
+unsafe fn map_image(
+    at: *mut u8,
+    len: usize,
+    fd: BorrowedFd<'_>,
+    offset: u64,
+) -> Result<(), String> {
+    // SAFETY: guaranteed by the caller; MAP_FIXED replaces only pages of that reservation.
+    unsafe {
+        rustix::mm::mmap(
+            at.cast(),
+            len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE | MapFlags::FIXED,
+            fd,
+            offset,
+        )
+    }
+    .map(|_| ())
+    .map_err(|e| format!("cannot map the memory image: {e}"))
+}
+
+/// Replaces `[at, at + len)` with fresh inaccessible anonymous pages.
+///
+/// # Safety
+/// `[at, at + len)` must lie in a reservation owned by the caller.
+pub(crate) unsafe fn unmap_image(at: *mut u8, len: usize) -> Result<(), String> {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        rustix::mm::mmap_anonymous(
+            at.cast(),
+            len,
+            ProtFlags::empty(),
+            MapFlags::PRIVATE | MapFlags::FIXED | MapFlags::NORESERVE,
+        )
+    }
+    .map(|_| ())
+    .map_err(|e| format!("cannot reset a memory image: {e}"))
+}
+
 impl LinearMemory {
-    /// Reserves `reservation + guard` bytes and makes the type's minimum accessible.
-    pub fn new(ty: &MemoryType, reservation: u64, guard: u64) -> Result<LinearMemory, String> {
-        if ty.page_size_log2 > 16 {
-            return Err(format!("unsupported page size 2^{}", ty.page_size_log2));
-        }
-        let page_size = ty.page_size();
-        let min_bytes = ty
-            .minimum
-            .checked_mul(page_size)
-            .filter(|&b| b <= type_max_bytes(ty) && b <= reservation)
-            .ok_or_else(|| {
-                format!(
-                    "memory minimum of {} pages exceeds the {reservation:#x}-byte reservation",
-                    ty.minimum
-                )
-            })?;
+    /// Reserves `reservation + guard` bytes and makes the type's minimum accessible, with
+    /// `image` as its initial contents.
+    pub fn new(
+        ty: &MemoryType,
+        reservation: u64,
+        guard: u64,
+        image: Option<&ImageSource<'_>>,
+    ) -> Result<LinearMemory, String> {
+        let min_bytes = initial_bytes(ty, reservation)?;
         let mapped = reservation
             .checked_add(guard)
             .and_then(|n| usize::try_from(n).ok())
@@ -74,11 +173,100 @@ impl LinearMemory {
             accessible: 0,
             length: 0,
             max_length: type_max_bytes(ty).min(reservation),
-            page_size,
+            page_size: ty.page_size(),
+            origin: Origin::Own,
         };
         mem.set_length(min_bytes)
             .map_err(|e| format!("cannot commit the memory's initial {min_bytes} bytes: {e}"))?;
+        if let Some(image) = image {
+            mem.apply_image(image, false)?;
+        }
         Ok(mem)
+    }
+
+    /// Takes a memory from `pool`, with `image` as its initial contents.
+    pub fn from_pool(
+        pool: &Arc<Pool>,
+        ty: &MemoryType,
+        image: Option<&ImageSource<'_>>,
+    ) -> Result<LinearMemory, String> {
+        let reservation = pool.memory_reservation();
+        let min_bytes = initial_bytes(ty, reservation)?;
+        let want = usize::try_from(min_bytes)
+            .ok()
+            .and_then(host::round_up_to_page)
+            .ok_or("length overflows")?;
+        let slot = pool.take_memory(image.map(|i| i.key))?;
+        let mut mem = LinearMemory {
+            base: slot.base,
+            mapped: 0,
+            reservation,
+            accessible: slot.accessible,
+            length: 0,
+            max_length: type_max_bytes(ty).min(reservation),
+            page_size: ty.page_size(),
+            origin: Origin::Pool(pool.clone(), slot),
+        };
+        // The slot's pages are clean (reset on release); fix up protection and the image.
+        if mem.accessible > want {
+            // SAFETY: `[want, accessible)` lies in the slot's reservation.
+            unsafe {
+                rustix::mm::mprotect(
+                    mem.base.add(want).cast(),
+                    mem.accessible - want,
+                    MprotectFlags::empty(),
+                )
+            }
+            .map_err(|e| format!("cannot reset a pooled memory: {e}"))?;
+            mem.accessible = want;
+        }
+        mem.set_length(min_bytes)
+            .map_err(|e| format!("cannot commit the memory's initial {min_bytes} bytes: {e}"))?;
+        let reuse = match (&mem.origin, image) {
+            (Origin::Pool(_, slot), Some(i)) => slot.image == Some(i.key),
+            _ => false,
+        };
+        if !reuse {
+            if let Origin::Pool(_, slot) = &mut mem.origin
+                && let Some((_, len)) = slot.mapped_image.take()
+            {
+                slot.image = None;
+                // SAFETY: the old image lies in the slot's reservation.
+                unsafe { unmap_image(slot.base, len)? };
+                mem.accessible = 0;
+                mem.set_length(min_bytes).map_err(|e| {
+                    format!("cannot commit the memory's initial {min_bytes} bytes: {e}")
+                })?;
+            }
+            if let Some(image) = image {
+                mem.apply_image(image, true)?;
+            }
+        }
+        Ok(mem)
+    }
+
+    /// Writes (maps or copies) `image` into the accessible memory.
+    fn apply_image(&mut self, image: &ImageSource<'_>, pooled: bool) -> Result<(), String> {
+        let start = usize::try_from(image.memory_offset).map_err(|_| "image offset overflows")?;
+        let len = image.bytes.len();
+        let end = start.checked_add(len).ok_or("image length overflows")?;
+        if end > self.accessible {
+            return Err(format!(
+                "memory image {start:#x}..{end:#x} exceeds the memory's initial size"
+            ));
+        }
+        match image.mappable() {
+            Some((fd, offset)) if len > 0 => {
+                // SAFETY: `[start, end)` lies in our accessible reservation.
+                unsafe { map_image(self.base.add(start), len, fd, offset)? };
+                if pooled && let Origin::Pool(_, slot) = &mut self.origin {
+                    slot.image = Some(image.key);
+                    slot.mapped_image = Some((start, end));
+                }
+            }
+            _ => self.as_mut_slice()[start..end].copy_from_slice(image.bytes),
+        }
+        Ok(())
     }
 
     fn set_length(&mut self, bytes: u64) -> Result<(), String> {
@@ -143,9 +331,17 @@ impl LinearMemory {
 
 impl Drop for LinearMemory {
     fn drop(&mut self) {
-        // SAFETY: unmapping exactly the reservation we mapped; nothing refers to it once its
-        // store is dropped.
-        let _ = unsafe { rustix::mm::munmap(self.base.cast(), self.mapped) };
+        match std::mem::replace(&mut self.origin, Origin::Own) {
+            Origin::Own => {
+                // SAFETY: unmapping exactly the reservation we mapped; nothing refers to it
+                // once its store is dropped.
+                let _ = unsafe { rustix::mm::munmap(self.base.cast(), self.mapped) };
+            }
+            Origin::Pool(pool, mut slot) => {
+                slot.accessible = self.accessible;
+                pool.release_memory(slot);
+            }
+        }
     }
 }
 
@@ -165,7 +361,7 @@ mod tests {
 
     #[test]
     fn reserve_grow_and_limits() {
-        let mut m = LinearMemory::new(&ty(1, Some(3)), 1 << 32, 1 << 31).unwrap();
+        let mut m = LinearMemory::new(&ty(1, Some(3)), 1 << 32, 1 << 31, None).unwrap();
         assert_eq!(m.pages(), 1);
         assert_eq!(m.byte_len(), 65536);
         let base = m.base();
@@ -183,13 +379,13 @@ mod tests {
 
     #[test]
     fn unbounded_memory_limited_by_reservation() {
-        let mut m = LinearMemory::new(&ty(0, None), 1 << 20, 0).unwrap();
+        let mut m = LinearMemory::new(&ty(0, None), 1 << 20, 0, None).unwrap();
         assert_eq!(m.pages(), 0);
         assert_eq!(m.grow(16), Some(0));
         assert_eq!(m.grow(1), None, "reservation is 16 pages");
-        assert!(LinearMemory::new(&ty(17, None), 1 << 20, 0).is_err());
+        assert!(LinearMemory::new(&ty(17, None), 1 << 20, 0, None).is_err());
         // The full 4 GiB of a 32-bit memory fits the default reservation.
-        let mut big = LinearMemory::new(&ty(0, None), 1 << 32, 1 << 31).unwrap();
+        let mut big = LinearMemory::new(&ty(0, None), 1 << 32, 1 << 31, None).unwrap();
         assert_eq!(big.grow(65536), Some(0));
         assert_eq!(big.grow(1), None);
     }
@@ -200,7 +396,7 @@ mod tests {
             page_size_log2: 0,
             ..ty(3, None)
         };
-        let mut m = LinearMemory::new(&t, 1 << 32, 0).unwrap();
+        let mut m = LinearMemory::new(&t, 1 << 32, 0, None).unwrap();
         assert_eq!(m.byte_len(), 3);
         assert_eq!(m.grow(5), Some(3));
         assert_eq!(m.byte_len(), 8);

@@ -12,6 +12,59 @@ use precast_format::module::FuncType;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+fn materialize<T: 'static>(store: &mut Store<T>, def: Definition<T>) -> Extern {
+    match def {
+        Definition::Extern(e) => e,
+        Definition::HostFunc(ty, f) => {
+            Extern::Func(Func::new(store, ty, move |caller, params, results| {
+                f(caller, params, results)
+            }))
+        }
+    }
+}
+
+/// A module with its imports resolved by a [`Linker`]: instantiating it looks up no name.
+/// Host functions are created in each store that instantiates; entities of a particular
+/// store can only be used with that store.
+pub struct InstancePre<T> {
+    module: Module,
+    defs: Vec<Definition<T>>,
+}
+
+impl<T> Clone for InstancePre<T> {
+    fn clone(&self) -> Self {
+        InstancePre {
+            module: self.module.clone(),
+            defs: self.defs.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for InstancePre<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstancePre")
+            .field("module", &self.module)
+            .field("imports", &self.defs.len())
+            .finish()
+    }
+}
+
+impl<T: 'static> InstancePre<T> {
+    /// The module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Instantiates the module in `store`.
+    pub fn instantiate(&self, store: &mut Store<T>) -> Result<Instance, Error> {
+        let mut imports = Vec::with_capacity(self.defs.len());
+        for def in &self.defs {
+            imports.push(materialize(store, def.clone()));
+        }
+        Instance::new(store, &self.module, &imports)
+    }
+}
+
 type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
 
 enum Definition<T> {
@@ -139,20 +192,15 @@ impl<T: 'static> Linker<T> {
     }
 
     fn materialize(&self, store: &mut Store<T>, def: Definition<T>) -> Extern {
-        match def {
-            Definition::Extern(e) => e,
-            Definition::HostFunc(ty, f) => {
-                Extern::Func(Func::new(store, ty, move |caller, params, results| {
-                    f(caller, params, results)
-                }))
-            }
-        }
+        materialize(store, def)
     }
 
-    /// Resolves `module`'s imports and instantiates it in `store`.
-    pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance, Error> {
-        let mut imports = Vec::with_capacity(module.info().imports.len());
-        for imp in &module.info().imports {
+    /// The definitions of `module`'s imports, in order.
+    fn resolve(&self, module: &Module) -> Result<Vec<Definition<T>>, Error> {
+        module.prepared()?;
+        let imports = &module.info().imports;
+        let mut defs = Vec::with_capacity(imports.len());
+        for imp in imports {
             let def = self
                 .defs
                 .get(&(imp.module.clone(), imp.name.clone()))
@@ -161,9 +209,29 @@ impl<T: 'static> Linker<T> {
                     name: imp.name.clone(),
                 })?
                 .clone();
-            imports.push(self.materialize(store, def));
+            defs.push(def);
         }
+        Ok(defs)
+    }
+
+    /// Resolves `module`'s imports and instantiates it in `store`.
+    pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance, Error> {
+        let defs = self.resolve(module)?;
+        let imports: Vec<Extern> = defs
+            .into_iter()
+            .map(|def| self.materialize(store, def))
+            .collect();
         Instance::new(store, module, &imports)
+    }
+
+    /// Resolves `module`'s imports once, for instantiating it many times (a server's
+    /// per-request instances): see [`InstancePre`]. Also decodes the module info now if that
+    /// has not happened yet.
+    pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T>, Error> {
+        Ok(InstancePre {
+            module: module.clone(),
+            defs: self.resolve(module)?,
+        })
     }
 
     /// Instantiates `module` and registers its exports under `name`.

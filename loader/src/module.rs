@@ -1,20 +1,24 @@
 //! [`Module`]: a verified artifact mapped into memory with its code executable and
 //! registered for trap handling.
 
-use crate::artifact::{self, Verified};
+use crate::artifact::{self, Decoded, Ranges, Verified};
 use crate::code_registry::{self, CodeInfo, Registration};
-use crate::engine::Engine;
+use crate::engine::{Engine, Verification};
 use crate::error::{Error, LoadError};
 use crate::host;
+use crate::linear_memory::ImageSource;
 use memmap2::{Mmap, MmapMut, MmapOptions};
 use precast_format::module::{
-    DataSegment, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType,
+    DataSegment, ExternKind, FuncType, GlobalType, ImportKind, MemoryImage, MemoryType, TableType,
 };
-use precast_format::tables::TrampolineTable;
+use precast_format::tables::{FuncTable, NameTable, TrampolineTable};
 use precast_format::{Header, ModuleInfo, VMOffsets};
+use std::fs::File;
 use std::ops::Range;
+use std::os::fd::AsFd;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 /// The type of an importable or exportable entity.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,6 +58,27 @@ unsafe impl Send for CodeInfo {}
 // SAFETY: as above; all accesses are reads.
 unsafe impl Sync for CodeInfo {}
 
+/// Everything instantiation needs that is computed once per module, at first use (or at load
+/// with [`Verification::Full`]): the decoded module info, canonical type ids, the VMContext
+/// template and table images.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub info: ModuleInfo,
+    pub offsets: VMOffsets,
+    /// Engine-wide type ids by module type index (the VMContext points here).
+    pub type_ids: Box<[u32]>,
+    /// The VMContext with every instance-independent field filled in: magic, builtins, type
+    /// ids, code pointers and type ids of defined functions' references, constant globals.
+    pub template: Box<[u8]>,
+    /// Defined globals whose value is in the template (constant initializers).
+    pub const_globals: Box<[bool]>,
+    /// Per defined table: its initial elements as function indices (`u32::MAX`: null), when
+    /// its initializer and every active element segment into it are constant.
+    pub table_images: Box<[Option<Box<[u32]>>]>,
+    /// Element segments applied through a table image.
+    pub elem_in_image: Box<[bool]>,
+}
+
 struct ModuleInner {
     // Field order is drop order: unregister before freeing what the registry points to.
     _registration: Registration,
@@ -61,17 +86,22 @@ struct ModuleInner {
     /// Executable copy of `.text`, when it could not be made executable in place.
     _exec_copy: Option<Mmap>,
     mapping: Mmap,
+    /// The artifact file, kept open to map memory images from (`None`: loaded from bytes).
+    file: Option<File>,
+    /// Process-unique id (pool slots remember which module's image they hold).
+    id: u64,
     engine: Engine,
     header: Header,
-    info: ModuleInfo,
-    offsets: VMOffsets,
-    funcs: Range<usize>,
-    trampolines: Range<usize>,
-    data: Range<usize>,
-    type_ids: Box<[u32]>,
+    ranges: Ranges,
+    prepared: OnceLock<Result<Prepared, LoadError>>,
 }
 
 /// A loaded, verified artifact. Cheap to clone; safe to share between threads.
+///
+/// Loading ([`Module::from_file`], [`Module::from_bytes`]) maps the artifact, checks it
+/// (see [`Verification`]), makes its code executable in place and registers it for trap
+/// handling. The module info is decoded once, at load with [`Verification::Full`] or else at
+/// first use ([`Module::info`], instantiation).
 #[derive(Clone)]
 pub struct Module {
     inner: Arc<ModuleInner>,
@@ -80,21 +110,24 @@ pub struct Module {
 impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Module")
-            .field("name", &self.inner.info.name)
+            .field("name", &self.info().name)
             .field("text_size", &self.inner.code.text_len)
             .finish()
     }
 }
 
+static EMPTY_INFO: LazyLock<ModuleInfo> = LazyLock::new(ModuleInfo::default);
+
 impl Module {
-    /// Maps the artifact at `path` (read-only, private) and verifies it.
+    /// Maps the artifact at `path` (read-only, private) and verifies it. With the default
+    /// [`Verification::Auto`] this reads no page of code or data: see [`Verification::Fast`].
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module, Error> {
         let path = path.as_ref();
         let io = |source| LoadError::Io {
             path: path.display().to_string(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io)?;
+        let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         if len == 0 {
             return Err(LoadError::NotElf {
@@ -106,10 +139,12 @@ impl Module {
         // verifies every byte it uses. Concurrent truncation of the file by another process
         // is outside what any mmap-based loader can defend against.
         let mapping = unsafe { MmapOptions::new().map_copy_read_only(&file) }.map_err(io)?;
-        Module::from_mapping(engine, mapping)
+        let full = engine.config().verification == Verification::Full;
+        Module::from_mapping(engine, mapping, Some(file), full)
     }
 
-    /// Copies `bytes` into an anonymous mapping and verifies it.
+    /// Copies `bytes` into an anonymous mapping and verifies it. With the default
+    /// [`Verification::Auto`] every section is verified ([`Verification::Full`]).
     pub fn from_bytes(engine: &Engine, bytes: &[u8]) -> Result<Module, Error> {
         if bytes.is_empty() {
             return Err(LoadError::NotElf {
@@ -123,27 +158,71 @@ impl Module {
         let mapping = anon
             .make_read_only()
             .map_err(|e| LoadError::Map(format!("cannot protect the artifact copy: {e}")))?;
-        Module::from_mapping(engine, mapping)
+        let full = engine.config().verification != Verification::Fast;
+        Module::from_mapping(engine, mapping, None, full)
     }
 
-    fn from_mapping(engine: &Engine, mapping: Mmap) -> Result<Module, Error> {
+    fn from_mapping(
+        engine: &Engine,
+        mapping: Mmap,
+        file: Option<File>,
+        full: bool,
+    ) -> Result<Module, Error> {
         let v: Verified = artifact::verify(&mapping, engine.config())?;
-        let (text_start, exec_copy) = make_executable(&mapping, v.text.clone())?;
+        if full {
+            artifact::verify_integrity(&mapping, &v.header, &v.ranges)?;
+        }
+        let (text_start, exec_copy) = make_executable(&mapping, v.ranges.text.clone())?;
         let code = Box::new(CodeInfo {
             text_start,
-            text_len: v.text.len(),
-            traps: mapping[v.traps.clone()].as_ptr(),
-            traps_len: v.traps.len(),
+            text_len: v.ranges.text.len(),
+            traps: mapping[v.ranges.traps.clone()].as_ptr(),
+            traps_len: v.ranges.traps.len(),
             frame_pointers: v.header.settings.frame_pointers,
         });
         let registration = code_registry::register(&code).ok_or_else(|| {
             LoadError::Map("too many modules are loaded (code registry is full)".into())
         })?;
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let module = Module {
+            inner: Arc::new(ModuleInner {
+                _registration: registration,
+                code,
+                _exec_copy: exec_copy,
+                mapping,
+                file,
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                engine: engine.clone(),
+                header: v.header,
+                ranges: v.ranges,
+                prepared: OnceLock::new(),
+            }),
+        };
+        if full {
+            module.prepared()?;
+        }
+        Ok(module)
+    }
+
+    /// Decodes and validates the module info and computes the per-module instantiation
+    /// data, once.
+    pub(crate) fn prepared(&self) -> Result<&Prepared, LoadError> {
+        self.inner
+            .prepared
+            .get_or_init(|| self.prepare())
+            .as_ref()
+            .map_err(LoadError::duplicate)
+    }
+
+    fn prepare(&self) -> Result<Prepared, LoadError> {
+        let inner = &self.inner;
+        let Decoded { info, offsets } = artifact::decode(&inner.mapping, &inner.ranges)?;
+        let engine = &inner.engine;
         // Canonical ids in index order. A type that refers to itself or a later type (a
         // recursion group, which the module info does not describe) cannot be canonicalized
         // soundly: it gets an id of its own, equal to no other type.
-        let mut type_ids = Vec::with_capacity(v.info.types.len());
-        for t in &v.info.types {
+        let mut type_ids = Vec::with_capacity(info.types.len());
+        for t in &info.types {
             let id = if crate::types::refers_beyond(t, type_ids.len()) {
                 engine.types().register_unique(t)
             } else {
@@ -154,22 +233,31 @@ impl Module {
             type_ids.push(id);
         }
         let type_ids = type_ids.into_boxed_slice();
-        Ok(Module {
-            inner: Arc::new(ModuleInner {
-                _registration: registration,
-                code,
-                _exec_copy: exec_copy,
-                mapping,
-                engine: engine.clone(),
-                header: v.header,
-                info: v.info,
-                offsets: v.offsets,
-                funcs: v.funcs,
-                trampolines: v.trampolines,
-                data: v.data,
-                type_ids,
-            }),
+        let funcs = FuncTable::new(&inner.mapping[inner.ranges.funcs.clone()]);
+        let plan = crate::instance::plan(&info, &offsets, &type_ids, |defined| {
+            let t = funcs?;
+            (defined < t.len())
+                .then(|| (inner.code.text_start + t.func(defined).start as usize) as *const u8)
+        })?;
+        Ok(Prepared {
+            info,
+            offsets,
+            type_ids,
+            template: plan.template,
+            const_globals: plan.const_globals,
+            table_images: plan.table_images,
+            elem_in_image: plan.elem_in_image,
         })
+    }
+
+    /// Verifies what [`Verification::Fast`] leaves out: the checksum over every section
+    /// (code, trap table, data, names) and the trap table, and decodes the module info.
+    /// Reads the whole artifact.
+    pub fn verify_integrity(&self) -> Result<(), Error> {
+        let inner = &self.inner;
+        artifact::verify_integrity(&inner.mapping, &inner.header, &inner.ranges)?;
+        self.prepared()?;
+        Ok(())
     }
 
     /// The engine the module was loaded with.
@@ -177,9 +265,10 @@ impl Module {
         &self.inner.engine
     }
 
-    /// The decoded module info.
+    /// The decoded module info (decoded at first use). If it cannot be decoded, this is an
+    /// empty info and instantiation reports the [`LoadError`].
     pub fn info(&self) -> &ModuleInfo {
-        &self.inner.info
+        self.prepared().map_or(&EMPTY_INFO, |p| &p.info)
     }
 
     /// The artifact header.
@@ -189,7 +278,13 @@ impl Module {
 
     /// The module's name from its name section.
     pub fn name(&self) -> Option<&str> {
-        self.inner.info.name.as_deref()
+        self.info().name.as_deref()
+    }
+
+    /// The name of function `index` from the name section (read in place).
+    pub fn func_name(&self, index: u32) -> Option<&str> {
+        let bytes = &self.inner.mapping[self.inner.ranges.names.clone()];
+        NameTable::new(bytes)?.get(index)
     }
 
     /// Size of the compiled code in bytes.
@@ -199,7 +294,7 @@ impl Module {
 
     /// The module's imports, in order.
     pub fn imports(&self) -> impl ExactSizeIterator<Item = ImportType<'_>> + '_ {
-        let info = &self.inner.info;
+        let info = self.info();
         info.imports.iter().map(move |i| ImportType {
             module: &i.module,
             name: &i.name,
@@ -216,7 +311,7 @@ impl Module {
 
     /// The module's exports, in order.
     pub fn exports(&self) -> impl ExactSizeIterator<Item = ExportType<'_>> + '_ {
-        let info = &self.inner.info;
+        let info = self.info();
         info.exports.iter().map(move |e| ExportType {
             name: &e.name,
             ty: self
@@ -227,7 +322,7 @@ impl Module {
 
     /// Type of entity `index` of `kind` (whole index space).
     pub(crate) fn entity_type(&self, kind: ExternKind, index: u32) -> Option<ExternType> {
-        let info = &self.inner.info;
+        let info = self.info();
         let i = index as usize;
         Some(match kind {
             ExternKind::Func => ExternType::Func(info.func_type(index)?.clone()),
@@ -237,13 +332,9 @@ impl Module {
         })
     }
 
-    pub(crate) fn offsets(&self) -> &VMOffsets {
-        &self.inner.offsets
-    }
-
-    /// Engine-wide type ids by module type index.
+    /// Engine-wide type ids by module type index (empty if the info cannot be decoded).
     pub(crate) fn type_ids(&self) -> &[u32] {
-        &self.inner.type_ids
+        self.prepared().map_or(&[], |p| &p.type_ids)
     }
 
     /// Address of the start of `.text`.
@@ -258,21 +349,12 @@ impl Module {
 
     /// The function address map bytes.
     pub(crate) fn funcs_bytes(&self) -> &[u8] {
-        &self.inner.mapping[self.inner.funcs.clone()]
-    }
-
-    /// Address of defined function `defined_index`'s code.
-    pub(crate) fn defined_func_ptr(&self, defined_index: usize) -> Option<*const u8> {
-        let t = precast_format::tables::FuncTable::new(self.funcs_bytes())?;
-        if defined_index >= t.len() {
-            return None;
-        }
-        Some((self.text_start() + t.func(defined_index).start as usize) as *const u8)
+        &self.inner.mapping[self.inner.ranges.funcs.clone()]
     }
 
     /// Entry and exit trampoline addresses of module type `ty` (`None` where absent).
     pub(crate) fn trampolines(&self, ty: u32) -> (Option<*const u8>, Option<*const u8>) {
-        let bytes = &self.inner.mapping[self.inner.trampolines.clone()];
+        let bytes = &self.inner.mapping[self.inner.ranges.trampolines.clone()];
         let Some(t) = TrampolineTable::new(bytes) else {
             return (None, None);
         };
@@ -281,17 +363,39 @@ impl Module {
         }
         let at = |w| {
             let off = t.word(ty as usize, w);
-            (off != u32::MAX).then(|| (self.text_start() + off as usize) as *const u8)
+            (off != u32::MAX && (off as usize) < self.inner.code.text_len)
+                .then(|| (self.text_start() + off as usize) as *const u8)
         };
         (at(0), at(1))
     }
 
     /// The bytes of data segment `seg`.
     pub(crate) fn data_bytes(&self, seg: &DataSegment) -> &[u8] {
-        let data = &self.inner.mapping[self.inner.data.clone()];
+        let data = &self.inner.mapping[self.inner.ranges.data.clone()];
         let start = usize::try_from(seg.offset).unwrap_or(usize::MAX);
         let end = start.saturating_add(usize::try_from(seg.len).unwrap_or(usize::MAX));
         data.get(start..end).unwrap_or(&[])
+    }
+
+    /// Where memory image `img` comes from: its bytes, and the artifact file to map it from
+    /// when the module was loaded from a file.
+    pub(crate) fn image_source(&self, img: &MemoryImage) -> Option<ImageSource<'_>> {
+        let inner = &self.inner;
+        let start = inner
+            .ranges
+            .data
+            .start
+            .checked_add(usize::try_from(img.data_offset).ok()?)?;
+        let end = start.checked_add(usize::try_from(img.len).ok()?)?;
+        if end > inner.ranges.data.end {
+            return None;
+        }
+        Some(ImageSource {
+            key: (inner.id, img.memory),
+            file: inner.file.as_ref().map(|f| (f.as_fd(), start as u64)),
+            memory_offset: img.memory_offset,
+            bytes: inner.mapping.get(start..end)?,
+        })
     }
 
     /// Whether two handles refer to the same loaded module.

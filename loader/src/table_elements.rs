@@ -11,12 +11,34 @@ pub(crate) const MAX_TABLE_ELEMENTS: u64 = 10_000_000;
 pub(crate) struct TableElements {
     elements: Vec<usize>,
     max: u64,
+    /// The pool the storage came from (returned on drop).
+    pool: Option<std::sync::Arc<crate::pool::Pool>>,
 }
 
 impl TableElements {
     /// A table of `ty.minimum` elements set to `init`.
     pub fn new(ty: &TableType, init: usize) -> Result<TableElements, String> {
-        let max = ty.maximum.unwrap_or(u64::MAX).min(MAX_TABLE_ELEMENTS);
+        TableElements::with_storage(ty, init, None)
+    }
+
+    /// A table of `ty.minimum` elements set to `init`, with storage from `pool` when given.
+    pub fn with_storage(
+        ty: &TableType,
+        init: usize,
+        pool: Option<&std::sync::Arc<crate::pool::Pool>>,
+    ) -> Result<TableElements, String> {
+        let mut max = ty.maximum.unwrap_or(u64::MAX).min(MAX_TABLE_ELEMENTS);
+        if let Some(pool) = pool {
+            let limit = pool.limits().max_table_elements;
+            if ty.minimum > limit {
+                return Err(format!(
+                    "table minimum of {} elements exceeds the pool's limit of {limit} \
+                     (PoolConfig::max_table_elements)",
+                    ty.minimum
+                ));
+            }
+            max = max.min(limit);
+        }
         if ty.minimum > max {
             return Err(format!(
                 "table minimum of {} elements exceeds the limit of {max}",
@@ -24,12 +46,24 @@ impl TableElements {
             ));
         }
         let n = ty.minimum as usize;
-        let mut elements = Vec::new();
+        let mut elements = match pool {
+            Some(pool) => pool.take_table()?,
+            None => Vec::new(),
+        };
         elements
             .try_reserve_exact(n)
             .map_err(|e| format!("cannot allocate a table of {n} elements: {e}"))?;
         elements.resize(n, init);
-        Ok(TableElements { elements, max })
+        Ok(TableElements {
+            elements,
+            max,
+            pool: pool.cloned(),
+        })
+    }
+
+    /// The elements, mutably (the whole table).
+    pub fn as_mut_slice(&mut self) -> &mut [usize] {
+        &mut self.elements
     }
 
     /// Current length.
@@ -101,6 +135,14 @@ impl TableElements {
         self.elements
             .copy_within(src as usize..se as usize, dst as usize);
         true
+    }
+}
+
+impl Drop for TableElements {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            pool.release_table(std::mem::take(&mut self.elements));
+        }
     }
 }
 

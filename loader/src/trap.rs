@@ -109,7 +109,7 @@ pub(crate) fn symbolize(pcs: &[usize], modules: &[Module]) -> Vec<FrameInfo> {
         frames.push(FrameInfo {
             module_name: info.name.clone(),
             func_index: index,
-            func_name: info.func_name(index).map(str::to_string),
+            func_name: module.func_name(index).map(str::to_string),
             text_offset: u32::try_from(pc - module.text_start()).unwrap_or(offset),
         });
     }

@@ -99,21 +99,69 @@ pub(crate) fn check_layouts() {
     );
 }
 
-/// A zeroed, 16-aligned VMContext allocation of `offsets.size` bytes.
+/// A 16-aligned VMContext block: from the heap, or a pool slot.
 #[derive(Debug)]
 pub(crate) struct VMContextAlloc {
     ptr: NonNull<u8>,
-    layout: Layout,
+    size: usize,
+    origin: Origin,
 }
 
+#[derive(Debug)]
+enum Origin {
+    Heap(Layout),
+    Pool(
+        std::sync::Arc<crate::pool::Pool>,
+        crate::pool::VMContextSlot,
+    ),
+}
+
+// SAFETY: the block is owned by this value; the pool is thread-safe.
+unsafe impl Send for VMContextAlloc {}
+
 impl VMContextAlloc {
-    /// Allocates a zeroed VMContext for `offsets`.
-    pub fn new(offsets: &VMOffsets) -> Option<VMContextAlloc> {
+    /// Allocates a VMContext for `offsets` and initializes it with `template` (zeroes after
+    /// it), from `pool` when given.
+    pub fn new(
+        offsets: &VMOffsets,
+        template: &[u8],
+        pool: Option<&std::sync::Arc<crate::pool::Pool>>,
+    ) -> Result<VMContextAlloc, String> {
         let size = (offsets.size as usize).max(16);
-        let layout = Layout::from_size_align(size, 16).ok()?;
-        // SAFETY: the layout has a non-zero size.
-        let ptr = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })?;
-        Some(VMContextAlloc { ptr, layout })
+        if template.len() > size {
+            return Err("VMContext template larger than the VMContext".into());
+        }
+        let alloc = match pool {
+            Some(pool) => {
+                let slot = pool.take_vmctx(size)?;
+                VMContextAlloc {
+                    ptr: NonNull::new(slot.ptr).ok_or("null pool slot")?,
+                    size,
+                    origin: Origin::Pool(pool.clone(), slot),
+                }
+            }
+            None => {
+                let layout =
+                    Layout::from_size_align(size, 16).map_err(|_| "VMContext too large")?;
+                // SAFETY: the layout has a non-zero size.
+                let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })
+                    .ok_or("cannot allocate a VMContext")?;
+                VMContextAlloc {
+                    ptr,
+                    size,
+                    origin: Origin::Heap(layout),
+                }
+            }
+        };
+        // SAFETY: the block holds `size >= template.len()` writable bytes, exclusively ours.
+        unsafe {
+            std::ptr::copy_nonoverlapping(template.as_ptr(), alloc.as_ptr(), template.len());
+            alloc
+                .as_ptr()
+                .add(template.len())
+                .write_bytes(0, size - template.len());
+        }
+        Ok(alloc)
     }
 
     /// The VMContext pointer.
@@ -123,7 +171,7 @@ impl VMContextAlloc {
 
     /// Size in bytes.
     pub fn size(&self) -> usize {
-        self.layout.size()
+        self.size
     }
 
     /// Pointer to the field at `offset` as a `*mut T`, if `T` fits there.
@@ -152,8 +200,11 @@ impl VMContextAlloc {
 
 impl Drop for VMContextAlloc {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) };
+        match std::mem::replace(&mut self.origin, Origin::Heap(Layout::new::<u8>())) {
+            // SAFETY: allocated in `new` with this layout.
+            Origin::Heap(layout) => unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) },
+            Origin::Pool(pool, slot) => pool.release_vmctx(slot),
+        }
     }
 }
 

@@ -178,14 +178,20 @@ fn with_section(bytes: &[u8], section: &str, edit: impl FnOnce(&mut Vec<u8>)) ->
     edit(&mut content);
     assert_eq!(content.len(), len, "edit must keep the length");
     out[off..off + len].copy_from_slice(&content);
-    let mut hasher = crc32fast::Hasher::new();
-    for name in precast_format::sections::CHECKSUMMED {
-        if let Some(&(o, l)) = ranges.get(name) {
-            hasher.update(&out[o..o + l]);
-        }
-    }
-    let sum = hasher.finalize();
-    with_header(&out, |h| h.sections_checksum = sum)
+    let (all, metadata) = precast_format::checksums(
+        |name| ranges.get(name).map(|&(o, l)| &out[o..o + l]),
+        |parts| {
+            let mut hasher = crc32fast::Hasher::new();
+            for p in parts {
+                hasher.update(p);
+            }
+            hasher.finalize()
+        },
+    );
+    with_header(&out, |h| {
+        h.sections_checksum = all;
+        h.metadata_checksum = metadata;
+    })
 }
 
 #[test]

@@ -123,14 +123,21 @@ fn header(bytes: &[u8]) -> Header {
 
 /// Writes `h`, with the sections checksum recomputed, into the header section.
 fn write_header(bytes: &mut [u8], mut h: Header) {
-    let mut hasher = crc32fast::Hasher::new();
     let all = elf::sections(bytes).unwrap();
-    for name in sections::CHECKSUMMED {
-        if let Some(s) = all.iter().find(|s| s.name == name) {
-            hasher.update(&bytes[s.offset..s.offset + s.size]);
-        }
-    }
-    h.sections_checksum = hasher.finalize();
+    (h.sections_checksum, h.metadata_checksum) = precast_format::checksums(
+        |name| {
+            all.iter()
+                .find(|s| s.name == name)
+                .map(|s| &bytes[s.offset..s.offset + s.size])
+        },
+        |parts| {
+            let mut hasher = crc32fast::Hasher::new();
+            for p in parts {
+                hasher.update(p);
+            }
+            hasher.finalize()
+        },
+    );
     contents(bytes, sections::HEADER)[..HEADER_SIZE].copy_from_slice(&h.encode(crc32fast::hash));
 }
 
@@ -251,7 +258,7 @@ fn header_magic_version_checksum() {
             e,
             LoadError::FormatVersion {
                 found: 99,
-                expected: 1
+                expected: precast_format::header::FORMAT_VERSION
             }
         ),
         "{e}"

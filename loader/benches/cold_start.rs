@@ -1,0 +1,137 @@
+//! Microbenchmarks of the cold-start path: load (artifact file -> module), instantiate
+//! (module -> instance, store dropped afterwards), pooled re-instantiate, and a host -> wasm
+//! call. Run with `cargo bench -p precast-loader`.
+//!
+//! Workloads: a hello-world WASI command (its import satisfied by a placeholder host
+//! function) and, when `../shared` (or `PRECAST_SHARED`) is present, sightglass's
+//! `rust-compression`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use precast_loader::{
+    Engine, Error, ExternType, InstancePre, Linker, Module, PoolConfig, Store, Val,
+};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+/// The hello-world WASI command used by `cargo xtask bench`.
+const HELLO_WAT: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "Hello, world!\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 14))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+
+const CALL_WAT: &str = r#"(module
+  (func (export "nop"))
+  (func (export "inc") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1))))"#;
+
+fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("PRECAST_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    dir.is_dir().then_some(dir)
+}
+
+/// Compiles `wasm` (binary or text) to an artifact file in a scratch folder.
+fn artifact(name: &str, wasm: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("precast-loader-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    let bytes = precast_compiler::compile(wasm, &precast_compiler::Config::default())
+        .unwrap_or_else(|e| panic!("compile {name}: {e}"));
+    let path = dir.join(format!("{name}.pcst"));
+    std::fs::write(&path, bytes).expect("write artifact");
+    path
+}
+
+/// Workloads: (name, artifact path).
+fn workloads() -> Vec<(&'static str, PathBuf)> {
+    let mut out = vec![("hello", artifact("hello", HELLO_WAT.as_bytes()))];
+    if let Some(shared) = shared_dir() {
+        let wasm = shared.join("sightglass/rust-compression/benchmark.wasm");
+        if let Ok(bytes) = std::fs::read(&wasm) {
+            out.push(("rust-compression", artifact("rust-compression", &bytes)));
+        }
+    }
+    out
+}
+
+/// A linker that satisfies every function import with a placeholder.
+fn placeholder_linker(engine: &Engine, module: &Module) -> Linker<()> {
+    let mut linker = Linker::new(engine);
+    for import in module.imports() {
+        if let ExternType::Func(ty) = import.ty {
+            linker
+                .func_new(import.module, import.name, ty, |_, _, _| {
+                    Err(Error::Host("placeholder import called".into()))
+                })
+                .expect("define placeholder");
+        }
+    }
+    linker
+}
+
+fn benches(c: &mut Criterion) {
+    let engine = Engine::default();
+    let pooled = Engine::new(precast_loader::Config::new().pooling(PoolConfig {
+        instances: 16,
+        ..PoolConfig::default()
+    }));
+    for (name, path) in workloads() {
+        c.bench_function(&format!("load/{name}"), |b| {
+            b.iter(|| black_box(Module::from_file(&engine, &path).expect("load")))
+        });
+        let module = Module::from_file(&engine, &path).expect("load");
+        let linker = placeholder_linker(&engine, &module);
+        c.bench_function(&format!("instantiate/{name}"), |b| {
+            b.iter(|| {
+                let mut store = Store::new(&engine, ());
+                black_box(
+                    linker
+                        .instantiate(&mut store, &module)
+                        .expect("instantiate"),
+                );
+            })
+        });
+        let pre = linker.instantiate_pre(&module).expect("pre");
+        c.bench_function(&format!("instantiate-pre/{name}"), |b| {
+            b.iter(|| {
+                let mut store = Store::new(&engine, ());
+                black_box(pre.instantiate(&mut store).expect("instantiate"));
+            })
+        });
+        let module = Module::from_file(&pooled, &path).expect("load");
+        let pre: InstancePre<()> = placeholder_linker(&pooled, &module)
+            .instantiate_pre(&module)
+            .expect("pre");
+        c.bench_function(&format!("pooled-instantiate/{name}"), |b| {
+            b.iter(|| {
+                let mut store = Store::new(&pooled, ());
+                black_box(pre.instantiate(&mut store).expect("instantiate"));
+            })
+        });
+    }
+    let path = artifact("call", CALL_WAT.as_bytes());
+    let module = Module::from_file(&engine, &path).expect("load");
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .expect("instantiate");
+    let nop = instance.get_func(&store, "nop").expect("nop");
+    c.bench_function("call/nop", |b| {
+        b.iter(|| nop.call(&mut store, &[], &mut []).expect("call"))
+    });
+    let inc = instance.get_func(&store, "inc").expect("inc");
+    let mut out = [Val::I32(0)];
+    c.bench_function("call/inc", |b| {
+        b.iter(|| {
+            inc.call(&mut store, &[Val::I32(black_box(41))], &mut out)
+                .expect("call");
+            black_box(&out);
+        })
+    });
+}
+
+criterion_group!(cold_start, benches);
+criterion_main!(cold_start);

@@ -1,0 +1,282 @@
+//! The instance pool ([`Config::pooling`](crate::Config::pooling)): linear memory
+//! reservations, VMContext blocks and table storage preallocated when the engine is created,
+//! handed to instances and reset when their store is dropped.
+//!
+//! Memory slots are carved out of one `PROT_NONE` reservation. A released slot is reset with
+//! `madvise(MADV_DONTNEED)` over the bytes it made accessible: pages mapped from a memory image
+//! go back to the file's contents, the others to zero. It keeps its protection and its image
+//! mapping, so the next instance of the same module in that slot needs no system call at all
+//! to get a fresh memory; [`Pool::take_memory`] prefers such a slot.
+
+use crate::engine::{Config, PoolConfig};
+use crate::host;
+use rustix::mm::{Advice, MapFlags, ProtFlags};
+use std::sync::Mutex;
+
+/// A memory slot, while an instance owns it.
+#[derive(Debug)]
+pub(crate) struct MemorySlot {
+    index: u32,
+    /// Base address of the slot's reservation.
+    pub base: *mut u8,
+    /// Bytes at the start of the slot that are readable and writable.
+    pub accessible: usize,
+    /// The image mapped copy-on-write at the start of the slot, if any (module id, memory).
+    pub image: Option<(u64, u32)>,
+    /// The byte range of that mapping.
+    pub mapped_image: Option<(usize, usize)>,
+}
+
+// SAFETY: a slot is an exclusive claim on a region of the pool's reservation.
+unsafe impl Send for MemorySlot {}
+
+/// A VMContext block of the pool.
+#[derive(Debug)]
+pub(crate) struct VMContextSlot {
+    index: u32,
+    /// Start of the block (16-aligned, `max_vmctx_size` bytes).
+    pub ptr: *mut u8,
+}
+
+// SAFETY: as for memory slots.
+unsafe impl Send for VMContextSlot {}
+
+#[derive(Debug)]
+struct State {
+    /// Free memory slots; the most recently released last.
+    free_memories: Vec<MemorySlot>,
+    /// Free VMContext slots.
+    free_vmctx: Vec<u32>,
+    /// Free table buffers (capacity `max_table_elements`), and how many are taken.
+    free_tables: Vec<Vec<usize>>,
+    tables_taken: u32,
+}
+
+/// The pool. Shared by an engine and every pooled memory, VMContext and table.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    limits: PoolConfig,
+    /// Memory region: `limits.memories` slots of `stride` bytes.
+    memories: *mut u8,
+    memories_len: usize,
+    stride: usize,
+    reservation: u64,
+    /// VMContext region: `limits.instances` blocks of `vmctx_size` bytes.
+    vmctx: *mut u8,
+    vmctx_len: usize,
+    vmctx_size: usize,
+    state: Mutex<State>,
+}
+
+// SAFETY: the raw pointers are the pool's own mappings; mutable state is behind the mutex and
+// slots are exclusive claims.
+unsafe impl Send for Pool {}
+// SAFETY: as above.
+unsafe impl Sync for Pool {}
+
+fn exhausted(what: &str, n: u32) -> String {
+    format!(
+        "instance pool exhausted: all {n} {what} slots are in use (raise PoolConfig limits or \
+         drop stores)"
+    )
+}
+
+impl Pool {
+    /// Reserves the pool's address space.
+    pub fn new(limits: &PoolConfig, config: &Config) -> Result<Pool, String> {
+        let stride = config
+            .memory_reservation
+            .checked_add(config.memory_guard_size)
+            .and_then(|n| usize::try_from(n).ok())
+            .and_then(host::round_up_to_page)
+            .ok_or("pool memory slots do not fit in the address space")?
+            .max(host::page_size());
+        let memories_len = stride
+            .checked_mul(limits.memories as usize)
+            .ok_or("pool memory region does not fit in the address space")?;
+        let vmctx_size = limits
+            .max_vmctx_size
+            .checked_next_multiple_of(64)
+            .ok_or("max_vmctx_size overflows")?;
+        let vmctx_len = vmctx_size
+            .checked_mul(limits.instances as usize)
+            .and_then(host::round_up_to_page)
+            .ok_or("pool VMContext region does not fit in the address space")?;
+        let reserve = |len: usize, prot: ProtFlags, what: &str| -> Result<*mut u8, String> {
+            if len == 0 {
+                return Ok(std::ptr::null_mut());
+            }
+            // SAFETY: a fresh anonymous mapping nothing else refers to.
+            unsafe {
+                rustix::mm::mmap_anonymous(
+                    std::ptr::null_mut(),
+                    len,
+                    prot,
+                    MapFlags::PRIVATE | MapFlags::NORESERVE,
+                )
+            }
+            .map(|p| p.cast())
+            .map_err(|e| format!("cannot reserve {len:#x} bytes for the pool's {what}: {e}"))
+        };
+        let memories = reserve(memories_len, ProtFlags::empty(), "memories")?;
+        let vmctx = match reserve(vmctx_len, ProtFlags::READ | ProtFlags::WRITE, "VMContexts") {
+            Ok(p) => p,
+            Err(e) => {
+                if !memories.is_null() {
+                    // SAFETY: the region mapped just above.
+                    let _ = unsafe { rustix::mm::munmap(memories.cast(), memories_len) };
+                }
+                return Err(e);
+            }
+        };
+        let free_memories = (0..limits.memories)
+            .rev()
+            .map(|i| MemorySlot {
+                index: i,
+                // SAFETY: slot `i` lies inside the memory region.
+                base: unsafe { memories.add(i as usize * stride) },
+                accessible: 0,
+                image: None,
+                mapped_image: None,
+            })
+            .collect();
+        Ok(Pool {
+            limits: *limits,
+            memories,
+            memories_len,
+            stride,
+            reservation: config.memory_reservation,
+            vmctx,
+            vmctx_len,
+            vmctx_size,
+            state: Mutex::new(State {
+                free_memories,
+                free_vmctx: (0..limits.instances).rev().collect(),
+                free_tables: Vec::new(),
+                tables_taken: 0,
+            }),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &PoolConfig {
+        &self.limits
+    }
+
+    /// Usable bytes of each memory slot.
+    pub fn memory_reservation(&self) -> u64 {
+        self.reservation
+    }
+
+    /// Takes a memory slot, preferring one that holds `image` already.
+    pub fn take_memory(&self, image: Option<(u64, u32)>) -> Result<MemorySlot, String> {
+        let mut st = self.state();
+        let at = image
+            .and_then(|key| st.free_memories.iter().rposition(|s| s.image == Some(key)))
+            .or_else(|| st.free_memories.len().checked_sub(1));
+        match at {
+            Some(i) => Ok(st.free_memories.swap_remove(i)),
+            None => Err(exhausted("memory", self.limits.memories)),
+        }
+    }
+
+    /// Resets a slot's memory and returns it to the pool.
+    pub fn release_memory(&self, slot: MemorySlot) {
+        let mut slot = slot;
+        if slot.accessible > 0 {
+            // SAFETY: `[base, base + accessible)` is the slot's accessible prefix, which no
+            // instance uses any more. DONTNEED drops private pages: mapped image pages read
+            // the file again, anonymous ones read zero.
+            let r = unsafe {
+                rustix::mm::madvise(slot.base.cast(), slot.accessible, Advice::LinuxDontNeed)
+            };
+            if r.is_err() {
+                // Cannot reset: replace the whole slot with fresh inaccessible pages.
+                // SAFETY: the slot's reservation is ours.
+                if unsafe { crate::linear_memory::unmap_image(slot.base, self.stride) }.is_err() {
+                    // The slot cannot be trusted to be clean: leak it.
+                    return;
+                }
+                slot.accessible = 0;
+                slot.image = None;
+                slot.mapped_image = None;
+            }
+        }
+        debug_assert!(slot.index < self.limits.memories);
+        self.state().free_memories.push(slot);
+    }
+
+    /// Takes a VMContext block for a VMContext of `size` bytes.
+    pub fn take_vmctx(&self, size: usize) -> Result<VMContextSlot, String> {
+        if size > self.limits.max_vmctx_size {
+            return Err(format!(
+                "the module's VMContext needs {size} bytes, the pool's limit is {} \
+                 (PoolConfig::max_vmctx_size)",
+                self.limits.max_vmctx_size
+            ));
+        }
+        let index = self
+            .state()
+            .free_vmctx
+            .pop()
+            .ok_or_else(|| exhausted("instance", self.limits.instances))?;
+        Ok(VMContextSlot {
+            index,
+            // SAFETY: block `index` lies inside the VMContext region.
+            ptr: unsafe { self.vmctx.add(index as usize * self.vmctx_size) },
+        })
+    }
+
+    /// Returns a VMContext block.
+    pub fn release_vmctx(&self, slot: VMContextSlot) {
+        self.state().free_vmctx.push(slot.index);
+    }
+
+    /// Takes storage for a table of up to `max_table_elements` elements.
+    pub fn take_table(&self) -> Result<Vec<usize>, String> {
+        let mut st = self.state();
+        if st.tables_taken >= self.limits.tables {
+            return Err(exhausted("table", self.limits.tables));
+        }
+        let v = match st.free_tables.pop() {
+            Some(v) => v,
+            None => {
+                let n = usize::try_from(self.limits.max_table_elements)
+                    .map_err(|_| "max_table_elements overflows".to_string())?;
+                let mut v = Vec::new();
+                v.try_reserve_exact(n)
+                    .map_err(|e| format!("cannot allocate a pooled table: {e}"))?;
+                v
+            }
+        };
+        st.tables_taken += 1;
+        Ok(v)
+    }
+
+    /// Returns table storage.
+    pub fn release_table(&self, mut v: Vec<usize>) {
+        v.clear();
+        let mut st = self.state();
+        st.tables_taken = st.tables_taken.saturating_sub(1);
+        st.free_tables.push(v);
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        for (p, len) in [
+            (self.memories, self.memories_len),
+            (self.vmctx, self.vmctx_len),
+        ] {
+            if !p.is_null() && len > 0 {
+                // SAFETY: the pool's own mappings; every slot holds an `Arc<Pool>`, so none is
+                // in use any more.
+                let _ = unsafe { rustix::mm::munmap(p.cast(), len) };
+            }
+        }
+    }
+}

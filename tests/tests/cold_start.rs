@@ -1,0 +1,473 @@
+//! The cold-start path: loading writes no code page, memory images are mapped copy-on-write
+//! from the artifact file, the instance pool resets and limits its slots, fast and full
+//! verification, and what an idle instance costs.
+
+use precast_format::sections;
+use precast_loader::{
+    Config, Engine, Error, Linker, LoadError, Module, PoolConfig, Store, Val, Verification,
+};
+use precast_tests::harness::artifact;
+use std::path::{Path, PathBuf};
+
+/// A hello-world-like module: one memory with a data segment, a table with an element
+/// segment, a constant global.
+const WAT: &str = r#"(module
+  (memory (export "memory") 2 5)
+  (data (i32.const 16) "Hello, world!\n")
+  (data (i32.const 60000) "far")
+  (data $passive "passive")
+  (table 4 funcref)
+  (elem (i32.const 1) $seven $eight)
+  (global $g (mut i32) (i32.const 42))
+  (func $seven (result i32) (i32.const 7))
+  (func $eight (result i32) (i32.const 8))
+  (func (export "call") (param i32) (result i32) (call_indirect (result i32) (local.get 0)))
+  (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0)))
+  (func (export "store") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
+  (func (export "global") (result i32) (global.get $g))
+  (func (export "set_global") (param i32) (global.set $g (local.get 0)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "size") (result i32) (memory.size))
+  (func (export "init") (param i32) (memory.init $passive (local.get 0) (i32.const 0) (i32.const 7))))"#;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("precast-cold-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_artifact(dir: &Path, name: &str, wat: &str) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join(format!("{name}.pcst"));
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(&artifact(wat)).unwrap();
+    // Written back, so that page-cache pages are clean (smaps counts dirty file pages).
+    f.sync_all().unwrap();
+    path
+}
+
+fn call(store: &mut Store<()>, inst: &precast_loader::Instance, name: &str, args: &[Val]) -> Val {
+    let f = inst.get_func(&*store, name).unwrap();
+    let n = f.ty(&*store).unwrap().results.len();
+    let mut out = vec![Val::I32(0); n];
+    f.call(store, args, &mut out).unwrap();
+    out.first().copied().unwrap_or(Val::I32(0))
+}
+
+fn i32(v: Val) -> i32 {
+    match v {
+        Val::I32(x) => x,
+        other => panic!("not an i32: {other:?}"),
+    }
+}
+
+/// `/proc/self/smaps` blocks of mappings of `path`: (header line, block text).
+fn smaps_of(path: &Path) -> Vec<(String, String)> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let name = path.to_str().unwrap();
+    let mut out = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in smaps.lines() {
+        let is_header = line.split_whitespace().next().is_some_and(|f| {
+            f.contains('-') && f.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        });
+        if is_header {
+            if let Some(c) = current.take() {
+                out.push(c);
+            }
+            if line.ends_with(name) {
+                current = Some((line.to_string(), String::new()));
+            }
+        } else if let Some((_, body)) = &mut current {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    out.extend(current);
+    out
+}
+
+fn field_kb(body: &str, field: &str) -> u64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {body}"))
+}
+
+#[test]
+fn loading_writes_no_code_page() {
+    let dir = scratch("code");
+    let path = write_artifact(&dir, "m", WAT);
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, &path).unwrap();
+    // Run code too: executing must not dirty code pages either.
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    assert_eq!(i32(call(&mut store, &inst, "call", &[Val::I32(2)])), 8);
+    let maps = smaps_of(&path);
+    let code: Vec<_> = maps
+        .iter()
+        .filter(|(h, _)| h.split_whitespace().nth(1) == Some("r-xp"))
+        .collect();
+    assert_eq!(
+        code.len(),
+        1,
+        "one executable mapping of the artifact: {maps:#?}"
+    );
+    let (header, body) = code[0];
+    assert_eq!(field_kb(body, "Private_Dirty:"), 0, "{header}\n{body}");
+    assert!(
+        field_kb(body, "Rss:") > 0,
+        "the code was executed from the mapping"
+    );
+    drop((store, module));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn memory_image_is_copy_on_write() {
+    let dir = scratch("cow");
+    let path = write_artifact(&dir, "m", WAT);
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, &path).unwrap();
+    assert_eq!(
+        module.info().memory_images.len(),
+        1,
+        "constant, in-bounds data segments make an image"
+    );
+    let linker = Linker::new(&engine);
+    let mut a = Store::new(&engine, ());
+    let ia = linker.instantiate(&mut a, &module).unwrap();
+    // The image is a private mapping of the artifact file, writable.
+    assert!(
+        smaps_of(&path)
+            .iter()
+            .any(|(h, _)| h.split_whitespace().nth(1) == Some("rw-p")),
+        "memory image mapped from the artifact"
+    );
+    let mut b = Store::new(&engine, ());
+    let ib = linker.instantiate(&mut b, &module).unwrap();
+    let mem_a = ia.get_memory(&a, "memory").unwrap();
+    let mem_b = ib.get_memory(&b, "memory").unwrap();
+    assert_eq!(&mem_a.data(&a)[16..30], b"Hello, world!\n");
+    assert_eq!(&mem_a.data(&a)[60000..60003], b"far");
+    assert_eq!(mem_a.data(&a)[0..16], [0; 16]);
+    // Writes in one instance are not seen by the other, nor by a later one.
+    call(
+        &mut a,
+        &ia,
+        "store",
+        &[Val::I32(16), Val::I32(i32::from(b'J'))],
+    );
+    call(&mut a, &ia, "store", &[Val::I32(5), Val::I32(9)]);
+    assert_eq!(mem_a.data(&a)[16], b'J');
+    assert_eq!(mem_b.data(&b)[16], b'H');
+    assert_eq!(mem_b.data(&b)[5], 0);
+    let mut c = Store::new(&engine, ());
+    let ic = linker.instantiate(&mut c, &module).unwrap();
+    assert_eq!(
+        i32(call(&mut c, &ic, "load", &[Val::I32(16)])),
+        i32::from(b'H')
+    );
+    // The file is untouched.
+    drop((a, b, c));
+    let again = Module::from_file(&engine, &path).unwrap();
+    again.verify_integrity().unwrap();
+    // Passive segments keep their bytes.
+    let mut d = Store::new(&engine, ());
+    let id = linker.instantiate(&mut d, &again).unwrap();
+    call(&mut d, &id, "init", &[Val::I32(100)]);
+    let mem_d = id.get_memory(&d, "memory").unwrap();
+    assert_eq!(&mem_d.data(&d)[100..107], b"passive");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn memory_image_from_bytes_is_copied() {
+    let bytes = artifact(WAT);
+    let engine = Engine::default();
+    let module = Module::from_bytes(&engine, &bytes).unwrap();
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let mem = inst.get_memory(&store, "memory").unwrap();
+    assert_eq!(&mem.data(&store)[16..30], b"Hello, world!\n");
+    assert_eq!(i32(call(&mut store, &inst, "call", &[Val::I32(1)])), 7);
+}
+
+#[test]
+fn sparse_or_dynamic_segments_get_no_image() {
+    // A segment offset read from an imported global is not constant; far-apart segments
+    // are too sparse for an image.
+    let dynamic = r#"(module (import "env" "base" (global i32)) (memory 1)
+        (data (global.get 0) "x") (data (i32.const 8) "y")
+        (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0))))"#;
+    let sparse = r#"(module (memory 200)
+        (data (i32.const 0) "x") (data (i32.const 13000000) "y")
+        (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0))))"#;
+    let engine = Engine::default();
+    for wat in [dynamic, sparse] {
+        let m = Module::from_bytes(&engine, &artifact(wat)).unwrap();
+        assert!(m.info().memory_images.is_empty(), "{wat}");
+    }
+    let m = Module::from_bytes(&engine, &artifact(sparse)).unwrap();
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine).instantiate(&mut store, &m).unwrap();
+    assert_eq!(
+        i32(call(&mut store, &inst, "load", &[Val::I32(13000000)])),
+        i32::from(b'y')
+    );
+}
+
+fn pooled_engine(limits: PoolConfig) -> Engine {
+    Engine::try_new(Config::new().pooling(limits)).unwrap()
+}
+
+#[test]
+fn pool_resets_slots_to_the_image() {
+    let dir = scratch("pool");
+    let path = write_artifact(&dir, "m", WAT);
+    let engine = pooled_engine(PoolConfig {
+        instances: 1,
+        memories: 1,
+        tables: 1,
+        ..PoolConfig::default()
+    });
+    let module = Module::from_file(&engine, &path).unwrap();
+    let pre = Linker::new(&engine).instantiate_pre(&module).unwrap();
+    for round in 0..4 {
+        let mut store = Store::new(&engine, ());
+        let inst = pre.instantiate(&mut store).unwrap();
+        let mem = inst.get_memory(&store, "memory").unwrap();
+        assert_eq!(
+            &mem.data(&store)[16..30],
+            b"Hello, world!\n",
+            "round {round}"
+        );
+        assert_eq!(mem.data(&store)[5], 0, "round {round}");
+        assert_eq!(
+            i32(call(&mut store, &inst, "size", &[])),
+            2,
+            "round {round}"
+        );
+        assert_eq!(
+            i32(call(&mut store, &inst, "global", &[])),
+            42,
+            "round {round}"
+        );
+        assert_eq!(i32(call(&mut store, &inst, "call", &[Val::I32(2)])), 8);
+        // Dirty everything: image bytes, zero bytes, a grown page, the global.
+        call(&mut store, &inst, "store", &[Val::I32(16), Val::I32(0)]);
+        call(&mut store, &inst, "store", &[Val::I32(5), Val::I32(1)]);
+        assert_eq!(i32(call(&mut store, &inst, "grow", &[Val::I32(2)])), 2);
+        call(
+            &mut store,
+            &inst,
+            "store",
+            &[Val::I32(4 * 65536 - 1), Val::I32(1)],
+        );
+        call(&mut store, &inst, "set_global", &[Val::I32(-1)]);
+    }
+    // A different module takes over the slot: the old image is gone.
+    let other = write_artifact(&dir, "other", "(module (memory (export \"memory\") 1))");
+    let other = Module::from_file(&engine, &other).unwrap();
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &other)
+        .unwrap();
+    let mem = inst.get_memory(&store, "memory").unwrap();
+    assert!(mem.data(&store).iter().all(|&b| b == 0));
+    drop(store);
+    // And back.
+    let mut store = Store::new(&engine, ());
+    let inst = pre.instantiate(&mut store).unwrap();
+    let mem = inst.get_memory(&store, "memory").unwrap();
+    assert_eq!(&mem.data(&store)[16..30], b"Hello, world!\n");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn pool_limits_and_exhaustion() {
+    let engine = pooled_engine(PoolConfig {
+        instances: 2,
+        memories: 2,
+        tables: 2,
+        ..PoolConfig::default()
+    });
+    let module = Module::from_bytes(&engine, &artifact(WAT)).unwrap();
+    let linker = Linker::new(&engine);
+    let mut s1 = Store::new(&engine, ());
+    let mut s2 = Store::new(&engine, ());
+    linker.instantiate(&mut s1, &module).unwrap();
+    linker.instantiate(&mut s2, &module).unwrap();
+    let mut s3 = Store::new(&engine, ());
+    let e = linker.instantiate(&mut s3, &module).unwrap_err();
+    assert!(matches!(e, Error::Resource(_)), "{e}");
+    assert!(e.to_string().contains("pool exhausted"), "{e}");
+    drop(s1);
+    let inst = linker.instantiate(&mut s3, &module).unwrap();
+    assert_eq!(i32(call(&mut s3, &inst, "call", &[Val::I32(1)])), 7);
+
+    // Per-slot limits: VMContext size, table size, memory size.
+    let small = pooled_engine(PoolConfig {
+        max_vmctx_size: 64,
+        ..PoolConfig::default()
+    });
+    let m = Module::from_bytes(&small, &artifact(WAT)).unwrap();
+    let e = Linker::new(&small)
+        .instantiate(&mut Store::new(&small, ()), &m)
+        .unwrap_err();
+    assert!(e.to_string().contains("max_vmctx_size"), "{e}");
+    let tables = pooled_engine(PoolConfig {
+        max_table_elements: 3,
+        ..PoolConfig::default()
+    });
+    let m = Module::from_bytes(&tables, &artifact(WAT)).unwrap();
+    let e = Linker::new(&tables)
+        .instantiate(&mut Store::new(&tables, ()), &m)
+        .unwrap_err();
+    assert!(e.to_string().contains("max_table_elements"), "{e}");
+    let mut config = Config::new();
+    config.memory_reservation = 1 << 20;
+    config.memory_guard_size = 0;
+    config.pooling(PoolConfig::default());
+    let bytes = precast_compiler::compile(
+        b"(module (memory 17))",
+        &precast_compiler::Config {
+            settings: precast_format::Settings {
+                bounds_checks: precast_format::header::BoundsChecks::Explicit,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let engine = Engine::try_new(&config).unwrap();
+    let m = Module::from_bytes(&engine, &bytes).unwrap();
+    let e = Linker::new(&engine)
+        .instantiate(&mut Store::new(&engine, ()), &m)
+        .unwrap_err();
+    assert!(matches!(e, Error::Resource(_)), "{e}");
+    assert!(e.to_string().contains("reservation"), "{e}");
+}
+
+/// Offset and length of section `name` in `bytes` (via the object crate).
+fn section_range(bytes: &[u8], name: &str) -> (usize, usize) {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(bytes).unwrap();
+    let s = file.section_by_name(name).unwrap();
+    let (o, l) = s.file_range().unwrap();
+    (o as usize, l as usize)
+}
+
+#[test]
+fn fast_verification_and_integrity_check() {
+    let dir = scratch("verify");
+    let good = artifact(WAT);
+    // Corrupt the last byte of .text (padding or code, never executed here).
+    let (text, len) = section_range(&good, sections::TEXT);
+    let mut bad = good.clone();
+    bad[text + len - 1] ^= 0x5a;
+    let path = dir.join("bad.pcst");
+    std::fs::write(&path, &bad).unwrap();
+    // Files load with fast verification by default: the code is not read.
+    let engine = Engine::default();
+    let m = Module::from_file(&engine, &path).unwrap();
+    let e = m.verify_integrity().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Load(LoadError::SectionsChecksum {
+                sections: "all",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    // Full verification refuses it at load, from a file or bytes.
+    let full = Engine::new(Config::new().verification(Verification::Full));
+    let e = Module::from_file(&full, &path).unwrap_err();
+    assert!(
+        matches!(e, Error::Load(LoadError::SectionsChecksum { .. })),
+        "{e}"
+    );
+    assert!(Module::from_bytes(&engine, &bad).is_err());
+    // Fast verification from bytes skips it too.
+    let fast = Engine::new(Config::new().verification(Verification::Fast));
+    Module::from_bytes(&fast, &bad).unwrap();
+    // The metadata checksum is always verified.
+    let (info, _) = section_range(&good, sections::INFO);
+    let mut bad_info = good.clone();
+    bad_info[info] ^= 1;
+    std::fs::write(&path, &bad_info).unwrap();
+    let e = Module::from_file(&engine, &path).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Load(LoadError::SectionsChecksum {
+                sections: "metadata",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn idle_instance_memory() {
+    // What an idle instance of a hello-world module costs beyond its wasm pages (which it
+    // has not touched: the image is mapped, not copied).
+    let dir = scratch("rss");
+    let hello = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 16) "Hello, world!\n")
+      (func (export "_start")))"#;
+    let path = write_artifact(&dir, "hello", hello);
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, &path).unwrap();
+    let mut linker = Linker::new(&engine);
+    for import in module.imports() {
+        if let precast_loader::ExternType::Func(ty) = import.ty {
+            linker
+                .func_new(import.module, import.name, ty, |_, _, _| Ok(()))
+                .unwrap();
+        }
+    }
+    let pre = linker.instantiate_pre(&module).unwrap();
+    let rss = || -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096
+    };
+    // Warm up the allocator.
+    let warm: Vec<_> = (0..16)
+        .map(|_| {
+            let mut s = Store::new(&engine, ());
+            pre.instantiate(&mut s).unwrap();
+            s
+        })
+        .collect();
+    drop(warm);
+    const N: u64 = 256;
+    let before = rss();
+    let stores: Vec<_> = (0..N)
+        .map(|_| {
+            let mut s = Store::new(&engine, ());
+            pre.instantiate(&mut s).unwrap();
+            s
+        })
+        .collect();
+    let per_instance = rss().saturating_sub(before) / N;
+    assert!(
+        per_instance <= 64 * 1024,
+        "an idle instance costs {per_instance} bytes of resident memory"
+    );
+    eprintln!("idle hello-world instance: {per_instance} bytes resident");
+    drop(stores);
+    let _ = std::fs::remove_dir_all(dir);
+}
