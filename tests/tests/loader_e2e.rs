@@ -841,7 +841,10 @@ fn trap_in_nested_call_propagates_through_the_host() {
         assert_eq!(t.backtrace()[0].display_name(), "boom", "{t}");
     }
     // Entry bookkeeping unwound: a plain call afterwards still traps cleanly.
-    assert_eq!(trap_of(&mut store, &inst, "boom", &[]).code(), TrapCode::UnreachableCodeReached);
+    assert_eq!(
+        trap_of(&mut store, &inst, "boom", &[]).code(),
+        TrapCode::UnreachableCodeReached
+    );
 }
 
 #[test]
