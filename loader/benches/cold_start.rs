@@ -74,6 +74,10 @@ fn placeholder_linker(engine: &Engine, module: &Module) -> Linker<()> {
 
 fn benches(c: &mut Criterion) {
     let engine = Engine::default();
+    // No reservation cache: every memory is a fresh mapping, unmapped with its store.
+    let mut fresh_config = precast_loader::Config::new();
+    fresh_config.memory_cache = 0;
+    let fresh = Engine::new(&fresh_config);
     let pooled = Engine::new(precast_loader::Config::new().pooling(PoolConfig {
         instances: 16,
         ..PoolConfig::default()
@@ -98,6 +102,16 @@ fn benches(c: &mut Criterion) {
         c.bench_function(&format!("instantiate-pre/{name}"), |b| {
             b.iter(|| {
                 let mut store = Store::new(&engine, ());
+                black_box(pre.instantiate(&mut store).expect("instantiate"));
+            })
+        });
+        let module = Module::from_file(&fresh, &path).expect("load");
+        let pre = placeholder_linker(&fresh, &module)
+            .instantiate_pre(&module)
+            .expect("pre");
+        c.bench_function(&format!("instantiate-fresh/{name}"), |b| {
+            b.iter(|| {
+                let mut store = Store::new(&fresh, ());
                 black_box(pre.instantiate(&mut store).expect("instantiate"));
             })
         });

@@ -72,6 +72,11 @@ pub struct Config {
     pub verification: Verification,
     /// Allocate instances from a pool of preallocated slots instead of from the OS.
     pub pooling: Option<PoolConfig>,
+    /// Without pooling: how many released linear memory reservations the engine keeps for
+    /// reuse by later memories (reset with `madvise(MADV_DONTNEED)`, so they hold no memory;
+    /// a reused one that held the same module's image needs no system call). 0 unmaps
+    /// every memory when its store is dropped.
+    pub memory_cache: u32,
 }
 
 impl Default for Config {
@@ -83,6 +88,7 @@ impl Default for Config {
             memory_guard_size: s.memory_guard_size,
             verification: Verification::Auto,
             pooling: None,
+            memory_cache: 8,
         }
     }
 }
@@ -164,6 +170,8 @@ pub(crate) struct EngineInner {
     pub config: Config,
     pub types: TypeRegistry,
     pub pool: Option<std::sync::Arc<crate::pool::Pool>>,
+    /// Released memory reservations kept for reuse (when not pooling).
+    pub memory_cache: Option<std::sync::Arc<crate::pool::Pool>>,
 }
 
 /// Shared, thread-safe loader context: configuration and type registry. Cheap to clone.
@@ -199,11 +207,18 @@ impl Engine {
             )),
             None => None,
         };
+        let memory_cache = match (&pool, config.memory_cache) {
+            (None, keep) if keep > 0 => crate::pool::Pool::memory_cache(keep, config)
+                .ok()
+                .map(std::sync::Arc::new),
+            _ => None,
+        };
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 types: TypeRegistry::default(),
                 pool,
+                memory_cache,
             }),
         })
     }
@@ -226,6 +241,14 @@ impl Engine {
     pub(crate) fn pool(&self) -> Option<&std::sync::Arc<crate::pool::Pool>> {
         self.inner.pool.as_ref()
     }
+
+    /// Where linear memories come from: the pool, the reservation cache, or (`None`) the OS.
+    pub(crate) fn memory_source(&self) -> Option<&std::sync::Arc<crate::pool::Pool>> {
+        self.inner
+            .pool
+            .as_ref()
+            .or(self.inner.memory_cache.as_ref())
+    }
 }
 
 /// An engine without a pool (cannot fail).
@@ -235,6 +258,7 @@ fn unpooled_engine(config: &Config) -> Engine {
             config: config.clone(),
             types: TypeRegistry::default(),
             pool: None,
+            memory_cache: None,
         }),
     }
 }

@@ -742,7 +742,7 @@ fn instantiate(
             Some(img) => Some(module.image_source(img).ok_or_else(layout_error)?),
             None => None,
         };
-        let mem = match &pool {
+        let mem = match store.engine.memory_source() {
             Some(pool) => LinearMemory::from_pool(pool, ty, image.as_ref()),
             None => LinearMemory::new(ty, reservation, guard, image.as_ref()),
         }

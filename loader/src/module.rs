@@ -138,7 +138,11 @@ impl Module {
         // SAFETY: a private read-only mapping; the loader never writes through it and
         // verifies every byte it uses. Concurrent truncation of the file by another process
         // is outside what any mmap-based loader can defend against.
-        let mapping = unsafe { MmapOptions::new().map_copy_read_only(&file) }.map_err(io)?;
+        let len = usize::try_from(len).map_err(|_| LoadError::NotElf {
+            reason: format!("the file is {len} bytes, too large to map"),
+        })?;
+        let mapping =
+            unsafe { MmapOptions::new().len(len).map_copy_read_only(&file) }.map_err(io)?;
         let full = engine.config().verification == Verification::Full;
         Module::from_mapping(engine, mapping, Some(file), full)
     }

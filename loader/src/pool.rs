@@ -53,9 +53,14 @@ struct State {
 }
 
 /// The pool. Shared by an engine and every pooled memory, VMContext and table.
+///
+/// In on-demand mode ([`Pool::memory_cache`]) it preallocates nothing: a memory slot is a
+/// fresh reservation when none is free, and released slots are kept (reset) for reuse up to
+/// `limits.memories` of them, the rest unmapped.
 #[derive(Debug)]
 pub(crate) struct Pool {
     limits: PoolConfig,
+    on_demand: bool,
     /// Memory region: `limits.memories` slots of `stride` bytes.
     memories: *mut u8,
     memories_len: usize,
@@ -142,6 +147,7 @@ impl Pool {
             .collect();
         Ok(Pool {
             limits: *limits,
+            on_demand: false,
             memories,
             memories_len,
             stride,
@@ -152,6 +158,41 @@ impl Pool {
             state: Mutex::new(State {
                 free_memories,
                 free_vmctx: (0..limits.instances).rev().collect(),
+                free_tables: Vec::new(),
+                tables_taken: 0,
+            }),
+        })
+    }
+
+    /// A cache of up to `keep` released memory reservations of `config`'s size, reused
+    /// (reset with `madvise`) by later memories; nothing is reserved up front.
+    pub fn memory_cache(keep: u32, config: &Config) -> Result<Pool, String> {
+        let stride = config
+            .memory_reservation
+            .checked_add(config.memory_guard_size)
+            .and_then(|n| usize::try_from(n).ok())
+            .and_then(host::round_up_to_page)
+            .ok_or("memory reservations do not fit in the address space")?
+            .max(host::page_size());
+        Ok(Pool {
+            limits: PoolConfig {
+                instances: 0,
+                memories: keep,
+                tables: 0,
+                max_vmctx_size: 0,
+                max_table_elements: 0,
+            },
+            on_demand: true,
+            memories: std::ptr::null_mut(),
+            memories_len: 0,
+            stride,
+            reservation: config.memory_reservation,
+            vmctx: std::ptr::null_mut(),
+            vmctx_len: 0,
+            vmctx_size: 0,
+            state: Mutex::new(State {
+                free_memories: Vec::new(),
+                free_vmctx: Vec::new(),
                 free_tables: Vec::new(),
                 tables_taken: 0,
             }),
@@ -180,13 +221,48 @@ impl Pool {
             .or_else(|| st.free_memories.len().checked_sub(1));
         match at {
             Some(i) => Ok(st.free_memories.swap_remove(i)),
+            None if self.on_demand => {
+                drop(st);
+                // SAFETY: a fresh anonymous PROT_NONE reservation nothing else refers to.
+                let base = unsafe {
+                    rustix::mm::mmap_anonymous(
+                        std::ptr::null_mut(),
+                        self.stride,
+                        ProtFlags::empty(),
+                        MapFlags::PRIVATE | MapFlags::NORESERVE,
+                    )
+                }
+                .map_err(|e| {
+                    format!(
+                        "cannot reserve {:#x} bytes for a linear memory: {e}",
+                        self.stride
+                    )
+                })?;
+                Ok(MemorySlot {
+                    index: u32::MAX,
+                    base: base.cast(),
+                    accessible: 0,
+                    image: None,
+                    mapped_image: None,
+                })
+            }
             None => Err(exhausted("memory", self.limits.memories)),
         }
+    }
+
+    /// Unmaps an on-demand slot's reservation.
+    fn unmap_slot(&self, slot: &MemorySlot) {
+        // SAFETY: an on-demand slot owns its whole reservation, which nothing uses any more.
+        let _ = unsafe { rustix::mm::munmap(slot.base.cast(), self.stride) };
     }
 
     /// Resets a slot's memory and returns it to the pool.
     pub fn release_memory(&self, slot: MemorySlot) {
         let mut slot = slot;
+        if self.on_demand && self.state().free_memories.len() >= self.limits.memories as usize {
+            self.unmap_slot(&slot);
+            return;
+        }
         if slot.accessible > 0 {
             // SAFETY: `[base, base + accessible)` is the slot's accessible prefix, which no
             // instance uses any more. DONTNEED drops private pages: mapped image pages read
@@ -206,7 +282,7 @@ impl Pool {
                 slot.mapped_image = None;
             }
         }
-        debug_assert!(slot.index < self.limits.memories);
+        debug_assert!(self.on_demand || slot.index < self.limits.memories);
         self.state().free_memories.push(slot);
     }
 
@@ -268,6 +344,12 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
+        if self.on_demand {
+            let free = std::mem::take(&mut self.state().free_memories);
+            for slot in &free {
+                self.unmap_slot(slot);
+            }
+        }
         for (p, len) in [
             (self.memories, self.memories_len),
             (self.vmctx, self.vmctx_len),

@@ -471,3 +471,38 @@ fn idle_instance_memory() {
     drop(stores);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn reused_reservations_are_reset() {
+    // Without pooling the engine keeps a few released reservations for reuse; a reused one
+    // must look exactly like a fresh memory.
+    let dir = scratch("cache");
+    let path = write_artifact(&dir, "m", WAT);
+    for keep in [0, 8] {
+        let mut config = Config::new();
+        config.memory_cache = keep;
+        let engine = Engine::new(&config);
+        let module = Module::from_file(&engine, &path).unwrap();
+        let pre = Linker::new(&engine).instantiate_pre(&module).unwrap();
+        for round in 0..3 {
+            let mut store = Store::new(&engine, ());
+            let inst = pre.instantiate(&mut store).unwrap();
+            let mem = inst.get_memory(&store, "memory").unwrap();
+            assert_eq!(
+                &mem.data(&store)[16..30],
+                b"Hello, world!\n",
+                "{keep} {round}"
+            );
+            assert_eq!(mem.data(&store)[5], 0, "{keep} {round}");
+            assert_eq!(
+                i32(call(&mut store, &inst, "size", &[])),
+                2,
+                "{keep} {round}"
+            );
+            call(&mut store, &inst, "store", &[Val::I32(16), Val::I32(0)]);
+            call(&mut store, &inst, "store", &[Val::I32(5), Val::I32(1)]);
+            assert_eq!(i32(call(&mut store, &inst, "grow", &[Val::I32(1)])), 2);
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
