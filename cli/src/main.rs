@@ -78,18 +78,15 @@ enum Command {
         #[command(flatten)]
         opts: CompileOpts,
     },
-    /// Run a module (.wasm/.wat, compiled in memory) or an artifact.
+    /// Run a module (.wasm/.wat, compiled in memory) or an artifact, with WASI if it
+    /// imports it.
     Run {
         /// Module or artifact.
         file: PathBuf,
-        /// The exported function to call (default: `_start`).
-        #[arg(long)]
-        invoke: Option<String>,
         #[command(flatten)]
         opts: CompileOpts,
-        /// Arguments to the function.
-        #[arg(allow_hyphen_values = true)]
-        args: Vec<String>,
+        #[command(flatten)]
+        run: precast_run::RunArgs,
     },
     /// Print an artifact's header, sections, imports and exports.
     Inspect {
@@ -104,7 +101,7 @@ fn is_artifact(bytes: &[u8]) -> bool {
 
 fn main() -> ExitCode {
     match real_main() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => precast_run::exit_code(status),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -112,7 +109,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn real_main() -> Result<()> {
+/// Runs the command; returns the exit status (a WASI program's `proc_exit` code).
+fn real_main() -> Result<i32> {
     match Cli::parse().command {
         Command::Compile {
             input,
@@ -120,15 +118,10 @@ fn real_main() -> Result<()> {
             opts,
         } => {
             precast_compiler::compile_file(&input, &output, &opts.config())?;
-            Ok(())
+            Ok(0)
         }
-        Command::Run {
-            file,
-            invoke,
-            opts,
-            args,
-        } => {
-            let call = precast_run::Invocation { invoke, args };
+        Command::Run { file, opts, run } => {
+            let call = run.invocation(&file);
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let engine = Engine::default();
@@ -142,6 +135,6 @@ fn real_main() -> Result<()> {
             .with_context(|| format!("cannot load {}", file.display()))?;
             precast_run::run_loaded(&engine, &module, &call)
         }
-        Command::Inspect { artifact } => inspect::print(&artifact),
+        Command::Inspect { artifact } => inspect::print(&artifact).map(|()| 0),
     }
 }

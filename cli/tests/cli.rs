@@ -106,3 +106,62 @@ fn errors_exit_non_zero_with_a_message() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("env::f"), "{}", stderr(&o));
 }
+
+fn wasi_example() -> String {
+    format!("{}/../examples/wasi_echo.wat", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn wasi_program_gets_args_env_dirs_and_exit_status() {
+    let dir = tmp("wasi-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hello.txt"), "from the host\n").unwrap();
+    let preopen = format!("{}::/", dir.display());
+    let o = precast(&[
+        "run",
+        &wasi_example(),
+        "--dir",
+        &preopen,
+        "--env",
+        "GREETING=hi",
+        "--",
+        "one",
+        "two words",
+        "--not-a-flag",
+    ]);
+    // proc_exit(argc) becomes the exit status.
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "wasi_echo.wat\none\ntwo words\n--not-a-flag\nGREETING=hi\nfrom the host\n"
+    );
+
+    // No preopen: the file is not reachable; no --env: an empty environment.
+    let o = precast(&["run", &wasi_example()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "wasi_echo.wat\n");
+
+    // A missing directory is a clear error.
+    let o = precast(&["run", &wasi_example(), "--dir", "/nonexistent/precast"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("/nonexistent/precast"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A trap in a WASI program: non-zero, with the backtrace.
+    let trap = tmp("wasi-trap.wat");
+    std::fs::write(
+        &trap,
+        r#"(module
+             (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+             (memory (export "memory") 1)
+             (func $boom (export "_start") unreachable))"#,
+    )
+    .unwrap();
+    let o = precast(&["run", trap.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("unreachable") && e.contains("boom"), "{e}");
+}

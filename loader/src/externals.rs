@@ -59,6 +59,23 @@ impl Memory {
         }
     }
 
+    /// The memory's contents and the embedder data, both mutably: for host functions that
+    /// read or write guest memory while updating their own state (as WASI does).
+    pub fn data_and_store_mut<'a, T>(
+        &self,
+        caller: &'a mut crate::Caller<'_, T>,
+    ) -> (&'a mut [u8], &'a mut T) {
+        let inner = &mut *caller.inner;
+        let bytes = match inner.opaque.check(self.store) {
+            Ok(()) => match inner.opaque.memory_mut(self.index) {
+                Ok(e) => e.mem.as_mut_slice(),
+                Err(_) => &mut [],
+            },
+            Err(_) => &mut [],
+        };
+        (bytes, &mut inner.data)
+    }
+
     /// Size in pages.
     pub fn size(&self, store: &impl AsStore) -> u64 {
         let store = store.as_store();

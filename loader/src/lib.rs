@@ -51,6 +51,8 @@ mod traphandlers;
 mod types;
 mod values;
 mod vm;
+#[cfg(feature = "wasi")]
+pub mod wasi;
 
 #[cfg(test)]
 mod tests;

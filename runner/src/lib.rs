@@ -1,17 +1,90 @@
 //! Running a loaded module from the command line: choosing the export, parsing arguments,
-//! printing results. Shared by the deploy-side `precast-run` and by `precast run`.
+//! setting up WASI, printing results. Shared by the deploy-side `precast-run` and by
+//! `precast run`, which take the same flags ([`RunArgs`]).
 
 use anyhow::{Context, Result, anyhow, bail};
 use precast_format::module::{ExternKind, ValType};
-use precast_loader::{Engine, Extern, Linker, Module, Store, Val};
+use precast_loader::wasi::{self, WasiCtx, WasiCtxBuilder};
+use precast_loader::{Engine, Error, Extern, Linker, Module, Store, Val};
+use std::path::Path;
 
 /// What to invoke and with which arguments.
 #[derive(Clone, Debug, Default)]
 pub struct Invocation {
     /// Export to call; `_start` (then `main`) when absent.
     pub invoke: Option<String>,
-    /// Arguments as written on the command line.
+    /// Arguments as written on the command line: the function's with `--invoke` (or for a
+    /// module without WASI), else the WASI program's (`argv[1..]`).
     pub args: Vec<String>,
+    /// The program name the guest sees as `argv[0]`.
+    pub program: String,
+    /// Preopened directories, `HOST[::GUEST]` (the guest name defaults to `HOST`).
+    pub dirs: Vec<String>,
+    /// Environment variables, `K=V` (a bare `K` takes the host's value).
+    pub env: Vec<String>,
+}
+
+/// The run flags both runners accept:
+/// `[--invoke NAME] [--dir HOST[::GUEST]]... [--env K=V]... [-- ARGS...]`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct RunArgs {
+    /// The exported function to call (default: `_start`, else `main`).
+    #[arg(long)]
+    pub invoke: Option<String>,
+    /// Preopen host directory HOST for WASI, named GUEST in the guest (default: HOST).
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    pub dirs: Vec<String>,
+    /// Set a WASI environment variable (a bare K copies the host's value).
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Arguments: the WASI program's (after its name), or the function's with --invoke.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<String>,
+}
+
+impl RunArgs {
+    /// The invocation for running `file`, whose file name becomes `argv[0]`.
+    pub fn invocation(&self, file: &Path) -> Invocation {
+        Invocation {
+            invoke: self.invoke.clone(),
+            args: self.args.clone(),
+            program: file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| file.to_string_lossy().into_owned()),
+            dirs: self.dirs.clone(),
+            env: self.env.clone(),
+        }
+    }
+}
+
+/// The WASI context for `call`: its arguments, environment and directories, with the
+/// host's stdio.
+pub fn wasi_ctx(call: &Invocation) -> Result<WasiCtx> {
+    let mut b = WasiCtxBuilder::new();
+    b.inherit_stdio().arg(&call.program);
+    if call.invoke.is_none() {
+        b.args(&call.args);
+    }
+    for var in &call.env {
+        match var.split_once('=') {
+            Some((k, v)) => b.env(k, v),
+            None => match std::env::var_os(var) {
+                Some(v) => b.env(var, v.as_encoded_bytes()),
+                None => bail!("--env {var}: no such variable in the host environment"),
+            },
+        };
+    }
+    for dir in &call.dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        b.preopened_dir(host, guest)
+            .with_context(|| format!("--dir {dir}"))?;
+    }
+    Ok(b.build())
 }
 
 /// Parses a command-line argument as a value of type `ty`.
@@ -119,20 +192,48 @@ pub fn invoke<T: 'static>(
     Ok(results)
 }
 
-/// Loads the artifact at `path` and runs it with no imports, printing the results.
-pub fn run_artifact(path: &std::path::Path, call: &Invocation) -> Result<()> {
+/// Loads the artifact at `path` and runs it (see [`run_loaded`]).
+pub fn run_artifact(path: &Path, call: &Invocation) -> Result<i32> {
     let engine = Engine::default();
     let module = Module::from_file(&engine, path)
         .with_context(|| format!("cannot load {}", path.display()))?;
     run_loaded(&engine, &module, call)
 }
 
-/// Runs a loaded module with no imports, printing the results one per line.
-pub fn run_loaded(engine: &Engine, module: &Module, call: &Invocation) -> Result<()> {
-    let mut store = Store::new(engine, ());
-    let linker = Linker::new(engine);
-    for v in invoke(&mut store, &linker, module, call)? {
+/// Runs a loaded module, printing the results one per line, and returns the exit status:
+/// 0, or the code the program passed to WASI `proc_exit`. A module that imports
+/// `wasi_snapshot_preview1` gets WASI (arguments, environment, `--dir` preopens, the
+/// host's stdio); one that does not gets no imports.
+pub fn run_loaded(engine: &Engine, module: &Module, call: &Invocation) -> Result<i32> {
+    let results = if wasi::imports_wasi(module) {
+        let mut store = Store::new(engine, wasi_ctx(call)?);
+        let mut linker = Linker::new(engine);
+        wasi::add_to_linker(&mut linker, |cx| cx)?;
+        let mut call = call.clone();
+        if call.invoke.is_none() {
+            call.args.clear();
+        }
+        match invoke(&mut store, &linker, module, &call) {
+            Ok(r) => r,
+            Err(e) => {
+                return match e.downcast_ref::<Error>() {
+                    Some(Error::Exit(code)) => Ok(*code),
+                    _ => Err(e),
+                };
+            }
+        }
+    } else {
+        let mut store = Store::new(engine, ());
+        let linker = Linker::new(engine);
+        invoke(&mut store, &linker, module, call)?
+    };
+    for v in results {
         println!("{}", format_val(&v));
     }
-    Ok(())
+    Ok(0)
+}
+
+/// The process exit code for a run's status (the low 8 bits, as on Unix).
+pub fn exit_code(status: i32) -> std::process::ExitCode {
+    std::process::ExitCode::from(status as u8)
 }

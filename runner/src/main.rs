@@ -1,5 +1,6 @@
-//! `precast-run ARTIFACT [--invoke NAME] [ARGS...]`: runs a precompiled artifact. Built from
-//! the loader alone: this binary contains no compiler.
+//! `precast-run ARTIFACT [--invoke NAME] [--dir HOST[::GUEST]] [--env K=V] [-- ARGS...]`:
+//! runs a precompiled artifact (with WASI if it imports it). Built from the loader alone:
+//! this binary contains no compiler.
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -10,22 +11,15 @@ use std::process::ExitCode;
 struct Args {
     /// The artifact to run.
     artifact: std::path::PathBuf,
-    /// The exported function to call (default: `_start`).
-    #[arg(long)]
-    invoke: Option<String>,
-    /// Arguments to the function.
-    #[arg(allow_hyphen_values = true)]
-    args: Vec<String>,
+    #[command(flatten)]
+    run: precast_run::RunArgs,
 }
 
 fn main() -> ExitCode {
     let a = Args::parse();
-    let call = precast_run::Invocation {
-        invoke: a.invoke,
-        args: a.args,
-    };
+    let call = a.run.invocation(&a.artifact);
     match precast_run::run_artifact(&a.artifact, &call) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => precast_run::exit_code(status),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -28,3 +28,31 @@ fn runs_an_artifact_and_reports_traps() {
         .unwrap();
     assert!(!o.status.success(), "a .wat file is not an artifact");
 }
+
+#[test]
+fn runs_a_wasi_artifact_with_dirs_env_and_args() {
+    let wat = format!("{}/../examples/wasi_echo.wat", env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("precast-run-wasi-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/hello.txt"), "hi there\n").unwrap();
+    let art = dir.join("echo.pcst");
+    precast_compiler::compile_file(&wat, &art, &precast_compiler::Config::default()).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_precast-run"))
+        .arg(&art)
+        .arg("--dir")
+        .arg(format!("{}::/", dir.join("data").display()))
+        .args(["--env", "K=V", "--", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "echo.pcst\nx\nK=V\nhi there\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,6 +1,7 @@
 //! Conformance runners and end-to-end test helpers for Precast.
 
 pub mod spec;
+pub mod wasi_suite;
 
 use std::path::PathBuf;
 

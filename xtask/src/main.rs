@@ -1,8 +1,11 @@
 //! Developer tasks: `cargo xtask <task>`.
 //!
 //! - `spec [FILTER...]`: the WebAssembly spec testsuite through the compile -> artifact -> load path.
+//! - `wasi [--keep DIR] [FILTER...]`: the WASI testsuite (preview1) through compile -> artifact
+//!   -> `precast-run`.
 //! - `bench [--quick] [--out DIR] [FILTER...]`: Precast vs Wasmtime 48, side by side.
-//! - `ci`: everything CI checks: format, clippy, unit/e2e tests, the spec conformance run.
+//! - `ci`: everything CI checks: format, clippy, unit/e2e tests (sightglass included), the
+//!   spec and WASI conformance runs.
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -45,6 +48,22 @@ fn spec(filters: &[String]) -> Result<()> {
         .args(filters))
 }
 
+fn wasi(args: &[String]) -> Result<()> {
+    // The runner starts `precast-run` from beside its own executable.
+    run(cargo().args(["build", "--quiet", "-p", "precast-run"]))?;
+    run(cargo()
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "precast-tests",
+            "--bin",
+            "wasi-runner",
+            "--",
+        ])
+        .args(args))
+}
+
 fn bench(args: &[String]) -> Result<()> {
     run(cargo().args([
         "build",
@@ -69,6 +88,7 @@ fn ci() -> Result<()> {
     ]))?;
     run(cargo().args(["test", "--workspace"]))?;
     spec(&[])?;
+    wasi(&[])?;
     Ok(())
 }
 
@@ -76,11 +96,12 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("spec") => spec(&args[1..]),
+        Some("wasi") => wasi(&args[1..]),
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <spec [FILTER...] | bench [--quick] [--out DIR] [FILTER...] | ci>"
+                "usage: cargo xtask <spec [FILTER...] | wasi [FILTER...] | bench [--quick] [--out DIR] [FILTER...] | ci>"
             );
             std::process::exit(2);
         }
