@@ -220,6 +220,16 @@ fn no_path_function_escapes_the_preopen() {
         Err(nc),
         "a new escaping link"
     );
+    // Creating through a dangling link that points out.
+    assert_eq!(
+        symlink(&mut g, "../outside/created", "dangling"),
+        Errno::Success
+    );
+    assert_eq!(g.open("dangling", follow, oflags::CREAT, read), Err(nc));
+    assert_eq!(
+        g.open("dangling", 0, oflags::CREAT | oflags::EXCL, read),
+        Err(Errno::Exist)
+    );
     // Inspecting through an escape.
     let stat = |g: &mut Guest, p: &str, flags: u32| {
         let [pp, pl] = g.str(STR_A, p);
@@ -282,7 +292,7 @@ fn no_path_function_escapes_the_preopen() {
         .map(|e| e.unwrap().file_name())
         .collect();
     names.sort();
-    assert_eq!(names, ["dir", "secret"]);
+    assert_eq!(names, ["dir", "secret"], "nothing created outside");
     assert_eq!(mtime(&outside.join("secret")), before, "times untouched");
 }
 
@@ -447,4 +457,54 @@ fn rights_are_enforced_and_only_dropped() {
     );
     assert_eq!(g.call(fd_io::fd_close, &[Val::I32(fd)]), Errno::Success);
     assert_eq!(g.call(fd_io::fd_close, &[Val::I32(fd)]), Errno::Badf);
+}
+
+#[test]
+fn readdir_lists_entries_and_hides_the_preopen_parent() {
+    let t = Scratch::new("readdir");
+    std::fs::write(t.0.join("a"), b"").unwrap();
+    std::fs::create_dir(t.0.join("d")).unwrap();
+    let mut g = Guest::new(&t.0);
+    let call = |g: &mut Guest, len: i32, cookie: i64| {
+        g.call(
+            fd_stat::fd_readdir,
+            &[
+                Val::I32(3),
+                Val::I32(4096),
+                Val::I32(len),
+                Val::I64(cookie),
+                Val::I32(OUT as i32),
+            ],
+        )
+    };
+    assert_eq!(call(&mut g, 4096, 0), Errno::Success);
+    let used = g.u32_at(OUT) as usize;
+    let mut entries = Vec::new();
+    let mut at = 4096;
+    while at + 24 <= 4096 + used {
+        let next = u64::from_le_bytes(g.mem[at..at + 8].try_into().unwrap());
+        let ino = u64::from_le_bytes(g.mem[at + 8..at + 16].try_into().unwrap());
+        let len = g.u32_at(at as u32 + 16) as usize;
+        let ty = g.mem[at + 20];
+        let name = String::from_utf8(g.mem[at + 24..at + 24 + len].to_vec()).unwrap();
+        entries.push((name, ino, ty, next));
+        at += 24 + len;
+    }
+    assert_eq!(at, 4096 + used);
+    let find = |n: &str| entries.iter().find(|e| e.0 == n).cloned().unwrap();
+    assert_eq!(entries.len(), 4);
+    assert_eq!(
+        find(".").1,
+        find("..").1,
+        "`..` of a preopen looks like itself"
+    );
+    assert_eq!(find("d").2, super::types::filetype::DIRECTORY);
+    assert_eq!(find("a").2, super::types::filetype::REGULAR_FILE);
+    // From the second entry's cookie on: the last two.
+    assert_eq!(call(&mut g, 4096, entries[1].3 as i64), Errno::Success);
+    let names: Vec<_> = entries[2..].iter().map(|e| e.0.len() + 24).collect();
+    assert_eq!(g.u32_at(OUT) as usize, names.iter().sum::<usize>());
+    // A small buffer is filled completely (the guest asks again).
+    assert_eq!(call(&mut g, 30, 0), Errno::Success);
+    assert_eq!(g.u32_at(OUT), 30);
 }

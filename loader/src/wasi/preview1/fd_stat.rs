@@ -261,8 +261,13 @@ pub(crate) fn fd_readdir(
     mem.check(bufused, 4)?;
     let e = cx.fds.get(a.u32(0))?;
     e.require(rights::FD_READDIR)?;
-    let Handle::Dir { dir, .. } = &e.handle else {
+    let Handle::Dir { dir, preopen } = &e.handle else {
         return Err(Errno::NotDir);
+    };
+    // A preopen's `..` is outside the sandbox: report the preopen's own inode for it.
+    let own_ino = match preopen {
+        Some(_) => Some(retry(|| rustix::fs::fstat(dir))?.st_ino as u64),
+        None => None,
     };
     let mut listing = rustix::fs::Dir::read_from(dir)?;
     let cap = buf_len as usize;
@@ -283,7 +288,11 @@ pub(crate) fn fd_readdir(
             ft = filestat_of(&st).filetype;
         }
         let name_len = u32::try_from(name.len()).map_err(|_| Errno::NameTooLong)?;
-        out.extend_from_slice(&dirent_header(index, entry.ino(), name_len, ft));
+        let ino = match own_ino {
+            Some(own) if name == b".." => own,
+            _ => entry.ino(),
+        };
+        out.extend_from_slice(&dirent_header(index, ino, name_len, ft));
         out.extend_from_slice(name);
     }
     let n = out.len().min(cap);
