@@ -153,6 +153,10 @@ fn measure_workload(
             .with_context(|| format!("{name}: load/instantiate {}", w.name))?;
         results.add(&w.name, system, Figure::LoadTime, load);
         results.add(&w.name, system, Figure::InstantiateTime, inst);
+        let pooled = system
+            .pooled_instantiate(&path, reps.load)
+            .with_context(|| format!("{name}: pooled instantiate {}", w.name))?;
+        results.add(&w.name, system, Figure::PooledInstantiateTime, pooled);
 
         let (mut region, mut total, mut rss) = (vec![], vec![], vec![]);
         for _ in 0..reps.exec {
@@ -183,11 +187,13 @@ fn measure_workload(
             results.add(&w.name, system, Figure::PeakMemory, Summary::of(&rss));
         }
         eprintln!(
-            "  {name:<9} {:<28} compile {:>8.2} ms  load {:>8.1} us  instantiate {:>7.1} us",
+            "  {name:<9} {:<28} compile {:>8.2} ms  load {:>8.1} us  instantiate {:>7.1} us  \
+             pooled {:>6.2} us",
             w.name,
             compile.median * 1e3,
             load.median * 1e6,
-            inst.median * 1e6
+            inst.median * 1e6,
+            pooled.median * 1e6
         );
     }
     Ok(())

@@ -20,6 +20,9 @@ pub enum Figure {
     LoadTime,
     /// Loaded module -> instance (seconds).
     InstantiateTime,
+    /// Loaded module -> instance from a pool of preallocated slots, store dropped after
+    /// (seconds).
+    PooledInstantiateTime,
     /// `bench.start` .. `bench.end` (seconds).
     ExecRegion,
     /// Load + instantiate + `_start` in a fresh process (seconds).
@@ -29,12 +32,13 @@ pub enum Figure {
 }
 
 impl Figure {
-    const ALL: [Figure; 8] = [
+    const ALL: [Figure; 9] = [
         Figure::CompileTime,
         Figure::Throughput,
         Figure::ArtifactSize,
         Figure::LoadTime,
         Figure::InstantiateTime,
+        Figure::PooledInstantiateTime,
         Figure::ExecRegion,
         Figure::WholeRun,
         Figure::PeakMemory,
@@ -47,6 +51,9 @@ impl Figure {
             Figure::ArtifactSize => "Artifact size",
             Figure::LoadTime => "Load time (artifact file -> module)",
             Figure::InstantiateTime => "Instantiate time (module -> instance)",
+            Figure::PooledInstantiateTime => {
+                "Pooled re-instantiate (module -> instance from a pool slot, copy-on-write)"
+            }
             Figure::ExecRegion => "Execution time (bench.start .. bench.end)",
             Figure::WholeRun => "Whole run (load + instantiate + _start, fresh process)",
             Figure::PeakMemory => "Peak memory (max RSS of that process)",
@@ -56,7 +63,7 @@ impl Figure {
     fn unit(self) -> &'static str {
         match self {
             Figure::CompileTime | Figure::ExecRegion | Figure::WholeRun => "ms",
-            Figure::LoadTime | Figure::InstantiateTime => "us",
+            Figure::LoadTime | Figure::InstantiateTime | Figure::PooledInstantiateTime => "us",
             Figure::Throughput => "MB/s",
             Figure::ArtifactSize => "KiB",
             Figure::PeakMemory => "MiB",
@@ -66,7 +73,7 @@ impl Figure {
     fn scale(self, v: f64) -> f64 {
         match self {
             Figure::CompileTime | Figure::ExecRegion | Figure::WholeRun => v * 1e3,
-            Figure::LoadTime | Figure::InstantiateTime => v * 1e6,
+            Figure::LoadTime | Figure::InstantiateTime | Figure::PooledInstantiateTime => v * 1e6,
             Figure::Throughput => v / 1e6,
             Figure::ArtifactSize => v / 1024.0,
             Figure::PeakMemory => v / (1024.0 * 1024.0),
@@ -86,6 +93,7 @@ impl Figure {
             Figure::ArtifactSize => "artifact_bytes",
             Figure::LoadTime => "load_s",
             Figure::InstantiateTime => "instantiate_s",
+            Figure::PooledInstantiateTime => "pooled_instantiate_s",
             Figure::ExecRegion => "exec_region_s",
             Figure::WholeRun => "whole_run_s",
             Figure::PeakMemory => "peak_rss_bytes",

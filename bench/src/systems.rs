@@ -68,6 +68,16 @@ impl System {
         }
     }
 
+    /// Re-instantiation from a pool of preallocated slots with copy-on-write memory images,
+    /// over `n` runs: a fresh store, instantiate, drop the store (slot reset). Precast:
+    /// `Config::pooling`; Wasmtime: `PoolingAllocationConfig` with `memory_init_cow`.
+    pub fn pooled_instantiate(self, artifact: &Path, n: usize) -> Result<Summary> {
+        match self {
+            System::Precast => precast_side::pooled_instantiate(artifact, n),
+            System::Wasmtime => wasmtime_side::pooled_instantiate(artifact, n),
+        }
+    }
+
     /// Runs the workload once (called in a fresh child process).
     pub fn run_once(self, artifact: &Path, w: &Workload) -> Result<RunReport> {
         match self {
@@ -124,6 +134,32 @@ mod precast_side {
             Ok(())
         })?;
         Ok((load, instantiate))
+    }
+
+    pub fn pooled_instantiate(artifact: &Path, n: usize) -> Result<Summary> {
+        let mut config = precast_loader::Config::new();
+        config.pooling(precast_loader::PoolConfig {
+            instances: 16,
+            memories: 16,
+            tables: 16,
+            ..Default::default()
+        });
+        let engine = Engine::try_new(&config)?;
+        let module = Module::from_file(&engine, artifact)?;
+        let mut linker = Linker::new(&engine);
+        for import in module.imports() {
+            if let ExternType::Func(ty) = import.ty {
+                linker.func_new(import.module, import.name, ty, |_, _, _| {
+                    Err(Error::Host("placeholder import called".into()))
+                })?;
+            }
+        }
+        let pre = linker.instantiate_pre(&module)?;
+        time_runs(n, || {
+            let mut store = Store::new(&engine, ());
+            pre.instantiate(&mut store)?;
+            Ok(())
+        })
     }
 
     pub fn run_once(artifact: &Path, dir: &Path) -> Result<RunReport> {
@@ -183,6 +219,31 @@ mod wasmtime_side {
             Ok(())
         })?;
         Ok((load, instantiate))
+    }
+
+    pub fn pooled_instantiate(artifact: &Path, n: usize) -> Result<Summary> {
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_core_instances(16)
+            .total_memories(16)
+            .total_tables(16)
+            .max_memory_size(1 << 30);
+        let mut config = wasmtime::Config::new();
+        config
+            .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
+            .memory_init_cow(true);
+        let engine = wasmtime::Engine::new(&config)?;
+        // The artifact was compiled by the default engine; pooling does not change code
+        // generation, so it deserializes here (Wasmtime checks compatibility).
+        // SAFETY: produced by `precompile_module` in this run.
+        let module = unsafe { Module::deserialize_file(&engine, artifact) }?;
+        let mut linker: Linker<()> = Linker::new(&engine);
+        linker.define_unknown_imports_as_traps(&module)?;
+        let pre = linker.instantiate_pre(&module)?;
+        time_runs(n, || {
+            let mut store = Store::new(&engine, ());
+            pre.instantiate(&mut store)?;
+            Ok(())
+        })
     }
 
     struct State {

@@ -77,6 +77,9 @@ pub(crate) struct Prepared {
     pub table_images: Box<[Option<Box<[u32]>>]>,
     /// Element segments applied through a table image.
     pub elem_in_image: Box<[bool]>,
+    /// `(canonical type id, entry, exit)` trampoline addresses (0: none), sorted by id, one
+    /// entry per id: what a store looks up to call functions of a canonical type.
+    pub trampolines_by_id: Box<[(u32, usize, usize)]>,
 }
 
 struct ModuleInner {
@@ -243,7 +246,30 @@ impl Module {
             (defined < t.len())
                 .then(|| (inner.code.text_start + t.func(defined).start as usize) as *const u8)
         })?;
+        let mut trampolines_by_id: Vec<(u32, usize, usize)> = Vec::new();
+        for (i, &id) in type_ids.iter().enumerate() {
+            let (entry, exit) = self.trampolines(i as u32);
+            trampolines_by_id.push((
+                id,
+                entry.map_or(0, |p| p as usize),
+                exit.map_or(0, |p| p as usize),
+            ));
+        }
+        trampolines_by_id.sort_by_key(|t| t.0);
+        trampolines_by_id.dedup_by(|later, first| {
+            if later.0 != first.0 {
+                return false;
+            }
+            if first.1 == 0 {
+                first.1 = later.1;
+            }
+            if first.2 == 0 {
+                first.2 = later.2;
+            }
+            true
+        });
         Ok(Prepared {
+            trampolines_by_id: trampolines_by_id.into_boxed_slice(),
             info,
             offsets,
             type_ids,
@@ -339,6 +365,17 @@ impl Module {
     /// Engine-wide type ids by module type index (empty if the info cannot be decoded).
     pub(crate) fn type_ids(&self) -> &[u32] {
         self.prepared().map_or(&[], |p| &p.type_ids)
+    }
+
+    /// The entry and exit trampolines this module has for canonical type `id` (0: none).
+    pub(crate) fn trampolines_for_id(&self, id: u32) -> (usize, usize) {
+        let Ok(p) = self.prepared() else {
+            return (0, 0);
+        };
+        match p.trampolines_by_id.binary_search_by_key(&id, |t| t.0) {
+            Ok(i) => (p.trampolines_by_id[i].1, p.trampolines_by_id[i].2),
+            Err(_) => (0, 0),
+        }
     }
 
     /// Address of the start of `.text`.

@@ -132,7 +132,6 @@ pub struct StoreOpaque {
     /// Number of active host-to-wasm entries on the stack.
     pub(crate) entry_depth: usize,
     pub(crate) modules: Vec<Module>,
-    pub(crate) trampolines: HashMap<u32, TypeTrampolines>,
     pub(crate) instances: Vec<Owned<InstanceData>>,
     pub(crate) memories: Vec<MemoryEntry>,
     pub(crate) tables: Vec<TableEntry>,
@@ -161,7 +160,6 @@ impl StoreOpaque {
             state: Owned::new(VMStoreState::default()),
             entry_depth: 0,
             modules: Vec::new(),
-            trampolines: HashMap::new(),
             instances: Vec::new(),
             memories: Vec::new(),
             tables: Vec::new(),
@@ -186,23 +184,32 @@ impl StoreOpaque {
         }
     }
 
-    /// Keeps `module` alive for the store's lifetime and records its trampolines.
+    /// Keeps `module` alive for the store's lifetime; its trampolines serve every function
+    /// of the store (looked up in the module's precomputed table).
     pub(crate) fn register_module(&mut self, module: &Module) {
         if self.modules.iter().any(|m| Module::same(m, module)) {
             return;
         }
-        for (i, &id) in module.type_ids().iter().enumerate() {
-            let (entry, exit) = module.trampolines(i as u32);
-            let t = self.trampolines.entry(id).or_default();
-            t.entry = t.entry.or(entry);
-            t.exit = t.exit.or(exit);
-        }
         self.modules.push(module.clone());
     }
 
-    /// The trampolines known for canonical type `id`.
+    /// The trampolines known for canonical type `id`, from the store's modules in the order
+    /// they were registered.
     pub(crate) fn type_trampolines(&self, id: u32) -> TypeTrampolines {
-        self.trampolines.get(&id).copied().unwrap_or_default()
+        let mut t = TypeTrampolines::default();
+        for m in &self.modules {
+            let (entry, exit) = m.trampolines_for_id(id);
+            if t.entry.is_none() && entry != 0 {
+                t.entry = Some(entry as *const u8);
+            }
+            if t.exit.is_none() && exit != 0 {
+                t.exit = Some(exit as *const u8);
+            }
+            if t.entry.is_some() && t.exit.is_some() {
+                break;
+            }
+        }
+        t
     }
 
     /// The raw value (index + 1) standing for host value `v` in extern references.
