@@ -1,7 +1,6 @@
 //! `cargo xtask bench [--quick] [--out DIR] [FILTER...]`: Precast and Wasmtime 48 measured on
 //! the same inputs in the same run. See the README's "Benchmarks" section for the figures.
 
-mod precast_wasi;
 mod process;
 mod report;
 mod stats;

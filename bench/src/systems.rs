@@ -111,6 +111,7 @@ impl Region {
 mod precast_side {
     use super::*;
     use precast_format::module::FuncType;
+    use precast_loader::wasi::{WasiCtx, WasiCtxBuilder};
     use precast_loader::{Engine, Error, ExternType, Linker, Module, Store};
 
     pub fn load_and_instantiate(artifact: &Path, n: usize) -> Result<(Summary, Summary)> {
@@ -167,7 +168,7 @@ mod precast_side {
         let engine = Engine::default();
         let module = Module::from_file(&engine, artifact)?;
         let region = std::sync::Arc::new(std::sync::Mutex::new(Region::default()));
-        let mut linker = Linker::new(&engine);
+        let mut linker: Linker<WasiCtx> = Linker::new(&engine);
         let unit = FuncType::default();
         let r = region.clone();
         linker.func_new("bench", "start", unit.clone(), move |_, _, _| {
@@ -179,8 +180,12 @@ mod precast_side {
             r.lock().map_err(|_| Error::Host("poisoned".into()))?.end = Some(Instant::now());
             Ok(())
         })?;
-        crate::precast_wasi::add(&mut linker, dir)?;
-        let mut store = Store::new(&engine, ());
+        precast_loader::wasi::add_to_linker(&mut linker, |cx| cx)?;
+        let wasi = WasiCtxBuilder::new()
+            .arg("benchmark.wasm")
+            .preopened_dir(dir, ".")?
+            .build();
+        let mut store = Store::new(&engine, wasi);
         let instance = linker.instantiate(&mut store, &module)?;
         let start = instance
             .get_func(&store, "_start")
