@@ -1,6 +1,6 @@
 //! Microbenchmarks of the cold-start path: load (artifact file -> module), instantiate
 //! (module -> instance, store dropped afterwards), pooled re-instantiate, and a host -> wasm
-//! call. Run with `cargo bench -p precast-loader`.
+//! call. Run with `cargo bench -p precast-bench --bench loader`.
 //!
 //! Workloads: a hello-world WASI command (its import satisfied by a placeholder host
 //! function) and, when `../shared` (or `PRECAST_SHARED`) is present, sightglass's
