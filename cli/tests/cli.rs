@@ -105,6 +105,13 @@ fn errors_exit_non_zero_with_a_message() {
     let o = precast(&["run", imports.to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("env::f"), "{}", stderr(&o));
+    // Unless unknown imports are asked to return default values.
+    let o = precast(&[
+        "run",
+        "--default-values-unknown-imports",
+        imports.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 fn wasi_example() -> String {

@@ -133,6 +133,34 @@ impl<T: 'static> Linker<T> {
         Ok(())
     }
 
+    /// Defines every function import of `module` that this linker does not define as a host
+    /// function returning default values (zeros and nulls), like Wasmtime's method of the
+    /// same name. Useful to run programs whose extra imports do not matter, such as
+    /// benchmark markers.
+    pub fn define_unknown_imports_as_default_values(
+        &mut self,
+        module: &Module,
+    ) -> Result<&mut Self, Error> {
+        let missing: Vec<(String, String, FuncType)> = module
+            .imports()
+            .filter_map(|i| match i.ty {
+                crate::ExternType::Func(ty)
+                    if !self
+                        .defs
+                        .contains_key(&(i.module.to_string(), i.name.to_string())) =>
+                {
+                    Some((i.module.to_string(), i.name.to_string(), ty))
+                }
+                _ => None,
+            })
+            .collect();
+        for (m, n, ty) in missing {
+            // Host functions receive their results pre-filled with default values.
+            self.func_new(&m, &n, ty, |_, _, _| Ok(()))?;
+        }
+        Ok(self)
+    }
+
     /// Defines `module::name` as a host function of type `ty`.
     pub fn func_new<F>(
         &mut self,

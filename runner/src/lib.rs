@@ -22,6 +22,8 @@ pub struct Invocation {
     pub dirs: Vec<String>,
     /// Environment variables, `K=V` (a bare `K` takes the host's value).
     pub env: Vec<String>,
+    /// Satisfy function imports nothing else defines with functions returning zeros.
+    pub default_unknown_imports: bool,
 }
 
 /// The run flags both runners accept:
@@ -37,6 +39,10 @@ pub struct RunArgs {
     /// Set a WASI environment variable (a bare K copies the host's value).
     #[arg(long = "env", value_name = "K=V")]
     pub env: Vec<String>,
+    /// Define function imports nothing else provides (e.g. sightglass's `bench.start` and
+    /// `bench.end`) as functions that return zeros.
+    #[arg(long)]
+    pub default_values_unknown_imports: bool,
     /// Arguments: the WASI program's (after its name), or the function's with --invoke.
     #[arg(
         trailing_var_arg = true,
@@ -58,6 +64,7 @@ impl RunArgs {
                 .unwrap_or_else(|| file.to_string_lossy().into_owned()),
             dirs: self.dirs.clone(),
             env: self.env.clone(),
+            default_unknown_imports: self.default_values_unknown_imports,
         }
     }
 }
@@ -209,6 +216,9 @@ pub fn run_loaded(engine: &Engine, module: &Module, call: &Invocation) -> Result
         let mut store = Store::new(engine, wasi_ctx(call)?);
         let mut linker = Linker::new(engine);
         wasi::add_to_linker(&mut linker, |cx| cx)?;
+        if call.default_unknown_imports {
+            linker.define_unknown_imports_as_default_values(module)?;
+        }
         let mut call = call.clone();
         if call.invoke.is_none() {
             call.args.clear();
@@ -224,7 +234,10 @@ pub fn run_loaded(engine: &Engine, module: &Module, call: &Invocation) -> Result
         }
     } else {
         let mut store = Store::new(engine, ());
-        let linker = Linker::new(engine);
+        let mut linker = Linker::new(engine);
+        if call.default_unknown_imports {
+            linker.define_unknown_imports_as_default_values(module)?;
+        }
         invoke(&mut store, &linker, module, call)?
     };
     for v in results {
