@@ -62,6 +62,7 @@ pub use error::{Error, LinkError, LoadError};
 pub use externals::{Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use host::HOST_TARGET;
+pub use host::has_cpu_feature;
 pub use instance::{Extern, Instance};
 pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ExternType, ImportType, Module};

@@ -43,38 +43,6 @@ mod elf {
     }
 }
 
-/// Whether this CPU has the named feature (x86_64 names; others count as missing).
-fn has_cpu_feature(name: &str) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        match name {
-            "sse3" => std::is_x86_feature_detected!("sse3"),
-            "ssse3" => std::is_x86_feature_detected!("ssse3"),
-            "sse4.1" => std::is_x86_feature_detected!("sse4.1"),
-            "sse4.2" => std::is_x86_feature_detected!("sse4.2"),
-            "popcnt" => std::is_x86_feature_detected!("popcnt"),
-            "avx" => std::is_x86_feature_detected!("avx"),
-            "avx2" => std::is_x86_feature_detected!("avx2"),
-            "bmi1" => std::is_x86_feature_detected!("bmi1"),
-            "bmi2" => std::is_x86_feature_detected!("bmi2"),
-            "lzcnt" => std::is_x86_feature_detected!("lzcnt"),
-            "fma" => std::is_x86_feature_detected!("fma"),
-            "avx512f" => std::is_x86_feature_detected!("avx512f"),
-            "avx512vl" => std::is_x86_feature_detected!("avx512vl"),
-            "avx512dq" => std::is_x86_feature_detected!("avx512dq"),
-            "avx512bw" => std::is_x86_feature_detected!("avx512bw"),
-            "avx512vbmi" => std::is_x86_feature_detected!("avx512vbmi"),
-            "cmpxchg16b" => std::is_x86_feature_detected!("cmpxchg16b"),
-            _ => false,
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = name;
-        false
-    }
-}
-
 const WAT: &str = r#"(module $m (memory 1) (data (i32.const 0) "hi")
   (func (export "f") (param i32) (result i32) (i32.div_u (i32.const 10) (local.get 0)))
   (func (export "g") (result i64) (i64.const 1)))"#;

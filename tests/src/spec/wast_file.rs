@@ -188,33 +188,11 @@ impl Runner<'_> {
                 Err(e) => Err(format!("expected stack exhaustion, got: {e}")),
             },
             WastDirective::AssertInvalid {
-                mut module,
-                message,
-                ..
-            } => {
-                let wasm = match module.encode() {
-                    Ok(w) => w,
-                    Err(_) => return Ok(()),
-                };
-                match precast_compiler::compile(&wasm, &precast_compiler::Config::default()) {
-                    Ok(_) => Err(format!("invalid module compiled (expected `{message}`)")),
-                    Err(_) => Ok(()),
-                }
-            }
+                module, message, ..
+            } => must_not_compile(module, "invalid", message),
             WastDirective::AssertMalformed {
-                mut module,
-                message,
-                ..
-            } => {
-                let wasm = match module.encode() {
-                    Ok(w) => w,
-                    Err(_) => return Ok(()),
-                };
-                match precast_compiler::compile(&wasm, &precast_compiler::Config::default()) {
-                    Ok(_) => Err(format!("malformed module compiled (expected `{message}`)")),
-                    Err(_) => Ok(()),
-                }
-            }
+                module, message, ..
+            } => must_not_compile(module, "malformed", message),
             WastDirective::AssertUnlinkable {
                 mut module,
                 message,
@@ -231,6 +209,17 @@ impl Runner<'_> {
             | WastDirective::AssertMalformedCustom { .. } => Ok(()),
             other => Err(format!("unsupported directive at {:?}", other.span())),
         }
+    }
+}
+
+/// An `assert_invalid` / `assert_malformed` module must fail to encode or to compile.
+fn must_not_compile(mut module: QuoteWat<'_>, what: &str, message: &str) -> Outcome {
+    let Ok(wasm) = module.encode() else {
+        return Ok(());
+    };
+    match precast_compiler::compile(&wasm, &precast_compiler::Config::default()) {
+        Ok(_) => Err(format!("{what} module compiled (expected `{message}`)")),
+        Err(_) => Ok(()),
     }
 }
 
