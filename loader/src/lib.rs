@@ -48,6 +48,7 @@ mod store;
 mod table_elements;
 mod trap;
 mod traphandlers;
+mod typed;
 mod types;
 mod values;
 mod vm;
@@ -68,6 +69,7 @@ pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ExternType, ImportType, Module};
 pub use store::{AsStore, AsStoreMut, Store, StoreOpaque};
 pub use trap::{FrameInfo, Trap};
+pub use typed::{TypedFunc, WasmParams, WasmResults, WasmTy};
 pub use values::Val;
 
 pub use precast_format::TrapCode;

@@ -147,3 +147,34 @@ fn odd_export_names_become_valid_symbols() {
     assert_eq!(call(&mut i, "a\0b", &[]), vec![I32(7)]);
     assert_eq!(call(&mut i, "", &[]), vec![I32(8)]);
 }
+
+#[test]
+fn typed_calls() {
+    let mut i = TestInstance::new(WAT);
+    let fac = i
+        .instance
+        .get_typed_func::<i64, i64>(&i.store, "fac")
+        .unwrap();
+    assert_eq!(fac.call(&mut i.store, 10).unwrap(), 3628800);
+    let swap = i
+        .instance
+        .get_typed_func::<(i32, i64), (i64, i32)>(&i.store, "swap")
+        .unwrap();
+    assert_eq!(swap.call(&mut i.store, (1, 2)).unwrap(), (2, 1));
+    let bump = i
+        .instance
+        .get_typed_func::<(), i32>(&i.store, "bump")
+        .unwrap();
+    assert_eq!(bump.call(&mut i.store, ()).unwrap(), 11);
+    // A wrong signature is refused up front, naming both types.
+    let e = i
+        .instance
+        .get_typed_func::<i32, i32>(&i.store, "fac")
+        .unwrap_err();
+    assert!(e.to_string().contains("i64"), "{e}");
+    assert!(
+        i.instance
+            .get_typed_func::<(), ()>(&i.store, "nope")
+            .is_err()
+    );
+}

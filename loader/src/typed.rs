@@ -1,0 +1,191 @@
+//! [`TypedFunc`]: calling a wasm function with Rust types instead of [`Val`] slices.
+//!
+//! ```no_run
+//! # fn f(store: &mut precast_loader::Store<()>, instance: precast_loader::Instance)
+//! # -> Result<(), precast_loader::Error> {
+//! let add = instance.get_typed_func::<(i32, i32), i32>(&*store, "add")?;
+//! assert_eq!(add.call(&mut *store, (2, 3))?, 5);
+//! # Ok(()) }
+//! ```
+
+use crate::error::{Error, api};
+use crate::func::Func;
+use crate::store::{AsStore, AsStoreMut};
+use crate::values::{Val, func_type_name};
+use precast_format::module::{FuncType, ValType};
+use std::marker::PhantomData;
+
+/// A Rust type that is one wasm value type.
+pub trait WasmTy: Sized {
+    /// The wasm type.
+    const TY: ValType;
+    /// Converts to a [`Val`].
+    fn into_val(self) -> Val;
+    /// Converts from a [`Val`] of type [`Self::TY`].
+    fn from_val(v: Val) -> Option<Self>;
+}
+
+macro_rules! wasm_ty {
+    ($t:ty, $vt:ident, $to:expr, $from:pat => $back:expr) => {
+        impl WasmTy for $t {
+            const TY: ValType = ValType::$vt;
+            fn into_val(self) -> Val {
+                #[allow(clippy::redundant_closure_call)]
+                ($to)(self)
+            }
+            fn from_val(v: Val) -> Option<Self> {
+                match v {
+                    $from => Some($back),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+wasm_ty!(i32, I32, Val::I32, Val::I32(x) => x);
+wasm_ty!(u32, I32, |x: u32| Val::I32(x as i32), Val::I32(x) => x as u32);
+wasm_ty!(i64, I64, Val::I64, Val::I64(x) => x);
+wasm_ty!(u64, I64, |x: u64| Val::I64(x as i64), Val::I64(x) => x as u64);
+wasm_ty!(f32, F32, |x: f32| Val::F32(x.to_bits()), Val::F32(b) => f32::from_bits(b));
+wasm_ty!(f64, F64, |x: f64| Val::F64(x.to_bits()), Val::F64(b) => f64::from_bits(b));
+wasm_ty!(u128, V128, Val::V128, Val::V128(x) => x);
+
+/// Parameters of a typed call: a [`WasmTy`], or a tuple of them (up to 8).
+pub trait WasmParams {
+    /// The parameter types.
+    fn types() -> Vec<ValType>;
+    /// The parameter values.
+    fn into_vals(self) -> Vec<Val>;
+}
+
+/// Results of a typed call: `()`, a [`WasmTy`], or a tuple of them (up to 8).
+pub trait WasmResults: Sized {
+    /// The result types.
+    fn types() -> Vec<ValType>;
+    /// Converts the results (already checked against [`Self::types`]).
+    fn from_vals(vals: &[Val]) -> Option<Self>;
+}
+
+impl<T: WasmTy> WasmParams for T {
+    fn types() -> Vec<ValType> {
+        vec![T::TY]
+    }
+    fn into_vals(self) -> Vec<Val> {
+        vec![self.into_val()]
+    }
+}
+
+impl<T: WasmTy> WasmResults for T {
+    fn types() -> Vec<ValType> {
+        vec![T::TY]
+    }
+    fn from_vals(vals: &[Val]) -> Option<Self> {
+        T::from_val(*vals.first()?)
+    }
+}
+
+macro_rules! tuples {
+    ($($n:ident),*) => {
+        impl<$($n: WasmTy),*> WasmParams for ($($n,)*) {
+            fn types() -> Vec<ValType> {
+                vec![$($n::TY),*]
+            }
+            #[allow(non_snake_case)]
+            fn into_vals(self) -> Vec<Val> {
+                let ($($n,)*) = self;
+                vec![$($n.into_val()),*]
+            }
+        }
+
+        impl<$($n: WasmTy),*> WasmResults for ($($n,)*) {
+            fn types() -> Vec<ValType> {
+                vec![$($n::TY),*]
+            }
+            #[allow(unused_variables, unused_mut)]
+            fn from_vals(vals: &[Val]) -> Option<Self> {
+                let mut it = vals.iter().copied();
+                Some(($($n::from_val(it.next()?)?,)*))
+            }
+        }
+    };
+}
+
+tuples!();
+tuples!(A);
+tuples!(A, B);
+tuples!(A, B, C);
+tuples!(A, B, C, D);
+tuples!(A, B, C, D, E);
+tuples!(A, B, C, D, E, F);
+tuples!(A, B, C, D, E, F, G);
+tuples!(A, B, C, D, E, F, G, H);
+
+/// A function whose type was checked once against `Params -> Results`.
+#[derive(Debug)]
+pub struct TypedFunc<Params, Results> {
+    func: Func,
+    _types: PhantomData<fn(Params) -> Results>,
+}
+
+impl<P, R> Clone for TypedFunc<P, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P, R> Copy for TypedFunc<P, R> {}
+
+impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
+    /// The untyped function.
+    pub fn func(&self) -> Func {
+        self.func
+    }
+
+    /// Calls the function.
+    pub fn call(&self, store: &mut impl AsStoreMut, params: P) -> Result<R, Error> {
+        let args = params.into_vals();
+        let types = R::types();
+        let mut results: Vec<Val> = types.iter().map(Val::default_for).collect();
+        self.func.call(store, &args, &mut results)?;
+        R::from_vals(&results).ok_or_else(|| Error::Api("result of an unexpected type".into()))
+    }
+}
+
+impl Func {
+    /// This function as a [`TypedFunc`], after checking that its type is `P -> R`.
+    pub fn typed<P: WasmParams, R: WasmResults>(
+        &self,
+        store: &impl AsStore,
+    ) -> Result<TypedFunc<P, R>, Error> {
+        let ty = self.ty(store)?;
+        let want = FuncType {
+            params: P::types(),
+            results: R::types(),
+        };
+        if ty != want {
+            return api(format!(
+                "function of type {} used as {}",
+                func_type_name(&ty),
+                func_type_name(&want)
+            ));
+        }
+        Ok(TypedFunc {
+            func: *self,
+            _types: PhantomData,
+        })
+    }
+}
+
+impl crate::Instance {
+    /// The exported function `name` as a [`TypedFunc`] of type `P -> R`.
+    pub fn get_typed_func<P: WasmParams, R: WasmResults>(
+        &self,
+        store: &impl AsStore,
+        name: &str,
+    ) -> Result<TypedFunc<P, R>, Error> {
+        self.get_func(store, name)
+            .ok_or_else(|| Error::Api(format!("no exported function `{name}`")))?
+            .typed(store)
+    }
+}
