@@ -8,6 +8,7 @@ use precast_loader::{
 };
 use precast_tests::harness::artifact;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 /// A hello-world-like module: one memory with a data segment, a table with an element
 /// segment, a constant global.
@@ -29,6 +30,12 @@ const WAT: &str = r#"(module
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
   (func (export "size") (result i32) (memory.size))
   (func (export "init") (param i32) (memory.init $passive (local.get 0) (i32.const 0) (i32.const 7))))"#;
+
+/// The tests here read process-wide memory figures (RSS, smaps), so they run one at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("precast-cold-{}-{name}", std::process::id()));
@@ -96,6 +103,7 @@ fn field_kb(body: &str, field: &str) -> u64 {
 
 #[test]
 fn loading_writes_no_code_page() {
+    let _serial = serial();
     let dir = scratch("code");
     let path = write_artifact(&dir, "m", WAT);
     let engine = Engine::default();
@@ -128,6 +136,7 @@ fn loading_writes_no_code_page() {
 
 #[test]
 fn memory_image_is_copy_on_write() {
+    let _serial = serial();
     let dir = scratch("cow");
     let path = write_artifact(&dir, "m", WAT);
     let engine = Engine::default();
@@ -186,6 +195,7 @@ fn memory_image_is_copy_on_write() {
 
 #[test]
 fn memory_image_from_bytes_is_copied() {
+    let _serial = serial();
     let bytes = artifact(WAT);
     let engine = Engine::default();
     let module = Module::from_bytes(&engine, &bytes).unwrap();
@@ -200,6 +210,7 @@ fn memory_image_from_bytes_is_copied() {
 
 #[test]
 fn sparse_or_dynamic_segments_get_no_image() {
+    let _serial = serial();
     // A segment offset read from an imported global is not constant; far-apart segments
     // are too sparse for an image.
     let dynamic = r#"(module (import "env" "base" (global i32)) (memory 1)
@@ -228,6 +239,7 @@ fn pooled_engine(limits: PoolConfig) -> Engine {
 
 #[test]
 fn pool_resets_slots_to_the_image() {
+    let _serial = serial();
     let dir = scratch("pool");
     let path = write_artifact(&dir, "m", WAT);
     let engine = pooled_engine(PoolConfig {
@@ -291,6 +303,7 @@ fn pool_resets_slots_to_the_image() {
 
 #[test]
 fn pool_limits_and_exhaustion() {
+    let _serial = serial();
     let engine = pooled_engine(PoolConfig {
         instances: 2,
         memories: 2,
@@ -365,6 +378,7 @@ fn section_range(bytes: &[u8], name: &str) -> (usize, usize) {
 
 #[test]
 fn fast_verification_and_integrity_check() {
+    let _serial = serial();
     let dir = scratch("verify");
     let good = artifact(WAT);
     // Corrupt the last byte of .text (padding or code, never executed here).
@@ -419,6 +433,7 @@ fn fast_verification_and_integrity_check() {
 
 #[test]
 fn idle_instance_memory() {
+    let _serial = serial();
     // What an idle instance of a hello-world module costs beyond its wasm pages (which it
     // has not touched: the image is mapped, not copied).
     let dir = scratch("rss");
@@ -474,6 +489,7 @@ fn idle_instance_memory() {
 
 #[test]
 fn reused_reservations_are_reset() {
+    let _serial = serial();
     // Without pooling the engine keeps a few released reservations for reuse; a reused one
     // must look exactly like a fresh memory.
     let dir = scratch("cache");
