@@ -219,7 +219,12 @@ fn cold_start(scratch: &Path, reps: Reps, results: &mut Results) -> Result<()> {
             .arg(&src),
     );
     let mut cases: Vec<(&str, Command)> = Vec::new();
-    let mut c = Command::new(bin_dir.join("precast-run"));
+    // `cargo xtask bench` builds the runner as it ships (profile `deploy`, static) and
+    // names it in PRECAST_RUN; else the one beside this binary.
+    let runner = std::env::var_os("PRECAST_RUN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bin_dir.join("precast-run"));
+    let mut c = Command::new(runner);
     c.arg(&ours);
     cases.push(("precast-run", c));
     let mut c = Command::new(bin_dir.join("wasmtime-run"));

@@ -103,14 +103,84 @@ fn query_stack_low() -> Option<usize> {
     None
 }
 
+/// An address at or above the lowest usable address of the main thread's stack, when the
+/// calling thread is the main thread and `sp` lies on its stack (cached per thread): from
+/// glibc's `__libc_stack_end` and `RLIMIT_STACK`, without reading `/proc/self/maps`.
+///
+/// The kernel lets the main stack's mapping grow to `RLIMIT_STACK` below its top, which
+/// lies above `__libc_stack_end` by the arguments, environment and auxiliary vector: at most
+/// a quarter of the limit (execve's bound) plus [`MAIN_STACK_SLACK`]. Mappings placed with
+/// `MAP_FIXED` inside that range can stop the growth earlier; ordinary mappings start at
+/// least 128 MiB below the stack. `None` (use the exact query) for other threads, an
+/// unlimited stack, or another libc.
+pub fn main_stack_low_bound(sp: usize) -> Option<usize> {
+    thread_local! {
+        static BOUND: std::cell::Cell<Option<Option<(usize, usize)>>> =
+            const { std::cell::Cell::new(None) };
+    }
+    let (top, bound) = match BOUND.with(|b| b.get()) {
+        Some(cached) => cached?,
+        None => {
+            let computed = query_main_stack_bound();
+            BOUND.with(|b| b.set(Some(computed)));
+            computed?
+        }
+    };
+    (sp > bound && sp <= top).then_some(bound)
+}
+
+/// Room above `__libc_stack_end` allowed for the auxiliary vector, platform strings and
+/// alignment, beyond execve's quarter-of-the-limit bound on arguments and environment.
+pub const MAIN_STACK_SLACK: usize = 64 * 1024;
+
+/// `(highest address of the main stack, bound)` as [`main_stack_low_bound`] describes.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn query_main_stack_bound() -> Option<(usize, usize)> {
+    unsafe extern "C" {
+        /// glibc: the stack address the main thread started with (near the stack's top).
+        static __libc_stack_end: *mut libc::c_void;
+    }
+    // SAFETY: getpid/gettid/getrlimit have no preconditions; `rl` is a valid out-pointer.
+    let (main, rl) = unsafe {
+        let mut rl: libc::rlimit = std::mem::zeroed();
+        let ok = libc::getrlimit(libc::RLIMIT_STACK, &mut rl) == 0;
+        (libc::gettid() == libc::getpid(), ok.then_some(rl))
+    };
+    let rl = rl?;
+    if !main || rl.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    let rlim = usize::try_from(rl.rlim_cur).ok()?;
+    // SAFETY: glibc sets `__libc_stack_end` before `main` and never changes it.
+    let end = unsafe { __libc_stack_end } as usize;
+    if end == 0 {
+        return None;
+    }
+    let top = end.checked_add(rlim / 4)?.checked_add(MAIN_STACK_SLACK)?;
+    Some((top, top.checked_sub(rlim)?))
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn query_main_stack_bound() -> Option<(usize, usize)> {
+    None
+}
+
 /// Stack the host keeps below wasm's stack limit when the thread's stack is smaller than
 /// the configured wasm stack (for host functions and builtins called from deep wasm).
 pub const HOST_STACK_MARGIN: usize = 128 * 1024;
 
 /// The stack limit for wasm entered at stack pointer `sp`: `max_wasm_stack` below it, but
 /// never closer than [`HOST_STACK_MARGIN`] to the end of the thread's stack.
+///
+/// On the main thread the exact end of the stack costs glibc a read of `/proc/self/maps`
+/// (~70 us, a tenth of a process's cold start); when a cheap upper bound of it
+/// ([`main_stack_low_bound`]) already leaves room for the limit, the result is the same
+/// and the exact query is skipped.
 pub fn stack_limit(sp: usize, max_wasm_stack: usize) -> usize {
     let limit = sp.saturating_sub(max_wasm_stack);
+    if main_stack_low_bound(sp).is_some_and(|b| limit >= b.saturating_add(HOST_STACK_MARGIN)) {
+        return limit;
+    }
     match thread_stack_low() {
         Some(low) => limit.max(low.saturating_add(HOST_STACK_MARGIN)).min(sp),
         None => limit,
@@ -128,6 +198,14 @@ mod tests {
         let low = thread_stack_low().expect("linux reports thread stacks");
         assert!(low < sp);
         assert_eq!(stack_limit(sp, 1024), sp - 1024);
+        // The main thread's cheap bound never lies below the exact end of its stack.
+        if let Some(bound) = main_stack_low_bound(sp) {
+            assert!(
+                bound >= low,
+                "bound {bound:#x} below the stack's end {low:#x}"
+            );
+            assert!(bound < sp);
+        }
         assert_eq!(
             stack_limit(sp, usize::MAX),
             (low + HOST_STACK_MARGIN).min(sp)

@@ -64,16 +64,46 @@ fn wasi(args: &[String]) -> Result<()> {
         .args(args))
 }
 
+/// The host's target triple (`rustc -vV`).
+fn host_triple() -> Result<String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .with_context(|| format!("cannot start {rustc}"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_string)
+        .context("`rustc -vV` names no host")
+}
+
+/// Builds the deploy-side runner as it ships: the `deploy` profile (fat LTO, one codegen
+/// unit, `panic = "abort"`, stripped) with the C runtime linked statically
+/// (`+crt-static`, a static PIE: no dynamic loader, no shared libraries to map at exec).
+/// `--target` keeps the flag off build scripts and proc macros. Returns the binary's path.
+fn build_deploy_runner() -> Result<PathBuf> {
+    let host = host_triple()?;
+    run(cargo()
+        .args([
+            "build",
+            "--profile",
+            "deploy",
+            "-p",
+            "precast-run",
+            "--target",
+        ])
+        .arg(&host)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static"))?;
+    Ok(root().join("target").join(host).join("deploy/precast-run"))
+}
+
 fn bench(args: &[String]) -> Result<()> {
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "precast-run",
-        "-p",
-        "precast-bench",
-    ]))?;
-    run(Command::new(root().join("target/release/precast-bench")).args(args))
+    let runner = build_deploy_runner()?;
+    run(cargo().args(["build", "--release", "-p", "precast-bench"]))?;
+    run(Command::new(root().join("target/release/precast-bench"))
+        .args(args)
+        .env("PRECAST_RUN", runner))
 }
 
 /// Whether `cargo <tool>` is installed (rustfmt and clippy are rustup components).
