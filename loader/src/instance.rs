@@ -641,8 +641,16 @@ fn instantiate(
 
     let offsets = prepared.offsets;
     let pool = store.engine.pool().cloned();
-    let vmctx = VMContextAlloc::new(&offsets, &prepared.template, pool.as_ref())
-        .map_err(Error::Resource)?;
+    let defined_funcrefs = offsets.func_ref(info.num_imported_funcs) as usize
+        ..offsets.func_ref(info.functions.len() as u32) as usize;
+    let vmctx = VMContextAlloc::new(
+        &offsets,
+        &prepared.template,
+        pool.as_ref(),
+        defined_funcrefs,
+        module.id(),
+    )
+    .map_err(Error::Resource)?;
     let index = store.instances.len();
     let data = Owned::new(InstanceData {
         index,
@@ -723,10 +731,14 @@ fn instantiate(
         }
     }
 
-    // Function references of defined functions: code and type come from the template.
-    let vmctx_at = abi::func_ref::vmctx(vm::POINTER_SIZE);
-    for i in info.num_imported_funcs..info.functions.len() as u32 {
-        w(inst.vmctx.write(offsets.func_ref(i) + vmctx_at, vmctx_ptr))?;
+    // Function references of defined functions: code and type come from the template; a
+    // pool block last used by this module holds them complete already.
+    if !inst.vmctx.funcrefs_complete() {
+        let vmctx_at = abi::func_ref::vmctx(vm::POINTER_SIZE);
+        for i in info.num_imported_funcs..info.functions.len() as u32 {
+            w(inst.vmctx.write(offsets.func_ref(i) + vmctx_at, vmctx_ptr))?;
+        }
+        inst.vmctx.set_funcrefs_complete(module.id());
     }
 
     // Defined memories: the image is mapped copy-on-write from the artifact file, or copied.

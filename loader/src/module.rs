@@ -211,6 +211,11 @@ impl Module {
         Ok(module)
     }
 
+    /// This module's process-unique id (never reused; never 0).
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
+    }
+
     /// Decodes and validates the module info and computes the per-module instantiation
     /// data, once.
     pub(crate) fn prepared(&self) -> Result<&Prepared, LoadError> {

@@ -36,6 +36,10 @@ pub(crate) struct VMContextSlot {
     index: u32,
     /// Start of the block (16-aligned, `max_vmctx_size` bytes).
     pub ptr: *mut u8,
+    /// Taken: the module whose defined function references the block held, complete, when
+    /// it was last released (0: none). Released: the module whose defined function
+    /// references the block holds, complete (set by instantiation once they are written).
+    pub funcrefs_of: u64,
 }
 
 // SAFETY: as for memory slots.
@@ -47,6 +51,8 @@ struct State {
     free_memories: Vec<MemorySlot>,
     /// Free VMContext slots.
     free_vmctx: Vec<u32>,
+    /// Per VMContext slot: the module id whose defined function references it holds (0: none).
+    vmctx_funcrefs_of: Vec<u64>,
     /// Free table buffers (capacity `max_table_elements`), and how many are taken.
     free_tables: Vec<Vec<usize>>,
     tables_taken: u32,
@@ -158,6 +164,7 @@ impl Pool {
             state: Mutex::new(State {
                 free_memories,
                 free_vmctx: (0..limits.instances).rev().collect(),
+                vmctx_funcrefs_of: vec![0; limits.instances as usize],
                 free_tables: Vec::new(),
                 tables_taken: 0,
             }),
@@ -193,6 +200,7 @@ impl Pool {
             state: Mutex::new(State {
                 free_memories: Vec::new(),
                 free_vmctx: Vec::new(),
+                vmctx_funcrefs_of: Vec::new(),
                 free_tables: Vec::new(),
                 tables_taken: 0,
             }),
@@ -295,21 +303,32 @@ impl Pool {
                 self.limits.max_vmctx_size
             ));
         }
-        let index = self
-            .state()
+        let mut state = self.state();
+        let index = state
             .free_vmctx
             .pop()
             .ok_or_else(|| exhausted("instance", self.limits.instances))?;
+        // Claimed: until the new owner completes its function references, the block holds
+        // no module's.
+        let funcrefs_of = state
+            .vmctx_funcrefs_of
+            .get_mut(index as usize)
+            .map_or(0, std::mem::take);
         Ok(VMContextSlot {
             index,
             // SAFETY: block `index` lies inside the VMContext region.
             ptr: unsafe { self.vmctx.add(index as usize * self.vmctx_size) },
+            funcrefs_of,
         })
     }
 
-    /// Returns a VMContext block.
+    /// Returns a VMContext block, remembering whose function references it holds.
     pub fn release_vmctx(&self, slot: VMContextSlot) {
-        self.state().free_vmctx.push(slot.index);
+        let mut state = self.state();
+        if let Some(o) = state.vmctx_funcrefs_of.get_mut(slot.index as usize) {
+            *o = slot.funcrefs_of;
+        }
+        state.free_vmctx.push(slot.index);
     }
 
     /// Takes storage for a table of up to `max_table_elements` elements.

@@ -122,10 +122,19 @@ unsafe impl Send for VMContextAlloc {}
 impl VMContextAlloc {
     /// Allocates a VMContext for `offsets` and initializes it with `template` (zeroes after
     /// it), from `pool` when given.
+    ///
+    /// `keep` is the byte range of the defined functions' references and `owner` the
+    /// module's id: a pool block whose last user was the same module with its references
+    /// complete ([`VMContextAlloc::set_funcrefs_complete`]) already holds exactly those
+    /// bytes (code and type from the template, `vmctx` = this block, nothing writes them
+    /// afterwards), so they are not copied again; [`VMContextAlloc::funcrefs_complete`] says
+    /// so and the caller skips patching them.
     pub fn new(
         offsets: &VMOffsets,
         template: &[u8],
         pool: Option<&std::sync::Arc<crate::pool::Pool>>,
+        keep: std::ops::Range<usize>,
+        owner: u64,
     ) -> Result<VMContextAlloc, String> {
         let size = (offsets.size as usize).max(16);
         if template.len() > size {
@@ -153,15 +162,52 @@ impl VMContextAlloc {
                 }
             }
         };
-        // SAFETY: the block holds `size >= template.len()` writable bytes, exclusively ours.
+        let skip = match &alloc.origin {
+            Origin::Pool(_, slot)
+                if owner != 0
+                    && slot.funcrefs_of == owner
+                    && keep.start <= keep.end
+                    && keep.end <= template.len() =>
+            {
+                keep
+            }
+            _ => 0..0,
+        };
+        // SAFETY: the block holds `size >= template.len()` writable bytes, exclusively ours;
+        // `skip` lies within the template's length (checked above).
         unsafe {
-            std::ptr::copy_nonoverlapping(template.as_ptr(), alloc.as_ptr(), template.len());
+            std::ptr::copy_nonoverlapping(template.as_ptr(), alloc.as_ptr(), skip.start);
+            std::ptr::copy_nonoverlapping(
+                template.as_ptr().add(skip.end),
+                alloc.as_ptr().add(skip.end),
+                template.len() - skip.end,
+            );
             alloc
                 .as_ptr()
                 .add(template.len())
                 .write_bytes(0, size - template.len());
         }
+        let mut alloc = alloc;
+        if let Origin::Pool(_, slot) = &mut alloc.origin
+            && skip.is_empty()
+        {
+            slot.funcrefs_of = 0;
+        }
         Ok(alloc)
+    }
+
+    /// Whether the defined functions' references were kept from the block's last user (the
+    /// same module), complete: see [`VMContextAlloc::new`].
+    pub fn funcrefs_complete(&self) -> bool {
+        matches!(&self.origin, Origin::Pool(_, slot) if slot.funcrefs_of != 0)
+    }
+
+    /// Records that the defined functions' references of module `owner` are complete, so a
+    /// later instance of that module in this pool block can keep them.
+    pub fn set_funcrefs_complete(&mut self, owner: u64) {
+        if let Origin::Pool(_, slot) = &mut self.origin {
+            slot.funcrefs_of = owner;
+        }
     }
 
     /// The VMContext pointer.

@@ -284,7 +284,16 @@ fn pool_resets_slots_to_the_image() {
         call(&mut store, &inst, "set_global", &[Val::I32(-1)]);
     }
     // A different module takes over the slot: the old image is gone.
-    let other = write_artifact(&dir, "other", "(module (memory (export \"memory\") 1))");
+    // Its functions and table take the VMContext block's function references too.
+    let other = write_artifact(
+        &dir,
+        "other",
+        r#"(module (memory (export "memory") 1)
+             (table 2 funcref) (elem (i32.const 0) $nine $ten)
+             (func $nine (result i32) (i32.const 9)) (func $ten (result i32) (i32.const 10))
+             (func (export "call") (param i32) (result i32)
+               (call_indirect (result i32) (local.get 0))))"#,
+    );
     let other = Module::from_file(&engine, &other).unwrap();
     let mut store = Store::new(&engine, ());
     let inst = Linker::new(&engine)
@@ -292,12 +301,15 @@ fn pool_resets_slots_to_the_image() {
         .unwrap();
     let mem = inst.get_memory(&store, "memory").unwrap();
     assert!(mem.data(&store).iter().all(|&b| b == 0));
+    assert_eq!(i32(call(&mut store, &inst, "call", &[Val::I32(1)])), 10);
     drop(store);
-    // And back.
+    // And back: the block's function references are this module's again.
     let mut store = Store::new(&engine, ());
     let inst = pre.instantiate(&mut store).unwrap();
     let mem = inst.get_memory(&store, "memory").unwrap();
     assert_eq!(&mem.data(&store)[16..30], b"Hello, world!\n");
+    assert_eq!(i32(call(&mut store, &inst, "call", &[Val::I32(1)])), 7);
+    assert_eq!(i32(call(&mut store, &inst, "call", &[Val::I32(2)])), 8);
     let _ = std::fs::remove_dir_all(dir);
 }
 
