@@ -40,7 +40,7 @@ pub(crate) struct HostFuncContext {
     pub func_ref: VMFuncRef,
     store: *mut StoreOpaque,
     ty: Arc<FuncType>,
-    func: Box<ErasedHostFn>,
+    func: Arc<ErasedHostFn>,
 }
 
 const _: () = assert!(std::mem::offset_of!(HostFuncContext, dispatch) == 8);
@@ -62,6 +62,21 @@ pub(crate) unsafe fn is_host_ctx(vmctx: *const u8) -> bool {
     !vmctx.is_null() && unsafe { vm::read_magic(vmctx) } == host_ctx::MAGIC
 }
 
+/// `f` as a host function implementation of stores with data `T`.
+pub(crate) fn erase_host_fn<T: 'static, F>(f: F) -> Arc<ErasedHostFn>
+where
+    F: Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
+{
+    Arc::new(move |store, caller, params, results| {
+        // SAFETY: the store pointer comes from a `StoreOpaque` that is the first field of a
+        // `repr(C)` `StoreInner<T>` (every store is created as one, and a host function of
+        // data `T` is only created in stores of `T`), and the call has exclusive access to
+        // it for its duration.
+        let inner = unsafe { &mut *(store as *mut StoreInner<T>) };
+        f(Caller { inner, caller }, params, results)
+    })
+}
+
 impl Func {
     /// Creates a host function in `store` with type `ty`, implemented by `f`.
     pub fn new<S, F>(store: &mut S, ty: FuncType, f: F) -> Func
@@ -70,30 +85,28 @@ impl Func {
         S::Data: 'static,
         F: Fn(Caller<'_, S::Data>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
     {
-        let erased: Box<ErasedHostFn> = Box::new(move |store, caller, params, results| {
-            // SAFETY: the store pointer comes from a `StoreOpaque` that is the first field of
-            // a `repr(C)` `StoreInner<S::Data>` (every store is created as one), and the call
-            // has exclusive access to it for its duration.
-            let inner = unsafe { &mut *(store as *mut StoreInner<S::Data>) };
-            f(Caller { inner, caller }, params, results)
-        });
-        Func::new_erased(store.as_store_mut(), ty, erased)
+        let store = store.as_store_mut();
+        let type_id = store.engine.types().register(&ty);
+        Func::new_erased(store, Arc::new(ty), type_id, erase_host_fn::<S::Data, F>(f))
     }
 
+    /// A host function of `ty`, whose canonical id in `store`'s engine is `type_id`, with the
+    /// implementation `func` shared (an [`InstancePre`](crate::InstancePre) makes these once
+    /// and creates its host functions in each store without registering or copying).
     pub(crate) fn new_erased(
         store: &mut StoreOpaque,
-        ty: FuncType,
-        func: Box<ErasedHostFn>,
+        ty: Arc<FuncType>,
+        type_id: u32,
+        func: Arc<ErasedHostFn>,
     ) -> Func {
         debug_assert!(HostFuncContext::check_layout());
-        let type_id = store.engine.types().register(&ty);
         let exit = store.type_trampolines(type_id).exit;
         let ctx = Owned::new(HostFuncContext {
             magic: host_ctx::MAGIC,
             dispatch: host_dispatch,
             func_ref: VMFuncRef::NULL,
             store: store as *mut StoreOpaque,
-            ty: Arc::new(ty),
+            ty,
             func,
         });
         let p = ctx.as_ptr();

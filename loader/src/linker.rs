@@ -3,9 +3,10 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, LinkError};
-use crate::func::{Caller, Func};
+use crate::func::{Caller, ErasedHostFn, Func, erase_host_fn};
 use crate::instance::{Extern, Instance};
 use crate::module::Module;
+use crate::store::AsStoreMut;
 use crate::store::{AsStore, Store};
 use crate::values::Val;
 use precast_format::module::FuncType;
@@ -24,11 +25,23 @@ fn materialize<T: 'static>(store: &mut Store<T>, def: Definition<T>) -> Extern {
 }
 
 /// A module with its imports resolved by a [`Linker`]: instantiating it looks up no name.
-/// Host functions are created in each store that instantiates; entities of a particular
-/// store can only be used with that store.
+/// Host functions are created in each store that instantiates (their types registered and
+/// implementations wrapped once, here); entities of a particular store can only be used
+/// with that store.
 pub struct InstancePre<T> {
     module: Module,
-    defs: Vec<Definition<T>>,
+    defs: Vec<PreDefinition>,
+    _data: std::marker::PhantomData<fn(&mut T)>,
+}
+
+/// An import of an [`InstancePre`].
+#[derive(Clone)]
+enum PreDefinition {
+    /// An entity of a particular store.
+    Extern(Extern),
+    /// A host function: its type, the type's canonical id, the implementation for stores
+    /// of the `InstancePre`'s data type.
+    HostFunc(Arc<FuncType>, u32, Arc<ErasedHostFn>),
 }
 
 impl<T> Clone for InstancePre<T> {
@@ -36,6 +49,7 @@ impl<T> Clone for InstancePre<T> {
         InstancePre {
             module: self.module.clone(),
             defs: self.defs.clone(),
+            _data: std::marker::PhantomData,
         }
     }
 }
@@ -57,9 +71,22 @@ impl<T: 'static> InstancePre<T> {
 
     /// Instantiates the module in `store`.
     pub fn instantiate(&self, store: &mut Store<T>) -> Result<Instance, Error> {
+        if !Engine::same(&store.as_store_mut().engine, self.module.engine()) {
+            // The type ids below are the module engine's: create nothing, let instantiation
+            // report the mismatch.
+            return Instance::new(store, &self.module, &[]);
+        }
         let mut imports = Vec::with_capacity(self.defs.len());
         for def in &self.defs {
-            imports.push(materialize(store, def.clone()));
+            imports.push(match def {
+                PreDefinition::Extern(e) => *e,
+                PreDefinition::HostFunc(ty, id, f) => Extern::Func(Func::new_erased(
+                    store.as_store_mut(),
+                    ty.clone(),
+                    *id,
+                    f.clone(),
+                )),
+            });
         }
         Instance::new(store, &self.module, &imports)
     }
@@ -256,9 +283,29 @@ impl<T: 'static> Linker<T> {
     /// per-request instances): see [`InstancePre`]. Also decodes the module info now if that
     /// has not happened yet.
     pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T>, Error> {
+        // Registered in the module's engine: instantiation refuses stores of another.
+        let types = module.engine().types();
+        let defs = self
+            .resolve(module)?
+            .into_iter()
+            .map(|def| match def {
+                Definition::Extern(e) => PreDefinition::Extern(e),
+                Definition::HostFunc(ty, f) => {
+                    let id = types.register(&ty);
+                    PreDefinition::HostFunc(
+                        Arc::new(ty),
+                        id,
+                        erase_host_fn::<T, _>(move |caller, params, results| {
+                            f(caller, params, results)
+                        }),
+                    )
+                }
+            })
+            .collect();
         Ok(InstancePre {
             module: module.clone(),
-            defs: self.resolve(module)?,
+            defs,
+            _data: std::marker::PhantomData,
         })
     }
 

@@ -534,3 +534,47 @@ fn reused_reservations_are_reset() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn instance_pre_host_functions_see_their_store() {
+    // An InstancePre wraps its host functions once; each store's instance calls them with
+    // that store's data, and a store of another engine is refused before anything is made.
+    let dir = scratch("pre-host");
+    let path = write_artifact(
+        &dir,
+        "m",
+        r#"(module (import "host" "add" (func $add (param i32) (result i32)))
+             (func (export "run") (param i32) (result i32) (call $add (local.get 0))))"#,
+    );
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, &path).unwrap();
+    let mut linker: Linker<i32> = Linker::new(&engine);
+    let ty = match module.imports().next().unwrap().ty {
+        precast_loader::ExternType::Func(ty) => ty,
+        other => panic!("not a function import: {other:?}"),
+    };
+    linker
+        .func_new("host", "add", ty, |mut caller, params, results| {
+            let Val::I32(x) = params[0] else {
+                return Err(Error::Host("not an i32".into()));
+            };
+            *caller.data_mut() += x;
+            results[0] = Val::I32(*caller.data());
+            Ok(())
+        })
+        .unwrap();
+    let pre = linker.instantiate_pre(&module).unwrap();
+    for base in [100, 200] {
+        let mut store = Store::new(&engine, base);
+        let inst = pre.instantiate(&mut store).unwrap();
+        let run = inst.get_func(&store, "run").unwrap();
+        let mut out = [Val::I32(0)];
+        run.call(&mut store, &[Val::I32(5)], &mut out).unwrap();
+        assert!(matches!(out[0], Val::I32(x) if x == base + 5), "{out:?}");
+        assert_eq!(*store.data(), base + 5);
+    }
+    let other = Engine::default();
+    let e = pre.instantiate(&mut Store::new(&other, 0)).unwrap_err();
+    assert!(e.to_string().contains("engine"), "{e}");
+    let _ = std::fs::remove_dir_all(dir);
+}
