@@ -182,7 +182,7 @@ unsafe extern "C" fn memory_init(
         return trap(TrapCode::MemoryOutOfBounds);
     };
     // SAFETY: `d` lies within accessible memory; the segment bytes are in the module's
-    // mapping, which never overlaps a linear memory.
+    // bytes (a mapping or heap copy of the artifact), which never overlap a linear memory.
     unsafe { std::ptr::copy_nonoverlapping(bytes[s].as_ptr(), base.add(d.start), d.len()) };
     0
 }

@@ -86,9 +86,10 @@ struct ModuleInner {
     // Field order is drop order: unregister before freeing what the registry points to.
     _registration: Registration,
     code: Box<CodeInfo>,
-    /// Executable copy of `.text`, when it could not be made executable in place.
+    /// Executable mapping or copy of `.text`, when it is not executable in place in
+    /// `mapping`.
     _exec_copy: Option<Mmap>,
-    mapping: Mmap,
+    mapping: ArtifactBytes,
     /// The artifact file, kept open to map memory images from (`None`: loaded from bytes).
     file: Option<File>,
     /// Process-unique id (pool slots remember which module's image they hold).
@@ -98,6 +99,28 @@ struct ModuleInner {
     ranges: Ranges,
     prepared: OnceLock<Result<Prepared, LoadError>>,
 }
+
+/// The artifact's bytes: a private read-only mapping of the file (or of a copy), or, for a
+/// small file, a heap copy read with one `pread` (its `.text` then mapped on its own).
+enum ArtifactBytes {
+    Map(Mmap),
+    Heap(Box<[u8]>),
+}
+
+impl std::ops::Deref for ArtifactBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ArtifactBytes::Map(m) => m,
+            ArtifactBytes::Heap(b) => b,
+        }
+    }
+}
+
+/// Files up to this size are read rather than mapped whole: one `pread` and one
+/// read+execute mapping of `.text` cost about half of mapping the file, changing the
+/// protection of `.text` and faulting in the pages the checks read.
+pub const READ_WHOLE_LIMIT: usize = 64 * 1024;
 
 /// A loaded, verified artifact. Cheap to clone; safe to share between threads.
 ///
@@ -144,10 +167,30 @@ impl Module {
         let len = usize::try_from(len).map_err(|_| LoadError::NotElf {
             reason: format!("the file is {len} bytes, too large to map"),
         })?;
+        let full = engine.config().verification == Verification::Full;
+        if len <= READ_WHOLE_LIMIT {
+            let mut bytes = vec![0u8; len];
+            let mut done = 0;
+            while done < len {
+                match rustix::io::pread(&file, &mut bytes[done..], done as u64) {
+                    Ok(0) => break,
+                    Ok(n) => done += n,
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(io(e.into()).into()),
+                }
+            }
+            // A file that shrank meanwhile: verify what was read.
+            bytes.truncate(done);
+            return Module::from_mapping(
+                engine,
+                ArtifactBytes::Heap(bytes.into_boxed_slice()),
+                Some(file),
+                full,
+            );
+        }
         let mapping =
             unsafe { MmapOptions::new().len(len).map_copy_read_only(&file) }.map_err(io)?;
-        let full = engine.config().verification == Verification::Full;
-        Module::from_mapping(engine, mapping, Some(file), full)
+        Module::from_mapping(engine, ArtifactBytes::Map(mapping), Some(file), full)
     }
 
     /// Copies `bytes` into an anonymous mapping and verifies it. With the default
@@ -166,12 +209,12 @@ impl Module {
             .make_read_only()
             .map_err(|e| LoadError::Map(format!("cannot protect the artifact copy: {e}")))?;
         let full = engine.config().verification != Verification::Fast;
-        Module::from_mapping(engine, mapping, None, full)
+        Module::from_mapping(engine, ArtifactBytes::Map(mapping), None, full)
     }
 
     fn from_mapping(
         engine: &Engine,
-        mapping: Mmap,
+        mapping: ArtifactBytes,
         file: Option<File>,
         full: bool,
     ) -> Result<Module, Error> {
@@ -179,7 +222,10 @@ impl Module {
         if full {
             artifact::verify_integrity(&mapping, &v.header, &v.ranges)?;
         }
-        let (text_start, exec_copy) = make_executable(&mapping, v.ranges.text.clone())?;
+        let (text_start, exec_copy) = match &mapping {
+            ArtifactBytes::Map(m) => make_executable(m, v.ranges.text.clone())?,
+            ArtifactBytes::Heap(b) => map_text(b, file.as_ref(), v.ranges.text.clone())?,
+        };
         let code = Box::new(CodeInfo {
             text_start,
             text_len: v.ranges.text.len(),
@@ -448,6 +494,46 @@ impl Module {
     pub fn same(a: &Module, b: &Module) -> bool {
         Arc::ptr_eq(&a.inner, &b.inner)
     }
+}
+
+/// Maps `text` (a range of the artifact `file`, whose bytes `bytes` holds) read+execute on
+/// its own, straight from the file when it starts at a page boundary (never written, never
+/// touched here), else as an executable copy.
+fn map_text(
+    bytes: &[u8],
+    file: Option<&File>,
+    text: Range<usize>,
+) -> Result<(usize, Option<Mmap>), LoadError> {
+    if text.is_empty() {
+        return Ok((bytes.as_ptr() as usize + text.start, None));
+    }
+    if let Some(file) = file
+        && text.start.is_multiple_of(host::page_size())
+    {
+        // SAFETY: a private read+execute mapping of the file's `.text`, whose bytes were
+        // just verified through `bytes`; the loader never writes it. A concurrent change of
+        // the file is outside what any mmap-based loader can defend against.
+        let m = unsafe {
+            MmapOptions::new()
+                .offset(text.start as u64)
+                .len(text.len())
+                .map_exec(file)
+        };
+        if let Ok(m) = m {
+            return Ok((m.as_ptr() as usize, Some(m)));
+        }
+    }
+    let mut copy = MmapMut::map_anon(text.len())
+        .map_err(|e| LoadError::Map(format!("cannot allocate code memory: {e}")))?;
+    copy.copy_from_slice(
+        bytes
+            .get(text)
+            .ok_or_else(|| LoadError::Map("text range".into()))?,
+    );
+    let exec = copy
+        .make_exec()
+        .map_err(|e| LoadError::Map(format!("cannot make code executable: {e}")))?;
+    Ok((exec.as_ptr() as usize, Some(exec)))
 }
 
 /// Makes `text` (a range of `mapping`) executable, in place when it is page aligned, else in
