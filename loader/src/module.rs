@@ -169,18 +169,17 @@ impl Module {
         })?;
         let full = engine.config().verification == Verification::Full;
         if len <= READ_WHOLE_LIMIT {
-            let mut bytes = vec![0u8; len];
-            let mut done = 0;
-            while done < len {
-                match rustix::io::pread(&file, &mut bytes[done..], done as u64) {
-                    Ok(0) => break,
-                    Ok(n) => done += n,
+            // Read into the spare capacity: no zeroing first.
+            let mut bytes: Vec<u8> = Vec::with_capacity(len);
+            while bytes.len() < len {
+                let at = bytes.len() as u64;
+                match rustix::io::pread(&file, rustix::buffer::spare_capacity(&mut bytes), at) {
+                    Ok(0) => break, // The file shrank meanwhile: verify what was read.
+                    Ok(_) => {}
                     Err(rustix::io::Errno::INTR) => {}
                     Err(e) => return Err(io(e.into()).into()),
                 }
             }
-            // A file that shrank meanwhile: verify what was read.
-            bytes.truncate(done);
             return Module::from_mapping(
                 engine,
                 ArtifactBytes::Heap(bytes.into_boxed_slice()),
