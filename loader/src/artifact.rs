@@ -57,7 +57,10 @@ pub(crate) struct Decoded {
     pub offsets: VMOffsets,
 }
 
-fn find<'a>(sections: &'a [Section], name: &str) -> Result<Option<&'a Section>, LoadError> {
+fn find<'a, 'f>(
+    sections: &'a [Section<'f>],
+    name: &str,
+) -> Result<Option<&'a Section<'f>>, LoadError> {
     let mut found = sections.iter().filter(|s| s.name == name);
     let first = found.next();
     if found.next().is_some() {
@@ -68,7 +71,7 @@ fn find<'a>(sections: &'a [Section], name: &str) -> Result<Option<&'a Section>, 
     Ok(first)
 }
 
-fn range(s: Option<&Section>) -> Range<usize> {
+fn range(s: Option<&Section<'_>>) -> Range<usize> {
     s.map_or(0..0, |s| s.offset..s.offset + s.size)
 }
 

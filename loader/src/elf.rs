@@ -14,9 +14,9 @@ const SHT_NOBITS: u32 = 8;
 
 /// One section of the object.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Section {
-    /// Section name.
-    pub name: String,
+pub(crate) struct Section<'a> {
+    /// Section name (borrowed from the file unless it is not UTF-8).
+    pub name: std::borrow::Cow<'a, str>,
     /// File offset of the contents.
     pub offset: usize,
     /// Size of the contents in bytes.
@@ -52,7 +52,7 @@ fn to_usize(v: u64, what: &str) -> Result<usize, LoadError> {
 }
 
 /// Parses the section table of `file`.
-pub(crate) fn sections(file: &[u8]) -> Result<Vec<Section>, LoadError> {
+pub(crate) fn sections(file: &[u8]) -> Result<Vec<Section<'_>>, LoadError> {
     let len = file.len() as u64;
     if file.len() < ELF_MAGIC.len() || file[..4] != ELF_MAGIC {
         let reason = if file.is_empty() {
@@ -189,7 +189,7 @@ pub(crate) fn sections(file: &[u8]) -> Result<Vec<Section>, LoadError> {
             .iter()
             .position(|&b| b == 0)
             .ok_or_else(|| malformed(format!("section {i} name is not terminated")))?;
-        let name = String::from_utf8_lossy(&rest[..end]).into_owned();
+        let name = String::from_utf8_lossy(&rest[..end]);
         let (offset, size) = contents(r, &|| format!("section `{name}`"))?;
         out.push(Section {
             name,
