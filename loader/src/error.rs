@@ -6,13 +6,12 @@ use crate::trap::Trap;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// Reading the artifact file failed.
-    #[error("cannot read artifact `{path}`: {source}")]
+    #[error("cannot read artifact `{path}`: {error}")]
     Io {
         /// The file.
         path: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
+        /// The OS error (part of the message, so not also reported as a source).
+        error: std::io::Error,
     },
     /// The bytes are not an ELF64 little-endian object at all.
     #[error("not a Precast artifact: {reason}")]
@@ -126,9 +125,9 @@ impl LoadError {
     /// A copy of the error (an I/O error is kept as its message).
     pub(crate) fn duplicate(&self) -> LoadError {
         match self {
-            LoadError::Io { path, source } => LoadError::Io {
+            LoadError::Io { path, error } => LoadError::Io {
                 path: path.clone(),
-                source: std::io::Error::new(source.kind(), source.to_string()),
+                error: std::io::Error::new(error.kind(), error.to_string()),
             },
             LoadError::NotElf { reason } => LoadError::NotElf {
                 reason: reason.clone(),

@@ -149,9 +149,9 @@ impl Module {
     /// [`Verification::Auto`] this reads no page of code or data: see [`Verification::Fast`].
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module, Error> {
         let path = path.as_ref();
-        let io = |source| LoadError::Io {
+        let io = |error| LoadError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         };
         let file = File::open(path).map_err(io)?;
         // The size: `lseek` is a third of the cost of `statx` (and `pread`/`mmap` below do

@@ -56,3 +56,15 @@ fn runs_a_wasi_artifact_with_dirs_env_and_args() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn missing_artifact_is_one_clear_error() {
+    let o = Command::new(env!("CARGO_BIN_EXE_precast-run"))
+        .arg("/nonexistent/app.pcst")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("/nonexistent/app.pcst"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}
