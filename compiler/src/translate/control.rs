@@ -30,8 +30,6 @@ pub(crate) struct Frame {
     pub height: usize,
     /// Whether any branch or fallthrough reaches `next`.
     pub branched_to: bool,
-    /// Whether the frame's start was reachable.
-    pub head_reachable: bool,
 }
 
 fn block_args(values: &[ir::Value]) -> Vec<BlockArg> {
@@ -76,7 +74,6 @@ impl Translator<'_, '_> {
             num_results: results.len(),
             height: self.stack.len() - params.len(),
             branched_to: false,
-            head_reachable: true,
         });
     }
 
@@ -96,7 +93,6 @@ impl Translator<'_, '_> {
             num_results: results.len(),
             height: self.stack.len() - params.len(),
             branched_to: false,
-            head_reachable: true,
         });
     }
 
@@ -123,7 +119,6 @@ impl Translator<'_, '_> {
             num_results: results.len(),
             height: self.stack.len() - params.len(),
             branched_to: false,
-            head_reachable: true,
         });
     }
 
@@ -141,12 +136,7 @@ impl Translator<'_, '_> {
         };
         *else_seen = true;
         let (else_block, params) = (*else_block, params.clone());
-        let (next, n, height, head) = (
-            frame.next,
-            frame.num_results,
-            frame.height,
-            frame.head_reachable,
-        );
+        let (next, n, height) = (frame.next, frame.num_results, frame.height);
         if reachable {
             frame.branched_to = true;
             let results = self.popn(n);
@@ -155,7 +145,8 @@ impl Translator<'_, '_> {
         self.stack.truncate(height);
         self.b.switch_to_block(else_block);
         self.stack.extend(params);
-        self.reachable = head;
+        // Frames are only pushed while reachable, so the else arm's start is reachable.
+        self.reachable = true;
         Ok(())
     }
 
@@ -176,14 +167,8 @@ impl Translator<'_, '_> {
             } => {
                 // An `if` without `else` passes its parameters through.
                 self.b.switch_to_block(*else_block);
-                if frame.head_reachable {
-                    frame.branched_to = true;
-                    self.b.ins().jump(frame.next, &block_args(params));
-                } else {
-                    self.b.ins().trap(super::env::trap(
-                        precast_format::TrapCode::UnreachableCodeReached,
-                    ));
-                }
+                frame.branched_to = true;
+                self.b.ins().jump(frame.next, &block_args(params));
             }
             _ => {}
         }

@@ -126,7 +126,6 @@ impl<'m, 'f> Translator<'m, 'f> {
             num_results: ty.results.len(),
             height: 0,
             branched_to: false,
-            head_reachable: true,
         });
 
         let mut reader = body.get_operators_reader()?;
