@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use object::{Object, ObjectSection};
-use precast_format::module::{ExternKind, FuncType, HeapType, ImportKind, ModuleInfo, ValType};
+use precast_format::module::{ExternKind, FuncType, ImportKind, ModuleInfo};
 use precast_loader::{Engine, Module};
 use std::path::Path;
 
@@ -23,36 +23,9 @@ fn print_sections(bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn val(t: &ValType) -> String {
-    match t {
-        ValType::I32 => "i32".into(),
-        ValType::I64 => "i64".into(),
-        ValType::F32 => "f32".into(),
-        ValType::F64 => "f64".into(),
-        ValType::V128 => "v128".into(),
-        ValType::Ref(r) => {
-            let heap = match r.heap {
-                HeapType::Func => "func".to_string(),
-                HeapType::Extern => "extern".to_string(),
-                HeapType::NoFunc => "nofunc".to_string(),
-                HeapType::NoExtern => "noextern".to_string(),
-                HeapType::Concrete(i) => format!("${i}"),
-            };
-            if r.nullable {
-                format!("(ref null {heap})")
-            } else {
-                format!("(ref {heap})")
-            }
-        }
-    }
-}
-
 fn func(ty: Option<&FuncType>) -> String {
     match ty {
-        Some(t) => {
-            let list = |v: &[ValType]| v.iter().map(val).collect::<Vec<_>>().join(", ");
-            format!("func ({}) -> ({})", list(&t.params), list(&t.results))
-        }
+        Some(t) => format!("func {t}"),
         None => "func <invalid type>".into(),
     }
 }
@@ -85,15 +58,13 @@ fn print_module(info: &ModuleInfo) {
                 if m.memory64 { "64" } else { "" },
                 limits(m.minimum, m.maximum)
             ),
-            ImportKind::Table(t) => format!(
-                "table {} of {}",
-                limits(t.minimum, t.maximum),
-                val(&ValType::Ref(t.element))
-            ),
+            ImportKind::Table(t) => {
+                format!("table {} of {}", limits(t.minimum, t.maximum), t.element)
+            }
             ImportKind::Global(g) => format!(
                 "global {}{}",
                 if g.mutable { "mut " } else { "" },
-                val(&g.content)
+                g.content
             ),
         };
         println!("  {}::{}: {what}", i.module, i.name);

@@ -4,6 +4,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A heap type of a reference.
@@ -68,6 +69,35 @@ pub enum ValType {
     Ref(RefType),
 }
 
+impl fmt::Display for RefType {
+    /// Text-format style: `(ref null func)`, `(ref 3)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.nullable { "(ref null " } else { "(ref " })?;
+        match self.heap {
+            HeapType::Func => f.write_str("func")?,
+            HeapType::Extern => f.write_str("extern")?,
+            HeapType::NoFunc => f.write_str("nofunc")?,
+            HeapType::NoExtern => f.write_str("noextern")?,
+            HeapType::Concrete(i) => write!(f, "{i}")?,
+        }
+        f.write_str(")")
+    }
+}
+
+impl fmt::Display for ValType {
+    /// Text-format style: `i32`, `v128`, `(ref null func)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValType::I32 => f.write_str("i32"),
+            ValType::I64 => f.write_str("i64"),
+            ValType::F32 => f.write_str("f32"),
+            ValType::F64 => f.write_str("f64"),
+            ValType::V128 => f.write_str("v128"),
+            ValType::Ref(r) => r.fmt(f),
+        }
+    }
+}
+
 /// A function type.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FuncType {
@@ -75,6 +105,25 @@ pub struct FuncType {
     pub params: Vec<ValType>,
     /// Result types.
     pub results: Vec<ValType>,
+}
+
+impl fmt::Display for FuncType {
+    /// `(i32, i64) -> (f32)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |f: &mut fmt::Formatter<'_>, v: &[ValType]| -> fmt::Result {
+            f.write_str("(")?;
+            for (i, t) in v.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                t.fmt(f)?;
+            }
+            f.write_str(")")
+        };
+        list(f, &self.params)?;
+        f.write_str(" -> ")?;
+        list(f, &self.results)
+    }
 }
 
 impl FuncType {

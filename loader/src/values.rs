@@ -202,33 +202,12 @@ pub(crate) fn raw_to_val(store: &StoreOpaque, raw: &RawVal, ty: &ValType) -> Val
 
 /// Formats a value type like the text format does.
 pub(crate) fn val_type_name(ty: &ValType) -> String {
-    match ty {
-        ValType::I32 => "i32".into(),
-        ValType::I64 => "i64".into(),
-        ValType::F32 => "f32".into(),
-        ValType::F64 => "f64".into(),
-        ValType::V128 => "v128".into(),
-        ValType::Ref(r) => {
-            let heap = match r.heap {
-                HeapType::Func => "func".to_string(),
-                HeapType::Extern => "extern".to_string(),
-                HeapType::NoFunc => "nofunc".to_string(),
-                HeapType::NoExtern => "noextern".to_string(),
-                HeapType::Concrete(i) => i.to_string(),
-            };
-            if r.nullable {
-                format!("(ref null {heap})")
-            } else {
-                format!("(ref {heap})")
-            }
-        }
-    }
+    ty.to_string()
 }
 
 /// Formats a function type like `(i32, i64) -> (f32)`.
 pub(crate) fn func_type_name(ty: &precast_format::module::FuncType) -> String {
-    let list = |v: &[ValType]| v.iter().map(val_type_name).collect::<Vec<_>>().join(", ");
-    format!("({}) -> ({})", list(&ty.params), list(&ty.results))
+    ty.to_string()
 }
 
 #[cfg(test)]
