@@ -47,127 +47,11 @@ fn add() {
     );
 }
 
-const TRAPS: &str = r#"
-(module $traps
-  (type $v (func))
-  (type $i (func (param i32) (result i32)))
-  (memory 1)
-  (table 2 funcref)
-  (elem (i32.const 0) $inner)
-  (func $inner (export "inner") (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0)))
-  (func $middle (param i32) (result i32) (call $inner (local.get 0)))
-  (func $outer (export "divide") (param i32) (result i32) (i32.add (call $middle (local.get 0)) (i32.const 1)))
-  (func $oob (export "oob") (param i32) (result i32) (i32.load (local.get 0)))
-  (func $unreachable (export "unreachable") (unreachable))
-  (func $recurse (export "recurse") (param i32) (result i32) (i32.add (call $recurse (local.get 0)) (i32.const 1)))
-  (func $null (export "null-call") (call_indirect (type $v) (i32.const 1)))
-  (func $sig (export "bad-sig") (call_indirect (type $v) (i32.const 0)))
-  (func $table_oob (export "table-oob") (result i32) (call_indirect (type $i) (i32.const 0) (i32.const 9)))
-  (func $fill (export "fill-oob") (memory.fill (i32.const 65530) (i32.const 0) (i32.const 7)))
-)
-"#;
-
 fn trap_of(store: &mut Store<()>, inst: &Instance, name: &str, args: &[Val]) -> Trap {
     match call(store, inst, name, args) {
         Ok(v) => panic!("{name} returned {v:?}, expected a trap"),
         Err(Error::Trap(t)) => t,
         Err(e) => panic!("{name}: expected a trap, got {e}"),
-    }
-}
-
-#[test]
-fn traps_with_backtraces() {
-    let (mut store, inst) = setup(TRAPS);
-    let t = trap_of(&mut store, &inst, "divide", &[Val::I32(0)]);
-    assert_eq!(t.code(), TrapCode::IntegerDivisionByZero);
-    let names: Vec<String> = t.backtrace().iter().map(FrameInfo::display_name).collect();
-    assert_eq!(names, ["inner", "middle", "outer"], "{t}");
-    assert!(
-        t.backtrace()
-            .iter()
-            .all(|f| f.module_name.as_deref() == Some("traps"))
-    );
-    let shown = t.to_string();
-    assert!(
-        shown.contains("integer divide by zero") && shown.contains("traps!middle"),
-        "{shown}"
-    );
-
-    let cases = [
-        (
-            "oob",
-            vec![Val::I32(65536)],
-            TrapCode::MemoryOutOfBounds,
-            "oob",
-        ),
-        (
-            "oob",
-            vec![Val::I32(-1)],
-            TrapCode::MemoryOutOfBounds,
-            "oob",
-        ),
-        (
-            "unreachable",
-            vec![],
-            TrapCode::UnreachableCodeReached,
-            "unreachable",
-        ),
-        (
-            "recurse",
-            vec![Val::I32(0)],
-            TrapCode::StackOverflow,
-            "recurse",
-        ),
-        ("null-call", vec![], TrapCode::IndirectCallToNull, "null"),
-        ("bad-sig", vec![], TrapCode::BadSignature, "sig"),
-        ("table-oob", vec![], TrapCode::TableOutOfBounds, "table_oob"),
-        ("fill-oob", vec![], TrapCode::MemoryOutOfBounds, "fill"),
-    ];
-    for (name, args, code, frame) in cases {
-        let t = trap_of(&mut store, &inst, name, &args);
-        assert_eq!(t.code(), code, "{name}: {t}");
-        assert_eq!(
-            t.backtrace()
-                .first()
-                .map(FrameInfo::display_name)
-                .as_deref(),
-            Some(frame),
-            "{name}: {t}"
-        );
-    }
-    // The recursion's backtrace is deep but bounded.
-    let t = trap_of(&mut store, &inst, "recurse", &[Val::I32(0)]);
-    assert!(t.backtrace().len() > 10 && t.backtrace().len() <= 128);
-    // Still usable afterwards.
-    assert_eq!(
-        call(&mut store, &inst, "inner", &[Val::I32(1)]).unwrap(),
-        vec![Val::I32(1)]
-    );
-}
-
-#[test]
-fn traps_on_many_threads() {
-    let engine = Engine::default();
-    let module = load(&engine, TRAPS);
-    let threads: Vec<_> = (0..4)
-        .map(|_| {
-            let (engine, module) = (engine.clone(), module.clone());
-            std::thread::spawn(move || {
-                let mut store = Store::new(&engine, ());
-                let inst = Linker::new(&engine)
-                    .instantiate(&mut store, &module)
-                    .unwrap();
-                for _ in 0..50 {
-                    let t = trap_of(&mut store, &inst, "oob", &[Val::I32(-4)]);
-                    assert_eq!(t.code(), TrapCode::MemoryOutOfBounds);
-                    let t = trap_of(&mut store, &inst, "divide", &[Val::I32(0)]);
-                    assert_eq!(t.backtrace().len(), 3);
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
     }
 }
 
@@ -788,25 +672,6 @@ fn from_file_maps_the_artifact() {
         "{missing}"
     );
     std::fs::remove_dir_all(&dir).ok();
-}
-
-#[test]
-fn stack_overflow_on_a_small_thread_stack_is_a_trap() {
-    let engine = Engine::default();
-    let module = load(&engine, TRAPS);
-    std::thread::Builder::new()
-        .stack_size(256 * 1024)
-        .spawn(move || {
-            let mut store = Store::new(&engine, ());
-            let inst = Linker::new(&engine)
-                .instantiate(&mut store, &module)
-                .unwrap();
-            let t = trap_of(&mut store, &inst, "recurse", &[Val::I32(0)]);
-            assert_eq!(t.code(), TrapCode::StackOverflow);
-        })
-        .unwrap()
-        .join()
-        .unwrap();
 }
 
 #[test]

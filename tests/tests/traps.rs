@@ -46,14 +46,15 @@ fn traps_have_codes_and_backtraces() {
     let mut i = TestInstance::new(WAT);
     let t = trap_of(&mut i, "divide", &[I32(0)]);
     assert_eq!(t.code(), TrapCode::IntegerDivisionByZero);
-    let n = names(&t);
+    assert_eq!(names(&t), ["inner", "middle", "outer"], "{t}");
     assert!(
-        n.len() >= 3 && n[0].contains("inner") && n[1].contains("middle") && n[2].contains("outer"),
-        "backtrace {n:?}"
+        t.backtrace()
+            .iter()
+            .all(|f| f.module_name.as_deref() == Some("traps"))
     );
     let rendered = t.to_string();
     assert!(rendered.contains("integer divide by zero"), "{rendered}");
-    assert!(rendered.contains("middle"), "{rendered}");
+    assert!(rendered.contains("traps!middle"), "{rendered}");
 
     let cases: [(&str, Vec<Val>, TrapCode, &str); 9] = [
         ("oob", vec![I32(65536)], TrapCode::MemoryOutOfBounds, "oob"),
@@ -85,6 +86,9 @@ fn traps_have_codes_and_backtraces() {
             "{name}: backtrace {n:?}"
         );
     }
+    // The recursion's backtrace is deep but bounded.
+    let t = trap_of(&mut i, "recurse", &[I32(0)]);
+    assert!(t.backtrace().len() > 10 && t.backtrace().len() <= 128);
     let t = trap_of(&mut i, "conv", &[Val::F64(f64::NAN.to_bits())]);
     assert_eq!(t.code(), TrapCode::BadConversionToInteger);
     // Still usable after all of that.
@@ -107,6 +111,7 @@ fn traps_on_many_threads() {
                         trap_of(&mut i, "oob", &[I32(70000)]).code(),
                         TrapCode::MemoryOutOfBounds
                     );
+                    assert_eq!(trap_of(&mut i, "divide", &[I32(0)]).backtrace().len(), 3);
                     assert_eq!(i.call("inner", &[I32(1)]).unwrap(), vec![I32(1)]);
                 }
             })
@@ -115,4 +120,18 @@ fn traps_on_many_threads() {
     for h in handles {
         h.join().expect("thread panicked");
     }
+}
+
+#[test]
+fn stack_overflow_on_a_small_thread_stack_is_a_trap() {
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let mut i = TestInstance::new(WAT);
+            let t = trap_of(&mut i, "recurse", &[I32(0)]);
+            assert_eq!(t.code(), TrapCode::StackOverflow);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }
