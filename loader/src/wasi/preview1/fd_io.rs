@@ -58,6 +58,23 @@ pub(crate) fn fd_read(cx: &mut WasiCtx, mem: &mut GuestMemory<'_>, a: &Args<'_>)
     mem.write_u32(nread, n as u32)
 }
 
+/// The file behind `fd` for a positioned read or write needing `right`: directories are
+/// `isdir`, streams without the right `notcapable`, other streams `spipe`.
+fn positioned_file(cx: &WasiCtx, fd: u32, right: u64) -> WasiResult<&std::fs::File> {
+    let e = cx.fds.get(fd)?;
+    match &e.handle {
+        Handle::Dir { .. } => Err(Errno::IsDir),
+        Handle::File(f) => {
+            e.require(right | rights::FD_SEEK)?;
+            Ok(f)
+        }
+        _ => {
+            e.require(right)?;
+            Err(Errno::Spipe)
+        }
+    }
+}
+
 /// `fd_pread(fd, iovs, iovs_len, offset, nread)`: reads at an offset without moving the
 /// file position.
 pub(crate) fn fd_pread(
@@ -69,16 +86,7 @@ pub(crate) fn fd_pread(
     let offset = a.u64(3);
     let nread = a.u32(4);
     mem.check(nread, 4)?;
-    let e = cx.fds.get(a.u32(0))?;
-    let f = match &e.handle {
-        Handle::Dir { .. } => return Err(Errno::IsDir),
-        Handle::File(f) => f,
-        _ => {
-            e.require(rights::FD_READ)?;
-            return Err(Errno::Spipe);
-        }
-    };
-    e.require(rights::FD_READ | rights::FD_SEEK)?;
+    let f = positioned_file(cx, a.u32(0), rights::FD_READ)?;
     let n = read_iovs(mem, &iovs, |buf| {
         retry(|| rustix::io::pread(f, &mut *buf, offset))
     })?;
@@ -129,16 +137,7 @@ pub(crate) fn fd_pwrite(
     let offset = a.u64(3);
     let nwritten = a.u32(4);
     mem.check(nwritten, 4)?;
-    let e = cx.fds.get(a.u32(0))?;
-    let f = match &e.handle {
-        Handle::Dir { .. } => return Err(Errno::IsDir),
-        Handle::File(f) => f,
-        _ => {
-            e.require(rights::FD_WRITE)?;
-            return Err(Errno::Spipe);
-        }
-    };
-    e.require(rights::FD_WRITE | rights::FD_SEEK)?;
+    let f = positioned_file(cx, a.u32(0), rights::FD_WRITE)?;
     let bufs = mem.gather(&iovs)?;
     let n = retry(|| rustix::io::pwritev(f, &io_slices(&bufs), offset))?;
     mem.write_u32(nwritten, n as u32)
