@@ -228,6 +228,19 @@ impl Func {
                 ));
             }
         }
+        self.call_checked(store, &ty, params, results)
+    }
+
+    /// Calls the function once the store, arity and argument types are known to match
+    /// `ty`, the function's type (for callers that checked them once, like
+    /// [`TypedFunc`](crate::TypedFunc)).
+    pub(crate) fn call_checked(
+        &self,
+        store: &mut StoreOpaque,
+        ty: &FuncType,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), Error> {
         let fr = self.func_ref();
         // SAFETY: `fr.vmctx` belongs to a live VMFuncRef of this store.
         if unsafe { is_host_ctx(fr.vmctx) } {
@@ -242,7 +255,7 @@ impl Func {
         let Some(entry) = store.type_trampolines(fr.type_id).entry else {
             return api(format!(
                 "no module in the store has an entry trampoline for type {}",
-                func_type_name(&ty)
+                func_type_name(ty)
             ));
         };
         // Small signatures use a buffer on the stack.

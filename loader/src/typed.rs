@@ -14,6 +14,7 @@ use crate::store::{AsStore, AsStoreMut};
 use crate::values::{Val, func_type_name};
 use precast_format::module::{FuncType, ValType};
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 /// A Rust type that is one wasm value type.
 pub trait WasmTy: Sized {
@@ -121,20 +122,24 @@ tuples!(A, B, C, D, E, F);
 tuples!(A, B, C, D, E, F, G);
 tuples!(A, B, C, D, E, F, G, H);
 
-/// A function whose type was checked once against `Params -> Results`.
+/// A function whose type was checked once against `Params -> Results`; calls skip the
+/// per-call type lookup and checks of [`Func::call`].
 #[derive(Debug)]
 pub struct TypedFunc<Params, Results> {
     func: Func,
+    ty: Arc<FuncType>,
     _types: PhantomData<fn(Params) -> Results>,
 }
 
 impl<P, R> Clone for TypedFunc<P, R> {
     fn clone(&self) -> Self {
-        *self
+        TypedFunc {
+            func: self.func,
+            ty: self.ty.clone(),
+            _types: PhantomData,
+        }
     }
 }
-
-impl<P, R> Copy for TypedFunc<P, R> {}
 
 impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     /// The untyped function.
@@ -144,10 +149,12 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
 
     /// Calls the function.
     pub fn call(&self, store: &mut impl AsStoreMut, params: P) -> Result<R, Error> {
+        let store = store.as_store_mut();
+        store.check(self.func.store)?;
         let args = params.into_vals();
-        let types = R::types();
-        let mut results: Vec<Val> = types.iter().map(Val::default_for).collect();
-        self.func.call(store, &args, &mut results)?;
+        let mut results: Vec<Val> = self.ty.results.iter().map(Val::default_for).collect();
+        self.func
+            .call_checked(store, &self.ty, &args, &mut results)?;
         R::from_vals(&results).ok_or_else(|| Error::Api("result of an unexpected type".into()))
     }
 }
@@ -172,6 +179,7 @@ impl Func {
         }
         Ok(TypedFunc {
             func: *self,
+            ty: Arc::new(ty),
             _types: PhantomData,
         })
     }
