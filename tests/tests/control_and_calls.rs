@@ -177,4 +177,8 @@ fn typed_calls() {
             .get_typed_func::<(), ()>(&i.store, "nope")
             .is_err()
     );
+    // A typed function only runs in its own store.
+    let mut other = TestInstance::new(WAT);
+    assert!(bump.call(&mut other.store, ()).is_err());
+    assert_eq!(bump.call(&mut i.store, ()).unwrap(), 12);
 }
