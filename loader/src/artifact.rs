@@ -1,7 +1,7 @@
 //! Artifact verification: every check between "some bytes" and "a module we can run",
 //! in order, each with its own [`LoadError`] variant. Nothing here panics on any input.
 
-use crate::elf::{self, Section};
+use crate::elf;
 use crate::engine::Config;
 use crate::error::LoadError;
 use crate::host;
@@ -40,6 +40,21 @@ impl Ranges {
             _ => 0..0,
         }
     }
+
+    /// The field for section `name` (one of [`sections::CHECKSUMMED`]).
+    fn slot(&mut self, name: &str) -> Option<&mut Range<usize>> {
+        Some(match name {
+            sections::TEXT => &mut self.text,
+            sections::INFO => &mut self.info,
+            sections::VMOFFSETS => &mut self.vmoffsets,
+            sections::FUNCS => &mut self.funcs,
+            sections::TRAMPOLINES => &mut self.trampolines,
+            sections::TRAPS => &mut self.traps,
+            sections::DATA => &mut self.data,
+            sections::NAMES => &mut self.names,
+            _ => return None,
+        })
+    }
 }
 
 /// An artifact that passed the checks done at every load: ELF structure, header, target,
@@ -55,24 +70,6 @@ pub(crate) struct Verified {
 pub(crate) struct Decoded {
     pub info: ModuleInfo,
     pub offsets: VMOffsets,
-}
-
-fn find<'a, 'f>(
-    sections: &'a [Section<'f>],
-    name: &str,
-) -> Result<Option<&'a Section<'f>>, LoadError> {
-    let mut found = sections.iter().filter(|s| s.name == name);
-    let first = found.next();
-    if found.next().is_some() {
-        return Err(LoadError::MalformedElf(format!(
-            "duplicate section `{name}`"
-        )));
-    }
-    Ok(first)
-}
-
-fn range(s: Option<&Section<'_>>) -> Range<usize> {
-    s.map_or(0..0, |s| s.offset..s.offset + s.size)
 }
 
 fn malformed(section: &'static str, reason: impl Into<String>) -> LoadError {
@@ -95,37 +92,51 @@ fn crc_of(file: &[u8], ranges: &Ranges, names: &[&str]) -> u32 {
 /// checksum of the metadata sections. O(number of sections + size of the metadata): nothing
 /// here reads the code, the trap table or the data.
 pub(crate) fn verify(file: &[u8], config: &Config) -> Result<Verified, LoadError> {
-    let sections = elf::sections(file)?;
-    let header_section = find(&sections, sections::HEADER)?.ok_or(LoadError::NotPrecast)?;
-    // Code must arrive fully linked: this loader applies no relocations.
-    for name in [".rela.text", ".rel.text"] {
-        if let Some(s) = find(&sections, name)?.filter(|s| s.size > 0) {
-            return Err(LoadError::MalformedElf(format!(
-                "`{name}` holds {} bytes of relocations against `.text`, but artifacts must \
+    // Relocation sections against `.text`: code must arrive fully linked, as this loader
+    // applies no relocations.
+    const RELOCATIONS: [&str; 2] = [".rela.text", ".rel.text"];
+    let mut header_section: Option<Range<usize>> = None;
+    let mut ranges = Ranges::default();
+    let mut seen = [false; sections::CHECKSUMMED.len()];
+    let mut relocations = None;
+    for s in elf::sections(file)? {
+        let r = s.offset..s.offset + s.size;
+        let first = if s.name == sections::HEADER.as_bytes() {
+            header_section.replace(r).is_none()
+        } else if let Some(i) = sections::CHECKSUMMED
+            .iter()
+            .position(|n| s.name == n.as_bytes())
+        {
+            if let Some(slot) = ranges.slot(sections::CHECKSUMMED[i]) {
+                *slot = r;
+            }
+            !std::mem::replace(&mut seen[i], true)
+        } else if s.size > 0 && RELOCATIONS.iter().any(|n| s.name == n.as_bytes()) {
+            relocations = Some(format!(
+                "`{}` holds {} bytes of relocations against `.text`, but artifacts must \
                  be fully linked (this loader applies no relocations)",
+                s.display_name(),
                 s.size
+            ));
+            true
+        } else {
+            true
+        };
+        if !first {
+            return Err(LoadError::MalformedElf(format!(
+                "duplicate section `{}`",
+                s.display_name()
             )));
         }
     }
-    let header = decode_header(&file[range(Some(header_section))])?;
+    let header_section = header_section.ok_or(LoadError::NotPrecast)?;
+    if let Some(reason) = relocations {
+        return Err(LoadError::MalformedElf(reason));
+    }
+    let header = decode_header(&file[header_section])?;
     check_target(&header)?;
     check_cpu(&header)?;
     check_settings(&header, config)?;
-
-    let mut ranges = Ranges::default();
-    for name in sections::CHECKSUMMED {
-        let r = range(find(&sections, name)?);
-        match name {
-            sections::TEXT => ranges.text = r,
-            sections::INFO => ranges.info = r,
-            sections::VMOFFSETS => ranges.vmoffsets = r,
-            sections::FUNCS => ranges.funcs = r,
-            sections::TRAMPOLINES => ranges.trampolines = r,
-            sections::TRAPS => ranges.traps = r,
-            sections::DATA => ranges.data = r,
-            _ => ranges.names = r,
-        }
-    }
     let computed = crc_of(file, &ranges, &sections::METADATA);
     if computed != header.metadata_checksum {
         return Err(LoadError::SectionsChecksum {
@@ -134,8 +145,9 @@ pub(crate) fn verify(file: &[u8], config: &Config) -> Result<Verified, LoadError
             computed,
         });
     }
-    for name in [sections::TEXT, sections::INFO, sections::VMOFFSETS] {
-        if find(&sections, name)?.is_none() {
+    for (name, present) in sections::CHECKSUMMED.iter().zip(seen) {
+        let required = [sections::TEXT, sections::INFO, sections::VMOFFSETS].contains(name);
+        if required && !present {
             return Err(LoadError::MalformedElf(format!("no `{name}` section")));
         }
     }
@@ -209,7 +221,9 @@ fn decode_header(bytes: &[u8]) -> Result<Header, LoadError> {
 }
 
 fn check_target(h: &Header) -> Result<(), LoadError> {
-    if header::arch_and_os(&h.target) != header::arch_and_os(host::HOST_TARGET) {
+    if h.target != host::HOST_TARGET
+        && header::arch_and_os(&h.target) != header::arch_and_os(host::HOST_TARGET)
+    {
         return Err(LoadError::Target {
             artifact: h.target.clone(),
             host: host::HOST_TARGET.to_string(),
@@ -219,8 +233,11 @@ fn check_target(h: &Header) -> Result<(), LoadError> {
 }
 
 fn check_cpu(h: &Header) -> Result<(), LoadError> {
+    // Bits no name describes cannot be checked: they count as missing.
+    if h.cpu_features.0 & !host::host_cpu_features().0 == 0 {
+        return Ok(());
+    }
     let mut missing = host::missing_cpu_features(h.cpu_features);
-    // Bits no name describes cannot be checked: refuse them too.
     let known = precast_format::CpuFeatures::NAMES
         .iter()
         .fold(0u64, |acc, (b, _)| acc | (1 << b));
@@ -228,11 +245,7 @@ fn check_cpu(h: &Header) -> Result<(), LoadError> {
     if unknown != 0 {
         missing.push(format!("unknown feature bits {unknown:#x}"));
     }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(LoadError::CpuFeatures { missing })
-    }
+    Err(LoadError::CpuFeatures { missing })
 }
 
 fn check_settings(h: &Header, config: &Config) -> Result<(), LoadError> {

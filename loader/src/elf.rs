@@ -15,14 +15,19 @@ const SHT_NOBITS: u32 = 8;
 /// One section of the object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Section<'a> {
-    /// Section name (borrowed from the file unless it is not UTF-8).
-    pub name: std::borrow::Cow<'a, str>,
+    /// Section name, as stored (not necessarily UTF-8).
+    pub name: &'a [u8],
     /// File offset of the contents.
     pub offset: usize,
     /// Size of the contents in bytes.
     pub size: usize,
-    /// Required alignment.
-    pub align: u64,
+}
+
+impl Section<'_> {
+    /// The name for messages.
+    pub fn display_name(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.name)
+    }
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -137,39 +142,19 @@ pub(crate) fn sections(file: &[u8]) -> Result<Vec<Section<'_>>, LoadError> {
     let shoff = to_usize(shoff, "section header offset")?;
     let shnum = to_usize(shnum, "section count")?;
 
-    struct Raw {
-        name: u32,
-        kind: u32,
-        offset: u64,
-        size: u64,
-        align: u64,
-    }
-    let mut raw = Vec::with_capacity(shnum.min(4096));
-    for i in 0..shnum {
-        let at = shoff + i * SHDR_SIZE;
-        let get =
-            |o: usize| u64_at(file, at + o).ok_or_else(|| malformed("unreadable section header"));
-        let name = u32_at(file, at).ok_or_else(|| malformed("unreadable section header"))?;
-        let kind = u32_at(file, at + 4).ok_or_else(|| malformed("unreadable section header"))?;
-        raw.push(Raw {
-            name,
-            kind,
-            offset: get(0x18)?,
-            size: get(0x20)?,
-            align: get(0x30)?,
-        });
-    }
-    let shstrndx = to_usize(shstrndx, "section name table index")?;
-    let strtab = raw
-        .get(shstrndx)
-        .ok_or_else(|| malformed(format!("section name table index {shstrndx} out of range")))?;
-    let contents = |r: &Raw, what: &dyn Fn() -> String| -> Result<(usize, usize), LoadError> {
-        if r.kind == SHT_NOBITS {
+    let header_at = |i: usize| shoff + i * SHDR_SIZE;
+    // The whole table is in bounds (checked above), so these reads cannot fail.
+    let field32 = |i: usize, o: usize| u32_at(file, header_at(i) + o).unwrap_or(0);
+    let field64 = |i: usize, o: usize| u64_at(file, header_at(i) + o).unwrap_or(0);
+    // File range of section `i`'s contents (empty for SHT_NOBITS), checked against the file.
+    let contents = |i: usize, what: &dyn Fn() -> String| -> Result<(usize, usize), LoadError> {
+        if field32(i, 4) == SHT_NOBITS {
             return Ok((0, 0));
         }
-        let end = r.offset.checked_add(r.size);
+        let (offset, size) = (field64(i, 0x18), field64(i, 0x20));
+        let end = offset.checked_add(size);
         match end {
-            Some(end) if end <= len => Ok((r.offset as usize, r.size as usize)),
+            Some(end) if end <= len => Ok((offset as usize, size as usize)),
             _ => Err(LoadError::Truncated {
                 what: what(),
                 expected: end.unwrap_or(u64::MAX),
@@ -177,11 +162,17 @@ pub(crate) fn sections(file: &[u8]) -> Result<Vec<Section<'_>>, LoadError> {
             }),
         }
     };
-    let (str_off, str_size) = contents(strtab, &|| "the section name table".to_string())?;
+    let shstrndx = to_usize(shstrndx, "section name table index")?;
+    if shstrndx >= shnum {
+        return Err(malformed(format!(
+            "section name table index {shstrndx} out of range"
+        )));
+    }
+    let (str_off, str_size) = contents(shstrndx, &|| "the section name table".to_string())?;
     let names = &file[str_off..str_off + str_size];
-    let mut out = Vec::with_capacity(raw.len());
-    for (i, r) in raw.iter().enumerate() {
-        let start = r.name as usize;
+    let mut out = Vec::with_capacity(shnum.min(64));
+    for i in 0..shnum {
+        let start = field32(i, 0) as usize;
         let rest = names
             .get(start..)
             .ok_or_else(|| malformed(format!("section {i} name offset {start} out of range")))?;
@@ -189,14 +180,11 @@ pub(crate) fn sections(file: &[u8]) -> Result<Vec<Section<'_>>, LoadError> {
             .iter()
             .position(|&b| b == 0)
             .ok_or_else(|| malformed(format!("section {i} name is not terminated")))?;
-        let name = String::from_utf8_lossy(&rest[..end]);
-        let (offset, size) = contents(r, &|| format!("section `{name}`"))?;
-        out.push(Section {
-            name,
-            offset,
-            size,
-            align: r.align,
-        });
+        let name = &rest[..end];
+        let (offset, size) = contents(i, &|| {
+            format!("section `{}`", String::from_utf8_lossy(name))
+        })?;
+        out.push(Section { name, offset, size });
     }
     Ok(out)
 }

@@ -46,13 +46,25 @@ pub fn has_cpu_feature(name: &str) -> bool {
     }
 }
 
+/// The features of [`CpuFeatures::NAMES`](precast_format::CpuFeatures::NAMES) the host
+/// has, detected once.
+pub fn host_cpu_features() -> precast_format::CpuFeatures {
+    static HOST: std::sync::OnceLock<precast_format::CpuFeatures> = std::sync::OnceLock::new();
+    *HOST.get_or_init(|| {
+        let mut set = precast_format::CpuFeatures::default();
+        for (_, name) in precast_format::CpuFeatures::NAMES {
+            if has_cpu_feature(name) {
+                set.insert(name);
+            }
+        }
+        set
+    })
+}
+
 /// The names in `required` that the host lacks.
 pub fn missing_cpu_features(required: precast_format::CpuFeatures) -> Vec<String> {
-    required
-        .names()
-        .filter(|n| !has_cpu_feature(n))
-        .map(str::to_string)
-        .collect()
+    let missing = precast_format::CpuFeatures(required.0 & !host_cpu_features().0);
+    missing.names().map(str::to_string).collect()
 }
 
 /// Size of a host page in bytes.
