@@ -363,11 +363,29 @@ pub fn write(
         SectionKind::ReadOnlyData,
     );
     obj.set_section_data(header_id, header_bytes.to_vec(), 8);
+    // File order: metadata, then the data section (page aligned when it holds memory
+    // images), then `.text` on a page boundary, mapped executable in place. Small artifacts
+    // thus have no padding but the page before `.text`, and no data byte shares a page with
+    // code.
+    let order = [
+        sections::INFO,
+        sections::VMOFFSETS,
+        sections::FUNCS,
+        sections::TRAMPOLINES,
+        sections::TRAPS,
+        sections::NAMES,
+        sections::DATA,
+        sections::TEXT,
+    ];
     let mut text_id = None;
-    for (name, bytes) in checksummed {
+    for name in order {
+        let bytes = checksummed
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&[][..], |(_, b)| *b);
         let (kind, align) = match name {
             sections::TEXT => (SectionKind::Text, PAGE),
-            sections::DATA => (SectionKind::ReadOnlyData, PAGE),
+            sections::DATA if !info.memory_images.is_empty() => (SectionKind::ReadOnlyData, PAGE),
             _ => (SectionKind::ReadOnlyData, 8),
         };
         let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), kind);
