@@ -10,7 +10,7 @@ use object::{
 };
 use precast_format::header::{FORMAT_VERSION, Header};
 use precast_format::module::{ConstExpr, ConstOp, DataMode, DataSegment, MemoryImage};
-use precast_format::{IMAGE_ALIGN, ModuleInfo, sections, tables};
+use precast_format::{IMAGE_ALIGN, ModuleInfo, TrapCode, sections, tables};
 use sha2::Digest;
 use std::collections::HashMap;
 
@@ -303,16 +303,16 @@ pub fn write(
             .map(|(f, &s)| [s, f.code.len() as u32]),
     );
     let trampolines = tables::encode(l.entries.iter().zip(&l.exits).map(|(&e, &x)| [e, x]));
-    let mut traps: Vec<[u32; 2]> = compiled
+    let mut traps: Vec<(u32, TrapCode)> = compiled
         .functions
         .iter()
         .zip(&l.funcs)
         .chain(compiled.entry_trampolines.iter().zip(&l.entries))
         .chain(compiled.exit_trampolines.iter().zip(&l.exits))
-        .flat_map(|(f, &s)| f.traps.iter().map(move |(o, c)| [s + o, *c as u32]))
+        .flat_map(|(f, &s)| f.traps.iter().map(move |&(o, c)| (s + o, c)))
         .collect();
-    traps.sort_unstable();
-    let traps = tables::encode(traps);
+    traps.sort_unstable_by_key(|&(offset, _)| offset);
+    let traps = tables::TrapTable::encode(&traps);
     let info_bytes = precast_format::encode(info);
     let pointer_size = isa.pointer_bytes();
     let offsets_bytes = precast_format::encode(&info.vmoffsets(pointer_size));

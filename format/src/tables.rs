@@ -82,8 +82,6 @@ impl<'a, const N: usize> Table<'a, N> {
 pub type FuncTable<'a> = Table<'a, 2>;
 /// The trampoline map.
 pub type TrampolineTable<'a> = Table<'a, 2>;
-/// The trap table.
-pub type TrapTable<'a> = Table<'a, 2>;
 
 impl FuncTable<'_> {
     /// Location of defined function `i`.
@@ -106,11 +104,172 @@ impl FuncTable<'_> {
     }
 }
 
-impl TrapTable<'_> {
-    /// The trap code at exactly `offset`.
+/// Text is split into chunks of this many bytes; trap sites store their offset within one.
+const TRAP_CHUNK_BITS: u32 = 16;
+/// Bytes of the trap table's header: entry count and chunk count.
+const TRAP_HEADER: usize = 8;
+
+/// The trap table, read in place: 3 bytes per trapping instruction.
+///
+/// Layout (little-endian): `count: u32`, `chunks: u32`, then `starts: [u32; chunks + 1]`
+/// (index of the first site in each 64 KiB chunk of `.text`; the last is `count`), then
+/// `low: [u16; count]` (each site's offset within its chunk, increasing within a chunk), then
+/// `codes: [u8; count]` ([`TrapCode`](crate::TrapCode) bytes). An empty section has no sites.
+///
+/// Lookups are bounds-checked and panic-free on any bytes (the signal handler reads tables
+/// that only [`TrapTable::check`] has validated).
+#[derive(Clone, Copy, Debug)]
+pub struct TrapTable<'a> {
+    starts: &'a [u8],
+    low: &'a [u8],
+    codes: &'a [u8],
+}
+
+impl<'a> TrapTable<'a> {
+    /// Wraps section bytes; `None` if their length disagrees with the counts they hold.
+    pub fn new(bytes: &'a [u8]) -> Option<Self> {
+        if bytes.is_empty() {
+            return Some(TrapTable {
+                starts: bytes,
+                low: bytes,
+                codes: bytes,
+            });
+        }
+        let count = usize::try_from(word(bytes.get(..TRAP_HEADER)?, 0)).ok()?;
+        let chunks = usize::try_from(word(bytes.get(..TRAP_HEADER)?, 1)).ok()?;
+        let starts_end = chunks
+            .checked_add(1)?
+            .checked_mul(4)?
+            .checked_add(TRAP_HEADER)?;
+        let low_end = count.checked_mul(2)?.checked_add(starts_end)?;
+        if low_end.checked_add(count)? != bytes.len() {
+            return None;
+        }
+        Some(TrapTable {
+            starts: &bytes[TRAP_HEADER..starts_end],
+            low: &bytes[starts_end..low_end],
+            codes: &bytes[low_end..],
+        })
+    }
+
+    /// Number of trap sites.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Whether there are no trap sites.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    fn chunks(&self) -> usize {
+        (self.starts.len() / 4).saturating_sub(1)
+    }
+
+    fn low(&self, i: usize) -> Option<u16> {
+        let b = self.low.get(i * 2..i * 2 + 2)?;
+        Some(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    /// The sites of chunk `c`, as an index range (empty if the table is malformed there).
+    fn chunk(&self, c: usize) -> core::ops::Range<usize> {
+        let (s, e) = (
+            word(self.starts, c) as usize,
+            word(self.starts, c + 1) as usize,
+        );
+        if s <= e && e <= self.len() {
+            s..e
+        } else {
+            0..0
+        }
+    }
+
+    /// The trap code recorded at exactly `offset`.
     pub fn trap_at(&self, offset: u32) -> Option<crate::TrapCode> {
-        let i = self.search(offset).ok()?;
-        crate::TrapCode::from_u8(self.word(i, 1) as u8)
+        let c = (offset >> TRAP_CHUNK_BITS) as usize;
+        if c >= self.chunks() {
+            return None;
+        }
+        let sites = self.chunk(c);
+        let key = offset as u16;
+        let (mut lo, mut hi) = (sites.start, sites.end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.low(mid)?.cmp(&key) {
+                core::cmp::Ordering::Less => lo = mid + 1,
+                core::cmp::Ordering::Greater => hi = mid,
+                core::cmp::Ordering::Equal => {
+                    return crate::TrapCode::from_u8(*self.codes.get(mid)?);
+                }
+            }
+        }
+        None
+    }
+
+    /// Checks that the sites are consistent: chunk starts non-decreasing and ending at the
+    /// site count, offsets strictly increasing and below `text_len`, codes known. Returns a
+    /// description of the first problem.
+    pub fn check(&self, text_len: usize) -> Result<(), alloc::string::String> {
+        use alloc::format;
+        let chunks = self.chunks();
+        if !self.is_empty() && chunks == 0 {
+            return Err(format!("{} sites but no chunk", self.len()));
+        }
+        if chunks > 0 && word(self.starts, chunks) as usize != self.len() {
+            return Err(format!(
+                "the chunk starts end at {}, not at the site count {}",
+                word(self.starts, chunks),
+                self.len()
+            ));
+        }
+        let mut prev: Option<u64> = None;
+        for c in 0..chunks {
+            let (s, e) = (
+                word(self.starts, c) as usize,
+                word(self.starts, c + 1) as usize,
+            );
+            if s > e || e > self.len() {
+                return Err(format!("chunk {c} has sites {s}..{e}, not sorted"));
+            }
+            for i in s..e {
+                let off = ((c as u64) << TRAP_CHUNK_BITS) | u64::from(self.low(i).unwrap_or(0));
+                if off >= text_len as u64 {
+                    return Err(format!("trap site {off:#x} is outside .text"));
+                }
+                if prev.is_some_and(|p| off <= p) {
+                    return Err(format!("trap site {off:#x} is not sorted"));
+                }
+                prev = Some(off);
+                let code = self.codes[i];
+                if crate::TrapCode::from_u8(code).is_none() {
+                    return Err(format!("trap site {off:#x} has unknown code {code}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes `(offset, code)` sites sorted by offset (strictly increasing).
+    pub fn encode(sites: &[(u32, crate::TrapCode)]) -> Vec<u8> {
+        let Some(&(last, _)) = sites.last() else {
+            return Vec::new();
+        };
+        let chunks = (last >> TRAP_CHUNK_BITS) as usize + 1;
+        let mut out = Vec::with_capacity(TRAP_HEADER + 4 * (chunks + 1) + 3 * sites.len());
+        out.extend_from_slice(&(sites.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(chunks as u32).to_le_bytes());
+        let mut next = 0usize;
+        for c in 0..=chunks {
+            while next < sites.len() && ((sites[next].0 >> TRAP_CHUNK_BITS) as usize) < c {
+                next += 1;
+            }
+            out.extend_from_slice(&(next as u32).to_le_bytes());
+        }
+        for &(offset, _) in sites {
+            out.extend_from_slice(&(offset as u16).to_le_bytes());
+        }
+        out.extend(sites.iter().map(|&(_, code)| code as u8));
+        out
     }
 }
 
@@ -201,11 +360,45 @@ mod tests {
         assert_eq!(t.func_at(48), None);
         assert_eq!(t.func_at(71), Some(2));
         assert_eq!(t.func_at(72), None);
-        let traps = encode([[4, 2], [9, 9]]);
-        let t = TrapTable::new(&traps).unwrap();
-        assert_eq!(t.trap_at(9), Some(crate::TrapCode::UnreachableCodeReached));
-        assert_eq!(t.trap_at(5), None);
-        assert!(TrapTable::new(&traps[..5]).is_none());
+    }
+
+    #[test]
+    fn traps() {
+        use crate::TrapCode::*;
+        let sites = [
+            (4, MemoryOutOfBounds),
+            (9, UnreachableCodeReached),
+            (0x1_0004, IntegerOverflow),
+            (0x3_fffe, StackOverflow),
+        ];
+        let bytes = TrapTable::encode(&sites);
+        assert_eq!(bytes.len(), 8 + 4 * 5 + 3 * 4);
+        let t = TrapTable::new(&bytes).unwrap();
+        assert_eq!(t.len(), 4);
+        for (offset, code) in sites {
+            assert_eq!(t.trap_at(offset), Some(code), "{offset:#x}");
+        }
+        for miss in [0, 5, 8, 0x1_0009, 0x2_0004, 0x3_fffd, 0x4_0000, u32::MAX] {
+            assert_eq!(t.trap_at(miss), None, "{miss:#x}");
+        }
+        assert_eq!(t.check(0x3_ffff), Ok(()));
+        assert!(t.check(0x3_fffe).unwrap_err().contains("outside"));
+        assert!(TrapTable::new(&bytes[..bytes.len() - 1]).is_none());
+        let empty = TrapTable::new(&[]).unwrap();
+        assert!(empty.is_empty() && empty.trap_at(4).is_none() && empty.check(0).is_ok());
+        // Any bytes: lookups stay in bounds.
+        for at in 0..bytes.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bad = bytes.clone();
+                bad[at] ^= flip;
+                if let Some(t) = TrapTable::new(&bad) {
+                    let _ = t.check(0x4_0000);
+                    for (offset, _) in sites {
+                        let _ = t.trap_at(offset);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::vm::POINTER_SIZE;
 use precast_format::header::{self, BoundsChecks, HeaderError};
 use precast_format::module::{ConstExpr, ConstOp, DataMode, ElementItems, ElementMode, ImportKind};
 use precast_format::tables::{FuncTable, TrampolineTable, TrapTable};
-use precast_format::{Header, ModuleInfo, TrapCode, VMOffsets, sections};
+use precast_format::{Header, ModuleInfo, VMOffsets, sections};
 use std::ops::Range;
 
 /// Byte ranges of an artifact's sections in its mapping.
@@ -623,43 +623,18 @@ pub(crate) fn validate_tables(
     Ok(())
 }
 
-/// Checks the trap table: whole entries, inside `.text`, sorted, known codes.
+/// Checks the trap table: sizes, sites inside `.text` and sorted, known codes.
 pub(crate) fn validate_traps(text_len: usize, traps: &[u8]) -> Result<(), LoadError> {
-    let traps_t = TrapTable::new(traps).ok_or_else(|| {
+    let table = TrapTable::new(traps).ok_or_else(|| {
         malformed(
             sections::TRAPS,
             format!(
-                "{} bytes is not a whole number of 8-byte entries",
+                "{} bytes disagree with the site and chunk counts",
                 traps.len()
             ),
         )
     })?;
-    let mut prev = None;
-    for i in 0..traps_t.len() {
-        let (off, code) = (traps_t.word(i, 0), traps_t.word(i, 1));
-        if off as usize >= text_len {
-            return Err(malformed(
-                sections::TRAPS,
-                format!("trap site {off:#x} is outside .text"),
-            ));
-        }
-        if prev.is_some_and(|p| off <= p) {
-            return Err(malformed(
-                sections::TRAPS,
-                format!("trap site {off:#x} is not sorted"),
-            ));
-        }
-        if u8::try_from(code)
-            .ok()
-            .and_then(TrapCode::from_u8)
-            .is_none()
-        {
-            return Err(malformed(
-                sections::TRAPS,
-                format!("trap site {off:#x} has unknown code {code}"),
-            ));
-        }
-        prev = Some(off);
-    }
-    Ok(())
+    table
+        .check(text_len)
+        .map_err(|reason| malformed(sections::TRAPS, reason))
 }

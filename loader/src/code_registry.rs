@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn register_lookup_unregister() {
         let traps =
-            precast_format::tables::encode([[4u32, TrapCode::UnreachableCodeReached as u32]]);
+            precast_format::tables::TrapTable::encode(&[(4, TrapCode::UnreachableCodeReached)]);
         let code = [0u8; 32];
         let info = CodeInfo {
             text_start: code.as_ptr() as usize,

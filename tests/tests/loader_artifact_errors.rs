@@ -429,22 +429,27 @@ fn malformed_tables() {
         "{e}"
     );
     assert!(e.to_string().contains("whole number"), "{e}");
-    // Trap sites: unknown code, unsorted.
+    // Trap sites: unknown code, unsorted, counts that disagree with the length.
     let (_, traps) = section(&a, sections::TRAPS);
-    assert!(traps.size >= 16, "the module has several trap sites");
+    let t = &a[traps.offset..traps.offset + traps.size];
+    let count = u32::from_le_bytes(t[..4].try_into().unwrap()) as usize;
+    assert!(count >= 2, "the module has several trap sites");
+    let (low, codes) = (traps.size - 3 * count, traps.size - count);
     let mut bad = a.clone();
-    contents(&mut bad, sections::TRAPS)[4..8].copy_from_slice(&200u32.to_le_bytes());
+    contents(&mut bad, sections::TRAPS)[codes] = 200;
     rechecksum(&mut bad);
     let e = err(&bad);
     assert!(e.to_string().contains("unknown code 200"), "{e}");
     let mut bad = a.clone();
-    let t = contents(&mut bad, sections::TRAPS);
-    let (first, second) = (t[..8].to_vec(), t[8..16].to_vec());
-    t[..8].copy_from_slice(&second);
-    t[8..16].copy_from_slice(&first);
+    contents(&mut bad, sections::TRAPS)[low..low + 4].rotate_left(2);
     rechecksum(&mut bad);
     let e = err(&bad);
     assert!(e.to_string().contains("not sorted"), "{e}");
+    let mut bad = a.clone();
+    contents(&mut bad, sections::TRAPS)[..4].copy_from_slice(&(count as u32 + 1).to_le_bytes());
+    rechecksum(&mut bad);
+    let e = err(&bad);
+    assert!(e.to_string().contains("disagree"), "{e}");
 }
 
 #[test]

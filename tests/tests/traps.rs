@@ -3,7 +3,7 @@
 
 use precast_format::TrapCode;
 use precast_loader::Val::{self, I32};
-use precast_tests::harness::TestInstance;
+use precast_tests::harness::{TestInstance, artifact};
 
 const WAT: &str = r#"
 (module $traps
@@ -134,4 +134,42 @@ fn stack_overflow_on_a_small_thread_stack_is_a_trap() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn traps_beyond_64_kib_of_code() {
+    // Trap sites are stored per 64 KiB chunk of `.text`: put memory accesses in several
+    // chunks and trap in each.
+    let mut wat = String::from("(module (memory 1)\n");
+    for f in 0..96 {
+        wat.push_str(&format!(
+            "(func $f{f} (export \"f{f}\") (param i32) (result i32)\n"
+        ));
+        wat.push_str("  (local.get 0)");
+        for k in 0..100 {
+            wat.push_str(&format!(
+                " (i32.load offset={} (local.get 0)) (i32.add)",
+                k * 4
+            ));
+        }
+        wat.push_str(")\n");
+    }
+    wat.push_str("(func (export \"last\") (unreachable)))");
+    let engine = precast_loader::Engine::default();
+    let module = precast_loader::Module::from_bytes(&engine, &artifact(&wat)).unwrap();
+    let text_len = module.text_size();
+    assert!(text_len > 3 * 65536, "only {text_len} bytes of code");
+    let mut store = precast_loader::Store::new(&engine, ());
+    let instance = precast_loader::Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let mut i = TestInstance { store, instance };
+    for f in [0, 33, 66, 95] {
+        let t = trap_of(&mut i, &format!("f{f}"), &[I32(65536)]);
+        assert_eq!(t.code(), TrapCode::MemoryOutOfBounds, "f{f}: {t}");
+        assert_eq!(names(&t), [format!("f{f}")]);
+        assert_eq!(i.call(&format!("f{f}"), &[I32(0)]).unwrap(), [I32(0)]);
+    }
+    let t = trap_of(&mut i, "last", &[]);
+    assert_eq!(t.code(), TrapCode::UnreachableCodeReached);
 }

@@ -28,9 +28,9 @@ fn faults_at_trap_sites_are_caught() {
     page[..code.len()].copy_from_slice(&code);
     let page = page.make_exec().unwrap();
     let base = page.as_ptr();
-    let traps = precast_format::tables::encode([
-        [0, TrapCode::MemoryOutOfBounds as u32],
-        [3, TrapCode::UnreachableCodeReached as u32],
+    let traps = precast_format::tables::TrapTable::encode(&[
+        (0, TrapCode::MemoryOutOfBounds),
+        (3, TrapCode::UnreachableCodeReached),
     ]);
     let info = CodeInfo {
         text_start: base as usize,
