@@ -27,8 +27,9 @@ pub struct ParsedModule<'a> {
     pub info: ModuleInfo,
     /// Function bodies, in index order.
     pub functions: Vec<FunctionInput<'a>>,
-    /// Concatenated data segment bytes.
-    pub data: Vec<u8>,
+    /// The bytes data segments point into (by offset and length): the wasm input itself,
+    /// so parsing copies no segment.
+    pub data: &'a [u8],
 }
 
 /// The wasm features Precast compiles.
@@ -170,7 +171,6 @@ pub fn parse<'a>(wasm: &'a [u8], _config: &Config) -> Result<ParsedModule<'a>, C
     let mut validator = Validator::new_with_features(features());
     let mut info = ModuleInfo::default();
     let mut functions = Vec::new();
-    let mut data = Vec::new();
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload?;
         if let wasmparser::ValidPayload::Func(validator, body) = validator.payload(&payload)? {
@@ -297,12 +297,22 @@ pub fn parse<'a>(wasm: &'a [u8], _config: &Config) -> Result<ParsedModule<'a>, C
                             offset: const_expr(&offset_expr)?,
                         },
                     };
+                    // The segment's bytes are a slice of `wasm`: record where.
+                    let offset = (d.data.as_ptr() as usize).wrapping_sub(wasm.as_ptr() as usize);
+                    let within = offset
+                        .checked_add(d.data.len())
+                        .and_then(|end| wasm.get(offset..end))
+                        .is_some_and(|bytes| std::ptr::eq(bytes, d.data));
+                    if !within {
+                        return Err(CompileError::Artifact(
+                            "data segment bytes are not part of the input".into(),
+                        ));
+                    }
                     info.data.push(DataSegment {
                         mode,
-                        offset: data.len() as u64,
+                        offset: offset as u64,
                         len: d.data.len() as u64,
                     });
-                    data.extend_from_slice(d.data);
                 }
             }
             Payload::CustomSection(reader) => {
@@ -326,7 +336,7 @@ pub fn parse<'a>(wasm: &'a [u8], _config: &Config) -> Result<ParsedModule<'a>, C
     Ok(ParsedModule {
         info,
         functions,
-        data,
+        data: wasm,
     })
 }
 

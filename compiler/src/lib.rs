@@ -31,7 +31,7 @@ pub fn compile(wasm: &[u8], config: &Config) -> Result<Vec<u8>, CompileError> {
     let isa = isa::build(config)?;
     let module = environ::parse(&wasm, config)?;
     let compiled = codegen::compile_all(&module.info, module.functions, &*isa, config)?;
-    artifact::write(&wasm, &module.info, &module.data, &compiled, &*isa, config)
+    artifact::write(&wasm, &module.info, module.data, &compiled, &*isa, config)
 }
 
 /// Compiles the wasm or wat file at `input` and writes the artifact to `output`.
