@@ -123,6 +123,7 @@ fn measure_workload(
     results: &mut Results,
 ) -> Result<()> {
     let me = std::env::current_exe()?;
+    let mut artifacts = Vec::new();
     for system in System::ALL {
         let name = system.name();
         let mut artifact = Vec::new();
@@ -156,35 +157,8 @@ fn measure_workload(
             .pooled_instantiate(&path, reps.load)
             .with_context(|| format!("{name}: pooled instantiate {}", w.name))?;
         results.add(&w.name, system, Figure::PooledInstantiateTime, pooled);
+        artifacts.push((system, path));
 
-        let (mut region, mut total, mut rss) = (vec![], vec![], vec![]);
-        for _ in 0..reps.exec {
-            let run = process::run(
-                Command::new(&me)
-                    .args(["--child", name])
-                    .arg(&path)
-                    .arg(&w.dir)
-                    .current_dir(&w.dir),
-            );
-            match run.and_then(|r| parse_report(&r.stdout)) {
-                Ok((reg, tot, peak)) => {
-                    region.push(reg);
-                    total.push(tot);
-                    rss.push(peak);
-                }
-                Err(e) => {
-                    eprintln!("  {name} {}: execution failed: {e:#}", w.name);
-                    break;
-                }
-            }
-        }
-        if !total.is_empty() {
-            if w.has_bench_region {
-                results.add(&w.name, system, Figure::ExecRegion, Summary::of(&region));
-            }
-            results.add(&w.name, system, Figure::WholeRun, Summary::of(&total));
-            results.add(&w.name, system, Figure::PeakMemory, Summary::of(&rss));
-        }
         eprintln!(
             "  {name:<9} {:<28} compile {:>8.2} ms  load {:>8.1} us  instantiate {:>7.1} us  \
              pooled {:>6.2} us",
@@ -195,7 +169,58 @@ fn measure_workload(
             pooled.median * 1e6
         );
     }
+    measure_runs(w, &me, &artifacts, reps.exec, results);
     Ok(())
+}
+
+/// Runs each system's artifact `reps` times in fresh processes, alternating systems (and
+/// which goes first) so that drift on a shared machine biases neither, and records the
+/// execution region, the whole run and peak memory.
+fn measure_runs(
+    w: &workloads::Workload,
+    me: &Path,
+    artifacts: &[(System, PathBuf)],
+    reps: usize,
+    results: &mut Results,
+) {
+    let mut samples = vec![(vec![], vec![], vec![], true); artifacts.len()];
+    for rep in 0..reps {
+        for k in 0..artifacts.len() {
+            let k = if rep % 2 == 0 { k } else { artifacts.len() - 1 - k };
+            let ((system, path), (region, total, rss, ok)) = (&artifacts[k], &mut samples[k]);
+            if !*ok {
+                continue;
+            }
+            let run = process::run(
+                Command::new(me)
+                    .args(["--child", system.name()])
+                    .arg(path)
+                    .arg(&w.dir)
+                    .current_dir(&w.dir),
+            );
+            match run.and_then(|r| parse_report(&r.stdout)) {
+                Ok((reg, tot, peak)) => {
+                    region.push(reg);
+                    total.push(tot);
+                    rss.push(peak);
+                }
+                Err(e) => {
+                    eprintln!("  {} {}: execution failed: {e:#}", system.name(), w.name);
+                    *ok = false;
+                }
+            }
+        }
+    }
+    for ((system, _), (region, total, rss, _)) in artifacts.iter().zip(samples) {
+        if total.is_empty() {
+            continue;
+        }
+        if w.has_bench_region {
+            results.add(&w.name, *system, Figure::ExecRegion, Summary::of(&region));
+        }
+        results.add(&w.name, *system, Figure::WholeRun, Summary::of(&total));
+        results.add(&w.name, *system, Figure::PeakMemory, Summary::of(&rss));
+    }
 }
 
 /// Process cold start for hello world: our deploy runner, the Wasmtime library runner, and
