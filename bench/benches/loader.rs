@@ -1,6 +1,6 @@
 //! Microbenchmarks of the cold-start path: load (artifact file -> module), instantiate
-//! (module -> instance, store dropped afterwards), pooled re-instantiate, and a host -> wasm
-//! call. Run with `cargo bench -p precast-bench --bench loader`.
+//! (module -> instance, store dropped afterwards), pooled re-instantiate, a host -> wasm
+//! call, and wasm -> host calls. Run with `cargo bench -p precast-bench --bench loader`.
 //!
 //! Workloads: a hello-world WASI command (its import satisfied by a placeholder host
 //! function) and, when `../shared` (or `PRECAST_SHARED`) is present, sightglass's
@@ -26,6 +26,18 @@ const HELLO_WAT: &str = r#"(module
 const CALL_WAT: &str = r#"(module
   (func (export "nop"))
   (func (export "inc") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1))))"#;
+
+/// Calls the imported `h.f` 1000 times (wasm -> host calls).
+const HOST_CALL_WAT: &str = r#"(module
+  (import "h" "f" (func $f (param i32) (result i32)))
+  (func (export "run") (result i32) (local $n i32) (local $acc i32)
+    (local.set $n (i32.const 1000))
+    (block $d (loop $l
+      (br_if $d (i32.eqz (local.get $n)))
+      (local.set $acc (i32.add (local.get $acc) (call $f (local.get $n))))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (local.get $acc)))"#;
 
 fn shared_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("PRECAST_SHARED")
@@ -147,5 +159,37 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(cold_start, benches);
+/// 1000 wasm -> host calls, to an untyped (`func_new`) and a typed (`func_wrap`) function.
+fn host_calls(c: &mut Criterion) {
+    let engine = Engine::default();
+    let path = artifact("host-call", HOST_CALL_WAT.as_bytes());
+    let module = Module::from_file(&engine, &path).expect("load");
+    let mut untyped = Linker::new(&engine);
+    let ty = precast_loader::FuncType {
+        params: vec![precast_loader::ValType::I32],
+        results: vec![precast_loader::ValType::I32],
+    };
+    untyped
+        .func_new("h", "f", ty, |_, params, results| {
+            results[0] = params[0];
+            Ok(())
+        })
+        .expect("define");
+    let mut typed = Linker::new(&engine);
+    typed.func_wrap("h", "f", |x: i32| x).expect("define");
+    for (name, linker) in [("func_new", untyped), ("func_wrap", typed)] {
+        let mut store = Store::new(&engine, ());
+        let instance = linker
+            .instantiate(&mut store, &module)
+            .expect("instantiate");
+        let run = instance
+            .get_typed_func::<(), i32>(&store, "run")
+            .expect("run");
+        c.bench_function(&format!("host-call-x1000/{name}"), |b| {
+            b.iter(|| black_box(run.call(&mut store, ()).expect("call")))
+        });
+    }
+}
+
+criterion_group!(cold_start, benches, host_calls);
 criterion_main!(cold_start);

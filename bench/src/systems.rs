@@ -110,9 +110,8 @@ impl Region {
 
 mod precast_side {
     use super::*;
-    use precast_format::module::FuncType;
     use precast_loader::wasi::{WasiCtx, WasiCtxBuilder};
-    use precast_loader::{Engine, Error, ExternType, Linker, Module, Store};
+    use precast_loader::{Caller, Engine, Error, ExternType, Linker, Module, Store};
 
     pub fn load_and_instantiate(artifact: &Path, n: usize) -> Result<(Summary, Summary)> {
         let engine = Engine::default();
@@ -163,29 +162,35 @@ mod precast_side {
         })
     }
 
+    /// Store data: WASI and the bench region, as on the Wasmtime side.
+    struct State {
+        wasi: WasiCtx,
+        region: Region,
+    }
+
     pub fn run_once(artifact: &Path, dir: &Path) -> Result<RunReport> {
         let t0 = Instant::now();
         let engine = Engine::default();
         let module = Module::from_file(&engine, artifact)?;
-        let region = std::sync::Arc::new(std::sync::Mutex::new(Region::default()));
-        let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-        let unit = FuncType::default();
-        let r = region.clone();
-        linker.func_new("bench", "start", unit.clone(), move |_, _, _| {
-            r.lock().map_err(|_| Error::Host("poisoned".into()))?.start = Some(Instant::now());
-            Ok(())
+        let mut linker: Linker<State> = Linker::new(&engine);
+        linker.func_wrap("bench", "start", |mut c: Caller<'_, State>| {
+            c.data_mut().region.start = Some(Instant::now());
         })?;
-        let r = region.clone();
-        linker.func_new("bench", "end", unit, move |_, _, _| {
-            r.lock().map_err(|_| Error::Host("poisoned".into()))?.end = Some(Instant::now());
-            Ok(())
+        linker.func_wrap("bench", "end", |mut c: Caller<'_, State>| {
+            c.data_mut().region.end = Some(Instant::now());
         })?;
-        precast_loader::wasi::add_to_linker(&mut linker, |cx| cx)?;
+        precast_loader::wasi::add_to_linker(&mut linker, |s: &mut State| &mut s.wasi)?;
         let wasi = WasiCtxBuilder::new()
             .arg("benchmark.wasm")
             .preopened_dir(dir, ".")?
             .build();
-        let mut store = Store::new(&engine, wasi);
+        let mut store = Store::new(
+            &engine,
+            State {
+                wasi,
+                region: Region::default(),
+            },
+        );
         let instance = linker.instantiate(&mut store, &module)?;
         let start = instance
             .get_func(&store, "_start")
@@ -195,8 +200,10 @@ mod precast_side {
             Err(e) => return Err(e.into()),
         }
         let total = t0.elapsed();
-        let region = region.lock().map(|r| r.duration()).unwrap_or_default();
-        Ok(RunReport { region, total })
+        Ok(RunReport {
+            region: store.data().region.duration(),
+            total,
+        })
     }
 }
 

@@ -9,6 +9,7 @@ use crate::values::{RawVal, Val, func_type_name, raw_to_val, val_to_raw};
 use crate::vm::{self, VMFuncRef};
 use precast_format::abi::host_ctx;
 use precast_format::module::FuncType;
+use std::any::Any;
 use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -26,21 +27,47 @@ unsafe impl Send for Func {}
 // SAFETY: as above.
 unsafe impl Sync for Func {}
 
-/// The type-erased host closure: `(store, caller instance, params, results)`.
+/// The type-erased host closure: `(store, caller VMContext (null: the host), params,
+/// results)`.
 pub(crate) type ErasedHostFn =
-    dyn Fn(*mut StoreOpaque, Option<usize>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
+    dyn Fn(*mut StoreOpaque, *const u8, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
+
+/// What exit trampolines call for a host function: `(context, caller vmctx, value slots,
+/// frame pointer) -> status` (0: results written; else the error is pending).
+pub(crate) type DispatchFn =
+    unsafe extern "C" fn(*mut HostFuncContext, *mut u8, *mut RawVal, *const u8) -> u32;
+
+/// A host function's implementation, shared by every store it is created in.
+#[derive(Clone)]
+pub(crate) struct HostImpl {
+    /// The implementation over [`Val`]s (calls from the host, and from wasm without `fast`).
+    pub erased: Arc<ErasedHostFn>,
+    /// A dispatch specialized to a typed closure, which reads and writes the value slots
+    /// directly, and that closure (see [`Func::wrap`]).
+    pub fast: Option<(DispatchFn, Arc<dyn Any + Send + Sync>)>,
+}
+
+impl HostImpl {
+    /// An implementation over [`Val`]s only.
+    pub fn erased(erased: Arc<ErasedHostFn>) -> HostImpl {
+        HostImpl { erased, fast: None }
+    }
+}
 
 /// The context an exit trampoline receives as `callee_vmctx` for a host function. The first
 /// two fields are the ABI ([`host_ctx`]); the rest is ours.
 #[repr(C)]
 pub(crate) struct HostFuncContext {
     magic: u32,
-    dispatch: unsafe extern "C" fn(*mut HostFuncContext, *mut u8, *mut RawVal, *const u8) -> u32,
+    dispatch: DispatchFn,
     /// The store-level reference to this function.
     pub func_ref: VMFuncRef,
-    store: *mut StoreOpaque,
+    pub(crate) store: *mut StoreOpaque,
     ty: Arc<FuncType>,
     func: Arc<ErasedHostFn>,
+    /// The typed closure a specialized `dispatch` calls (null without one); owned by `_fast`.
+    pub(crate) state: *const (),
+    _fast: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 const _: () = assert!(std::mem::offset_of!(HostFuncContext, dispatch) == 8);
@@ -73,7 +100,14 @@ where
         // data `T` is only created in stores of `T`), and the call has exclusive access to
         // it for its duration.
         let inner = unsafe { &mut *(store as *mut StoreInner<T>) };
-        f(Caller { inner, caller }, params, results)
+        f(
+            Caller {
+                inner,
+                caller_vmctx: caller,
+            },
+            params,
+            results,
+        )
     })
 }
 
@@ -87,27 +121,34 @@ impl Func {
     {
         let store = store.as_store_mut();
         let type_id = store.engine.types().register(&ty);
-        Func::new_erased(store, Arc::new(ty), type_id, erase_host_fn::<S::Data, F>(f))
+        let imp = HostImpl::erased(erase_host_fn::<S::Data, F>(f));
+        Func::new_erased(store, Arc::new(ty), type_id, imp)
     }
 
     /// A host function of `ty`, whose canonical id in `store`'s engine is `type_id`, with the
-    /// implementation `func` shared (an [`InstancePre`](crate::InstancePre) makes these once
+    /// implementation `imp` shared (an [`InstancePre`](crate::InstancePre) makes these once
     /// and creates its host functions in each store without registering or copying).
     pub(crate) fn new_erased(
         store: &mut StoreOpaque,
         ty: Arc<FuncType>,
         type_id: u32,
-        func: Arc<ErasedHostFn>,
+        imp: HostImpl,
     ) -> Func {
         debug_assert!(HostFuncContext::check_layout());
         let exit = store.type_trampolines(type_id).exit;
+        let (dispatch, state, fast): (DispatchFn, *const (), _) = match imp.fast {
+            Some((dispatch, f)) => (dispatch, Arc::as_ptr(&f).cast(), Some(f)),
+            None => (host_dispatch, std::ptr::null(), None),
+        };
         let ctx = Owned::new(HostFuncContext {
             magic: host_ctx::MAGIC,
-            dispatch: host_dispatch,
+            dispatch,
             func_ref: VMFuncRef::NULL,
             store: store as *mut StoreOpaque,
             ty,
-            func,
+            func: imp.erased,
+            state,
+            _fast: fast,
         });
         let p = ctx.as_ptr();
         // SAFETY: `p` is the freshly allocated context, owned by the store from now on.
@@ -246,7 +287,9 @@ impl Func {
         if unsafe { is_host_ctx(fr.vmctx) } {
             let ctx = fr.vmctx as *const HostFuncContext;
             // SAFETY: the magic says this is one of our host contexts, owned by the store.
-            let result = unsafe { ((*ctx).func)(store as *mut StoreOpaque, None, params, results) };
+            let result = unsafe {
+                ((*ctx).func)(store as *mut StoreOpaque, std::ptr::null(), params, results)
+            };
             result?;
             // SAFETY: as above.
             let rty = unsafe { &(*ctx).ty };
@@ -371,6 +414,13 @@ unsafe extern "C" fn host_dispatch(
         // and a buffer of max(params, results) slots.
         unsafe { dispatch(ctx, caller_vmctx, values) }
     }));
+    host_call_status(result)
+}
+
+/// The status a dispatch returns for the outcome of a host call: 0, or 1 with the error (a
+/// panic becomes [`Error::Host`]) made pending for the exit trampoline's trap.
+#[inline]
+pub(crate) fn host_call_status(result: std::thread::Result<Result<(), Error>>) -> u32 {
     let error = match result {
         Ok(Ok(())) => return 0,
         Ok(Err(e)) => e,
@@ -408,26 +458,45 @@ unsafe fn dispatch(
     caller_vmctx: *mut u8,
     values: *mut RawVal,
 ) -> Result<(), Error> {
-    // SAFETY: `ctx` is a live host context of its store.
-    let ctx = unsafe { &*ctx };
-    let ty = ctx.ty.clone();
-    // SAFETY: the store outlives every call into its instances.
-    let store = unsafe { &mut *ctx.store };
+    // SAFETY: `ctx` is a live host context of its store, which never frees it while the
+    // store lives (so `ty` outlives the call); the store outlives every call into its
+    // instances.
+    let (ty, store) = unsafe { (&*Arc::as_ptr(&(*ctx).ty), (*ctx).store) };
+    let func = unsafe { &*Arc::as_ptr(&(*ctx).func) };
     // SAFETY: exit trampolines provide max(params, results) slots.
     let slots = unsafe { std::slice::from_raw_parts_mut(values, ty.value_slots()) };
-    let params: Vec<Val> = slots
-        .iter()
-        .zip(&ty.params)
-        .map(|(s, t)| raw_to_val(store, s, t))
-        .collect();
-    let mut results: Vec<Val> = ty.results.iter().map(Val::default_for).collect();
-    // SAFETY: `caller_vmctx` is the calling wasm function's VMContext.
-    let caller = unsafe { caller_instance(caller_vmctx) };
-    (ctx.func)(ctx.store, caller, &params, &mut results)?;
-    check_results(&ty, &results)?;
+    // Values of small signatures live on the stack.
+    const INLINE: usize = 8;
+    let (mut inline_params, mut inline_results) = ([Val::I32(0); INLINE], [Val::I32(0); INLINE]);
+    let (mut heap_params, mut heap_results) = (Vec::new(), Vec::new());
+    let (np, nr) = (ty.params.len(), ty.results.len());
+    let params: &mut [Val] = if np <= INLINE {
+        &mut inline_params[..np]
+    } else {
+        heap_params.resize(np, Val::I32(0));
+        &mut heap_params
+    };
+    let results: &mut [Val] = if nr <= INLINE {
+        &mut inline_results[..nr]
+    } else {
+        heap_results.resize(nr, Val::I32(0));
+        &mut heap_results
+    };
+    {
+        // SAFETY: no other reference to the store is live here.
+        let store = unsafe { &*store };
+        for ((p, s), t) in params.iter_mut().zip(slots.iter()).zip(&ty.params) {
+            *p = raw_to_val(store, s, t);
+        }
+    }
+    for (r, t) in results.iter_mut().zip(&ty.results) {
+        *r = Val::default_for(t);
+    }
+    func(store, caller_vmctx, params, results)?;
+    check_results(ty, results)?;
     // SAFETY: the host closure's borrow of the store ended.
-    let store = unsafe { &mut *ctx.store };
-    for (slot, r) in slots.iter_mut().zip(&results) {
+    let store = unsafe { &mut *store };
+    for (slot, r) in slots.iter_mut().zip(results.iter()) {
         *slot = val_to_raw(store, r)?;
     }
     Ok(())
@@ -436,7 +505,8 @@ unsafe fn dispatch(
 /// A host function's access to its store and calling instance.
 pub struct Caller<'a, T> {
     pub(crate) inner: &'a mut StoreInner<T>,
-    pub(crate) caller: Option<usize>,
+    /// The calling wasm function's VMContext (null: called from the host), live for `'a`.
+    pub(crate) caller_vmctx: *const u8,
 }
 
 impl<T> Caller<'_, T> {
@@ -452,7 +522,8 @@ impl<T> Caller<'_, T> {
 
     /// An export of the calling instance (`None` when called from the host or not found).
     pub fn get_export(&self, name: &str) -> Option<Extern> {
-        let index = self.caller?;
+        // SAFETY: the caller's VMContext is null or live while this `Caller` is.
+        let index = unsafe { caller_instance(self.caller_vmctx) }?;
         crate::instance::Instance::from_index(&self.inner.opaque, index).get_export(self, name)
     }
 }

@@ -54,6 +54,7 @@ mod values;
 mod vm;
 #[cfg(feature = "wasi")]
 pub mod wasi;
+mod wrap;
 
 #[cfg(test)]
 mod tests;
@@ -69,8 +70,9 @@ pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ExternType, ImportType, Module};
 pub use store::{AsStore, AsStoreMut, Store, StoreOpaque};
 pub use trap::{FrameInfo, Trap};
-pub use typed::{TypedFunc, WasmParams, WasmResults, WasmTy};
+pub use typed::{TypedFunc, ValSlot, WasmParams, WasmResults, WasmTy};
 pub use values::Val;
+pub use wrap::{HostResult, IntoFunc};
 
 pub use precast_format::TrapCode;
 pub use precast_format::module::{

@@ -3,7 +3,7 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, LinkError};
-use crate::func::{Caller, ErasedHostFn, Func, erase_host_fn};
+use crate::func::{Caller, DispatchFn, Func, HostImpl, erase_host_fn};
 use crate::instance::{Extern, Instance};
 use crate::module::Module;
 use crate::store::AsStoreMut;
@@ -16,11 +16,20 @@ use std::sync::Arc;
 fn materialize<T: 'static>(store: &mut Store<T>, def: Definition<T>) -> Extern {
     match def {
         Definition::Extern(e) => e,
-        Definition::HostFunc(ty, f) => {
-            Extern::Func(Func::new(store, ty, move |caller, params, results| {
-                f(caller, params, results)
-            }))
+        Definition::HostFunc(ty, f, fast) => {
+            let store = store.as_store_mut();
+            let id = store.engine.types().register(&ty);
+            let imp = host_impl::<T>(f, fast);
+            Extern::Func(Func::new_erased(store, Arc::new(ty), id, imp))
         }
+    }
+}
+
+/// The store-independent implementation of a linker's host function.
+fn host_impl<T: 'static>(f: Arc<HostFn<T>>, fast: Option<FastHostFn>) -> HostImpl {
+    HostImpl {
+        erased: erase_host_fn::<T, _>(move |caller, params, results| f(caller, params, results)),
+        fast,
     }
 }
 
@@ -41,7 +50,7 @@ enum PreDefinition {
     Extern(Extern),
     /// A host function: its type, the type's canonical id, the implementation for stores
     /// of the `InstancePre`'s data type.
-    HostFunc(Arc<FuncType>, u32, Arc<ErasedHostFn>),
+    HostFunc(Arc<FuncType>, u32, HostImpl),
 }
 
 impl<T> Clone for InstancePre<T> {
@@ -92,20 +101,27 @@ impl<T: 'static> InstancePre<T> {
     }
 }
 
-type HostFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
+/// A linker's host function over [`Val`]s.
+pub(crate) type HostFn<T> =
+    dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
+
+/// A dispatch specialized to a typed closure, and the closure.
+pub(crate) type FastHostFn = (DispatchFn, Arc<dyn std::any::Any + Send + Sync>);
 
 enum Definition<T> {
     /// An entity of a particular store.
     Extern(Extern),
     /// A host function, created in each store that instantiates with it.
-    HostFunc(FuncType, Arc<HostFn<T>>),
+    HostFunc(FuncType, Arc<HostFn<T>>, Option<FastHostFn>),
 }
 
 impl<T> Clone for Definition<T> {
     fn clone(&self) -> Self {
         match self {
             Definition::Extern(e) => Definition::Extern(*e),
-            Definition::HostFunc(t, f) => Definition::HostFunc(t.clone(), f.clone()),
+            Definition::HostFunc(t, f, fast) => {
+                Definition::HostFunc(t.clone(), f.clone(), fast.clone())
+            }
         }
     }
 }
@@ -199,7 +215,20 @@ impl<T: 'static> Linker<T> {
     where
         F: Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
     {
-        self.insert(module, name, Definition::HostFunc(ty, Arc::new(f)))?;
+        self.define_host_func(module, name, ty, Arc::new(f), None)
+    }
+
+    /// Defines `module::name` as the host function `f` of type `ty`, with its specialized
+    /// dispatch when it has one.
+    pub(crate) fn define_host_func(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        f: Arc<HostFn<T>>,
+        fast: Option<FastHostFn>,
+    ) -> Result<&mut Self, Error> {
+        self.insert(module, name, Definition::HostFunc(ty, f, fast))?;
         Ok(self)
     }
 
@@ -290,15 +319,9 @@ impl<T: 'static> Linker<T> {
             .into_iter()
             .map(|def| match def {
                 Definition::Extern(e) => PreDefinition::Extern(e),
-                Definition::HostFunc(ty, f) => {
+                Definition::HostFunc(ty, f, fast) => {
                     let id = types.register(&ty);
-                    PreDefinition::HostFunc(
-                        Arc::new(ty),
-                        id,
-                        erase_host_fn::<T, _>(move |caller, params, results| {
-                            f(caller, params, results)
-                        }),
-                    )
+                    PreDefinition::HostFunc(Arc::new(ty), id, host_impl::<T>(f, fast))
                 }
             })
             .collect();

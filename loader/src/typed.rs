@@ -16,18 +16,27 @@ use precast_format::module::{FuncType, ValType};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+/// One value slot at the host boundary (see [`precast_format::abi::VAL_SLOT_SIZE`]).
+pub type ValSlot = [u8; 16];
+
 /// A Rust type that is one wasm value type.
-pub trait WasmTy: Sized {
+pub trait WasmTy: Sized + Copy + Send + 'static {
     /// The wasm type.
     const TY: ValType;
     /// Converts to a [`Val`].
     fn into_val(self) -> Val;
     /// Converts from a [`Val`] of type [`Self::TY`].
     fn from_val(v: Val) -> Option<Self>;
+    /// Reads the value from a slot holding a value of type [`Self::TY`].
+    #[doc(hidden)]
+    fn from_slot(slot: &ValSlot) -> Self;
+    /// The slot holding this value.
+    #[doc(hidden)]
+    fn into_slot(self) -> ValSlot;
 }
 
 macro_rules! wasm_ty {
-    ($t:ty, $vt:ident, $to:expr, $from:pat => $back:expr) => {
+    ($t:ty, $vt:ident, $to:expr, $from:pat => $back:expr, $bits:ident => $read:expr, $x:ident => $write:expr) => {
         impl WasmTy for $t {
             const TY: ValType = ValType::$vt;
             fn into_val(self) -> Val {
@@ -40,17 +49,27 @@ macro_rules! wasm_ty {
                     _ => None,
                 }
             }
+            fn from_slot(slot: &ValSlot) -> Self {
+                let $bits = u128::from_le_bytes(*slot);
+                $read
+            }
+            fn into_slot(self) -> ValSlot {
+                let $x = self;
+                u128::to_le_bytes($write)
+            }
         }
     };
 }
 
-wasm_ty!(i32, I32, Val::I32, Val::I32(x) => x);
-wasm_ty!(u32, I32, |x: u32| Val::I32(x as i32), Val::I32(x) => x as u32);
-wasm_ty!(i64, I64, Val::I64, Val::I64(x) => x);
-wasm_ty!(u64, I64, |x: u64| Val::I64(x as i64), Val::I64(x) => x as u64);
-wasm_ty!(f32, F32, |x: f32| Val::F32(x.to_bits()), Val::F32(b) => f32::from_bits(b));
-wasm_ty!(f64, F64, |x: f64| Val::F64(x.to_bits()), Val::F64(b) => f64::from_bits(b));
-wasm_ty!(u128, V128, Val::V128, Val::V128(x) => x);
+wasm_ty!(i32, I32, Val::I32, Val::I32(x) => x, b => b as u32 as i32, x => u128::from(x as u32));
+wasm_ty!(u32, I32, |x: u32| Val::I32(x as i32), Val::I32(x) => x as u32, b => b as u32, x => u128::from(x));
+wasm_ty!(i64, I64, Val::I64, Val::I64(x) => x, b => b as u64 as i64, x => u128::from(x as u64));
+wasm_ty!(u64, I64, |x: u64| Val::I64(x as i64), Val::I64(x) => x as u64, b => b as u64, x => u128::from(x));
+wasm_ty!(f32, F32, |x: f32| Val::F32(x.to_bits()), Val::F32(b) => f32::from_bits(b),
+    b => f32::from_bits(b as u32), x => u128::from(x.to_bits()));
+wasm_ty!(f64, F64, |x: f64| Val::F64(x.to_bits()), Val::F64(b) => f64::from_bits(b),
+    b => f64::from_bits(b as u64), x => u128::from(x.to_bits()));
+wasm_ty!(u128, V128, Val::V128, Val::V128(x) => x, b => b, x => x);
 
 /// Parameters of a typed call: a [`WasmTy`], or a tuple of them (up to 8).
 pub trait WasmParams {
@@ -62,10 +81,22 @@ pub trait WasmParams {
 
 /// Results of a typed call: `()`, a [`WasmTy`], or a tuple of them (up to 8).
 pub trait WasmResults: Sized {
+    /// Number of results.
+    #[doc(hidden)]
+    const COUNT: usize;
     /// The result types.
     fn types() -> Vec<ValType>;
     /// Converts the results (already checked against [`Self::types`]).
     fn from_vals(vals: &[Val]) -> Option<Self>;
+    /// Writes the results into `out` (of [`Self::COUNT`] values).
+    #[doc(hidden)]
+    fn into_vals(self, out: &mut [Val]);
+    /// Writes the results into the first [`Self::COUNT`] slots at `slots`.
+    ///
+    /// # Safety
+    /// `slots` must be valid for writing that many slots.
+    #[doc(hidden)]
+    unsafe fn into_slots(self, slots: *mut ValSlot);
 }
 
 impl<T: WasmTy> WasmParams for T {
@@ -78,11 +109,21 @@ impl<T: WasmTy> WasmParams for T {
 }
 
 impl<T: WasmTy> WasmResults for T {
+    const COUNT: usize = 1;
     fn types() -> Vec<ValType> {
         vec![T::TY]
     }
     fn from_vals(vals: &[Val]) -> Option<Self> {
         T::from_val(*vals.first()?)
+    }
+    fn into_vals(self, out: &mut [Val]) {
+        if let Some(v) = out.first_mut() {
+            *v = self.into_val();
+        }
+    }
+    unsafe fn into_slots(self, slots: *mut ValSlot) {
+        // SAFETY: per the contract, one slot is writable.
+        unsafe { slots.write(self.into_slot()) };
     }
 }
 
@@ -100,6 +141,7 @@ macro_rules! tuples {
         }
 
         impl<$($n: WasmTy),*> WasmResults for ($($n,)*) {
+            const COUNT: usize = <[&str]>::len(&[$(stringify!($n)),*]);
             fn types() -> Vec<ValType> {
                 vec![$($n::TY),*]
             }
@@ -107,6 +149,21 @@ macro_rules! tuples {
             fn from_vals(vals: &[Val]) -> Option<Self> {
                 let mut it = vals.iter().copied();
                 Some(($($n::from_val(it.next()?)?,)*))
+            }
+            #[allow(non_snake_case, unused_variables, unused_mut)]
+            fn into_vals(self, out: &mut [Val]) {
+                let ($($n,)*) = self;
+                let mut it = out.iter_mut();
+                $(if let Some(v) = it.next() {
+                    *v = $n.into_val();
+                })*
+            }
+            #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments)]
+            unsafe fn into_slots(self, slots: *mut ValSlot) {
+                let ($($n,)*) = self;
+                let mut i = 0;
+                // SAFETY: per the contract, `COUNT` slots are writable.
+                $(unsafe { slots.add(i).write($n.into_slot()) }; i += 1;)*
             }
         }
     };
