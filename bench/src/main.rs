@@ -186,7 +186,11 @@ fn measure_runs(
     let mut samples = vec![(vec![], vec![], vec![], true); artifacts.len()];
     for rep in 0..reps {
         for k in 0..artifacts.len() {
-            let k = if rep % 2 == 0 { k } else { artifacts.len() - 1 - k };
+            let k = if rep % 2 == 0 {
+                k
+            } else {
+                artifacts.len() - 1 - k
+            };
             let ((system, path), (region, total, rss, ok)) = (&artifacts[k], &mut samples[k]);
             if !*ok {
                 continue;
