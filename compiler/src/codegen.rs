@@ -53,6 +53,16 @@ enum Job<'a> {
     Exit(u32),
 }
 
+impl Job<'_> {
+    /// Bytes of wasm to compile: an estimate of the work.
+    fn size(&self) -> usize {
+        match self {
+            Job::Func(input) => input.body.range().len(),
+            Job::Entry(_) | Job::Exit(_) => 0,
+        }
+    }
+}
+
 /// Compiles the module's functions and trampolines.
 pub fn compile_all(
     info: &ModuleInfo,
@@ -93,9 +103,20 @@ pub fn compile_all(
     };
 
     let compiled: Vec<CompiledFunc> = if config.parallel {
-        jobs.into_par_iter()
-            .map_init(|| (FunctionBuilderContext::new(), Context::new()), run)
-            .collect::<Result<_, _>>()?
+        // Largest bodies first, one job per task: the cores finish together instead of one
+        // compiling a big function alone at the end.
+        let mut ordered: Vec<(usize, Job<'_>)> = jobs.into_iter().enumerate().collect();
+        ordered.sort_by_key(|(_, job)| std::cmp::Reverse(job.size()));
+        let mut done = ordered
+            .into_par_iter()
+            .with_max_len(1)
+            .map_init(
+                || (FunctionBuilderContext::new(), Context::new()),
+                |state, (i, job)| run(state, job).map(|f| (i, f)),
+            )
+            .collect::<Result<Vec<_>, _>>()?;
+        done.sort_unstable_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, f)| f).collect()
     } else {
         let mut state = (FunctionBuilderContext::new(), Context::new());
         jobs.into_iter()
