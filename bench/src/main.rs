@@ -305,6 +305,8 @@ fn main() -> Result<()> {
     });
     let scratch = out.join("artifacts");
     std::fs::create_dir_all(&scratch)?;
+    // Absolute: the fresh-process runs start in each benchmark's folder.
+    let scratch = std::fs::canonicalize(&scratch)?;
     let all = workloads::all(&shared.join("sightglass"), &scratch, &args.filters)?;
     let mut results = Results::default();
     for w in &all {

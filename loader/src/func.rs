@@ -459,10 +459,13 @@ unsafe fn dispatch(
     values: *mut RawVal,
 ) -> Result<(), Error> {
     // SAFETY: `ctx` is a live host context of its store, which never frees it while the
-    // store lives (so `ty` outlives the call); the store outlives every call into its
+    // store lives (so `ty` and `func` outlive the call; the reference to `ctx` itself ends
+    // before the host closure gets the store); the store outlives every call into its
     // instances.
-    let (ty, store) = unsafe { (&*Arc::as_ptr(&(*ctx).ty), (*ctx).store) };
-    let func = unsafe { &*Arc::as_ptr(&(*ctx).func) };
+    let (ty, func, store) = unsafe {
+        let ctx = &*ctx;
+        (&*Arc::as_ptr(&ctx.ty), &*Arc::as_ptr(&ctx.func), ctx.store)
+    };
     // SAFETY: exit trampolines provide max(params, results) slots.
     let slots = unsafe { std::slice::from_raw_parts_mut(values, ty.value_slots()) };
     // Values of small signatures live on the stack.
