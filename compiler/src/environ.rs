@@ -52,6 +52,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::CUSTOM_PAGE_SIZES
         | WasmFeatures::SIMD
         | WasmFeatures::RELAXED_SIMD
+        | WasmFeatures::THREADS
 }
 
 fn unsupported(what: impl Into<String>) -> CompileError {

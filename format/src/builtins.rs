@@ -30,9 +30,17 @@ pub enum Builtin {
     TableInit = 8,
     /// `(vmctx, elem_index)`
     ElemDrop = 9,
+    /// `(vmctx, memory, address, count: u32) -> woken | -1`: `address` is the native
+    /// address of a checked, aligned 4-byte access. -1: a trap was recorded.
+    MemoryAtomicNotify = 10,
+    /// `(vmctx, memory, address, expected: u32, timeout_ns: i64) -> 0 (woken) | 1 (not
+    /// equal) | 2 (timed out) | -1 (trap recorded)`; a negative timeout waits forever.
+    MemoryAtomicWait32 = 11,
+    /// `(vmctx, memory, address, expected: u64, timeout_ns: i64) -> as `MemoryAtomicWait32``.
+    MemoryAtomicWait64 = 12,
 }
 
 impl Builtin {
     /// Number of builtins (length of the builtins table).
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 13;
 }

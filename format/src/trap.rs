@@ -35,11 +35,13 @@ pub enum TrapCode {
     HeapMisaligned = 13,
     /// A memory or table allocation failed.
     OutOfMemory = 14,
+    /// `memory.atomic.wait32/64` on a memory that is not shared.
+    AtomicWaitNonSharedMemory = 15,
 }
 
 impl TrapCode {
     /// All trap codes.
-    pub const ALL: [TrapCode; 14] = [
+    pub const ALL: [TrapCode; 15] = [
         TrapCode::StackOverflow,
         TrapCode::MemoryOutOfBounds,
         TrapCode::TableOutOfBounds,
@@ -54,6 +56,7 @@ impl TrapCode {
         TrapCode::SegmentOutOfBounds,
         TrapCode::HeapMisaligned,
         TrapCode::OutOfMemory,
+        TrapCode::AtomicWaitNonSharedMemory,
     ];
 
     /// Decodes a trap code byte.
@@ -78,6 +81,7 @@ impl TrapCode {
             TrapCode::SegmentOutOfBounds => "out of bounds segment access",
             TrapCode::HeapMisaligned => "unaligned atomic",
             TrapCode::OutOfMemory => "out of memory",
+            TrapCode::AtomicWaitNonSharedMemory => "expected shared memory",
         }
     }
 }

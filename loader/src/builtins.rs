@@ -4,12 +4,14 @@
 //! written; a failing check records the trap and returns a non-zero status.
 
 use crate::instance::InstanceData;
+use crate::parking;
 use crate::store::StoreOpaque;
 use crate::traphandlers::{Pending, set_pending};
 use crate::vm;
 use precast_format::TrapCode;
 use precast_format::builtins::Builtin;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 type Vmctx = *mut u8;
 
@@ -26,6 +28,9 @@ pub(crate) struct BuiltinsTable {
     table_copy: unsafe extern "C" fn(Vmctx, u32, u32, u64, u64, u64) -> u32,
     table_init: unsafe extern "C" fn(Vmctx, u32, u32, u64, u32, u32) -> u32,
     elem_drop: unsafe extern "C" fn(Vmctx, u32),
+    memory_atomic_notify: unsafe extern "C" fn(Vmctx, u32, usize, u32) -> i64,
+    memory_atomic_wait32: unsafe extern "C" fn(Vmctx, u32, usize, u32, i64) -> i64,
+    memory_atomic_wait64: unsafe extern "C" fn(Vmctx, u32, usize, u64, i64) -> i64,
 }
 
 const P: usize = std::mem::size_of::<usize>();
@@ -42,6 +47,15 @@ const _: () = {
     assert!(offset_of!(BuiltinsTable, table_copy) == Builtin::TableCopy as usize * P);
     assert!(offset_of!(BuiltinsTable, table_init) == Builtin::TableInit as usize * P);
     assert!(offset_of!(BuiltinsTable, elem_drop) == Builtin::ElemDrop as usize * P);
+    assert!(
+        offset_of!(BuiltinsTable, memory_atomic_notify) == Builtin::MemoryAtomicNotify as usize * P
+    );
+    assert!(
+        offset_of!(BuiltinsTable, memory_atomic_wait32) == Builtin::MemoryAtomicWait32 as usize * P
+    );
+    assert!(
+        offset_of!(BuiltinsTable, memory_atomic_wait64) == Builtin::MemoryAtomicWait64 as usize * P
+    );
 };
 
 static BUILTINS: BuiltinsTable = BuiltinsTable {
@@ -55,6 +69,9 @@ static BUILTINS: BuiltinsTable = BuiltinsTable {
     table_copy,
     table_init,
     elem_drop,
+    memory_atomic_notify,
+    memory_atomic_wait32,
+    memory_atomic_wait64,
 };
 
 /// Address of the process-wide builtins table.
@@ -308,6 +325,69 @@ unsafe extern "C" fn elem_drop(vmctx: Vmctx, elem_index: u32) {
     if let Some(e) = inst.passive_elems.get_mut(elem_index as usize) {
         *e = None;
     }
+}
+
+unsafe extern "C" fn memory_atomic_notify(
+    _vmctx: Vmctx,
+    _memory: u32,
+    addr: usize,
+    count: u32,
+) -> i64 {
+    // An unshared memory has no waiters (waiting on it traps): the queue is empty.
+    i64::from(parking::notify(addr, count))
+}
+
+/// `memory.atomic.wait32/64` at `addr` (checked and aligned by the generated code) of
+/// `memory`, with `holds_expected` reading it.
+unsafe fn memory_atomic_wait(
+    vmctx: Vmctx,
+    memory: u32,
+    addr: usize,
+    holds_expected: impl FnOnce() -> bool,
+    timeout_ns: i64,
+) -> i64 {
+    // SAFETY: called by generated code with its VMContext.
+    let (inst, store) = unsafe { context(vmctx) };
+    let shared = inst
+        .memories
+        .get(memory as usize)
+        .and_then(|&m| store.memories.get_mut(m))
+        .is_some_and(|e| e.ty.shared);
+    if !shared {
+        trap(TrapCode::AtomicWaitNonSharedMemory);
+        return -1;
+    }
+    let timeout = u64::try_from(timeout_ns)
+        .ok()
+        .map(std::time::Duration::from_nanos);
+    parking::wait(addr, holds_expected, timeout) as i64
+}
+
+unsafe extern "C" fn memory_atomic_wait32(
+    vmctx: Vmctx,
+    memory: u32,
+    addr: usize,
+    expected: u32,
+    timeout_ns: i64,
+) -> i64 {
+    // SAFETY: `addr` is an in-bounds, 4-byte-aligned address of the memory, which stays
+    // mapped while its instance runs; other threads access it only atomically.
+    let holds = || unsafe { &*(addr as *const AtomicU32) }.load(Ordering::SeqCst) == expected;
+    // SAFETY: called by generated code with its VMContext.
+    unsafe { memory_atomic_wait(vmctx, memory, addr, holds, timeout_ns) }
+}
+
+unsafe extern "C" fn memory_atomic_wait64(
+    vmctx: Vmctx,
+    memory: u32,
+    addr: usize,
+    expected: u64,
+    timeout_ns: i64,
+) -> i64 {
+    // SAFETY: as in `memory_atomic_wait32`, 8-byte aligned.
+    let holds = || unsafe { &*(addr as *const AtomicU64) }.load(Ordering::SeqCst) == expected;
+    // SAFETY: called by generated code with its VMContext.
+    unsafe { memory_atomic_wait(vmctx, memory, addr, holds, timeout_ns) }
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ mod instance;
 mod linear_memory;
 mod linker;
 mod module;
+mod parking;
 mod pool;
 mod store;
 mod table_elements;

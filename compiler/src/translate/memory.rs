@@ -51,6 +51,17 @@ impl Translator<'_, '_> {
     /// Pops an index and returns the native address of an access of `size` bytes at
     /// `memarg`, trapping if it is out of bounds.
     pub(crate) fn heap_addr(&mut self, memarg: &MemArg, size: u32) -> ir::Value {
+        self.heap_addr_checked(memarg, size, false)
+    }
+
+    /// [`Self::heap_addr`], with an explicit bounds check even where guard pages would catch
+    /// the access when `explicit` is set.
+    pub(crate) fn heap_addr_checked(
+        &mut self,
+        memarg: &MemArg,
+        size: u32,
+        explicit: bool,
+    ) -> ir::Value {
         let mem = memarg.memory;
         let is64 = self.is_memory64(mem);
         let index = self.pop();
@@ -60,7 +71,8 @@ impl Translator<'_, '_> {
         // Guard pages only catch accesses past whole OS pages: memories with smaller wasm
         // pages (custom-page-sizes) are checked explicitly.
         let os_page_sized = self.env.info.memories[mem as usize].page_size_log2 >= 12;
-        let guarded = s.bounds_checks == BoundsChecks::GuardPages
+        let guarded = !explicit
+            && s.bounds_checks == BoundsChecks::GuardPages
             && !is64
             && os_page_sized
             && s.memory_reservation >= 1 << 32

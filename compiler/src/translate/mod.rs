@@ -3,6 +3,7 @@
 //! [`ModuleEnv`] holds what every function needs from the module (types, VMContext offsets,
 //! settings). [`translate_function`] validates and translates one function body.
 
+mod atomics;
 mod control;
 mod env;
 mod memory;

@@ -292,7 +292,7 @@ impl Translator<'_, '_> {
             }
 
             ref other => {
-                if !self.simd_op(other)? {
+                if !self.simd_op(other)? && !self.atomic_op(other)? {
                     return Err(CompileError::Unsupported(format!("operator {other:?}")));
                 }
             }

@@ -59,6 +59,16 @@ pub fn define(linker: &mut Linker<()>, store: &mut Store<()>) -> Result<(), Stri
         "memory",
         Memory::new(store, mem).map_err(|e| e.to_string())?.into(),
     ));
+    let shared = MemoryType {
+        shared: true,
+        ..mem
+    };
+    items.push((
+        "shared_memory",
+        Memory::new(store, shared)
+            .map_err(|e| e.to_string())?
+            .into(),
+    ));
     for (name, item) in items {
         linker
             .define(&*store, "spectest", name, item)

@@ -1,0 +1,130 @@
+//! Threads proposal: atomic read-modify-writes, narrow compare-exchange, the order of the
+//! bounds and alignment checks, and wait/notify results and traps.
+
+use precast_format::TrapCode;
+use precast_loader::Val::{I32, I64};
+use precast_tests::harness::TestInstance;
+
+const WAT: &str = r#"(module
+  (memory 1 1 shared)
+  (memory $plain 1)
+  (func (export "add") (param i32 i32) (result i32) (i32.atomic.rmw.add (local.get 0) (local.get 1)))
+  (func (export "load") (param i32) (result i32) (i32.atomic.load (local.get 0)))
+  (func (export "load8") (param i32) (result i32) (i32.atomic.load8_u (local.get 0)))
+  (func (export "store64") (param i32 i64) (i64.atomic.store (local.get 0) (local.get 1)))
+  (func (export "cmpxchg8") (param i32 i32 i32) (result i32)
+    (i32.atomic.rmw8.cmpxchg_u (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "xchg16") (param i32 i64) (result i64)
+    (i64.atomic.rmw16.xchg_u (local.get 0) (local.get 1)))
+  (func (export "wait32") (param i32 i32 i64) (result i32)
+    (atomic.fence)
+    (memory.atomic.wait32 (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "wait64") (param i32 i64 i64) (result i32)
+    (memory.atomic.wait64 (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "notify") (param i32 i32) (result i32)
+    (memory.atomic.notify (local.get 0) (local.get 1)))
+  (func (export "wait-plain") (result i32)
+    (memory.atomic.wait32 $plain (i32.const 0) (i32.const 0) (i64.const 0))))"#;
+
+fn trap(i: &mut TestInstance, name: &str, args: &[precast_loader::Val]) -> TrapCode {
+    match i.call(name, args) {
+        Err(e) => e
+            .as_trap()
+            .map(|t| t.code())
+            .unwrap_or_else(|| panic!("{name}: {e}")),
+        Ok(v) => panic!("{name} returned {v:?}"),
+    }
+}
+
+#[test]
+fn atomic_operations() {
+    let mut i = TestInstance::new(WAT);
+    assert_eq!(i.call("add", &[I32(8), I32(5)]).unwrap(), [I32(0)]);
+    assert_eq!(i.call("add", &[I32(8), I32(-7)]).unwrap(), [I32(5)]);
+    assert_eq!(i.call("load", &[I32(8)]).unwrap(), [I32(-2)]);
+    i.call("store64", &[I32(16), I64(0x1122_3344_5566_7788)])
+        .unwrap();
+    // The expected value is wrapped to 8 bits: 0x188 matches 0x88.
+    assert_eq!(
+        i.call("cmpxchg8", &[I32(16), I32(0x188), I32(0x1ff)])
+            .unwrap(),
+        [I32(0x88)]
+    );
+    assert_eq!(i.call("load8", &[I32(16)]).unwrap(), [I32(0xff)]);
+    assert_eq!(
+        i.call("cmpxchg8", &[I32(16), I32(0), I32(1)]).unwrap(),
+        [I32(0xff)]
+    );
+    assert_eq!(
+        i.call("load8", &[I32(16)]).unwrap(),
+        [I32(0xff)],
+        "no exchange"
+    );
+    assert_eq!(
+        i.call("xchg16", &[I32(18), I64(-1)]).unwrap(),
+        [I64(0x5566)]
+    );
+    assert_eq!(
+        i.call("load", &[I32(16)]).unwrap(),
+        [I32(0xffff_77ff_u32 as i32)]
+    );
+}
+
+#[test]
+fn bounds_before_alignment() {
+    let mut i = TestInstance::new(WAT);
+    assert_eq!(trap(&mut i, "load", &[I32(2)]), TrapCode::HeapMisaligned);
+    assert_eq!(
+        trap(&mut i, "load", &[I32(65536)]),
+        TrapCode::MemoryOutOfBounds
+    );
+    // Out of bounds and unaligned: out of bounds.
+    assert_eq!(
+        trap(&mut i, "load", &[I32(65534)]),
+        TrapCode::MemoryOutOfBounds
+    );
+    assert_eq!(
+        trap(&mut i, "add", &[I32(-1), I32(1)]),
+        TrapCode::MemoryOutOfBounds
+    );
+    assert_eq!(
+        trap(&mut i, "notify", &[I32(6), I32(1)]),
+        TrapCode::HeapMisaligned
+    );
+    let t = i.call("wait-plain", &[]).unwrap_err();
+    assert_eq!(
+        t.as_trap().map(|t| t.code()),
+        Some(TrapCode::AtomicWaitNonSharedMemory)
+    );
+    assert!(t.to_string().contains("expected shared memory"), "{t}");
+}
+
+#[test]
+fn wait_and_notify() {
+    let mut i = TestInstance::new(WAT);
+    assert_eq!(i.call("notify", &[I32(0), I32(10)]).unwrap(), [I32(0)]);
+    // Not equal: 1, at once, even with an infinite timeout.
+    assert_eq!(
+        i.call("wait32", &[I32(0), I32(1), I64(-1)]).unwrap(),
+        [I32(1)]
+    );
+    assert_eq!(
+        i.call("wait64", &[I32(0), I64(1), I64(-1)]).unwrap(),
+        [I32(1)]
+    );
+    // Equal: waits out the timeout (1 ms), then 2.
+    let start = std::time::Instant::now();
+    assert_eq!(
+        i.call("wait32", &[I32(0), I32(0), I64(1_000_000)]).unwrap(),
+        [I32(2)]
+    );
+    assert!(start.elapsed() >= std::time::Duration::from_millis(1));
+    assert_eq!(
+        i.call("wait64", &[I32(0), I64(0), I64(0)]).unwrap(),
+        [I32(2)]
+    );
+    assert_eq!(
+        trap(&mut i, "wait64", &[I32(4), I64(0), I64(0)]),
+        TrapCode::HeapMisaligned
+    );
+}
