@@ -8,6 +8,7 @@ use crate::externals::{Global, Memory, Table};
 use crate::func::Func;
 use crate::linear_memory::LinearMemory;
 use crate::module::{ExternType, Module};
+use crate::shared_memory::MemoryStorage;
 use crate::store::{
     AsStore, AsStoreMut, GlobalEntry, MemoryEntry, Owned, StoreId, StoreOpaque, TableEntry,
 };
@@ -765,7 +766,7 @@ fn instantiate(
             .field::<VMMemoryDefinition>(offsets.defined_memory(defined))
             .ok_or_else(layout_error)?;
         let mut entry = MemoryEntry {
-            mem,
+            mem: MemoryStorage::Own(mem),
             ty: *ty,
             def,
             _owned: None,

@@ -7,6 +7,7 @@ use crate::func::HostFuncContext;
 use crate::instance::InstanceData;
 use crate::linear_memory::LinearMemory;
 use crate::module::Module;
+use crate::shared_memory::{MemoryStorage, SharedMemory};
 use crate::table_elements::TableElements;
 use crate::trap::{Trap, symbolize};
 use crate::traphandlers::{Pending, RawTrap, take_pending};
@@ -55,7 +56,7 @@ impl<T> Drop for Owned<T> {
 /// A linear memory of the store: its storage and the definition generated code reads.
 #[derive(Debug)]
 pub(crate) struct MemoryEntry {
-    pub mem: LinearMemory,
+    pub mem: MemoryStorage,
     pub ty: MemoryType,
     /// Inside the defining instance's VMContext, or `owned`.
     pub def: *mut VMMemoryDefinition,
@@ -63,12 +64,15 @@ pub(crate) struct MemoryEntry {
 }
 
 impl MemoryEntry {
-    /// Publishes the current base and length to the definition.
+    /// Publishes the current base and length to the definition (a shared memory publishes
+    /// its own).
     pub fn sync(&mut self) {
-        // SAFETY: `def` points to a live definition owned by this store.
-        unsafe {
-            (*self.def).base = self.mem.base();
-            (*self.def).length = self.mem.byte_len() as usize;
+        if let MemoryStorage::Own(mem) = &self.mem {
+            // SAFETY: `def` points to a live definition owned by this store.
+            unsafe {
+                (*self.def).base = mem.base();
+                (*self.def).length = mem.byte_len() as usize;
+            }
         }
     }
 
@@ -419,7 +423,7 @@ impl StoreOpaque {
             length: 0,
         });
         let mut entry = MemoryEntry {
-            mem,
+            mem: MemoryStorage::Own(mem),
             ty,
             def: owned.as_ptr(),
             _owned: Some(owned),
@@ -427,6 +431,17 @@ impl StoreOpaque {
         entry.sync();
         self.memories.push(entry);
         Ok(self.memories.len() - 1)
+    }
+
+    /// Attaches `shared` as a memory of this store; returns its index.
+    pub(crate) fn push_shared_memory(&mut self, shared: SharedMemory) -> usize {
+        self.memories.push(MemoryEntry {
+            ty: shared.declared_ty(),
+            def: shared.def_ptr(),
+            mem: MemoryStorage::Shared(shared),
+            _owned: None,
+        });
+        self.memories.len() - 1
     }
 
     pub(crate) fn push_host_table(&mut self, ty: TableType, init: usize) -> Result<usize, Error> {

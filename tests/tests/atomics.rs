@@ -128,3 +128,113 @@ fn wait_and_notify() {
         TrapCode::HeapMisaligned
     );
 }
+
+const THREAD_WAT: &str = r#"(module
+  (import "env" "memory" (memory 1 4 shared))
+  (func (export "inc") (param $n i32)
+    (loop $l
+      (drop (i32.atomic.rmw.add (i32.const 0) (i32.const 1)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "get") (param i32) (result i32) (i32.atomic.load (local.get 0)))
+  (func (export "wait") (param i32 i32) (result i32)
+    (memory.atomic.wait32 (local.get 0) (local.get 1) (i64.const -1)))
+  (func (export "notify") (param i32) (result i32)
+    (memory.atomic.notify (local.get 0) (i32.const 1)))
+  (func (export "grow") (result i32) (memory.grow (i32.const 1)))
+  (func (export "size") (result i32) (memory.size)))"#;
+
+fn shared_type() -> precast_loader::MemoryType {
+    precast_loader::MemoryType {
+        minimum: 1,
+        maximum: Some(4),
+        memory64: false,
+        shared: true,
+        page_size_log2: 16,
+    }
+}
+
+/// An instance of `THREAD_WAT` in a fresh store of `engine`, importing `memory`.
+fn thread_instance(
+    engine: &precast_loader::Engine,
+    module: &precast_loader::Module,
+    memory: &precast_loader::SharedMemory,
+) -> TestInstance {
+    let mut store = precast_loader::Store::new(engine, ());
+    let mut linker = precast_loader::Linker::new(engine);
+    let m = memory.attach(&mut store).unwrap();
+    linker.define(&store, "env", "memory", m).unwrap();
+    let instance = linker.instantiate(&mut store, module).unwrap();
+    TestInstance { store, instance }
+}
+
+#[test]
+fn shared_memory_across_threads() {
+    let engine = precast_loader::Engine::default();
+    let module =
+        precast_loader::Module::from_bytes(&engine, &precast_tests::harness::artifact(THREAD_WAT))
+            .unwrap();
+    let memory = precast_loader::SharedMemory::new(&engine, shared_type()).unwrap();
+    // Atomic increments from 4 threads, each with its own store.
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (engine, module, memory) = (engine.clone(), module.clone(), memory.clone());
+            std::thread::spawn(move || {
+                let mut i = thread_instance(&engine, &module, &memory);
+                i.call("inc", &[I32(50_000)]).unwrap();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut main = thread_instance(&engine, &module, &memory);
+    assert_eq!(main.call("get", &[I32(0)]).unwrap(), [I32(200_000)]);
+
+    // A wait on another thread is woken by a notify here.
+    let waiter = {
+        let (engine, module, memory) = (engine.clone(), module.clone(), memory.clone());
+        std::thread::spawn(move || {
+            let mut i = thread_instance(&engine, &module, &memory);
+            i.call("wait", &[I32(8), I32(0)]).unwrap()
+        })
+    };
+    let mut woken = 0;
+    while woken == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        woken = match &main.call("notify", &[I32(8)]).unwrap()[..] {
+            [I32(n)] => *n,
+            other => panic!("{other:?}"),
+        };
+    }
+    assert_eq!(waiter.join().unwrap(), [I32(0)]);
+
+    // Growth in one store is seen by every attached instance.
+    let mut other = thread_instance(&engine, &module, &memory);
+    assert_eq!(other.call("grow", &[]).unwrap(), [I32(1)]);
+    assert_eq!(main.call("size", &[]).unwrap(), [I32(2)]);
+    assert_eq!(memory.pages(), 2);
+    assert_eq!(memory.grow(2).unwrap(), 2);
+    assert_eq!(other.call("size", &[]).unwrap(), [I32(4)]);
+    assert!(memory.grow(1).is_err(), "past the maximum");
+}
+
+#[test]
+fn shared_memory_errors() {
+    let engine = precast_loader::Engine::default();
+    let unshared = precast_loader::MemoryType {
+        shared: false,
+        ..shared_type()
+    };
+    let e = precast_loader::SharedMemory::new(&engine, unshared).unwrap_err();
+    assert!(e.to_string().contains("shared memory type"), "{e}");
+    let unbounded = precast_loader::MemoryType {
+        maximum: None,
+        ..shared_type()
+    };
+    assert!(precast_loader::SharedMemory::new(&engine, unbounded).is_err());
+    let memory = precast_loader::SharedMemory::new(&engine, shared_type()).unwrap();
+    let other = precast_loader::Engine::default();
+    let mut store = precast_loader::Store::new(&other, ());
+    let e = memory.attach(&mut store).unwrap_err();
+    assert!(e.to_string().contains("engine"), "{e}");
+}
