@@ -8,6 +8,7 @@
 //! their image mapping between uses and are reset with `madvise(MADV_DONTNEED)`, which restores
 //! mapped image pages to the file's contents and zeroes the rest.
 
+use crate::error::Error;
 use crate::host;
 use crate::pool::{MemorySlot, Pool};
 use precast_format::module::MemoryType;
@@ -142,6 +143,18 @@ pub(crate) unsafe fn unmap_image(at: *mut u8, len: usize) -> Result<(), String> 
 }
 
 impl LinearMemory {
+    /// A memory of type `ty` with `config`'s reservation and guard, without image (host
+    /// memories).
+    pub fn for_host(config: &crate::engine::Config, ty: &MemoryType) -> Result<Self, Error> {
+        LinearMemory::new(
+            ty,
+            config.memory_reservation,
+            config.memory_guard_size,
+            None,
+        )
+        .map_err(Error::Resource)
+    }
+
     /// Reserves `reservation + guard` bytes and makes the type's minimum accessible, with
     /// `image` as its initial contents.
     pub fn new(

@@ -84,14 +84,7 @@ impl SharedMemory {
         if ty.maximum.is_none() {
             return Err(Error::Api("a shared memory needs a maximum size".into()));
         }
-        let config = engine.config();
-        let mem = LinearMemory::new(
-            &ty,
-            config.memory_reservation,
-            config.memory_guard_size,
-            None,
-        )
-        .map_err(Error::Resource)?;
+        let mem = LinearMemory::for_host(engine.config(), &ty)?;
         let def = Box::new(UnsafeCell::new(VMMemoryDefinition {
             base: mem.base(),
             length: mem.byte_len() as usize,

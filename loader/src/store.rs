@@ -410,14 +410,7 @@ impl<S: AsStoreMut + ?Sized> AsStoreMut for &mut S {
 /// Creates the memory entries of host-created objects.
 impl StoreOpaque {
     pub(crate) fn push_host_memory(&mut self, ty: MemoryType) -> Result<usize, Error> {
-        let config = self.engine.config();
-        let mem = LinearMemory::new(
-            &ty,
-            config.memory_reservation,
-            config.memory_guard_size,
-            None,
-        )
-        .map_err(Error::Resource)?;
+        let mem = LinearMemory::for_host(self.engine.config(), &ty)?;
         let owned = Owned::new(VMMemoryDefinition {
             base: std::ptr::null_mut(),
             length: 0,

@@ -72,11 +72,20 @@ wasm_ty!(f64, F64, |x: f64| Val::F64(x.to_bits()), Val::F64(b) => f64::from_bits
 wasm_ty!(u128, V128, Val::V128, Val::V128(x) => x, b => b, x => x);
 
 /// Parameters of a typed call: a [`WasmTy`], or a tuple of them (up to 8).
-pub trait WasmParams {
+pub trait WasmParams: Sized {
     /// The parameter types.
     fn types() -> Vec<ValType>;
     /// The parameter values.
     fn into_vals(self) -> Vec<Val>;
+    /// The parameters from values of their types (`None`: another count or type).
+    #[doc(hidden)]
+    fn from_vals(vals: &[Val]) -> Option<Self>;
+    /// Reads the parameters from the first slots at `slots`.
+    ///
+    /// # Safety
+    /// `slots` must hold that many slots with values of the parameter types.
+    #[doc(hidden)]
+    unsafe fn from_slots(slots: *const ValSlot) -> Self;
 }
 
 /// Results of a typed call: `()`, a [`WasmTy`], or a tuple of them (up to 8).
@@ -105,6 +114,16 @@ impl<T: WasmTy> WasmParams for T {
     }
     fn into_vals(self) -> Vec<Val> {
         vec![self.into_val()]
+    }
+    fn from_vals(vals: &[Val]) -> Option<Self> {
+        match vals {
+            [v] => T::from_val(*v),
+            _ => None,
+        }
+    }
+    unsafe fn from_slots(slots: *const ValSlot) -> Self {
+        // SAFETY: per the contract, one slot holds a value of type `T::TY`.
+        T::from_slot(unsafe { &*slots })
     }
 }
 
@@ -137,6 +156,18 @@ macro_rules! tuples {
             fn into_vals(self) -> Vec<Val> {
                 let ($($n,)*) = self;
                 vec![$($n.into_val()),*]
+            }
+            #[allow(unused_variables, unused_mut)]
+            fn from_vals(vals: &[Val]) -> Option<Self> {
+                let mut it = vals.iter().copied();
+                let params = ($($n::from_val(it.next()?)?,)*);
+                it.next().is_none().then_some(params)
+            }
+            #[allow(unused_variables, unused_mut, unused_assignments, clippy::unused_unit)]
+            unsafe fn from_slots(slots: *const ValSlot) -> Self {
+                let mut i = 0;
+                // SAFETY: per the contract, the slots hold the parameters.
+                ($({ let v = $n::from_slot(unsafe { &*slots.add(i) }); i += 1; v },)*)
             }
         }
 

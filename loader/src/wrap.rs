@@ -20,7 +20,7 @@ use crate::func::{
 };
 use crate::linker::{FastHostFn, HostFn, Linker};
 use crate::store::{AsStoreMut, StoreInner};
-use crate::typed::{ValSlot, WasmResults, WasmTy};
+use crate::typed::{ValSlot, WasmParams, WasmResults, WasmTy};
 use crate::values::Val;
 use precast_format::module::FuncType;
 use std::sync::Arc;
@@ -75,56 +75,65 @@ pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
     ) -> Result<(), Error>;
 }
 
-fn wrong_argument(i: usize) -> Error {
-    Error::Api(format!(
-        "argument {i} of a typed host function has the wrong type"
-    ))
+/// The type of a host function taking `P` and returning `R`.
+fn func_type_of<P: WasmParams, R: HostResult>() -> FuncType {
+    FuncType {
+        params: P::types(),
+        results: R::Results::types(),
+    }
+}
+
+/// Reads `P` from `slots`, calls `f` and writes its results back.
+///
+/// # Safety
+/// As [`IntoFunc::call_slots`].
+unsafe fn call_with_slots<P: WasmParams, R: HostResult>(
+    slots: *mut ValSlot,
+    f: impl FnOnce(P) -> R,
+) -> Result<(), Error> {
+    // SAFETY: per the contract, the slots hold the arguments.
+    let results = f(unsafe { P::from_slots(slots) }).into_results()?;
+    // SAFETY: per the contract, there are at least as many slots as results.
+    unsafe { results.into_slots(slots) };
+    Ok(())
+}
+
+/// Converts `params` to `P`, calls `f` and writes its results into `results`.
+fn call_with_vals<P: WasmParams, R: HostResult>(
+    params: &[Val],
+    results: &mut [Val],
+    f: impl FnOnce(P) -> R,
+) -> Result<(), Error> {
+    let params = P::from_vals(params).ok_or_else(|| {
+        Error::Api("arguments of a typed host function have the wrong type".into())
+    })?;
+    f(params).into_results()?.into_vals(results);
+    Ok(())
 }
 
 macro_rules! into_func {
     ($($a:ident),*) => {
-        #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments)]
+        #[allow(non_snake_case)]
         impl<T, F, R, $($a: WasmTy,)*> IntoFunc<T, ($($a,)*), R> for F
         where
             F: Fn($($a),*) -> R + Send + Sync + 'static,
             R: HostResult,
         {
             fn func_type() -> FuncType {
-                FuncType {
-                    params: vec![$($a::TY),*],
-                    results: R::Results::types(),
-                }
+                func_type_of::<($($a,)*), R>()
             }
 
-            unsafe fn call_slots(
-                &self,
-                _caller: Caller<'_, T>,
-                slots: *mut ValSlot,
-            ) -> Result<(), Error> {
-                let mut i = 0;
-                // SAFETY: per the contract, the slots hold the arguments.
-                $(let $a = $a::from_slot(unsafe { &*slots.add(i) }); i += 1;)*
-                let results = self($($a),*).into_results()?;
-                // SAFETY: per the contract, there are at least as many slots as results.
-                unsafe { results.into_slots(slots) };
-                Ok(())
+            unsafe fn call_slots(&self, _: Caller<'_, T>, slots: *mut ValSlot) -> Result<(), Error> {
+                // SAFETY: per this method's contract.
+                unsafe { call_with_slots(slots, |($($a,)*)| self($($a),*)) }
             }
 
-            fn call_vals(
-                &self,
-                _caller: Caller<'_, T>,
-                params: &[Val],
-                results: &mut [Val],
-            ) -> Result<(), Error> {
-                let mut i = 0;
-                $(let $a = params.get(i).copied().and_then($a::from_val)
-                    .ok_or_else(|| wrong_argument(i))?; i += 1;)*
-                self($($a),*).into_results()?.into_vals(results);
-                Ok(())
+            fn call_vals(&self, _: Caller<'_, T>, p: &[Val], r: &mut [Val]) -> Result<(), Error> {
+                call_with_vals(p, r, |($($a,)*)| self($($a),*))
             }
         }
 
-        #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments)]
+        #[allow(non_snake_case)]
         impl<T: 'static, F, R, $($a: WasmTy,)*> IntoFunc<T, (Caller<'static, T>, $($a,)*), R>
             for F
         where
@@ -132,37 +141,16 @@ macro_rules! into_func {
             R: HostResult,
         {
             fn func_type() -> FuncType {
-                FuncType {
-                    params: vec![$($a::TY),*],
-                    results: R::Results::types(),
-                }
+                func_type_of::<($($a,)*), R>()
             }
 
-            unsafe fn call_slots(
-                &self,
-                caller: Caller<'_, T>,
-                slots: *mut ValSlot,
-            ) -> Result<(), Error> {
-                let mut i = 0;
-                // SAFETY: per the contract, the slots hold the arguments.
-                $(let $a = $a::from_slot(unsafe { &*slots.add(i) }); i += 1;)*
-                let results = self(caller, $($a),*).into_results()?;
-                // SAFETY: per the contract, there are at least as many slots as results.
-                unsafe { results.into_slots(slots) };
-                Ok(())
+            unsafe fn call_slots(&self, c: Caller<'_, T>, slots: *mut ValSlot) -> Result<(), Error> {
+                // SAFETY: per this method's contract.
+                unsafe { call_with_slots(slots, |($($a,)*)| self(c, $($a),*)) }
             }
 
-            fn call_vals(
-                &self,
-                caller: Caller<'_, T>,
-                params: &[Val],
-                results: &mut [Val],
-            ) -> Result<(), Error> {
-                let mut i = 0;
-                $(let $a = params.get(i).copied().and_then($a::from_val)
-                    .ok_or_else(|| wrong_argument(i))?; i += 1;)*
-                self(caller, $($a),*).into_results()?.into_vals(results);
-                Ok(())
+            fn call_vals(&self, c: Caller<'_, T>, p: &[Val], r: &mut [Val]) -> Result<(), Error> {
+                call_with_vals(p, r, |($($a,)*)| self(c, $($a),*))
             }
         }
     };
