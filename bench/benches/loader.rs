@@ -148,6 +148,12 @@ fn benches(c: &mut Criterion) {
     c.bench_function("call/nop", |b| {
         b.iter(|| nop.call(&mut store, &[], &mut []).expect("call"))
     });
+    let typed = instance
+        .get_typed_func::<i32, i32>(&store, "inc")
+        .expect("inc");
+    c.bench_function("call/inc-typed", |b| {
+        b.iter(|| black_box(typed.call(&mut store, black_box(41)).expect("call")))
+    });
     let inc = instance.get_func(&store, "inc").expect("inc");
     let mut out = [Val::I32(0)];
     c.bench_function("call/inc", |b| {

@@ -295,12 +295,6 @@ impl Func {
             let rty = unsafe { &(*ctx).ty };
             return check_results(rty, results);
         }
-        let Some(entry) = store.type_trampolines(fr.type_id).entry else {
-            return api(format!(
-                "no module in the store has an entry trampoline for type {}",
-                func_type_name(ty)
-            ));
-        };
         // Small signatures use a buffer on the stack.
         let n = ty.value_slots().max(1);
         let mut inline = [[0u8; 16]; 8];
@@ -314,14 +308,43 @@ impl Func {
         for (slot, p) in values.iter_mut().zip(params) {
             *slot = val_to_raw(store, p)?;
         }
-        // SAFETY: `entry` is the entry trampoline of this function's canonical type, from a
-        // module kept alive by the store; `fr` is a defined wasm function of this store;
-        // `values` holds max(params, results) slots.
-        unsafe { invoke(store, entry, fr.vmctx, fr.func, values.as_mut_ptr())? };
+        // SAFETY: `fr` is not a host function; `values` holds max(params, results) slots.
+        unsafe { self.call_wasm_slots(store, ty, values.as_mut_ptr())? };
         for ((r, slot), t) in results.iter_mut().zip(values.iter()).zip(&ty.results) {
             *r = raw_to_val(store, slot, t);
         }
         Ok(())
+    }
+
+    /// Whether this is a host function.
+    pub(crate) fn is_host(&self) -> bool {
+        // SAFETY: `vmctx` belongs to a live VMFuncRef of its store.
+        unsafe { is_host_ctx(self.func_ref().vmctx) }
+    }
+
+    /// Calls this wasm function of type `ty` with the arguments in `values`, where it leaves
+    /// the results.
+    ///
+    /// # Safety
+    /// The function must be a wasm function of `store` (not a host function), and `values`
+    /// must hold max(params, results) slots with arguments of `ty`'s parameter types.
+    pub(crate) unsafe fn call_wasm_slots(
+        &self,
+        store: &mut StoreOpaque,
+        ty: &FuncType,
+        values: *mut RawVal,
+    ) -> Result<(), Error> {
+        let fr = self.func_ref();
+        let Some(entry) = store.type_trampolines(fr.type_id).entry else {
+            return api(format!(
+                "no module in the store has an entry trampoline for type {}",
+                func_type_name(ty)
+            ));
+        };
+        // SAFETY: `entry` is the entry trampoline of this function's canonical type, from a
+        // module kept alive by the store; per the contract, `fr` is a defined wasm function
+        // of this store and `values` holds max(params, results) slots.
+        unsafe { invoke(store, entry, fr.vmctx, fr.func, values) }
     }
 }
 

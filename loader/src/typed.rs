@@ -73,6 +73,9 @@ wasm_ty!(u128, V128, Val::V128, Val::V128(x) => x, b => b, x => x);
 
 /// Parameters of a typed call: a [`WasmTy`], or a tuple of them (up to 8).
 pub trait WasmParams: Sized {
+    /// Number of parameters.
+    #[doc(hidden)]
+    const COUNT: usize;
     /// The parameter types.
     fn types() -> Vec<ValType>;
     /// The parameter values.
@@ -86,6 +89,12 @@ pub trait WasmParams: Sized {
     /// `slots` must hold that many slots with values of the parameter types.
     #[doc(hidden)]
     unsafe fn from_slots(slots: *const ValSlot) -> Self;
+    /// Writes the parameters into the first [`Self::COUNT`] slots at `slots`.
+    ///
+    /// # Safety
+    /// `slots` must be valid for writing that many slots.
+    #[doc(hidden)]
+    unsafe fn into_slots(self, slots: *mut ValSlot);
 }
 
 /// Results of a typed call: `()`, a [`WasmTy`], or a tuple of them (up to 8).
@@ -106,9 +115,16 @@ pub trait WasmResults: Sized {
     /// `slots` must be valid for writing that many slots.
     #[doc(hidden)]
     unsafe fn into_slots(self, slots: *mut ValSlot);
+    /// Reads the results from the first [`Self::COUNT`] slots at `slots`.
+    ///
+    /// # Safety
+    /// `slots` must hold that many slots with values of the result types.
+    #[doc(hidden)]
+    unsafe fn from_slots(slots: *const ValSlot) -> Self;
 }
 
 impl<T: WasmTy> WasmParams for T {
+    const COUNT: usize = 1;
     fn types() -> Vec<ValType> {
         vec![T::TY]
     }
@@ -124,6 +140,10 @@ impl<T: WasmTy> WasmParams for T {
     unsafe fn from_slots(slots: *const ValSlot) -> Self {
         // SAFETY: per the contract, one slot holds a value of type `T::TY`.
         T::from_slot(unsafe { &*slots })
+    }
+    unsafe fn into_slots(self, slots: *mut ValSlot) {
+        // SAFETY: per the contract, one slot is writable.
+        unsafe { slots.write(self.into_slot()) };
     }
 }
 
@@ -144,11 +164,16 @@ impl<T: WasmTy> WasmResults for T {
         // SAFETY: per the contract, one slot is writable.
         unsafe { slots.write(self.into_slot()) };
     }
+    unsafe fn from_slots(slots: *const ValSlot) -> Self {
+        // SAFETY: per the contract, one slot holds a value of type `T::TY`.
+        T::from_slot(unsafe { &*slots })
+    }
 }
 
 macro_rules! tuples {
     ($($n:ident),*) => {
         impl<$($n: WasmTy),*> WasmParams for ($($n,)*) {
+            const COUNT: usize = <[&str]>::len(&[$(stringify!($n)),*]);
             fn types() -> Vec<ValType> {
                 vec![$($n::TY),*]
             }
@@ -168,6 +193,13 @@ macro_rules! tuples {
                 let mut i = 0;
                 // SAFETY: per the contract, the slots hold the parameters.
                 ($({ let v = $n::from_slot(unsafe { &*slots.add(i) }); i += 1; v },)*)
+            }
+            #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments)]
+            unsafe fn into_slots(self, slots: *mut ValSlot) {
+                let ($($n,)*) = self;
+                let mut i = 0;
+                // SAFETY: per the contract, `COUNT` slots are writable.
+                $(unsafe { slots.add(i).write($n.into_slot()) }; i += 1;)*
             }
         }
 
@@ -195,6 +227,12 @@ macro_rules! tuples {
                 let mut i = 0;
                 // SAFETY: per the contract, `COUNT` slots are writable.
                 $(unsafe { slots.add(i).write($n.into_slot()) }; i += 1;)*
+            }
+            #[allow(unused_variables, unused_mut, unused_assignments, clippy::unused_unit)]
+            unsafe fn from_slots(slots: *const ValSlot) -> Self {
+                let mut i = 0;
+                // SAFETY: per the contract, the slots hold the results.
+                ($({ let v = $n::from_slot(unsafe { &*slots.add(i) }); i += 1; v },)*)
             }
         }
     };
@@ -239,6 +277,19 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     pub fn call(&self, store: &mut impl AsStoreMut, params: P) -> Result<R, Error> {
         let store = store.as_store_mut();
         store.check(self.func.store)?;
+        const INLINE: usize = 8;
+        if !self.func.is_host() && P::COUNT <= INLINE && R::COUNT <= INLINE {
+            // Arguments and results go through the value slots directly.
+            let mut slots = [[0u8; 16]; INLINE];
+            // SAFETY: the slots hold `INLINE` >= max(params, results) values; the function
+            // is a wasm function of `store` whose type was checked to be `P -> R`.
+            unsafe {
+                params.into_slots(slots.as_mut_ptr());
+                self.func
+                    .call_wasm_slots(store, &self.ty, slots.as_mut_ptr())?;
+                return Ok(R::from_slots(slots.as_ptr()));
+            }
+        }
         let args = params.into_vals();
         let mut results: Vec<Val> = self.ty.results.iter().map(Val::default_for).collect();
         self.func
