@@ -128,6 +128,9 @@ impl Results {
         if p.median <= 0.0 || w.median <= 0.0 {
             return None;
         }
+        if figure == Figure::ExecRegion && p.median.max(w.median) < MIN_TIMED_REGION {
+            return None;
+        }
         Some(if figure.higher_is_better() {
             w.median / p.median
         } else {
@@ -147,6 +150,11 @@ impl Results {
             .collect()
     }
 }
+
+/// Execution regions shorter than this on both sides (noop, nestedloop: the loop folds
+/// away) time a host-call round trip, not the program: they get no ratio and stay out of the
+/// geomean.
+const MIN_TIMED_REGION: f64 = 10e-6;
 
 fn cell(figure: Figure, s: &Option<Summary>) -> String {
     match s {
@@ -183,7 +191,13 @@ pub fn markdown(r: &Results) -> String {
                 _ => None,
             };
             ratios.extend(ratio);
-            let rs = ratio.map(|x| format!("{x:.2}")).unwrap_or("-".into());
+            let rs = match (ratio, p, t) {
+                (Some(x), ..) => format!("{x:.2}"),
+                (None, Some(_), Some(_)) if figure == Figure::ExecRegion => {
+                    "- (under 10 us)".into()
+                }
+                _ => "-".into(),
+            };
             let _ = writeln!(
                 md,
                 "| {w} | {} | {} | {rs} |",
