@@ -77,6 +77,12 @@ pub struct Config {
     /// a reused one that held the same module's image needs no system call). 0 unmaps
     /// every memory when its store is dropped.
     pub memory_cache: u32,
+    /// How many released code mappings of small artifacts (files up to 64 KiB, whose code
+    /// is mapped apart from the bytes read) the engine keeps for reuse: a later
+    /// load maps its code over one with a single `mmap` instead of a fresh mapping and an
+    /// `munmap` at drop. A kept mapping references its artifact file until it is reused or
+    /// the engine is dropped. 0 unmaps code when its module is dropped.
+    pub code_cache: u32,
 }
 
 impl Default for Config {
@@ -89,6 +95,7 @@ impl Default for Config {
             verification: Verification::Auto,
             pooling: None,
             memory_cache: 8,
+            code_cache: 8,
         }
     }
 }
@@ -172,6 +179,8 @@ pub(crate) struct EngineInner {
     pub pool: Option<std::sync::Arc<crate::pool::Pool>>,
     /// Released memory reservations kept for reuse (when not pooling).
     pub memory_cache: Option<std::sync::Arc<crate::pool::Pool>>,
+    /// Released code mappings (`None`: [`Config::code_cache`] is 0).
+    pub code_cache: Option<Arc<crate::code_cache::CodeCache>>,
 }
 
 /// Shared, thread-safe loader context: configuration and type registry. Cheap to clone.
@@ -219,6 +228,7 @@ impl Engine {
                 types: TypeRegistry::default(),
                 pool,
                 memory_cache,
+                code_cache: code_cache(config),
             }),
         })
     }
@@ -259,8 +269,14 @@ fn unpooled_engine(config: &Config) -> Engine {
             types: TypeRegistry::default(),
             pool: None,
             memory_cache: None,
+            code_cache: code_cache(config),
         }),
     }
+}
+
+/// The code mapping cache of `config`.
+fn code_cache(config: &Config) -> Option<Arc<crate::code_cache::CodeCache>> {
+    (config.code_cache > 0).then(|| crate::code_cache::CodeCache::new(config.code_cache as usize))
 }
 
 #[cfg(test)]

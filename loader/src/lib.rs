@@ -31,6 +31,7 @@
 
 mod artifact;
 mod builtins;
+mod code_cache;
 mod code_registry;
 mod const_expr;
 mod elf;

@@ -2,6 +2,7 @@
 //! registered for trap handling.
 
 use crate::artifact::{self, Decoded, Ranges, Verified};
+use crate::code_cache::{CodeCache, CodeMapping};
 use crate::code_registry::{self, CodeInfo, Registration};
 use crate::engine::{Engine, Verification};
 use crate::error::{Error, LoadError};
@@ -88,7 +89,7 @@ struct ModuleInner {
     code: Box<CodeInfo>,
     /// Executable mapping or copy of `.text`, when it is not executable in place in
     /// `mapping`.
-    _exec_copy: Option<Mmap>,
+    _exec: Option<ExecMemory>,
     mapping: ArtifactBytes,
     /// The artifact file, kept open to map memory images from (`None`: loaded from bytes).
     file: Option<File>,
@@ -98,6 +99,16 @@ struct ModuleInner {
     header: Header,
     ranges: Ranges,
     prepared: OnceLock<Result<Prepared, LoadError>>,
+}
+
+/// Executable memory holding a module's `.text` apart from its artifact bytes (held for its
+/// `Drop`).
+#[derive(Debug)]
+enum ExecMemory {
+    /// A read+execute mapping of the artifact file (returned to the engine's code cache).
+    File { _mapping: CodeMapping },
+    /// An executable copy.
+    Copy { _copy: Mmap },
 }
 
 /// The artifact's bytes: a private read-only mapping of the file (or of a copy), or, for a
@@ -228,9 +239,12 @@ impl Module {
         if full {
             artifact::verify_integrity(&mapping, &v.header, &v.ranges)?;
         }
-        let (text_start, exec_copy) = match &mapping {
-            ArtifactBytes::Map(m) => make_executable(m, v.ranges.text.clone())?,
-            ArtifactBytes::Heap(b) => map_text(b, file.as_ref(), v.ranges.text.clone())?,
+        let (text_start, exec) = match &mapping {
+            ArtifactBytes::Map(m) => {
+                let (start, copy) = make_executable(m, v.ranges.text.clone())?;
+                (start, copy.map(|c| ExecMemory::Copy { _copy: c }))
+            }
+            ArtifactBytes::Heap(b) => map_text(engine, b, file.as_ref(), v.ranges.text.clone())?,
         };
         let code = Box::new(CodeInfo {
             text_start,
@@ -247,7 +261,7 @@ impl Module {
             inner: Arc::new(ModuleInner {
                 _registration: registration,
                 code,
-                _exec_copy: exec_copy,
+                _exec: exec,
                 mapping,
                 file,
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -506,27 +520,22 @@ impl Module {
 /// its own, straight from the file when it starts at a page boundary (never written, never
 /// touched here), else as an executable copy.
 fn map_text(
+    engine: &Engine,
     bytes: &[u8],
     file: Option<&File>,
     text: Range<usize>,
-) -> Result<(usize, Option<Mmap>), LoadError> {
+) -> Result<(usize, Option<ExecMemory>), LoadError> {
     if text.is_empty() {
         return Ok((bytes.as_ptr() as usize + text.start, None));
     }
     if let Some(file) = file
         && text.start.is_multiple_of(host::page_size())
     {
-        // SAFETY: a private read+execute mapping of the file's `.text`, whose bytes were
-        // just verified through `bytes`; the loader never writes it. A concurrent change of
-        // the file is outside what any mmap-based loader can defend against.
-        let m = unsafe {
-            MmapOptions::new()
-                .offset(text.start as u64)
-                .len(text.len())
-                .map_exec(file)
-        };
-        if let Ok(m) = m {
-            return Ok((m.as_ptr() as usize, Some(m)));
+        // The file's `.text`, whose bytes were just verified through `bytes`. A concurrent
+        // change of the file is outside what any mmap-based loader can defend against.
+        let cache = engine.inner.code_cache.as_ref();
+        if let Ok(m) = CodeCache::map(cache, file, text.start as u64, text.len()) {
+            return Ok((m.addr(), Some(ExecMemory::File { _mapping: m })));
         }
     }
     let mut copy = MmapMut::map_anon(text.len())
@@ -539,7 +548,10 @@ fn map_text(
     let exec = copy
         .make_exec()
         .map_err(|e| LoadError::Map(format!("cannot make code executable: {e}")))?;
-    Ok((exec.as_ptr() as usize, Some(exec)))
+    Ok((
+        exec.as_ptr() as usize,
+        Some(ExecMemory::Copy { _copy: exec }),
+    ))
 }
 
 /// Makes `text` (a range of `mapping`) executable, in place when it is page aligned, else in

@@ -135,6 +135,39 @@ fn loading_writes_no_code_page() {
 }
 
 #[test]
+fn released_code_mappings_are_reused_correctly() {
+    // Loads alternate between modules with different code (and sizes), each mapped over
+    // the previous one's released code mapping: each must run its own code.
+    let _serial = serial();
+    let dir = scratch("code-cache");
+    let small = |k: i32| format!("(module (func (export \"f\") (result i32) (i32.const {k})))");
+    let mut big = String::from("(module (func (export \"f\") (result i32) (i32.const 7))");
+    for i in 0..600 {
+        big.push_str(&format!(" (func (export \"g{i}\") (param i32) (result i32) (i32.mul (local.get 0) (i32.const {i})))"));
+    }
+    big.push(')');
+    let paths = [
+        (write_artifact(&dir, "a", &small(1)), 1),
+        (write_artifact(&dir, "b", &small(2)), 2),
+        (write_artifact(&dir, "big", &big), 7),
+    ];
+    let mut config = precast_loader::Config::new();
+    config.code_cache = 1;
+    for engine in [Engine::default(), Engine::new(&config)] {
+        for round in 0..20 {
+            let (path, want) = &paths[round % paths.len()];
+            let module = Module::from_file(&engine, path).unwrap();
+            let mut store = Store::new(&engine, ());
+            let inst = Linker::new(&engine)
+                .instantiate(&mut store, &module)
+                .unwrap();
+            assert_eq!(i32(call(&mut store, &inst, "f", &[])), *want, "{path:?}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn memory_image_is_copy_on_write() {
     let _serial = serial();
     let dir = scratch("cow");
