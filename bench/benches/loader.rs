@@ -94,9 +94,16 @@ fn benches(c: &mut Criterion) {
         instances: 16,
         ..PoolConfig::default()
     }));
+    // No code mapping cache: every load maps its code afresh and unmaps it at drop.
+    let mut uncached_config = precast_loader::Config::new();
+    uncached_config.code_cache = 0;
+    let uncached = Engine::new(&uncached_config);
     for (name, path) in workloads() {
         c.bench_function(&format!("load/{name}"), |b| {
             b.iter(|| black_box(Module::from_file(&engine, &path).expect("load")))
+        });
+        c.bench_function(&format!("load-uncached/{name}"), |b| {
+            b.iter(|| black_box(Module::from_file(&uncached, &path).expect("load")))
         });
         let module = Module::from_file(&engine, &path).expect("load");
         let linker = placeholder_linker(&engine, &module);
