@@ -77,7 +77,7 @@ pub struct Config {
     /// a reused one that held the same module's image needs no system call). 0 unmaps
     /// every memory when its store is dropped.
     pub memory_cache: u32,
-    /// How many released code mappings of small artifacts (files up to 64 KiB, whose code
+    /// How many released code mappings of small artifacts (files up to 256 KiB, whose code
     /// is mapped apart from the bytes read) the engine keeps for reuse: a later
     /// load maps its code over one with a single `mmap` instead of a fresh mapping and an
     /// `munmap` at drop. A kept mapping references its artifact file until it is reused or

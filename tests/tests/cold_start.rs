@@ -105,16 +105,38 @@ fn field_kb(body: &str, field: &str) -> u64 {
 fn loading_writes_no_code_page() {
     let _serial = serial();
     let dir = scratch("code");
-    let path = write_artifact(&dir, "m", WAT);
+    // A small artifact (read whole, its code mapped apart) and one past READ_WHOLE_LIMIT
+    // (mapped whole, its code made executable in place): a 300 KiB data segment.
+    let big = WAT
+        .replacen(
+            "(memory (export \"memory\") 2 5)",
+            "(memory (export \"memory\") 6 8)",
+            1,
+        )
+        .replacen(
+            "(data (i32.const 60000) \"far\")",
+            &format!("(data (i32.const 60000) \"{}\")", "far".repeat(100_000)),
+            1,
+        );
+    for (name, wat) in [("small", WAT.to_string()), ("big", big)] {
+        let path = write_artifact(&dir, name, &wat);
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(size > 256 * 1024, name == "big", "{name}: {size} bytes");
+        loaded_code_stays_clean(&path);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn loaded_code_stays_clean(path: &Path) {
     let engine = Engine::default();
-    let module = Module::from_file(&engine, &path).unwrap();
+    let module = Module::from_file(&engine, path).unwrap();
     // Run code too: executing must not dirty code pages either.
     let mut store = Store::new(&engine, ());
     let inst = Linker::new(&engine)
         .instantiate(&mut store, &module)
         .unwrap();
     assert_eq!(i32(call(&mut store, &inst, "call", &[Val::I32(2)])), 8);
-    let maps = smaps_of(&path);
+    let maps = smaps_of(path);
     let code: Vec<_> = maps
         .iter()
         .filter(|(h, _)| h.split_whitespace().nth(1) == Some("r-xp"))
@@ -131,7 +153,6 @@ fn loading_writes_no_code_page() {
         "the code was executed from the mapping"
     );
     drop((store, module));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
