@@ -181,9 +181,6 @@ impl Module {
             }
             .into());
         }
-        // SAFETY: a private read-only mapping; the loader never writes through it and
-        // verifies every byte it uses. Concurrent truncation of the file by another process
-        // is outside what any mmap-based loader can defend against.
         let len = usize::try_from(len).map_err(|_| LoadError::NotElf {
             reason: format!("the file is {len} bytes, too large to map"),
         })?;
@@ -207,6 +204,9 @@ impl Module {
                 full,
             );
         }
+        // SAFETY: a private read-only mapping; the loader never writes through it and
+        // verifies every byte it uses. Concurrent truncation of the file by another process
+        // is outside what any mmap-based loader can defend against.
         let mapping =
             unsafe { MmapOptions::new().len(len).map_copy_read_only(&file) }.map_err(io)?;
         Module::from_mapping(engine, ArtifactBytes::Map(mapping), Some(file), full)
