@@ -113,14 +113,9 @@ mod precast_side {
     use precast_loader::wasi::{WasiCtx, WasiCtxBuilder};
     use precast_loader::{Caller, Engine, Error, ExternType, Linker, Module, Store};
 
-    pub fn load_and_instantiate(artifact: &Path, n: usize) -> Result<(Summary, Summary)> {
-        let engine = Engine::default();
-        let load = time_runs(n, || {
-            Module::from_file(&engine, artifact)?;
-            Ok(())
-        })?;
-        let module = Module::from_file(&engine, artifact)?;
-        let mut linker = Linker::new(&engine);
+    /// A linker whose every function import of `module` is a placeholder that errors.
+    fn placeholder_linker(engine: &Engine, module: &Module) -> Result<Linker<()>> {
+        let mut linker = Linker::new(engine);
         for import in module.imports() {
             if let ExternType::Func(ty) = import.ty {
                 linker.func_new(import.module, import.name, ty, |_, _, _| {
@@ -128,6 +123,17 @@ mod precast_side {
                 })?;
             }
         }
+        Ok(linker)
+    }
+
+    pub fn load_and_instantiate(artifact: &Path, n: usize) -> Result<(Summary, Summary)> {
+        let engine = Engine::default();
+        let load = time_runs(n, || {
+            Module::from_file(&engine, artifact)?;
+            Ok(())
+        })?;
+        let module = Module::from_file(&engine, artifact)?;
+        let linker = placeholder_linker(&engine, &module)?;
         let instantiate = time_runs(n, || {
             let mut store = Store::new(&engine, ());
             linker.instantiate(&mut store, &module)?;
@@ -146,14 +152,7 @@ mod precast_side {
         });
         let engine = Engine::try_new(&config)?;
         let module = Module::from_file(&engine, artifact)?;
-        let mut linker = Linker::new(&engine);
-        for import in module.imports() {
-            if let ExternType::Func(ty) = import.ty {
-                linker.func_new(import.module, import.name, ty, |_, _, _| {
-                    Err(Error::Host("placeholder import called".into()))
-                })?;
-            }
-        }
+        let linker = placeholder_linker(&engine, &module)?;
         let pre = linker.instantiate_pre(&module)?;
         time_runs(n, || {
             let mut store = Store::new(&engine, ());

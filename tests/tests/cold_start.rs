@@ -61,6 +61,15 @@ fn call(store: &mut Store<()>, inst: &precast_loader::Instance, name: &str, args
     out.first().copied().unwrap_or(Val::I32(0))
 }
 
+/// A new instance of `WAT` shows its image and initial size, whatever earlier instances
+/// wrote to the memory they used.
+fn assert_fresh(store: &mut Store<()>, inst: &precast_loader::Instance, label: &str) {
+    let mem = inst.get_memory(&*store, "memory").unwrap();
+    assert_eq!(&mem.data(&*store)[16..30], b"Hello, world!\n", "{label}");
+    assert_eq!(mem.data(&*store)[5], 0, "{label}");
+    assert_eq!(i32(call(store, inst, "size", &[])), 2, "{label}");
+}
+
 fn i32(v: Val) -> i32 {
     match v {
         Val::I32(x) => x,
@@ -307,18 +316,7 @@ fn pool_resets_slots_to_the_image() {
     for round in 0..4 {
         let mut store = Store::new(&engine, ());
         let inst = pre.instantiate(&mut store).unwrap();
-        let mem = inst.get_memory(&store, "memory").unwrap();
-        assert_eq!(
-            &mem.data(&store)[16..30],
-            b"Hello, world!\n",
-            "round {round}"
-        );
-        assert_eq!(mem.data(&store)[5], 0, "round {round}");
-        assert_eq!(
-            i32(call(&mut store, &inst, "size", &[])),
-            2,
-            "round {round}"
-        );
+        assert_fresh(&mut store, &inst, &format!("round {round}"));
         assert_eq!(
             i32(call(&mut store, &inst, "global", &[])),
             42,
@@ -569,18 +567,7 @@ fn reused_reservations_are_reset() {
         for round in 0..3 {
             let mut store = Store::new(&engine, ());
             let inst = pre.instantiate(&mut store).unwrap();
-            let mem = inst.get_memory(&store, "memory").unwrap();
-            assert_eq!(
-                &mem.data(&store)[16..30],
-                b"Hello, world!\n",
-                "{keep} {round}"
-            );
-            assert_eq!(mem.data(&store)[5], 0, "{keep} {round}");
-            assert_eq!(
-                i32(call(&mut store, &inst, "size", &[])),
-                2,
-                "{keep} {round}"
-            );
+            assert_fresh(&mut store, &inst, &format!("{keep} {round}"));
             call(&mut store, &inst, "store", &[Val::I32(16), Val::I32(0)]);
             call(&mut store, &inst, "store", &[Val::I32(5), Val::I32(1)]);
             assert_eq!(i32(call(&mut store, &inst, "grow", &[Val::I32(1)])), 2);
