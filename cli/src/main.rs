@@ -20,14 +20,6 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Cpu {
-    /// The compiling machine's CPU.
-    Native,
-    /// x86-64-v2 / plain aarch64.
-    Baseline,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
 enum Bounds {
     /// Guard pages and a signal handler (no explicit checks for 32-bit memories).
     Guard,
@@ -37,9 +29,10 @@ enum Bounds {
 
 #[derive(clap::Args)]
 struct CompileOpts {
-    /// CPU features the code may use.
-    #[arg(long, value_enum, default_value = "native")]
-    cpu: Cpu,
+    /// CPU features the code may use: native (this machine's), baseline (x86-64-v2 / plain
+    /// aarch64), or the baseline plus a feature list such as +avx2,+bmi2.
+    #[arg(long, default_value = "native")]
+    cpu: CpuTarget,
     /// Bounds-check strategy for linear memory.
     #[arg(long, value_enum, default_value = "guard")]
     bounds_checks: Bounds,
@@ -51,10 +44,7 @@ struct CompileOpts {
 impl CompileOpts {
     fn config(&self) -> Config {
         let mut c = Config {
-            cpu: match self.cpu {
-                Cpu::Native => CpuTarget::Native,
-                Cpu::Baseline => CpuTarget::Baseline,
-            },
+            cpu: self.cpu.clone(),
             opt_level: self.opt_level.clone(),
             verify: false,
             ..Config::default()
@@ -75,6 +65,11 @@ enum Command {
         /// Output artifact.
         #[arg(short, long)]
         output: PathBuf,
+        /// Write a linkable object for the system linker, exporting the one global symbol
+        /// `precast_module_NAME` (NAME: a C identifier); load it with
+        /// `Module::from_linked(&engine, linked!(NAME))`.
+        #[arg(long, value_name = "NAME")]
+        link_name: Option<String>,
         #[command(flatten)]
         opts: CompileOpts,
     },
@@ -115,9 +110,14 @@ fn real_main() -> Result<i32> {
         Command::Compile {
             input,
             output,
+            link_name,
             opts,
         } => {
-            precast_compiler::compile_file(&input, &output, &opts.config())?;
+            let config = Config {
+                link_name,
+                ..opts.config()
+            };
+            precast_compiler::compile_file(&input, &output, &config)?;
             Ok(0)
         }
         Command::Run { file, opts, run } => {

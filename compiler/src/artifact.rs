@@ -4,13 +4,14 @@ use crate::codegen::{CompiledFunc, CompiledModule};
 use crate::{CompileError, Config, isa};
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::isa::TargetIsa;
-use object::write::{Object, Symbol, SymbolSection};
+use object::write::{Object, Relocation, SectionId, Symbol, SymbolSection};
 use object::{
-    Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
+    Architecture, BinaryFormat, Endianness, RelocationEncoding, RelocationFlags, RelocationKind,
+    SectionKind, SymbolFlags, SymbolKind, SymbolScope,
 };
 use precast_format::header::{FORMAT_VERSION, Header};
 use precast_format::module::{ConstExpr, ConstOp, DataMode, DataSegment, MemoryImage};
-use precast_format::{IMAGE_ALIGN, ModuleInfo, TrapCode, sections, tables};
+use precast_format::{IMAGE_ALIGN, ModuleInfo, TrapCode, linked, sections, tables};
 use sha2::Digest;
 use std::collections::HashMap;
 
@@ -400,17 +401,12 @@ pub fn write(
     let header_bytes = header.encode(crc32fast::hash);
 
     let mut obj = Object::new(BinaryFormat::Elf, architecture(isa)?, Endianness::Little);
-    let header_id = obj.add_section(
-        Vec::new(),
-        sections::HEADER.as_bytes().to_vec(),
-        SectionKind::ReadOnlyData,
-    );
-    obj.set_section_data(header_id, header_bytes.to_vec(), 8);
-    // File order: metadata, then the data section (page aligned when it holds memory
-    // images), then `.text` on a page boundary, mapped executable in place. Small artifacts
-    // thus have no padding but the page before `.text`, and no data byte shares a page with
-    // code.
+    // File order: header and metadata, then the data section (page aligned when it holds
+    // memory images), then `.text` on a page boundary, mapped executable in place. Small
+    // artifacts thus have no padding but the page before `.text`, and no data byte shares a
+    // page with code. A linkable object's `.text` needs no page: it is never mapped alone.
     let order = [
+        sections::HEADER,
         sections::INFO,
         sections::VMOFFSETS,
         sections::FUNCS,
@@ -421,23 +417,35 @@ pub fn write(
         sections::TEXT,
     ];
     let checksummed = s.all();
-    let mut text_id = None;
+    let mut ids: Vec<(&str, SectionId)> = Vec::with_capacity(order.len());
     for name in order {
-        let bytes = checksummed
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(&[][..], |(_, b)| *b);
+        let bytes = match name {
+            sections::HEADER => &header_bytes[..],
+            _ => checksummed
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(&[][..], |(_, b)| *b),
+        };
         let (kind, align) = match name {
+            sections::TEXT if config.link_name.is_some() => (SectionKind::Text, linked::TEXT_ALIGN),
             sections::TEXT => (SectionKind::Text, PAGE),
             sections::DATA if !info.memory_images.is_empty() => (SectionKind::ReadOnlyData, PAGE),
             _ => (SectionKind::ReadOnlyData, 8),
         };
         let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), kind);
         obj.set_section_data(id, bytes, align);
-        if name == sections::TEXT {
-            text_id = Some(id);
-        }
+        ids.push((name, id));
     }
+    // The code never needs an executable stack; without this note a linker marks the
+    // whole executable's stack executable.
+    obj.add_section(Vec::new(), b".note.GNU-stack".to_vec(), SectionKind::Other);
+    if let Some(name) = &config.link_name {
+        add_descriptor(&mut obj, name, &ids)?;
+    }
+    let text_id = ids
+        .iter()
+        .find(|(n, _)| *n == sections::TEXT)
+        .map(|&(_, id)| id);
     let text_id = text_id.ok_or_else(|| CompileError::Artifact("no text section".into()))?;
     let mut add_symbol = |name: String, start: u32, len: usize| {
         obj.add_symbol(Symbol {
@@ -471,4 +479,60 @@ pub fn write(
     }
     obj.write()
         .map_err(|e| CompileError::Artifact(e.to_string()))
+}
+
+/// Adds the descriptor of a linkable object ([`linked::Descriptor`]) and its one global
+/// symbol: every section entry is a 32-bit PC-relative relocation against the section,
+/// resolved by the static linker.
+fn add_descriptor(
+    obj: &mut Object<'_>,
+    name: &str,
+    ids: &[(&str, SectionId)],
+) -> Result<(), CompileError> {
+    let mut bytes = vec![0u8; linked::SIZE];
+    bytes[..8].copy_from_slice(&linked::MAGIC);
+    bytes[8..12].copy_from_slice(&linked::VERSION.to_le_bytes());
+    bytes[12..16].copy_from_slice(&(linked::SECTIONS.len() as u32).to_le_bytes());
+    let mut relocations = Vec::with_capacity(linked::SECTIONS.len());
+    for (i, section) in linked::SECTIONS.iter().enumerate() {
+        let &(_, id) = ids
+            .iter()
+            .find(|(n, _)| n == section)
+            .ok_or_else(|| CompileError::Artifact(format!("no `{section}` section")))?;
+        let at = linked::section_offset(i);
+        let len = obj.section(id).data().len() as u64;
+        bytes[at + linked::LEN_OFFSET..at + linked::LEN_OFFSET + 8]
+            .copy_from_slice(&len.to_le_bytes());
+        relocations.push(Relocation {
+            offset: at as u64,
+            symbol: obj.section_symbol(id),
+            addend: 0,
+            flags: RelocationFlags::Generic {
+                kind: RelocationKind::Relative,
+                encoding: RelocationEncoding::Generic,
+                size: 32,
+            },
+        });
+    }
+    let descriptor = obj.add_section(
+        Vec::new(),
+        sections::DESCRIPTOR.as_bytes().to_vec(),
+        SectionKind::ReadOnlyData,
+    );
+    obj.set_section_data(descriptor, bytes, linked::ALIGN as u64);
+    for r in relocations {
+        obj.add_relocation(descriptor, r)
+            .map_err(|e| CompileError::Artifact(e.to_string()))?;
+    }
+    obj.add_symbol(Symbol {
+        name: linked::symbol(name).into_bytes(),
+        value: 0,
+        size: linked::SIZE as u64,
+        kind: SymbolKind::Data,
+        scope: SymbolScope::Linkage,
+        weak: false,
+        section: SymbolSection::Section(descriptor),
+        flags: SymbolFlags::None,
+    });
+    Ok(())
 }

@@ -26,6 +26,9 @@ pub enum CompileError {
     /// Writing the artifact failed.
     #[error("cannot write artifact: {0}")]
     Artifact(String),
+    /// The link name of a linkable object is not a C identifier.
+    #[error("link name `{0}` is not a C identifier ([A-Za-z_][A-Za-z0-9_]*)")]
+    LinkName(String),
     /// A file could not be read or written.
     #[error("{0}: {1}")]
     Io(String, std::io::Error),

@@ -30,9 +30,9 @@ pub fn build(config: &Config) -> Result<OwnedTargetIsa, CompileError> {
         "false",
     )?;
     let shared = settings::Flags::new(flags);
-    let mut builder = match config.cpu {
+    let mut builder = match &config.cpu {
         CpuTarget::Native => cranelift_native::builder().map_err(target_err)?,
-        CpuTarget::Baseline => {
+        CpuTarget::Baseline | CpuTarget::Features(_) => {
             let mut b = isa::lookup(target_lexicon::Triple::host()).map_err(target_err)?;
             if cfg!(target_arch = "x86_64") {
                 for f in [
@@ -43,6 +43,14 @@ pub fn build(config: &Config) -> Result<OwnedTargetIsa, CompileError> {
                     "has_popcnt",
                 ] {
                     b.enable(f).map_err(target_err)?;
+                }
+            }
+            if let CpuTarget::Features(features) = &config.cpu {
+                for f in features {
+                    // Artifact names are Cranelift's flags without `has_` and dots.
+                    let flag = format!("has_{}", f.replace('.', ""));
+                    b.enable(&flag)
+                        .map_err(|e| target_err(format!("CPU feature `{f}`: {e}")))?;
                 }
             }
             b

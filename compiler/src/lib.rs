@@ -25,8 +25,18 @@ pub use precast_format as format;
 
 use std::path::Path;
 
+/// The target triple this compiler generates code for: the machine it runs on.
+pub fn host_target() -> String {
+    target_lexicon::Triple::host().to_string()
+}
+
 /// Compiles wasm (binary or text format) into artifact bytes.
 pub fn compile(wasm: &[u8], config: &Config) -> Result<Vec<u8>, CompileError> {
+    if let Some(name) = &config.link_name
+        && !format::linked::valid_name(name)
+    {
+        return Err(CompileError::LinkName(name.clone()));
+    }
     let wasm = wat::parse_bytes(wasm).map_err(|e| CompileError::Wat(e.to_string()))?;
     let isa = isa::build(config)?;
     let module = environ::parse(&wasm, config)?;

@@ -31,6 +31,7 @@ use alloc::vec::Vec;
 pub mod abi;
 pub mod builtins;
 pub mod header;
+pub mod linked;
 pub mod module;
 pub mod tables;
 pub mod trap;
@@ -61,6 +62,8 @@ pub mod sections {
     pub const DATA: &str = ".precast.data";
     /// Function names (backtraces), read in place.
     pub const NAMES: &str = ".precast.names";
+    /// A linkable object's [`crate::linked::Descriptor`] (absent from artifact files).
+    pub const DESCRIPTOR: &str = ".precast.descriptor";
 
     /// The sections covered by the header's metadata checksum, in checksum order: what
     /// instantiation reads besides code and data.

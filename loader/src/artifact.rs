@@ -7,43 +7,49 @@ use crate::error::LoadError;
 use crate::host;
 use crate::vm::POINTER_SIZE;
 use precast_format::header::{self, BoundsChecks, HeaderError};
+use precast_format::linked::{self, Descriptor};
 use precast_format::module::{ConstExpr, ConstOp, DataMode, ElementItems, ElementMode, ImportKind};
 use precast_format::tables::{FuncTable, TrampolineTable, TrapTable};
 use precast_format::{Header, ModuleInfo, VMOffsets, sections};
-use std::ops::Range;
 
-/// Byte ranges of an artifact's sections in its mapping.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Ranges {
-    pub text: Range<usize>,
-    pub info: Range<usize>,
-    pub vmoffsets: Range<usize>,
-    pub funcs: Range<usize>,
-    pub trampolines: Range<usize>,
-    pub traps: Range<usize>,
-    pub data: Range<usize>,
-    pub names: Range<usize>,
+/// An artifact's section bytes, wherever they are: in a file's bytes, or placed by the
+/// linker in the executable (a linked module). An absent section is empty.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Sections<'a> {
+    pub header: &'a [u8],
+    pub text: &'a [u8],
+    pub info: &'a [u8],
+    pub vmoffsets: &'a [u8],
+    pub funcs: &'a [u8],
+    pub trampolines: &'a [u8],
+    pub traps: &'a [u8],
+    pub data: &'a [u8],
+    pub names: &'a [u8],
+    /// A required section that is absent (reported after the header checks).
+    missing: Option<&'static str>,
 }
 
-impl Ranges {
-    /// The range of section `name` (one of [`sections::CHECKSUMMED`]).
-    fn get(&self, name: &str) -> Range<usize> {
+impl<'a> Sections<'a> {
+    /// The bytes of section `name` (one of [`sections::CHECKSUMMED`] or the header).
+    pub fn get(&self, name: &str) -> &'a [u8] {
         match name {
-            sections::TEXT => self.text.clone(),
-            sections::INFO => self.info.clone(),
-            sections::VMOFFSETS => self.vmoffsets.clone(),
-            sections::FUNCS => self.funcs.clone(),
-            sections::TRAMPOLINES => self.trampolines.clone(),
-            sections::TRAPS => self.traps.clone(),
-            sections::DATA => self.data.clone(),
-            sections::NAMES => self.names.clone(),
-            _ => 0..0,
+            sections::HEADER => self.header,
+            sections::TEXT => self.text,
+            sections::INFO => self.info,
+            sections::VMOFFSETS => self.vmoffsets,
+            sections::FUNCS => self.funcs,
+            sections::TRAMPOLINES => self.trampolines,
+            sections::TRAPS => self.traps,
+            sections::DATA => self.data,
+            sections::NAMES => self.names,
+            _ => &[],
         }
     }
 
-    /// The field for section `name` (one of [`sections::CHECKSUMMED`]).
-    fn slot(&mut self, name: &str) -> Option<&mut Range<usize>> {
+    /// The field for section `name`.
+    fn slot(&mut self, name: &str) -> Option<&mut &'a [u8]> {
         Some(match name {
+            sections::HEADER => &mut self.header,
             sections::TEXT => &mut self.text,
             sections::INFO => &mut self.info,
             sections::VMOFFSETS => &mut self.vmoffsets,
@@ -55,14 +61,6 @@ impl Ranges {
             _ => return None,
         })
     }
-}
-
-/// An artifact that passed the checks done at every load: ELF structure, header, target,
-/// CPU, settings and the metadata checksum.
-#[derive(Debug)]
-pub(crate) struct Verified {
-    pub header: Header,
-    pub ranges: Ranges,
 }
 
 /// Module info decoded and validated against the lookup tables.
@@ -79,36 +77,35 @@ fn malformed(section: &'static str, reason: impl Into<String>) -> LoadError {
     }
 }
 
-fn crc_of(file: &[u8], ranges: &Ranges, names: &[&str]) -> u32 {
+fn crc_of(s: &Sections<'_>, names: &[&str]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     for name in names {
-        hasher.update(file.get(ranges.get(name)).unwrap_or(&[]));
+        hasher.update(s.get(name));
     }
     hasher.finalize()
 }
 
-/// The checks done at every load, in order: ELF structure, no relocations against `.text`,
-/// header (magic, version, own checksum), target, CPU features, ABI settings, and the
-/// checksum of the metadata sections. O(number of sections + size of the metadata): nothing
-/// here reads the code, the trap table or the data.
-pub(crate) fn verify(file: &[u8], config: &Config) -> Result<Verified, LoadError> {
+/// Finds the sections of an artifact file: ELF structure, no duplicate sections, no
+/// relocations against `.text`. O(number of sections).
+pub(crate) fn elf_sections(file: &[u8]) -> Result<Sections<'_>, LoadError> {
     // Relocation sections against `.text`: code must arrive fully linked, as this loader
     // applies no relocations.
     const RELOCATIONS: [&str; 2] = [".rela.text", ".rel.text"];
-    let mut header_section: Option<Range<usize>> = None;
-    let mut ranges = Ranges::default();
-    let mut seen = [false; sections::CHECKSUMMED.len()];
+    let mut out = Sections::default();
+    let mut seen = [false; sections::CHECKSUMMED.len() + 1];
     let mut relocations = None;
     for s in elf::sections(file)? {
-        let r = s.offset..s.offset + s.size;
-        let first = if s.name == sections::HEADER.as_bytes() {
-            header_section.replace(r).is_none()
-        } else if let Some(i) = sections::CHECKSUMMED
-            .iter()
-            .position(|n| s.name == n.as_bytes())
-        {
-            if let Some(slot) = ranges.slot(sections::CHECKSUMMED[i]) {
-                *slot = r;
+        let known = std::iter::once(&sections::HEADER)
+            .chain(&sections::CHECKSUMMED)
+            .position(|n| s.name == n.as_bytes());
+        let first = if let Some(i) = known {
+            let name = if i == 0 {
+                sections::HEADER
+            } else {
+                sections::CHECKSUMMED[i - 1]
+            };
+            if let Some(slot) = out.slot(name) {
+                *slot = &file[s.offset..s.offset + s.size];
             }
             !std::mem::replace(&mut seen[i], true)
         } else if s.size > 0 && RELOCATIONS.iter().any(|n| s.name == n.as_bytes()) {
@@ -129,15 +126,77 @@ pub(crate) fn verify(file: &[u8], config: &Config) -> Result<Verified, LoadError
             )));
         }
     }
-    let header_section = header_section.ok_or(LoadError::NotPrecast)?;
+    if !seen[0] {
+        return Err(LoadError::NotPrecast);
+    }
     if let Some(reason) = relocations {
         return Err(LoadError::MalformedElf(reason));
     }
-    let header = decode_header(&file[header_section])?;
+    out.missing = [sections::TEXT, sections::INFO, sections::VMOFFSETS]
+        .into_iter()
+        .find(|name| {
+            let i = sections::CHECKSUMMED.iter().position(|n| n == name);
+            i.is_some_and(|i| !seen[i + 1])
+        });
+    Ok(out)
+}
+
+/// Finds the sections of a linked module from its descriptor, after checking the
+/// descriptor's magic, version and section count.
+pub(crate) fn linked_sections(d: &Descriptor) -> Result<Sections<'static>, LoadError> {
+    if d.magic != linked::MAGIC {
+        return Err(LoadError::Linked(
+            "the descriptor does not start with the magic `PCSTLNK\\0`".into(),
+        ));
+    }
+    if d.version != linked::VERSION {
+        return Err(LoadError::Linked(format!(
+            "descriptor version {} is not supported (this loader reads version {})",
+            d.version,
+            linked::VERSION
+        )));
+    }
+    if d.count as usize != linked::SECTIONS.len() {
+        return Err(LoadError::Linked(format!(
+            "the descriptor lists {} sections, expected {}",
+            d.count,
+            linked::SECTIONS.len()
+        )));
+    }
+    let mut out = Sections::default();
+    for (i, name) in linked::SECTIONS.iter().enumerate() {
+        let (addr, len) = d.section(i).unwrap_or((0, 0));
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&l| addr.checked_add(l).is_some() && l <= isize::MAX as usize)
+            .ok_or_else(|| LoadError::Linked(format!("section `{name}` does not fit in memory")))?;
+        let bytes: &'static [u8] = if len == 0 {
+            &[]
+        } else {
+            // SAFETY: the descriptor is the linker-placed one of a linkable object (its
+            // magic and version checked above): each entry locates `len` bytes of an
+            // allocated, read-only section of this executable, which is never unmapped.
+            // The address comes from the linker, so it takes the exposed provenance of the
+            // executable's image.
+            unsafe { std::slice::from_raw_parts(std::ptr::with_exposed_provenance(addr), len) }
+        };
+        if let Some(slot) = out.slot(name) {
+            *slot = bytes;
+        }
+    }
+    Ok(out)
+}
+
+/// The checks done at every load, in order: header (magic, version, own checksum), target,
+/// CPU features, ABI settings, the checksum of the metadata sections, and the required
+/// sections' presence. O(size of the metadata): nothing here reads the code, the trap table
+/// or the data.
+pub(crate) fn verify(s: &Sections<'_>, config: &Config) -> Result<Header, LoadError> {
+    let header = decode_header(s.header)?;
     check_target(&header)?;
-    check_cpu(&header)?;
+    check_cpu(&header, config)?;
     check_settings(&header, config)?;
-    let computed = crc_of(file, &ranges, &sections::METADATA);
+    let computed = crc_of(s, &sections::METADATA);
     if computed != header.metadata_checksum {
         return Err(LoadError::SectionsChecksum {
             sections: "metadata",
@@ -145,23 +204,16 @@ pub(crate) fn verify(file: &[u8], config: &Config) -> Result<Verified, LoadError
             computed,
         });
     }
-    for (name, present) in sections::CHECKSUMMED.iter().zip(seen) {
-        let required = [sections::TEXT, sections::INFO, sections::VMOFFSETS].contains(name);
-        if required && !present {
-            return Err(LoadError::MalformedElf(format!("no `{name}` section")));
-        }
+    if let Some(name) = s.missing {
+        return Err(LoadError::MalformedElf(format!("no `{name}` section")));
     }
-    Ok(Verified { header, ranges })
+    Ok(header)
 }
 
 /// The checks that read every byte: the checksum over all sections (code, metadata, trap
 /// table, data, names) and the trap table's order and codes.
-pub(crate) fn verify_integrity(
-    file: &[u8],
-    header: &Header,
-    ranges: &Ranges,
-) -> Result<(), LoadError> {
-    let computed = crc_of(file, ranges, &sections::CHECKSUMMED);
+pub(crate) fn verify_integrity(s: &Sections<'_>, header: &Header) -> Result<(), LoadError> {
+    let computed = crc_of(s, &sections::CHECKSUMMED);
     if computed != header.sections_checksum {
         return Err(LoadError::SectionsChecksum {
             sections: "all",
@@ -169,35 +221,29 @@ pub(crate) fn verify_integrity(
             computed,
         });
     }
-    validate_traps(ranges.text.len(), &file[ranges.traps.clone()])
+    validate_traps(s.text.len(), s.traps)
 }
 
 /// Decodes the module info and the recorded VMContext layout, and checks them and the
 /// function and trampoline tables for consistency.
-pub(crate) fn decode(file: &[u8], ranges: &Ranges) -> Result<Decoded, LoadError> {
-    let info: ModuleInfo =
-        precast_format::decode(&file[ranges.info.clone()]).map_err(|e| LoadError::Decode {
-            section: sections::INFO,
-            reason: e.to_string(),
-        })?;
+pub(crate) fn decode(s: &Sections<'_>) -> Result<Decoded, LoadError> {
+    let info: ModuleInfo = precast_format::decode(s.info).map_err(|e| LoadError::Decode {
+        section: sections::INFO,
+        reason: e.to_string(),
+    })?;
     let recorded: VMOffsets =
-        precast_format::decode(&file[ranges.vmoffsets.clone()]).map_err(|e| LoadError::Decode {
+        precast_format::decode(s.vmoffsets).map_err(|e| LoadError::Decode {
             section: sections::VMOFFSETS,
             reason: e.to_string(),
         })?;
-    validate_info(&info, ranges.data.len())?;
+    validate_info(&info, s.data.len())?;
     let expected = info.vmoffsets(POINTER_SIZE);
     if recorded != expected {
         return Err(LoadError::VMOffsets(describe_offsets_diff(
             &recorded, &expected,
         )));
     }
-    validate_tables(
-        &info,
-        ranges.text.len(),
-        &file[ranges.funcs.clone()],
-        &file[ranges.trampolines.clone()],
-    )?;
+    validate_tables(&info, s.text.len(), s.funcs, s.trampolines)?;
     Ok(Decoded {
         info,
         offsets: expected,
@@ -232,12 +278,23 @@ fn check_target(h: &Header) -> Result<(), LoadError> {
     Ok(())
 }
 
-fn check_cpu(h: &Header) -> Result<(), LoadError> {
+fn check_cpu(h: &Header, config: &Config) -> Result<(), LoadError> {
     // Bits no name describes cannot be checked: they count as missing.
-    if h.cpu_features.0 & !host::host_cpu_features().0 == 0 {
+    let detected = host::host_cpu_features().0;
+    let available = detected & config.cpu_features.0;
+    if h.cpu_features.0 & !available == 0 {
         return Ok(());
     }
-    let mut missing = host::missing_cpu_features(h.cpu_features);
+    let named = |bits: u64| {
+        precast_format::CpuFeatures(bits)
+            .names()
+            .map(str::to_string)
+    };
+    let mut missing: Vec<String> = named(h.cpu_features.0 & !detected).collect();
+    missing.extend(
+        named(h.cpu_features.0 & detected & !config.cpu_features.0)
+            .map(|n| format!("{n} (not allowed by Config::cpu_features)")),
+    );
     let known = precast_format::CpuFeatures::NAMES
         .iter()
         .fold(0u64, |acc, (b, _)| acc | (1 << b));

@@ -83,6 +83,11 @@ pub struct Config {
     /// `munmap` at drop. A kept mapping references its artifact file until it is reused or
     /// the engine is dropped. 0 unmaps code when its module is dropped.
     pub code_cache: u32,
+    /// The CPU features artifacts may require: one that needs a feature outside this set,
+    /// or that the CPU lacks, is refused at load with the features named. Default: every
+    /// feature (only the CPU limits). Set a fleet's common subset to refuse, on every
+    /// machine, artifacts that would not load on all of them.
+    pub cpu_features: precast_format::CpuFeatures,
 }
 
 impl Default for Config {
@@ -96,6 +101,7 @@ impl Default for Config {
             pooling: None,
             memory_cache: 8,
             code_cache: 8,
+            cpu_features: precast_format::CpuFeatures(u64::MAX),
         }
     }
 }
@@ -115,6 +121,12 @@ impl Config {
     /// Sets [`Config::verification`].
     pub fn verification(&mut self, v: Verification) -> &mut Self {
         self.verification = v;
+        self
+    }
+
+    /// Sets [`Config::cpu_features`]: artifacts may require only features in `allowed`.
+    pub fn restrict_cpu_features(&mut self, allowed: precast_format::CpuFeatures) -> &mut Self {
+        self.cpu_features = allowed;
         self
     }
 

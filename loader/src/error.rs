@@ -116,6 +116,9 @@ pub enum LoadError {
         /// What is wrong.
         reason: String,
     },
+    /// A linked module's descriptor is not one this loader reads.
+    #[error("malformed linked module descriptor: {0}")]
+    Linked(String),
     /// Making the code executable or registering it failed.
     #[error("cannot map artifact code: {0}")]
     Map(String),
@@ -179,6 +182,7 @@ impl LoadError {
                 section,
                 reason: reason.clone(),
             },
+            LoadError::Linked(s) => LoadError::Linked(s.clone()),
             LoadError::Map(s) => LoadError::Map(s.clone()),
         }
     }

@@ -61,12 +61,6 @@ pub fn host_cpu_features() -> precast_format::CpuFeatures {
     })
 }
 
-/// The names in `required` that the host lacks.
-pub fn missing_cpu_features(required: precast_format::CpuFeatures) -> Vec<String> {
-    let missing = precast_format::CpuFeatures(required.0 & !host_cpu_features().0);
-    missing.names().map(str::to_string).collect()
-}
-
 /// Size of a host page in bytes.
 pub fn page_size() -> usize {
     rustix::param::page_size()

@@ -70,7 +70,7 @@ pub use host::HOST_TARGET;
 pub use host::has_cpu_feature;
 pub use instance::{Extern, Instance};
 pub use linker::{InstancePre, Linker};
-pub use module::{ExportType, ExternType, ImportType, Module};
+pub use module::{ExportType, ExternType, ImportType, LinkedModule, Module};
 pub use shared_memory::SharedMemory;
 pub use store::{AsStore, AsStoreMut, Store, StoreOpaque};
 pub use trap::{FrameInfo, Trap};

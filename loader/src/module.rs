@@ -1,7 +1,7 @@
 //! [`Module`]: a verified artifact mapped into memory with its code executable and
 //! registered for trap handling.
 
-use crate::artifact::{self, Decoded, Ranges, Verified};
+use crate::artifact::{self, Decoded, Sections};
 use crate::code_cache::{CodeCache, CodeMapping};
 use crate::code_registry::{self, CodeInfo, Registration};
 use crate::engine::{Engine, Verification};
@@ -90,14 +90,18 @@ struct ModuleInner {
     /// Executable mapping or copy of `.text`, when it is not executable in place in
     /// `mapping`.
     _exec: Option<ExecMemory>,
-    mapping: ArtifactBytes,
-    /// The artifact file, kept open to map memory images from (`None`: loaded from bytes).
-    file: Option<File>,
+    /// The section bytes. They borrow from `_bytes` (whose heap buffer or mapping never
+    /// moves and lives as long as this struct) or, for a linked module, from the
+    /// executable; they are only handed out as borrows of `&self`.
+    sections: Sections<'static>,
+    _bytes: ArtifactBytes,
+    /// The artifact file, kept open to map memory images from (`None`: loaded from bytes,
+    /// or linked into the executable), and the file offset of its data section.
+    file: Option<(File, u64)>,
     /// Process-unique id (pool slots remember which module's image they hold).
     id: u64,
     engine: Engine,
     header: Header,
-    ranges: Ranges,
     prepared: OnceLock<Result<Prepared, LoadError>>,
 }
 
@@ -112,10 +116,12 @@ enum ExecMemory {
 }
 
 /// The artifact's bytes: a private read-only mapping of the file (or of a copy), or, for a
-/// small file, a heap copy read with one `pread` (its `.text` then mapped on its own).
+/// small file, a heap copy read with one `pread` (its `.text` then mapped on its own), or
+/// nothing of its own: a linked module's bytes are part of the executable.
 enum ArtifactBytes {
     Map(Mmap),
-    Heap(Box<[u8]>),
+    Heap(Vec<u8>),
+    Linked,
 }
 
 impl std::ops::Deref for ArtifactBytes {
@@ -124,8 +130,39 @@ impl std::ops::Deref for ArtifactBytes {
         match self {
             ArtifactBytes::Map(m) => m,
             ArtifactBytes::Heap(b) => b,
+            ArtifactBytes::Linked => &[],
         }
     }
+}
+
+/// A module linked into the executable: the descriptor a linkable object exports
+/// (`precast compile --link-name NAME`, or `precast-build`), obtained with
+/// [`linked!`](crate::linked!) and loaded with [`Module::from_linked`].
+#[repr(transparent)]
+#[derive(Debug)]
+pub struct LinkedModule(precast_format::linked::Descriptor);
+
+/// The `&'static` [`LinkedModule`] of the linkable object linked into this executable under
+/// `NAME` (its symbol `precast_module_NAME`), for [`Module::from_linked`].
+///
+/// ```ignore
+/// let module = Module::from_linked(&engine, precast_loader::linked!(app))?;
+/// ```
+///
+/// The object must be part of the link (with `precast-build`, its build script sees to
+/// that); a missing one is a link error naming the symbol.
+#[macro_export]
+macro_rules! linked {
+    ($name:ident) => {{
+        unsafe extern "C" {
+            #[link_name = concat!("precast_module_", stringify!($name))]
+            static DESCRIPTOR: $crate::LinkedModule;
+        }
+        // SAFETY: `precast_module_NAME` is the descriptor of a linkable object written by
+        // `precast-compiler` (the prefix is reserved for them): immutable, static data of the
+        // executable. `Module::from_linked` checks its magic and version before use.
+        unsafe { &DESCRIPTOR }
+    }};
 }
 
 /// Files up to this size are read rather than mapped whole: one `pread` and one
@@ -197,12 +234,7 @@ impl Module {
                     Err(e) => return Err(io(e.into()).into()),
                 }
             }
-            return Module::from_mapping(
-                engine,
-                ArtifactBytes::Heap(bytes.into_boxed_slice()),
-                Some(file),
-                full,
-            );
+            return Module::from_mapping(engine, ArtifactBytes::Heap(bytes), Some(file), full);
         }
         // SAFETY: a private read-only mapping; the loader never writes through it and
         // verifies every byte it uses. Concurrent truncation of the file by another process
@@ -231,29 +263,81 @@ impl Module {
         Module::from_mapping(engine, ArtifactBytes::Map(mapping), None, full)
     }
 
+    /// Loads a module linked into the executable ([`linked!`](crate::linked!)): checks the
+    /// descriptor and the header (format version, target, CPU features, settings, metadata
+    /// checksum) and registers the code for traps and backtraces. No system call: the code
+    /// runs where the linker put it, memory images are copied from the executable's
+    /// read-only data. [`Verification::Full`] also checks every section's checksum.
+    ///
+    /// ```ignore
+    /// let module = Module::from_linked(&engine, precast_loader::linked!(app))?;
+    /// ```
+    pub fn from_linked(engine: &Engine, linked: &'static LinkedModule) -> Result<Module, Error> {
+        let sections = artifact::linked_sections(&linked.0)?;
+        let full = engine.config().verification == Verification::Full;
+        let header = Module::verify(engine, &sections, full)?;
+        let text_start = sections.text.as_ptr() as usize;
+        Module::new(
+            engine,
+            header,
+            sections,
+            (text_start, None),
+            ArtifactBytes::Linked,
+            None,
+            full,
+        )
+    }
+
+    fn verify(engine: &Engine, s: &Sections<'_>, full: bool) -> Result<Header, LoadError> {
+        let header = artifact::verify(s, engine.config())?;
+        if full {
+            artifact::verify_integrity(s, &header)?;
+        }
+        Ok(header)
+    }
+
     fn from_mapping(
         engine: &Engine,
         mapping: ArtifactBytes,
         file: Option<File>,
         full: bool,
     ) -> Result<Module, Error> {
-        let v: Verified = artifact::verify(&mapping, engine.config())?;
-        if full {
-            artifact::verify_integrity(&mapping, &v.header, &v.ranges)?;
-        }
-        let (text_start, exec) = match &mapping {
+        let s = artifact::elf_sections(&mapping)?;
+        let header = Module::verify(engine, &s, full)?;
+        let offset =
+            |bytes: &[u8]| (bytes.as_ptr() as usize).wrapping_sub(mapping.as_ptr() as usize);
+        let text = offset(s.text)..offset(s.text) + s.text.len();
+        let data_offset = offset(s.data) as u64;
+        let code = match &mapping {
             ArtifactBytes::Map(m) => {
-                let (start, copy) = make_executable(m, v.ranges.text.clone())?;
+                let (start, copy) = make_executable(m, text)?;
                 (start, copy.map(|c| ExecMemory::Copy { _copy: c }))
             }
-            ArtifactBytes::Heap(b) => map_text(engine, b, file.as_ref(), v.ranges.text.clone())?,
+            _ => map_text(engine, &mapping, file.as_ref(), text)?,
         };
+        // SAFETY: the slices borrow from `mapping`'s heap buffer or mapping, which moves into
+        // the module with them and is never moved or freed before it (see
+        // `ModuleInner::sections`).
+        let sections = unsafe { std::mem::transmute::<Sections<'_>, Sections<'static>>(s) };
+        let file = file.map(|f| (f, data_offset));
+        Module::new(engine, header, sections, code, mapping, file, full)
+    }
+
+    fn new(
+        engine: &Engine,
+        header: Header,
+        sections: Sections<'static>,
+        (text_start, exec): (usize, Option<ExecMemory>),
+        bytes: ArtifactBytes,
+        file: Option<(File, u64)>,
+        full: bool,
+    ) -> Result<Module, Error> {
         let code = Box::new(CodeInfo {
             text_start,
-            text_len: v.ranges.text.len(),
-            traps: mapping[v.ranges.traps.clone()].as_ptr(),
-            traps_len: v.ranges.traps.len(),
-            frame_pointers: v.header.settings.frame_pointers,
+            text_len: sections.text.len(),
+            traps: sections.traps.as_ptr(),
+            traps_len: sections.traps.len(),
+            frame_pointers: header.settings.frame_pointers,
         });
         let registration = code_registry::register(&code).ok_or_else(|| {
             LoadError::Map("too many modules are loaded (code registry is full)".into())
@@ -264,12 +348,12 @@ impl Module {
                 _registration: registration,
                 code,
                 _exec: exec,
-                mapping,
+                sections,
+                _bytes: bytes,
                 file,
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 engine: engine.clone(),
-                header: v.header,
-                ranges: v.ranges,
+                header,
                 prepared: OnceLock::new(),
             }),
         };
@@ -277,6 +361,11 @@ impl Module {
             module.prepared()?;
         }
         Ok(module)
+    }
+
+    /// The section bytes.
+    fn sections(&self) -> &Sections<'_> {
+        &self.inner.sections
     }
 
     /// This module's process-unique id (never reused; never 0).
@@ -296,7 +385,7 @@ impl Module {
 
     fn prepare(&self) -> Result<Prepared, LoadError> {
         let inner = &self.inner;
-        let Decoded { info, offsets } = artifact::decode(&inner.mapping, &inner.ranges)?;
+        let Decoded { info, offsets } = artifact::decode(self.sections())?;
         let engine = &inner.engine;
         // Canonical ids in index order. A type that refers to itself or a later type (a
         // recursion group, which the module info does not describe) cannot be canonicalized
@@ -313,7 +402,7 @@ impl Module {
             type_ids.push(id);
         }
         let type_ids = type_ids.into_boxed_slice();
-        let funcs = FuncTable::new(&inner.mapping[inner.ranges.funcs.clone()]);
+        let funcs = FuncTable::new(self.sections().funcs);
         let plan = crate::instance::plan(&info, &offsets, &type_ids, |defined| {
             let t = funcs?;
             (defined < t.len())
@@ -357,8 +446,7 @@ impl Module {
     /// (code, trap table, data, names) and the trap table, and decodes the module info.
     /// Reads the whole artifact.
     pub fn verify_integrity(&self) -> Result<(), Error> {
-        let inner = &self.inner;
-        artifact::verify_integrity(&inner.mapping, &inner.header, &inner.ranges)?;
+        artifact::verify_integrity(self.sections(), &self.inner.header)?;
         self.prepared()?;
         Ok(())
     }
@@ -386,8 +474,7 @@ impl Module {
 
     /// The name of function `index` from the name section (read in place).
     pub fn func_name(&self, index: u32) -> Option<&str> {
-        let bytes = &self.inner.mapping[self.inner.ranges.names.clone()];
-        NameTable::new(bytes)?.get(index)
+        NameTable::new(self.sections().names)?.get(index)
     }
 
     /// Size of the compiled code in bytes.
@@ -463,13 +550,12 @@ impl Module {
 
     /// The function address map bytes.
     pub(crate) fn funcs_bytes(&self) -> &[u8] {
-        &self.inner.mapping[self.inner.ranges.funcs.clone()]
+        self.sections().funcs
     }
 
     /// Entry and exit trampoline addresses of module type `ty` (`None` where absent).
     pub(crate) fn trampolines(&self, ty: u32) -> (Option<*const u8>, Option<*const u8>) {
-        let bytes = &self.inner.mapping[self.inner.ranges.trampolines.clone()];
-        let Some(t) = TrampolineTable::new(bytes) else {
+        let Some(t) = TrampolineTable::new(self.sections().trampolines) else {
             return (None, None);
         };
         if ty as usize >= t.len() {
@@ -485,7 +571,7 @@ impl Module {
 
     /// The bytes of data segment `seg`.
     pub(crate) fn data_bytes(&self, seg: &DataSegment) -> &[u8] {
-        let data = &self.inner.mapping[self.inner.ranges.data.clone()];
+        let data = self.sections().data;
         let start = usize::try_from(seg.offset).unwrap_or(usize::MAX);
         let end = start.saturating_add(usize::try_from(seg.len).unwrap_or(usize::MAX));
         data.get(start..end).unwrap_or(&[])
@@ -495,20 +581,16 @@ impl Module {
     /// when the module was loaded from a file.
     pub(crate) fn image_source(&self, img: &MemoryImage) -> Option<ImageSource<'_>> {
         let inner = &self.inner;
-        let start = inner
-            .ranges
-            .data
-            .start
-            .checked_add(usize::try_from(img.data_offset).ok()?)?;
+        let start = usize::try_from(img.data_offset).ok()?;
         let end = start.checked_add(usize::try_from(img.len).ok()?)?;
-        if end > inner.ranges.data.end {
-            return None;
-        }
         Some(ImageSource {
             key: (inner.id, img.memory),
-            file: inner.file.as_ref().map(|f| (f.as_fd(), start as u64)),
+            file: inner
+                .file
+                .as_ref()
+                .map(|(f, data)| (f.as_fd(), data + img.data_offset)),
             memory_offset: img.memory_offset,
-            bytes: inner.mapping.get(start..end)?,
+            bytes: self.sections().data.get(start..end)?,
         })
     }
 

@@ -1,0 +1,23 @@
+//! Precompiles the example's modules and links them into its binaries.
+
+use precast_build::Module;
+use precast_build::precast_compiler::CpuTarget;
+
+fn main() -> Result<(), precast_build::Error> {
+    // A WASI command and a library module; the library a second time under another name.
+    Module::new("greet", "wasm/greet.wat").compile()?;
+    Module::new("math", "wasm/math.wat").compile()?;
+    Module::new("math_again", "wasm/math.wat").compile()?;
+    // The same library for a CPU with one more feature than the baseline (AVX2; LSE atomics
+    // on aarch64): the host refuses it where that feature is not allowed.
+    let feature = match std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+        Ok("aarch64") => "lse",
+        _ => "avx2",
+    };
+    Module::new("math_avx2", "wasm/math.wat")
+        .cpu(CpuTarget::Features(vec![feature.into()]))
+        .compile()?;
+    // What `linked-hello` runs (and `cargo xtask bench` measures).
+    Module::new("hello", "wasm/hello.wat").compile()?;
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! A host with its wasm modules linked in: `build.rs` precompiles them with `precast-build`
+//! and the system linker puts their code into this executable, so nothing is read, mapped or
+//! made executable at run time.
+//!
+//! ```text
+//! linked-host demo                               typed calls, imports, memories, pooling
+//! linked-host greet [--dir HOST::GUEST] [--env K=V] [-- ARGS...]   a WASI command
+//! linked-host trap                               a trap, with its wasm backtrace
+//! linked-host cpu                                a module for a CPU feature set not allowed
+//! ```
+
+use precast_loader::wasi::{self, WasiCtx, WasiCtxBuilder};
+use precast_loader::{
+    Config, Engine, Error, LinkedModule, Linker, Module, PoolConfig, Store, linked,
+};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("greet") => greet(&args[1..]),
+        Some("trap") => trap(),
+        Some("cpu") => cpu(),
+        _ => Err(
+            "usage: linked-host demo | greet [--dir H::G] [--env K=V] [-- ARGS] | trap | cpu"
+                .into(),
+        ),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// A linker providing the library module's one import, `host.double`.
+fn math_linker(engine: &Engine) -> Result<Linker<()>> {
+    let mut linker = Linker::new(engine);
+    linker.func_wrap("host", "double", |x: i32| x.wrapping_mul(2))?;
+    Ok(linker)
+}
+
+/// Typed calls into the library module linked under two names, a host import, its memory
+/// image and its global; then the same module instantiated from a pool.
+fn demo() -> Result<u8> {
+    let engine = Engine::default();
+    let linker = math_linker(&engine)?;
+    let modules: [(&str, &'static LinkedModule); 2] =
+        [("math", linked!(math)), ("math_again", linked!(math_again))];
+    let mut stores = Vec::new();
+    for (name, linked) in modules {
+        let module = Module::from_linked(&engine, linked)?;
+        let mut store = Store::new(&engine, ());
+        let instance = linker.instantiate(&mut store, &module)?;
+        let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add")?;
+        let fib = instance.get_typed_func::<i32, i32>(&store, "fib")?;
+        let quadruple = instance.get_typed_func::<i32, i32>(&store, "quadruple")?;
+        let peek = instance.get_typed_func::<i32, i32>(&store, "peek")?;
+        let image: Vec<u8> = (0..7)
+            .map(|i| peek.call(&mut store, i).map(|b| b as u8))
+            .collect::<std::result::Result<_, _>>()?;
+        println!(
+            "{name}: add(2, 3) = {}, fib(20) = {}, quadruple(5) = {}, memory = {:?}",
+            add.call(&mut store, (2, 3))?,
+            fib.call(&mut store, 20)?,
+            quadruple.call(&mut store, 5)?,
+            String::from_utf8_lossy(&image),
+        );
+        stores.push((name, store, instance));
+    }
+    // Two modules, two instances: their globals and memories are their own.
+    for (n, (name, store, instance)) in stores.iter_mut().enumerate() {
+        let bump = instance.get_typed_func::<(), i32>(store, "bump")?;
+        let mut last = 0;
+        for _ in 0..=n {
+            last = bump.call(&mut *store, ())?;
+        }
+        let poke = instance.get_typed_func::<(i32, i32), ()>(store, "poke")?;
+        poke.call(&mut *store, (0, i32::from(b'P') + n as i32))?;
+        let peek = instance.get_typed_func::<i32, i32>(store, "peek")?;
+        println!(
+            "{name}: counter = {last}, first byte = {:?}",
+            char::from(peek.call(&mut *store, 0)? as u8)
+        );
+    }
+
+    // Pooling: every instance comes from a preallocated slot and starts from the image.
+    let mut config = Config::new();
+    config.pooling(PoolConfig {
+        instances: 2,
+        memories: 2,
+        tables: 2,
+        ..PoolConfig::default()
+    });
+    let engine = Engine::try_new(&config)?;
+    let module = Module::from_linked(&engine, linked!(math))?;
+    let pre = math_linker(&engine)?.instantiate_pre(&module)?;
+    for round in 0..3 {
+        let mut store = Store::new(&engine, ());
+        let instance = pre.instantiate(&mut store)?;
+        let peek = instance.get_typed_func::<i32, i32>(&store, "peek")?;
+        let poke = instance.get_typed_func::<(i32, i32), ()>(&store, "poke")?;
+        let before = peek.call(&mut store, 0)? as u8;
+        poke.call(&mut store, (0, i32::from(b'X')))?;
+        println!(
+            "pooled instance {round}: first byte {:?}",
+            char::from(before)
+        );
+    }
+    Ok(0)
+}
+
+/// Runs the WASI command with the host's stdio, the given preopens, environment and
+/// arguments; its `proc_exit` status becomes ours.
+fn greet(args: &[String]) -> Result<u8> {
+    let mut builder = WasiCtxBuilder::new();
+    builder.inherit_stdio().arg("greet");
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--dir" => {
+                let spec = it.next().ok_or("--dir needs HOST::GUEST")?;
+                let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
+                builder.preopened_dir(host, guest)?;
+            }
+            "--env" => {
+                let spec = it.next().ok_or("--env needs K=V")?;
+                let (k, v) = spec.split_once('=').ok_or("--env needs K=V")?;
+                builder.env(k, v);
+            }
+            "--" => {
+                builder.args(it.by_ref());
+            }
+            other => return Err(format!("unknown option `{other}`").into()),
+        }
+    }
+    let engine = Engine::default();
+    let module = Module::from_linked(&engine, linked!(greet))?;
+    let mut store = Store::new(&engine, builder.build());
+    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+    wasi::add_to_linker(&mut linker, |cx| cx)?;
+    let instance = linker.instantiate(&mut store, &module)?;
+    let start = instance.get_typed_func::<(), ()>(&store, "_start")?;
+    match start.call(&mut store, ()) {
+        Ok(()) => Ok(0),
+        Err(Error::Exit(code)) => Ok(code as u8),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A division by zero two calls deep: the error names the module's functions; the store
+/// keeps working.
+fn trap() -> Result<u8> {
+    let engine = Engine::default();
+    let module = Module::from_linked(&engine, linked!(math))?;
+    let mut store = Store::new(&engine, ());
+    let instance = math_linker(&engine)?.instantiate(&mut store, &module)?;
+    let ratio = instance.get_typed_func::<(i32, i32), i32>(&store, "ratio")?;
+    let e = ratio.call(&mut store, (1, 0)).unwrap_err();
+    println!("ratio(1, 0): {e}");
+    println!("ratio(6, 3) = {}", ratio.call(&mut store, (6, 3))?);
+    Ok(if e.as_trap().is_some() { 0 } else { 1 })
+}
+
+/// Loads `math_avx2` (compiled for the baseline plus AVX2) with an engine that allows only
+/// the baseline's features, as a fleet without AVX2 would: the refusal names the feature.
+fn cpu() -> Result<u8> {
+    let baseline = Module::from_linked(&Engine::default(), linked!(math))?
+        .header()
+        .cpu_features;
+    let mut config = Config::new();
+    config.restrict_cpu_features(baseline);
+    let engine = Engine::try_new(&config)?;
+    match Module::from_linked(&engine, linked!(math_avx2)) {
+        Ok(_) => Err("math_avx2 loaded on an engine without its CPU features".into()),
+        Err(e) => {
+            println!("math_avx2: {e}");
+            Ok(0)
+        }
+    }
+}
