@@ -285,14 +285,14 @@ fn check_cpu(h: &Header, config: &Config) -> Result<(), LoadError> {
     if h.cpu_features.0 & !available == 0 {
         return Ok(());
     }
-    let named = |bits: u64| {
-        precast_format::CpuFeatures(bits)
-            .names()
-            .map(str::to_string)
+    let named = |bits: u64| -> Vec<String> {
+        let f = precast_format::CpuFeatures(bits);
+        f.names().map(str::to_string).collect()
     };
-    let mut missing: Vec<String> = named(h.cpu_features.0 & !detected).collect();
+    let mut missing = named(h.cpu_features.0 & !detected);
     missing.extend(
         named(h.cpu_features.0 & detected & !config.cpu_features.0)
+            .into_iter()
             .map(|n| format!("{n} (not allowed by Config::cpu_features)")),
     );
     let known = precast_format::CpuFeatures::NAMES
