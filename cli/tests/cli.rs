@@ -172,3 +172,101 @@ fn wasi_program_gets_args_env_dirs_and_exit_status() {
     let e = stderr(&o);
     assert!(e.contains("unreachable") && e.contains("boom"), "{e}");
 }
+
+/// The global symbols an object defines.
+fn globals(object: &[u8]) -> Vec<String> {
+    use object::{Object, ObjectSymbol};
+    let file = object::File::parse(object).unwrap();
+    file.symbols()
+        .filter(|s| s.is_global() && s.is_definition())
+        .map(|s| s.name().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn linkable_objects_link_with_cc_and_are_artifacts_too() {
+    use object::{Object, ObjectSection};
+    let fib = tmp("fib.o");
+    let fib2 = tmp("fib2.o");
+    for (path, name) in [(&fib, "fib"), (&fib2, "fib_again")] {
+        let o = precast(&[
+            "compile",
+            &example(),
+            "-o",
+            path.to_str().unwrap(),
+            "--link-name",
+            name,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let bytes = std::fs::read(&fib).unwrap();
+    // Exactly one global symbol; no relocation against code; a non-executable stack.
+    assert_eq!(globals(&bytes), ["precast_module_fib"]);
+    let file = object::File::parse(&*bytes).unwrap();
+    let text = file.section_by_name(".text").unwrap();
+    assert_eq!(text.relocations().count(), 0);
+    assert!(file.section_by_name(".note.GNU-stack").is_some());
+    let descriptor = file.section_by_name(".precast.descriptor").unwrap();
+    assert_eq!(descriptor.relocations().count(), 9);
+
+    // The same object is an artifact file: it runs and inspects like one.
+    let o = precast(&["run", fib.to_str().unwrap(), "--invoke", "fib", "20"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "6765");
+    let o = precast(&["inspect", fib.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // A C host links both (PIE, no text relocations, warnings fatal) and finds them.
+    let main_c = tmp("main.c");
+    std::fs::write(
+        &main_c,
+        "#include <string.h>\n\
+         extern const char precast_module_fib[], precast_module_fib_again[];\n\
+         int main(void) {\n\
+           return memcmp(precast_module_fib, \"PCSTLNK\", 8) != 0\n\
+               || memcmp(precast_module_fib_again, \"PCSTLNK\", 8) != 0;\n\
+         }\n",
+    )
+    .unwrap();
+    let exe = tmp("linked-c");
+    let cc = Command::new("cc")
+        .args(["-pie", "-fPIE", "-Wl,-z,text", "-Wl,--fatal-warnings", "-o"])
+        .arg(&exe)
+        .arg(&main_c)
+        .arg(&fib)
+        .arg(&fib2)
+        .output();
+    let Ok(cc) = cc else {
+        eprintln!("SKIPPED linking with cc: no C compiler");
+        return;
+    };
+    assert!(cc.status.success(), "{}", stderr(&cc));
+    let st = Command::new(&exe).status().unwrap();
+    assert!(st.success());
+    // The executable's stack stays non-executable.
+    let exe_bytes = std::fs::read(&exe).unwrap();
+    let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(&*exe_bytes).unwrap();
+    let e = elf.endian();
+    use object::read::elf::ProgramHeader;
+    let stack = elf
+        .elf_program_headers()
+        .iter()
+        .find(|p| p.p_type(e) == object::elf::PT_GNU_STACK)
+        .expect("a GNU_STACK header");
+    assert_eq!(stack.p_flags(e) & object::elf::PF_X, 0);
+
+    let o = precast(&[
+        "compile",
+        &example(),
+        "-o",
+        tmp("bad.o").to_str().unwrap(),
+        "--link-name",
+        "not-a-name",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("link name `not-a-name` is not a C identifier"),
+        "{}",
+        stderr(&o)
+    );
+}

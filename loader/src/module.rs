@@ -140,7 +140,7 @@ impl std::ops::Deref for ArtifactBytes {
 /// [`linked!`](crate::linked!) and loaded with [`Module::from_linked`].
 #[repr(transparent)]
 #[derive(Debug)]
-pub struct LinkedModule(precast_format::linked::Descriptor);
+pub struct LinkedModule(pub(crate) precast_format::linked::Descriptor);
 
 /// The `&'static` [`LinkedModule`] of the linkable object linked into this executable under
 /// `NAME` (its symbol `precast_module_NAME`), for [`Module::from_linked`].

@@ -1,0 +1,192 @@
+//! Runs the example host, whose modules its build script linked in.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const HOST: &str = env!("CARGO_BIN_EXE_linked-host");
+/// Where `build.rs` wrote the linkable objects and archives.
+const OBJECTS: &str = concat!(env!("OUT_DIR"), "/precast");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(HOST)
+        .args(args)
+        .output()
+        .expect("the host runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("linked-host-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const DEMO: &str = "\
+math: add(2, 3) = 5, fib(20) = 6765, quadruple(5) = 20, memory = \"precast\"
+math_again: add(2, 3) = 5, fib(20) = 6765, quadruple(5) = 20, memory = \"precast\"
+math: counter = 1, first byte = 'P'
+math_again: counter = 2, first byte = 'Q'
+pooled instance 0: first byte 'p'
+pooled instance 1: first byte 'p'
+pooled instance 2: first byte 'p'
+";
+
+#[test]
+fn two_modules_and_one_linked_twice_run_in_one_binary() {
+    let o = run(&["demo"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(stdout(&o), DEMO);
+}
+
+#[test]
+fn wasi_command_gets_args_env_and_preopen() {
+    let dir = scratch("greet");
+    std::fs::write(dir.join("greeting.txt"), "linked hello\n").unwrap();
+    let preopen = format!("{}::/", dir.display());
+    let o = run(&[
+        "greet",
+        "--dir",
+        &preopen,
+        "--env",
+        "GREETING=hi",
+        "--",
+        "one",
+        "two",
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(
+        stdout(&o),
+        "arg: greet\narg: one\narg: two\nenv: GREETING=hi\nfile: linked hello\n"
+    );
+    // Without the preopen the program cannot open the file and exits with status 3.
+    let o = run(&["greet", "--", "x"]);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert_eq!(stdout(&o), "arg: greet\narg: x\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn trap_in_linked_module_names_its_functions() {
+    let o = run(&["trap"]);
+    assert!(o.status.success(), "{o:?}");
+    let out = stdout(&o);
+    let trap = out.find("ratio(1, 0): wasm trap: integer divide by zero");
+    let divide = out.find("math!divide");
+    let ratio = out.find("math!ratio");
+    assert!(
+        trap.is_some() && divide.is_some() && ratio.is_some() && divide < ratio,
+        "{out}"
+    );
+    // The store keeps working after the trap.
+    assert!(out.ends_with("ratio(6, 3) = 200\n"), "{out}");
+}
+
+#[test]
+fn module_for_other_cpu_features_is_refused_naming_them() {
+    let o = run(&["cpu"]);
+    assert!(o.status.success(), "{o:?}");
+    let feature = if cfg!(target_arch = "aarch64") {
+        "lse"
+    } else {
+        "avx2"
+    };
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "math_avx2: artifact needs CPU features this host lacks: {feature} \
+             (not allowed by Config::cpu_features)\n"
+        )
+    );
+}
+
+/// Puts the build's objects and archives out of reach while it lives.
+struct Hidden {
+    from: PathBuf,
+    to: PathBuf,
+}
+
+impl Hidden {
+    fn new(dir: &Path) -> Hidden {
+        let to = dir.with_extension(format!("hidden-{}", std::process::id()));
+        std::fs::rename(dir, &to).expect("hide the build's objects");
+        Hidden {
+            from: dir.to_path_buf(),
+            to,
+        }
+    }
+}
+
+impl Drop for Hidden {
+    fn drop(&mut self) {
+        std::fs::rename(&self.to, &self.from).expect("restore the build's objects");
+    }
+}
+
+#[test]
+fn runs_without_any_artifact_file() {
+    let objects = Path::new(OBJECTS);
+    let built: Vec<String> = std::fs::read_dir(objects)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in ["greet", "math", "math_again", "math_avx2", "hello"] {
+        assert!(built.contains(&format!("libprecast_{name}.a")), "{built:?}");
+    }
+    // A copy of the binary, run elsewhere, with the objects gone.
+    let dir = scratch("moved");
+    let host = dir.join("linked-host");
+    std::fs::copy(HOST, &host).unwrap();
+    let _hidden = Hidden::new(objects);
+    let o = Command::new(&host)
+        .arg("demo")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(stdout(&o), DEMO);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn strace_shows_no_module_file_and_no_executable_mapping() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: strace is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = scratch("strace");
+    let log = dir.join("trace");
+    // Cargo points LD_LIBRARY_PATH at the build's link-search folders, the objects' among
+    // them; a deployed host has no such setting.
+    let o = Command::new("strace")
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["-f", "-e", "trace=%file,%desc,mmap,mprotect", "-o"])
+        .arg(&log)
+        .args([HOST, "demo"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(stdout(&o), DEMO);
+    let trace = std::fs::read_to_string(&log).unwrap();
+    for line in trace.lines() {
+        let l = line.to_ascii_lowercase();
+        for needle in [
+            ".pcst", ".wasm", ".wat\"", ".o\"", ".a\"", "precast_", OBJECTS,
+        ] {
+            assert!(
+                !l.contains(&needle.to_ascii_lowercase()),
+                "the host touched a module file: {line}"
+            );
+        }
+        // Code is never made executable at run time (the dynamic loader maps the binary and
+        // its libraries before `main`, with `mmap`, not `mprotect`).
+        assert!(
+            !(l.contains("mprotect(") && l.contains("prot_exec")),
+            "the host made memory executable: {line}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
