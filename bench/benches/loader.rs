@@ -4,7 +4,8 @@
 //!
 //! Workloads: a hello-world WASI command (its import satisfied by a placeholder host
 //! function) and, when `../shared` (or `PRECAST_SHARED`) is present, sightglass's
-//! `rust-compression`.
+//! `rust-compression`; hello world also linked into the binary (`load-linked`,
+//! `instantiate-pre-linked`).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use precast_loader::{
@@ -13,15 +14,9 @@ use precast_loader::{
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
-/// The hello-world WASI command used by `cargo xtask bench`.
-const HELLO_WAT: &str = r#"(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "Hello, world!\n")
-  (func (export "_start")
-    (i32.store (i32.const 0) (i32.const 16))
-    (i32.store (i32.const 4) (i32.const 14))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+/// The hello-world WASI command used by `cargo xtask bench` (also linked into this binary by
+/// `build.rs`).
+const HELLO_WAT: &str = include_str!("../../examples/linked-host/wasm/hello.wat");
 
 const CALL_WAT: &str = r#"(module
   (func (export "nop"))
@@ -98,6 +93,20 @@ fn benches(c: &mut Criterion) {
     let mut uncached_config = precast_loader::Config::new();
     uncached_config.code_cache = 0;
     let uncached = Engine::new(&uncached_config);
+    c.bench_function("load-linked/hello", |b| {
+        let linked = precast_loader::linked!(hello);
+        b.iter(|| black_box(Module::from_linked(&engine, linked).expect("load")))
+    });
+    let linked = Module::from_linked(&engine, precast_loader::linked!(hello)).expect("load");
+    let pre = placeholder_linker(&engine, &linked)
+        .instantiate_pre(&linked)
+        .expect("pre");
+    c.bench_function("instantiate-pre-linked/hello", |b| {
+        b.iter(|| {
+            let mut store = Store::new(&engine, ());
+            black_box(pre.instantiate(&mut store).expect("instantiate"));
+        })
+    });
     for (name, path) in workloads() {
         c.bench_function(&format!("load/{name}"), |b| {
             b.iter(|| black_box(Module::from_file(&engine, &path).expect("load")))

@@ -227,6 +227,104 @@ fn measure_runs(
     }
 }
 
+/// Hello world linked into this binary (`build.rs`) against its artifact file: load,
+/// instantiate (the memory image copied from read-only data, against mapped from the file),
+/// and the bytes each adds.
+fn linked_hello(scratch: &Path, reps: Reps, results: &mut Results) -> Result<()> {
+    use precast_loader::{Engine, Linker, Module, Store, linked};
+    use report::LinkedRow;
+    let engine = Engine::default();
+    let file = scratch.join("hello-linked.pcst");
+    let wasm = wat::parse_str(workloads::HELLO_WAT)?;
+    std::fs::write(&file, System::Precast.compile(&wasm)?)?;
+    let mut row = |what: &str, csv, bytes, s: Summary| {
+        eprintln!(
+            "  {what:<46} {:>10.3}",
+            s.median * if bytes { 1.0 } else { 1e6 }
+        );
+        results.add_linked(LinkedRow {
+            what: what.to_string(),
+            csv,
+            bytes,
+            s,
+        });
+    };
+    let n = reps.load * 10;
+    let load = stats::time_runs(n, || {
+        Module::from_linked(&engine, linked!(hello))?;
+        Ok(())
+    })?;
+    row("load, linked module (us)", "load_s", false, load);
+    let load = stats::time_runs(n, || {
+        Module::from_file(&engine, &file)?;
+        Ok(())
+    })?;
+    row("load, artifact file (us)", "load_file_s", false, load);
+    for (what, csv, module) in [
+        (
+            "instantiate, linked (image copied) (us)",
+            "instantiate_s",
+            Module::from_linked(&engine, linked!(hello))?,
+        ),
+        (
+            "instantiate, artifact file (image mapped) (us)",
+            "instantiate_file_s",
+            Module::from_file(&engine, &file)?,
+        ),
+    ] {
+        let mut linker = Linker::new(&engine);
+        linker.func_wrap(
+            "wasi_snapshot_preview1",
+            "fd_write",
+            |_: i32, _: i32, _: i32, _: i32| 0i32,
+        )?;
+        let pre = linker.instantiate_pre(&module)?;
+        let s = stats::time_runs(n, || {
+            let mut store = Store::new(&engine, ());
+            pre.instantiate(&mut store)?;
+            Ok(())
+        })?;
+        row(what, csv, false, s);
+    }
+    // What linking adds to a binary: the object's allocated sections (code, metadata,
+    // data, descriptor), with their alignment padding, against the artifact file.
+    let config = precast_compiler::Config {
+        link_name: Some("hello".into()),
+        ..precast_compiler::Config::default()
+    };
+    let object = precast_compiler::compile(&wasm, &config)?;
+    row(
+        "artifact file (bytes)",
+        "artifact_bytes",
+        true,
+        Summary::of(&[std::fs::metadata(&file)?.len() as f64]),
+    );
+    row(
+        "linked into a binary: code + metadata (bytes)",
+        "linked_bytes",
+        true,
+        Summary::of(&[allocated_bytes(&object)? as f64]),
+    );
+    Ok(())
+}
+
+/// Bytes an object's allocated sections take when laid out in order with their alignments
+/// (what linking it adds to an executable, give or take the alignment where it lands).
+fn allocated_bytes(object: &[u8]) -> Result<u64> {
+    use object::{Object, ObjectSection, SectionFlags};
+    let file = object::File::parse(object)?;
+    let mut end = 0u64;
+    for s in file.sections() {
+        let SectionFlags::Elf { sh_flags } = s.flags() else {
+            continue;
+        };
+        if sh_flags & u64::from(object::elf::SHF_ALLOC) != 0 {
+            end = end.next_multiple_of(s.align().max(1)) + s.size();
+        }
+    }
+    Ok(end)
+}
+
 /// Process cold start for hello world: our deploy runner, the Wasmtime library runner, and
 /// a native C program.
 fn cold_start(scratch: &Path, reps: Reps, results: &mut Results) -> Result<()> {
@@ -256,6 +354,12 @@ fn cold_start(scratch: &Path, reps: Reps, results: &mut Results) -> Result<()> {
     let mut c = Command::new(runner);
     c.arg(&ours);
     cases.push(("precast-run", c));
+    // The same hello world linked into a host binary (`examples/linked-host`'s
+    // `linked-hello`, deploy profile, static), which `cargo xtask bench` names here.
+    match std::env::var_os("PRECAST_LINKED_HELLO") {
+        Some(host) => cases.push(("linked host (static)", Command::new(host))),
+        None => eprintln!("  linked host not measured: PRECAST_LINKED_HELLO is not set"),
+    }
     let mut c = Command::new(bin_dir.join("wasmtime-run"));
     c.arg(&theirs);
     cases.push(("wasmtime-run", c));
@@ -314,6 +418,9 @@ fn main() -> Result<()> {
         if let Err(e) = measure_workload(w, &scratch, reps, &mut results) {
             eprintln!("  skipped: {e:#}");
         }
+    }
+    if let Err(e) = linked_hello(&scratch, reps, &mut results) {
+        eprintln!("  linked hello world not measured: {e:#}");
     }
     cold_start(&scratch, reps, &mut results)?;
     let md = report::write_all(&results, &out)?;

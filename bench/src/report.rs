@@ -107,6 +107,20 @@ pub struct Results {
     rows: BTreeMap<(Figure, String), [Option<Summary>; 2]>,
     order: Vec<String>,
     cold: Vec<(String, Summary)>,
+    linked: Vec<LinkedRow>,
+}
+
+/// One measurement of a module linked into the executable, next to its artifact-file
+/// counterpart.
+pub struct LinkedRow {
+    /// What was measured.
+    pub what: String,
+    /// CSV figure name.
+    pub csv: &'static str,
+    /// Seconds or bytes.
+    pub bytes: bool,
+    /// The measurement.
+    pub s: Summary,
 }
 
 impl Results {
@@ -117,6 +131,11 @@ impl Results {
         }
         let slot = self.rows.entry((figure, workload.to_string())).or_default();
         slot[system as usize] = Some(s);
+    }
+
+    /// Records a linked-module measurement.
+    pub fn add_linked(&mut self, row: LinkedRow) {
+        self.linked.push(row);
     }
 
     /// Records a cold-start measurement (wall time).
@@ -211,24 +230,53 @@ pub fn markdown(r: &Results) -> String {
         md.push('\n');
     }
     let _ = writeln!(md, "## Process cold start, hello world (exec to exit)\n");
-    let _ = writeln!(md, "| runner | wall ms | ratio to native |");
-    let _ = writeln!(md, "|---|---:|---:|");
-    let native = r
-        .cold
-        .iter()
-        .find(|(n, _)| n.starts_with("native"))
-        .map(|(_, w)| w.median);
+    let _ = writeln!(
+        md,
+        "| runner | wall ms | ratio to native | ratio to precast-run |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|");
+    let median_of = |prefix: &str| {
+        r.cold
+            .iter()
+            .find(|(n, _)| n.starts_with(prefix))
+            .map(|(_, w)| w.median)
+    };
+    let (native, runner) = (median_of("native"), median_of("precast-run"));
     for (name, wall) in &r.cold {
-        let ratio = native
-            .map(|n| format!("{:.2}", wall.median / n))
-            .unwrap_or("-".into());
+        let ratio = |base: Option<f64>| {
+            base.map(|n| format!("{:.2}", wall.median / n))
+                .unwrap_or("-".into())
+        };
         let _ = writeln!(
             md,
-            "| {name} | {:.3} [{:.3}-{:.3}] | {ratio} |",
+            "| {name} | {:.3} [{:.3}-{:.3}] | {} | {} |",
             wall.median * 1e3,
             wall.min * 1e3,
-            wall.max * 1e3
+            wall.max * 1e3,
+            ratio(native),
+            ratio(runner)
         );
+    }
+    if !r.linked.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Linked modules, hello world (Precast only)\n\n| what | median [min-max] |\n|---|---:|"
+        );
+        for row in &r.linked {
+            let s = &row.s;
+            let _ = if row.bytes {
+                writeln!(md, "| {} | {:.0} B |", row.what, s.median)
+            } else {
+                writeln!(
+                    md,
+                    "| {} | {:.3} [{:.3}-{:.3}] us |",
+                    row.what,
+                    s.median * 1e6,
+                    s.min * 1e6,
+                    s.max * 1e6
+                )
+            };
+        }
     }
     md
 }
@@ -257,6 +305,14 @@ pub fn csv(r: &Results) -> String {
             out,
             "hello-world,{name},cold_start_s,{},{},{},{}",
             wall.median, wall.min, wall.max, wall.n
+        );
+    }
+    for row in &r.linked {
+        let s = &row.s;
+        let _ = writeln!(
+            out,
+            "hello-world,precast-linked,{},{},{},{},{}",
+            row.csv, s.median, s.min, s.max, s.n
         );
     }
     out

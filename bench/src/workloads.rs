@@ -17,15 +17,8 @@ pub struct Workload {
     pub has_bench_region: bool,
 }
 
-/// A hello-world WASI command in text format.
-pub const HELLO_WAT: &str = r#"(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "Hello, world!\n")
-  (func (export "_start")
-    (i32.store (i32.const 0) (i32.const 16))
-    (i32.store (i32.const 4) (i32.const 14))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+/// A hello-world WASI command in text format (the one `examples/linked-host` links in).
+pub const HELLO_WAT: &str = include_str!("../../examples/linked-host/wasm/hello.wat");
 
 /// A module with a `size`-byte data segment whose `_start` touches every 4 KiB page.
 pub fn big_data_wasm(size: usize) -> Vec<u8> {

@@ -11,7 +11,17 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn print_sections(bytes: &[u8]) -> Result<()> {
+    use object::ObjectSymbol;
     let file = object::File::parse(bytes).context("not an ELF object")?;
+    let prefix = precast_format::linked::SYMBOL_PREFIX;
+    let link_name = file
+        .symbols()
+        .filter(|s| s.is_global() && s.is_definition())
+        .find_map(|s| s.name().ok()?.strip_prefix(prefix).map(str::to_string));
+    match link_name {
+        Some(name) => println!("linkable object: link name `{name}` (symbol `{prefix}{name}`)"),
+        None => println!("linkable object: no (an artifact file)"),
+    }
     println!("sections:");
     for s in file.sections() {
         let name = s.name().unwrap_or("?");

@@ -215,6 +215,11 @@ fn linkable_objects_link_with_cc_and_are_artifacts_too() {
     assert_eq!(stdout(&o).trim(), "6765");
     let o = precast(&["inspect", fib.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("linkable object: link name `fib` (symbol `precast_module_fib`)"),
+        "{}",
+        stdout(&o)
+    );
 
     // A C host links both (PIE, no text relocations, warnings fatal) and finds them.
     let main_c = tmp("main.c");

@@ -239,6 +239,25 @@ impl LinearMemory {
             (Origin::Pool(_, slot), Some(i)) => slot.image == Some(i.key),
             _ => false,
         };
+        if let Origin::Pool(_, slot) = &mut mem.origin
+            && let Some((start, end)) = slot.copied_image
+            && !reuse
+        {
+            // Another memory's copied image: reset it before anything sees it.
+            slot.copied_image = None;
+            slot.image = None;
+            // SAFETY: the range lies in the slot's accessible prefix (kept accessible since
+            // the image was copied there), which only this memory uses now.
+            unsafe {
+                rustix::mm::madvise(
+                    mem.base.add(start).cast(),
+                    end - start,
+                    rustix::mm::Advice::LinuxDontNeed,
+                )
+            }
+            .map_err(|e| format!("cannot reset a pooled memory: {e}"))?;
+        }
+        let copied = matches!(&mem.origin, Origin::Pool(_, slot) if slot.copied_image.is_some());
         if !reuse {
             if let Origin::Pool(_, slot) = &mut mem.origin
                 && let Some((_, len)) = slot.mapped_image.take()
@@ -254,6 +273,10 @@ impl LinearMemory {
             if let Some(image) = image {
                 mem.apply_image(image, true)?;
             }
+        } else if copied && let Some(image) = image {
+            // The same image, resident but possibly written to: copy it over again (no page
+            // fault, no zeroing).
+            mem.apply_image(image, true)?;
         }
         Ok(mem)
     }
@@ -277,7 +300,16 @@ impl LinearMemory {
                     slot.mapped_image = Some((start, end));
                 }
             }
-            _ => self.as_mut_slice()[start..end].copy_from_slice(image.bytes),
+            _ => {
+                self.as_mut_slice()[start..end].copy_from_slice(image.bytes);
+                if pooled
+                    && len > 0
+                    && let Origin::Pool(_, slot) = &mut self.origin
+                {
+                    slot.image = Some(image.key);
+                    slot.copied_image = Some((start, end));
+                }
+            }
         }
         Ok(())
     }

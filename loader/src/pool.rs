@@ -25,6 +25,10 @@ pub(crate) struct MemorySlot {
     pub image: Option<(u64, u32)>,
     /// The byte range of that mapping.
     pub mapped_image: Option<(usize, usize)>,
+    /// The byte range of the image copied into the slot (images with no file to map, as a
+    /// linked module's): kept resident when the slot is released, and copied over again by
+    /// the next instance of the same memory, or reset before any other memory uses the slot.
+    pub copied_image: Option<(usize, usize)>,
 }
 
 // SAFETY: a slot is an exclusive claim on a region of the pool's reservation.
@@ -149,6 +153,7 @@ impl Pool {
                 accessible: 0,
                 image: None,
                 mapped_image: None,
+                copied_image: None,
             })
             .collect();
         Ok(Pool {
@@ -252,6 +257,7 @@ impl Pool {
                     accessible: 0,
                     image: None,
                     mapped_image: None,
+                    copied_image: None,
                 })
             }
             None => Err(exhausted("memory", self.limits.memories)),
@@ -272,11 +278,27 @@ impl Pool {
             return;
         }
         if slot.accessible > 0 {
-            // SAFETY: `[base, base + accessible)` is the slot's accessible prefix, which no
-            // instance uses any more. DONTNEED drops private pages: mapped image pages read
-            // the file again, anonymous ones read zero.
+            // A copied image stays resident (the next user copies over or resets it).
+            let (keep_start, keep_end) = slot
+                .copied_image
+                .map_or((slot.accessible, slot.accessible), |(s, e)| {
+                    (s.min(slot.accessible), e.min(slot.accessible))
+                });
+            // SAFETY: both ranges lie in `[base, base + accessible)`, the slot's accessible
+            // prefix, which no instance uses any more. DONTNEED drops private pages: mapped
+            // image pages read the file again, anonymous ones read zero.
             let r = unsafe {
-                rustix::mm::madvise(slot.base.cast(), slot.accessible, Advice::LinuxDontNeed)
+                let tail = slot.accessible - keep_end;
+                rustix::mm::madvise(slot.base.cast(), keep_start, Advice::LinuxDontNeed).and(
+                    match tail {
+                        0 => Ok(()),
+                        _ => rustix::mm::madvise(
+                            slot.base.add(keep_end).cast(),
+                            tail,
+                            Advice::LinuxDontNeed,
+                        ),
+                    },
+                )
             };
             if r.is_err() {
                 // Cannot reset: replace the whole slot with fresh inaccessible pages.
@@ -288,6 +310,7 @@ impl Pool {
                 slot.accessible = 0;
                 slot.image = None;
                 slot.mapped_image = None;
+                slot.copied_image = None;
             }
         }
         debug_assert!(self.on_demand || slot.index < self.limits.memories);

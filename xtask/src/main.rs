@@ -83,27 +83,30 @@ fn host_triple() -> Result<String> {
 /// (`+crt-static`, a static PIE: no dynamic loader, no shared libraries to map at exec).
 /// `--target` keeps the flag off build scripts and proc macros. Returns the binary's path.
 fn build_deploy_runner() -> Result<PathBuf> {
+    Ok(build_deploy(&["-p", "precast-run"])?.join("precast-run"))
+}
+
+/// Builds `what` (cargo package/binary arguments) like the deploy runner: `deploy` profile,
+/// static C runtime, for the host. Returns the folder of the binaries.
+fn build_deploy(what: &[&str]) -> Result<PathBuf> {
     let host = host_triple()?;
     run(cargo()
-        .args([
-            "build",
-            "--profile",
-            "deploy",
-            "-p",
-            "precast-run",
-            "--target",
-        ])
+        .args(["build", "--profile", "deploy"])
+        .args(what)
+        .arg("--target")
         .arg(&host)
         .env("RUSTFLAGS", "-C target-feature=+crt-static"))?;
-    Ok(root().join("target").join(host).join("deploy/precast-run"))
+    Ok(root().join("target").join(host).join("deploy"))
 }
 
 fn bench(args: &[String]) -> Result<()> {
     let runner = build_deploy_runner()?;
+    let linked = build_deploy(&["-p", "linked-host", "--bin", "linked-hello"])?;
     run(cargo().args(["build", "--release", "-p", "precast-bench"]))?;
     run(Command::new(root().join("target/release/precast-bench"))
         .args(args)
-        .env("PRECAST_RUN", runner))
+        .env("PRECAST_RUN", runner)
+        .env("PRECAST_LINKED_HELLO", linked.join("linked-hello")))
 }
 
 /// Whether `cargo <tool>` is installed (rustfmt and clippy are rustup components).
