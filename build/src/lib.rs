@@ -37,6 +37,9 @@ pub enum Error {
     /// The link name is not a C identifier.
     #[error("link name `{0}` is not a C identifier ([A-Za-z_][A-Za-z0-9_]*)")]
     LinkName(String),
+    /// Two modules of one build script share a link name.
+    #[error("link name `{0}` is used by two modules of this build script")]
+    DuplicateName(String),
     /// Cargo builds for a target this compiler cannot generate code for.
     #[error(
         "cannot precompile `{name}` for target `{target}`: precast-compiler generates code \
@@ -154,6 +157,15 @@ impl Module {
     pub fn compile(self) -> Result<Compiled, Error> {
         if !precast_compiler::format::linked::valid_name(&self.name) {
             return Err(Error::LinkName(self.name));
+        }
+        static NAMES: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+        {
+            let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+            let key = (self.out_dir.clone().unwrap_or_default(), self.name.clone());
+            if names.contains(&key) {
+                return Err(Error::DuplicateName(self.name));
+            }
+            names.push(key);
         }
         let env = |key: &'static str| std::env::var(key).map_err(|_| Error::NotBuildScript(key));
         if self.emit_cargo {
@@ -296,6 +308,8 @@ mod tests {
             .emit_cargo_lines(false)
             .compile()
             .unwrap();
+        let again = Module::new("ok", &ok).out_dir(&dir).emit_cargo_lines(false);
+        assert!(matches!(again.compile(), Err(Error::DuplicateName(n)) if n == "ok"));
         let ar = std::fs::read(&c.archive).unwrap();
         assert!(ar.starts_with(b"!<arch>\n"));
         // The symbol index names the descriptor, so `ld` pulls the member in.

@@ -16,7 +16,8 @@ use std::sync::{Arc, RwLock};
 pub enum Verification {
     /// [`Full`](Verification::Full) for [`Module::from_bytes`](crate::Module::from_bytes)
     /// (the bytes are copied anyway, so reading them once more is cheap),
-    /// [`Fast`](Verification::Fast) for [`Module::from_file`](crate::Module::from_file).
+    /// [`Fast`](Verification::Fast) for [`Module::from_file`](crate::Module::from_file) and
+    /// for [`Module::from_linked`](crate::Module::from_linked) (part of the executable).
     #[default]
     Auto,
     /// Also verify, at load, the checksum over every section (code, trap table, data images,

@@ -2,7 +2,8 @@
 //! measures it against `precast-run` with an artifact file and a static C program).
 //!
 //! Like `precast-run`, the binary defines the C `main` itself, skipping Rust's runtime setup
-//! (whose main-thread stack-guard query reads `/proc/self/maps`).
+//! (whose main-thread stack-guard query reads `/proc/self/maps`), and it exits without
+//! tearing down what the process exit frees anyway (the store's memory, the engine).
 
 #![no_main]
 
@@ -10,15 +11,19 @@ use precast_loader::wasi::{self, WasiCtx, WasiCtxBuilder};
 use precast_loader::{Engine, Error, Linker, Module, Store, linked};
 
 fn run() -> Result<(), Error> {
-    let engine = Engine::default();
+    // Left to the process exit: resetting and unmapping the memory, freeing the heap.
+    let engine = std::mem::ManuallyDrop::new(Engine::default());
     let module = Module::from_linked(&engine, linked!(hello))?;
-    let mut store = Store::new(&engine, WasiCtxBuilder::new().inherit_stdio().build());
+    let mut store = std::mem::ManuallyDrop::new(Store::new(
+        &engine,
+        WasiCtxBuilder::new().inherit_stdio().build(),
+    ));
     let mut linker: Linker<WasiCtx> = Linker::new(&engine);
     wasi::add_to_linker(&mut linker, |cx| cx)?;
-    let instance = linker.instantiate(&mut store, &module)?;
+    let instance = linker.instantiate(&mut *store, &module)?;
     instance
-        .get_typed_func::<(), ()>(&store, "_start")?
-        .call(&mut store, ())
+        .get_typed_func::<(), ()>(&*store, "_start")?
+        .call(&mut *store, ())
 }
 
 /// The process entry point, called by the C runtime; returns the exit status.
