@@ -1,6 +1,7 @@
 //! Artifact verification: every check between "some bytes" and "a module we can run",
 //! in order, each with its own [`LoadError`] variant. Nothing here panics on any input.
 
+use crate::checksum;
 use crate::elf;
 use crate::engine::Config;
 use crate::error::LoadError;
@@ -78,11 +79,11 @@ fn malformed(section: &'static str, reason: impl Into<String>) -> LoadError {
 }
 
 fn crc_of(s: &Sections<'_>, names: &[&str]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    for name in names {
-        hasher.update(s.get(name));
+    let mut parts = [&[][..]; sections::CHECKSUMMED.len() + 1];
+    for (part, name) in parts.iter_mut().zip(names) {
+        *part = s.get(name);
     }
-    hasher.finalize()
+    checksum::crc32(&parts[..names.len().min(parts.len())])
 }
 
 /// Finds the sections of an artifact file: ELF structure, no duplicate sections, no
@@ -251,7 +252,7 @@ pub(crate) fn decode(s: &Sections<'_>) -> Result<Decoded, LoadError> {
 }
 
 fn decode_header(bytes: &[u8]) -> Result<Header, LoadError> {
-    Header::decode(bytes, crc32fast::hash).map_err(|e| match e {
+    Header::decode(bytes, |b| checksum::crc32(&[b])).map_err(|e| match e {
         HeaderError::BadMagic => LoadError::BadMagic,
         HeaderError::Version { found, expected } => LoadError::FormatVersion { found, expected },
         HeaderError::Checksum { stored, computed } => {

@@ -7,6 +7,35 @@ pub const HOST_TARGET: &str = env!("PRECAST_HOST_TARGET");
 /// [`CpuFeatures::NAMES`](precast_format::CpuFeatures::NAMES)). Unknown names and features of
 /// other architectures are reported as absent.
 pub fn has_cpu_feature(name: &str) -> bool {
+    libc_has_cpu_feature(name).unwrap_or_else(|| detect_cpu_feature(name))
+}
+
+/// What the C library detected at process start (glibc on x86_64), if it can tell: no
+/// `cpuid` of ours, which traps to the hypervisor on a virtual machine.
+fn libc_has_cpu_feature(name: &str) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        unsafe extern "C" {
+            fn precast_glibc_cpu_has(name: *const std::ffi::c_char) -> std::ffi::c_int;
+        }
+        let mut buf = [0u8; 16];
+        if name.len() < buf.len() {
+            buf[..name.len()].copy_from_slice(name.as_bytes());
+            // SAFETY: `buf` is NUL-terminated (it is longer than `name`); the C function only
+            // reads it.
+            match unsafe { precast_glibc_cpu_has(buf.as_ptr().cast()) } {
+                0 => return Some(false),
+                1 => return Some(true),
+                _ => {}
+            }
+        }
+    }
+    let _ = name;
+    None
+}
+
+/// Asks the CPU (and the OS, for register state) through the standard library.
+fn detect_cpu_feature(name: &str) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         match name {
@@ -196,6 +225,16 @@ pub fn stack_limit(sp: usize, max_wasm_stack: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn c_library_and_cpu_detection_agree() {
+        for (_, name) in precast_format::CpuFeatures::NAMES {
+            if let Some(libc) = libc_has_cpu_feature(name) {
+                assert_eq!(libc, detect_cpu_feature(name), "{name}");
+            }
+        }
+        assert_eq!(libc_has_cpu_feature("no-such-feature"), None);
+    }
 
     #[test]
     fn stack_limits_respect_the_thread_stack() {

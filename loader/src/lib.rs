@@ -31,6 +31,7 @@
 
 mod artifact;
 mod builtins;
+mod checksum;
 mod code_cache;
 mod code_registry;
 mod const_expr;
