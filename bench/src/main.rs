@@ -367,18 +367,25 @@ fn cold_start(scratch: &Path, reps: Reps, results: &mut Results) -> Result<()> {
         Ok(_) => cases.push(("native C (static)", Command::new(&native))),
         Err(e) => eprintln!("  native hello world not built: {e:#}"),
     }
-    for (name, mut cmd) in cases {
-        let mut wall = Vec::new();
-        for _ in 0..reps.cold {
-            match process::run(&mut cmd) {
+    // Round robin over the runners, the order reversed every other round, so that drift on
+    // a shared machine biases none of them.
+    let mut walls: Vec<Option<Vec<f64>>> = vec![Some(Vec::new()); cases.len()];
+    for rep in 0..reps.cold {
+        for k in 0..cases.len() {
+            let k = if rep % 2 == 0 { k } else { cases.len() - 1 - k };
+            let (name, cmd) = &mut cases[k];
+            let Some(wall) = &mut walls[k] else { continue };
+            match process::run(cmd) {
                 Ok(r) => wall.push(r.wall.as_secs_f64()),
                 Err(e) => {
                     eprintln!("  cold start {name}: {e:#}");
-                    break;
+                    walls[k] = None;
                 }
             }
         }
-        if !wall.is_empty() {
+    }
+    for ((name, _), wall) in cases.iter().zip(walls) {
+        if let Some(wall) = wall.filter(|w| !w.is_empty()) {
             results.add_cold(name, Summary::of(&wall));
             eprintln!(
                 "  cold start {name:<20} {:.3} ms",
