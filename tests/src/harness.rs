@@ -50,3 +50,14 @@ impl TestInstance {
         Ok(results)
     }
 }
+
+/// A shared memory of 1 to 4 pages, the type the threads tests import.
+pub fn shared_type() -> precast_loader::MemoryType {
+    precast_loader::MemoryType {
+        minimum: 1,
+        maximum: Some(4),
+        memory64: false,
+        shared: true,
+        page_size_log2: 16,
+    }
+}

@@ -3,7 +3,7 @@
 
 use precast_format::TrapCode;
 use precast_loader::Val::{I32, I64};
-use precast_tests::harness::TestInstance;
+use precast_tests::harness::{TestInstance, shared_type};
 
 const WAT: &str = r#"(module
   (memory 1 1 shared)
@@ -142,16 +142,6 @@ const THREAD_WAT: &str = r#"(module
     (memory.atomic.notify (local.get 0) (i32.const 1)))
   (func (export "grow") (result i32) (memory.grow (i32.const 1)))
   (func (export "size") (result i32) (memory.size)))"#;
-
-fn shared_type() -> precast_loader::MemoryType {
-    precast_loader::MemoryType {
-        minimum: 1,
-        maximum: Some(4),
-        memory64: false,
-        shared: true,
-        page_size_log2: 16,
-    }
-}
 
 /// An instance of `THREAD_WAT` in a fresh store of `engine`, importing `memory`.
 fn thread_instance(

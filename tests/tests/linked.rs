@@ -7,7 +7,7 @@ use precast_loader::{
     Config, Engine, Linker, Module, PoolConfig, SharedMemory, Store, TrapCode, Val, Verification,
     linked,
 };
-use precast_tests::harness::TestInstance;
+use precast_tests::harness::{TestInstance, shared_type};
 
 const IMAGES: &str = include_str!("../linked/images.wat");
 
@@ -152,17 +152,7 @@ fn traps_name_the_linked_functions_and_survive_a_second_load() {
 fn shared_memory_across_threads() {
     let engine = Engine::default();
     let module = Module::from_linked(&engine, linked!(threads)).unwrap();
-    let memory = SharedMemory::new(
-        &engine,
-        precast_loader::MemoryType {
-            minimum: 1,
-            maximum: Some(4),
-            memory64: false,
-            shared: true,
-            page_size_log2: 16,
-        },
-    )
-    .unwrap();
+    let memory = SharedMemory::new(&engine, shared_type()).unwrap();
     let attached = |memory: &SharedMemory| {
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
