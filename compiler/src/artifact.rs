@@ -262,7 +262,8 @@ fn layout_data(info: &mut ModuleInfo, data: &[u8]) -> Result<Vec<u8>, CompileErr
         let ty = info.memories[m as usize];
         for seg in &segments {
             match &seg.mode {
-                DataMode::Active { memory, offset } if *memory == m => {
+                // An empty segment has no bytes, and may lie outside the image's pages.
+                DataMode::Active { memory, offset } if *memory == m && seg.len > 0 => {
                     let at = const_offset(offset, ty.memory64).unwrap_or(0);
                     let dst = (start + at - lo) as usize;
                     out[dst..dst + seg.len as usize].copy_from_slice(bytes_of(seg)?);

@@ -296,6 +296,27 @@ fn sparse_or_dynamic_segments_get_no_image() {
     );
 }
 
+#[test]
+fn empty_segments_outside_the_image_are_ignored() {
+    let _serial = serial();
+    // Found by differential fuzzing: empty segments below and above the image's pages made
+    // the image builder index out of range.
+    let wat = r#"(module (memory 1)
+        (data (i32.const 40000) "abc") (data (i32.const 0) "") (data (i32.const 65536) "")
+        (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0))))"#;
+    let engine = Engine::default();
+    let m = Module::from_bytes(&engine, &artifact(wat)).unwrap();
+    assert_eq!(m.info().memory_images.len(), 1);
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine).instantiate(&mut store, &m).unwrap();
+    for (at, byte) in [(40000, b'a'), (40002, b'c'), (0, 0), (65535, 0)] {
+        assert_eq!(
+            i32(call(&mut store, &inst, "load", &[Val::I32(at)])),
+            i32::from(byte)
+        );
+    }
+}
+
 fn pooled_engine(limits: PoolConfig) -> Engine {
     Engine::try_new(Config::new().pooling(limits)).unwrap()
 }
