@@ -39,6 +39,12 @@ impl ImageSource<'_> {
     }
 }
 
+/// Copied images up to this size stay resident in a released pool slot (see
+/// [`MemorySlot::copied_image`](crate::pool::MemorySlot)): the next instance copies over them
+/// with no page fault. Larger ones are reset like the rest of the slot, so that idle slots do
+/// not hold much anonymous memory; their copy costs far more than the faults anyway.
+const RESIDENT_IMAGE_LIMIT: usize = 1 << 20;
+
 /// Where a memory's reservation comes from.
 #[derive(Debug)]
 enum Origin {
@@ -304,6 +310,7 @@ impl LinearMemory {
                 self.as_mut_slice()[start..end].copy_from_slice(image.bytes);
                 if pooled
                     && len > 0
+                    && len <= RESIDENT_IMAGE_LIMIT
                     && let Origin::Pool(_, slot) = &mut self.origin
                 {
                     slot.image = Some(image.key);
