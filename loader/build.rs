@@ -7,15 +7,18 @@ fn main() {
     println!("cargo:rustc-env=PRECAST_HOST_TARGET={target}");
     println!("cargo:rerun-if-changed=csrc/catch.c");
     println!("cargo:rerun-if-changed=csrc/cpu.c");
+    println!("cargo:rerun-if-changed=csrc/icache.c");
     // setjmp/longjmp cannot be written in Rust (a function returning twice is not
     // expressible), so the catch/unwind pair lives in C.
     cc::Build::new()
         .file("csrc/catch.c")
         .warnings(true)
         .compile("precast_catch");
-    // CPU features as the C library detected them (no `cpuid` of ours at load).
+    // CPU features as the C library detected them (no `cpuid` of ours at load), and the
+    // instruction-cache flush after writing code (a compiler builtin).
     cc::Build::new()
         .file("csrc/cpu.c")
+        .file("csrc/icache.c")
         .warnings(true)
         .compile("precast_cpu");
 }

@@ -91,12 +91,13 @@ fn print_module(info: &ModuleInfo) {
     }
 }
 
-/// Prints the summary of the artifact at `path`, after verifying it with the loader.
+/// Prints the summary of the artifact at `path` (for any target), after verifying its
+/// checksums and metadata with the loader.
 pub fn print(path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let module = Module::from_file(&Engine::default(), path)
-        .with_context(|| format!("cannot load {}", path.display()))?;
-    let h = module.header();
+    let inspected = precast_loader::inspect(&bytes)
+        .with_context(|| format!("cannot read artifact {}", path.display()))?;
+    let h = &inspected.header;
     println!("artifact: {} ({} bytes)", path.display(), bytes.len());
     println!("format version: {}", h.format_version);
     println!("precast version: {}", h.precast_version);
@@ -112,10 +113,15 @@ pub fn print(path: &Path) -> Result<()> {
     );
     println!("wasm sha256: {}", hex(&h.wasm_hash));
     println!("sections checksum: {:#010x}", h.sections_checksum);
-    if let Some(name) = module.name() {
+    if let Some(name) = &inspected.info.name {
         println!("module name: {name}");
     }
     print_sections(&bytes)?;
-    print_module(module.info());
+    print_module(&inspected.info);
+    // Whether this machine could load it, and if not why.
+    match Module::from_file(&Engine::default(), path) {
+        Ok(_) => println!("loads here: yes"),
+        Err(e) => println!("loads here: no: {e}"),
+    }
     Ok(())
 }

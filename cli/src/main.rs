@@ -29,10 +29,12 @@ enum Bounds {
 
 #[derive(clap::Args)]
 struct CompileOpts {
-    /// CPU features the code may use: native (this machine's), baseline (x86-64-v2 / plain
-    /// aarch64), or the baseline plus a feature list such as +avx2,+bmi2.
-    #[arg(long, default_value = "native")]
-    cpu: CpuTarget,
+    /// CPU the code may assume: native (this machine's; the default for the host target),
+    /// baseline (the target's portable baseline; the default for other targets), a named CPU
+    /// (x86-64-v3, cortex-a76, rva23u64; `precast targets` lists them), and/or features
+    /// added to it (+avx2,+bmi2 / +lse / +v,+zba).
+    #[arg(long)]
+    cpu: Option<CpuTarget>,
     /// Bounds-check strategy for linear memory.
     #[arg(long, value_enum, default_value = "guard")]
     bounds_checks: Bounds,
@@ -42,9 +44,18 @@ struct CompileOpts {
 }
 
 impl CompileOpts {
-    fn config(&self) -> Config {
+    fn config(&self, target: Option<&str>) -> Config {
+        let target = target.map_or_else(precast_compiler::host_target, str::to_string);
+        let cpu = self.cpu.clone().unwrap_or_else(|| {
+            if target == precast_compiler::host_target() {
+                CpuTarget::Native
+            } else {
+                CpuTarget::Baseline
+            }
+        });
         let mut c = Config {
-            cpu: self.cpu.clone(),
+            cpu,
+            target,
             opt_level: self.opt_level.clone(),
             verify: false,
             ..Config::default()
@@ -70,9 +81,15 @@ enum Command {
         /// `Module::from_linked(&engine, linked!(NAME))`.
         #[arg(long, value_name = "NAME")]
         link_name: Option<String>,
+        /// Target triple: x86_64-unknown-linux-gnu, aarch64-unknown-linux-gnu or
+        /// riscv64gc-unknown-linux-gnu (default: this machine's).
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
         #[command(flatten)]
         opts: CompileOpts,
     },
+    /// List the targets, their baselines, named CPUs and CPU features.
+    Targets,
     /// Run a module (.wasm/.wat, compiled in memory) or an artifact, with WASI if it
     /// imports it.
     Run {
@@ -88,6 +105,23 @@ enum Command {
         /// The artifact.
         artifact: PathBuf,
     },
+}
+
+fn print_targets() {
+    let host = precast_compiler::host_target();
+    for t in precast_compiler::TARGETS {
+        let (arch, _) = precast_format::header::arch_and_os(&host);
+        let here = if t.arch == precast_format::header::normalize_arch(arch) {
+            " (this machine)"
+        } else {
+            ""
+        };
+        println!("{}{here}", t.triple);
+        println!("  baseline: {}", t.baseline);
+        println!("  cpus:     {}", precast_compiler::cpus::cpu_names(t.arch));
+        let features: Vec<&str> = precast_format::CpuFeatures::names_of_arch(t.arch).collect();
+        println!("  features: {}", features.join(", "));
+    }
 }
 
 fn is_artifact(bytes: &[u8]) -> bool {
@@ -111,11 +145,12 @@ fn real_main() -> Result<i32> {
             input,
             output,
             link_name,
+            target,
             opts,
         } => {
             let config = Config {
                 link_name,
-                ..opts.config()
+                ..opts.config(target.as_deref())
             };
             precast_compiler::compile_file(&input, &output, &config)?;
             Ok(0)
@@ -128,7 +163,7 @@ fn real_main() -> Result<i32> {
             let module = if is_artifact(&bytes) {
                 Module::from_file(&engine, &file)
             } else {
-                let artifact = precast_compiler::compile(&bytes, &opts.config())
+                let artifact = precast_compiler::compile(&bytes, &opts.config(None))
                     .with_context(|| format!("cannot compile {}", file.display()))?;
                 Module::from_bytes(&engine, &artifact)
             }
@@ -136,5 +171,9 @@ fn real_main() -> Result<i32> {
             precast_run::run_loaded(&engine, &module, &call)
         }
         Command::Inspect { artifact } => inspect::print(&artifact).map(|()| 0),
+        Command::Targets => {
+            print_targets();
+            Ok(0)
+        }
     }
 }

@@ -114,6 +114,25 @@ fn resolve_calls(
                 insn = (insn & 0xfc00_0000) | (imm as u32 & 0x03ff_ffff);
                 l.text[site..site + 4].copy_from_slice(&insn.to_le_bytes());
             }
+            Reloc::RiscvCallPlt => {
+                // `auipc ra, hi20` then `jalr ra, lo12(ra)`; the jalr adds a sign-extended
+                // 12-bit offset, so the high part is rounded.
+                let v = i32::try_from(delta)
+                    .ok()
+                    .filter(|d| d.checked_add(0x800).is_some())
+                    .ok_or_else(|| {
+                        CompileError::Artifact("call displacement out of range".into())
+                    })?;
+                let hi = (v.wrapping_add(0x800) as u32) & 0xffff_f000;
+                let lo = (v as u32).wrapping_sub(hi) & 0xfff;
+                let word = |t: &[u8], at: usize| {
+                    u32::from_le_bytes(t[at..at + 4].try_into().unwrap_or([0; 4]))
+                };
+                let auipc = (word(&l.text, site) & 0x0000_0fff) | hi;
+                let jalr = (word(&l.text, site + 4) & 0x000f_ffff) | (lo << 20);
+                l.text[site..site + 4].copy_from_slice(&auipc.to_le_bytes());
+                l.text[site + 4..site + 8].copy_from_slice(&jalr.to_le_bytes());
+            }
             other => {
                 return Err(CompileError::Artifact(format!(
                     "unsupported relocation kind {other:?}"
@@ -148,6 +167,7 @@ fn architecture(isa: &dyn TargetIsa) -> Result<Architecture, CompileError> {
     match isa.triple().architecture {
         target_lexicon::Architecture::X86_64 => Ok(Architecture::X86_64),
         target_lexicon::Architecture::Aarch64(_) => Ok(Architecture::Aarch64),
+        target_lexicon::Architecture::Riscv64(_) => Ok(Architecture::Riscv64),
         other => Err(CompileError::Target(format!(
             "no artifact support for {other}"
         ))),
@@ -401,7 +421,17 @@ pub fn write(
     };
     let header_bytes = header.encode(crc32fast::hash);
 
-    let mut obj = Object::new(BinaryFormat::Elf, architecture(isa)?, Endianness::Little);
+    let arch = architecture(isa)?;
+    let mut obj = Object::new(BinaryFormat::Elf, arch, Endianness::Little);
+    if arch == Architecture::Riscv64 {
+        // The system linker refuses to mix float ABIs: the code passes floats in F/D
+        // registers (lp64d), and may hold compressed instructions.
+        obj.flags = object::FileFlags::Elf {
+            os_abi: 0,
+            abi_version: 0,
+            e_flags: object::elf::EF_RISCV_FLOAT_ABI_DOUBLE | object::elf::EF_RISCV_RVC,
+        };
+    }
     // File order: header and metadata, then the data section (page aligned when it holds
     // memory images), then `.text` on a page boundary, mapped executable in place. Small
     // artifacts thus have no padding but the page before `.text`, and no data byte shares a

@@ -6,43 +6,73 @@ use precast_format::Settings;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum CpuTarget {
     /// The CPU of the machine running the compiler (fastest code; the artifact records the
-    /// features it needs and the loader refuses a CPU without them).
+    /// features it needs and the loader refuses a CPU without them). Only for the host's
+    /// own architecture.
     #[default]
     Native,
-    /// A portable baseline: x86-64 with SSE4.2 and POPCNT (x86-64-v2), or plain aarch64.
+    /// The target's portable baseline: x86-64-v2 (SSE4.2 and POPCNT), plain ARMv8.0-A, or
+    /// RV64GC.
     Baseline,
     /// The baseline plus these features, by their artifact names
-    /// ([`precast_format::CpuFeatures::NAMES`]: `avx2`, `bmi2`, `lse`, ...).
+    /// ([`precast_format::CpuFeatures::NAMES`]: `avx2`, `lse`, `v`, `zba`, ...).
     Features(Vec<String>),
+    /// A named CPU or profile of the target ([`crate::cpus`]: `x86-64-v3`, `cortex-a76`,
+    /// `rva23u64`, ...), plus these features.
+    Named {
+        /// The CPU's name.
+        cpu: String,
+        /// Features beyond the CPU's own.
+        features: Vec<String>,
+    },
 }
 
 impl std::str::FromStr for CpuTarget {
     type Err = String;
 
-    /// `native`, `baseline`, or a comma-separated feature list added to the baseline
-    /// (`+avx2,+bmi2`; the `+` is optional).
+    /// `native`, `baseline`, a feature list added to the baseline (`+avx2,+bmi2`; the `+`
+    /// is optional), or a CPU name optionally followed by features (`cortex-a76,+i8mm`).
+    /// Whether the names fit the target is checked when compiling.
     fn from_str(s: &str) -> Result<CpuTarget, String> {
         match s {
             "native" => return Ok(CpuTarget::Native),
             "baseline" => return Ok(CpuTarget::Baseline),
+            "" => return Err("empty CPU: expected native, baseline, a CPU name or features".into()),
             _ => {}
         }
+        let mut cpu = None;
         let mut features = Vec::new();
-        for f in s.split(',') {
-            let name = f.trim().strip_prefix('+').unwrap_or(f.trim());
-            if precast_format::CpuFeatures::bit(name).is_none() {
-                let known: Vec<&str> = precast_format::CpuFeatures::NAMES
-                    .iter()
-                    .map(|(_, n)| *n)
-                    .collect();
-                return Err(format!(
-                    "unknown CPU `{name}`: expected native, baseline, or features among {}",
-                    known.join(", ")
-                ));
+        for (i, item) in s.split(',').map(str::trim).enumerate() {
+            match item.strip_prefix('+') {
+                Some(name) => features.push(name.to_string()),
+                None if precast_format::CpuFeatures::bit(item).is_some() => {
+                    features.push(item.to_string())
+                }
+                None if i == 0 && item != "native" => cpu = Some(item.to_string()),
+                None => {
+                    return Err(format!(
+                        "`{item}`: a CPU name can only come first; features are `+name`"
+                    ));
+                }
             }
-            features.push(name.to_string());
         }
-        Ok(CpuTarget::Features(features))
+        if let Some(name) = features
+            .iter()
+            .find(|f| precast_format::CpuFeatures::bit(f).is_none())
+        {
+            let known: Vec<&str> = precast_format::CpuFeatures::NAMES
+                .iter()
+                .map(|(_, n)| *n)
+                .collect();
+            return Err(format!(
+                "unknown CPU feature `{name}`: expected features among {}",
+                known.join(", ")
+            ));
+        }
+        Ok(match cpu {
+            Some(cpu) if cpu == "baseline" => CpuTarget::Features(features),
+            Some(cpu) => CpuTarget::Named { cpu, features },
+            None => CpuTarget::Features(features),
+        })
     }
 }
 
@@ -53,6 +83,10 @@ pub struct Config {
     pub settings: Settings,
     /// CPU features the code may use.
     pub cpu: CpuTarget,
+    /// Target triple to generate code for: `x86_64-unknown-linux-gnu`,
+    /// `aarch64-unknown-linux-gnu` or `riscv64gc-unknown-linux-gnu` (see [`crate::TARGETS`]);
+    /// the host's by default.
+    pub target: String,
     /// Cranelift optimization level: "none", "speed" or "speed_and_size".
     pub opt_level: String,
     /// Run Cranelift's IR verifier on every function (slower; catches translator bugs).
@@ -70,6 +104,7 @@ impl Default for Config {
         Config {
             settings: Settings::default(),
             cpu: CpuTarget::Native,
+            target: crate::host_target(),
             opt_level: "speed".into(),
             verify: cfg!(debug_assertions),
             parallel: true,

@@ -55,6 +55,20 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::THREADS
 }
 
+/// Refuses a module that uses 128-bit SIMD, for a target whose code cannot (riscv64
+/// without the V extension).
+pub fn refuse_simd(wasm: &[u8], target: &str) -> Result<(), CompileError> {
+    let scalar = features() - WasmFeatures::SIMD - WasmFeatures::RELAXED_SIMD;
+    match Validator::new_with_features(scalar).validate_all(wasm) {
+        // Other validation errors are reported by the normal path.
+        Err(e) if e.message().contains("SIMD") => Err(CompileError::Target(format!(
+            "the module uses 128-bit SIMD, which {target} code can only use with the V \
+             extension: compile for a CPU that has it (`--cpu +v`, `--cpu rva23u64`)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn unsupported(what: impl Into<String>) -> CompileError {
     CompileError::Unsupported(what.into())
 }

@@ -1,6 +1,6 @@
 //! Builds the Cranelift target ISA and reports the CPU features it assumes.
 
-use crate::{CompileError, Config, CpuTarget};
+use crate::{CompileError, Config, CpuTarget, cpus};
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use precast_format::CpuFeatures;
@@ -30,37 +30,97 @@ pub fn build(config: &Config) -> Result<OwnedTargetIsa, CompileError> {
         "false",
     )?;
     let shared = settings::Flags::new(flags);
-    let mut builder = match &config.cpu {
-        CpuTarget::Native => cranelift_native::builder().map_err(target_err)?,
-        CpuTarget::Baseline | CpuTarget::Features(_) => {
-            let mut b = isa::lookup(target_lexicon::Triple::host()).map_err(target_err)?;
-            if cfg!(target_arch = "x86_64") {
-                for f in [
-                    "has_sse3",
-                    "has_ssse3",
-                    "has_sse41",
-                    "has_sse42",
-                    "has_popcnt",
-                ] {
-                    b.enable(f).map_err(target_err)?;
-                }
+    let target = cpus::target(&config.target).ok_or_else(|| {
+        let known: Vec<&str> = cpus::TARGETS.iter().map(|t| t.triple).collect();
+        target_err(format!(
+            "unsupported target `{}`: Precast compiles for {}",
+            config.target,
+            known.join(", ")
+        ))
+    })?;
+    let triple: target_lexicon::Triple = config
+        .target
+        .parse()
+        .map_err(|e| target_err(format!("target `{}`: {e}", config.target)))?;
+    let host = target_lexicon::Triple::host();
+    let (features, cpu_name): (&[String], Option<&str>) = match &config.cpu {
+        CpuTarget::Native => {
+            if triple.architecture != host.architecture {
+                return Err(target_err(format!(
+                    "`--cpu native` describes this machine ({}), not {}: name a CPU ({}) or \
+                     features (`baseline`, `+name,...`)",
+                    host.architecture,
+                    config.target,
+                    cpus::cpu_names(target.arch)
+                )));
             }
-            if let CpuTarget::Features(features) = &config.cpu {
-                for f in features {
-                    // Artifact names are Cranelift's flags without `has_` and dots.
-                    let flag = format!("has_{}", f.replace('.', ""));
-                    b.enable(&flag)
-                        .map_err(|e| target_err(format!("CPU feature `{f}`: {e}")))?;
-                }
+            let mut b = cranelift_native::builder().map_err(target_err)?;
+            if target.arch == "x86_64" {
+                // Floats need SSE4.1 (round instructions), otherwise Cranelift would emit
+                // libcalls.
+                b.enable("has_sse41").map_err(target_err)?;
             }
-            b
+            return b.finish(shared).map_err(target_err);
         }
+        CpuTarget::Baseline => (&[], None),
+        CpuTarget::Features(f) => (f, None),
+        CpuTarget::Named { cpu, features } => (features, Some(cpu)),
     };
-    // Floats need SSE4.1 on x86_64 (round instructions), otherwise Cranelift would emit libcalls.
-    if cfg!(target_arch = "x86_64") {
-        builder.enable("has_sse41").map_err(target_err)?;
+    let mut b = isa::lookup(triple).map_err(target_err)?;
+    let baseline: &[&str] = match target.arch {
+        "x86_64" => &["sse3", "ssse3", "sse4.1", "sse4.2", "popcnt"],
+        "riscv64" => &["c"],
+        _ => &[],
+    };
+    let named = match cpu_name {
+        Some(name) => {
+            cpus::cpu(target.arch, name)
+                .ok_or_else(|| {
+                    target_err(format!(
+                        "unknown {} CPU `{name}`: expected one of {}",
+                        target.arch,
+                        cpus::cpu_names(target.arch)
+                    ))
+                })?
+                .features
+        }
+        None => &[],
+    };
+    let all = baseline
+        .iter()
+        .chain(named)
+        .copied()
+        .chain(features.iter().map(String::as_str));
+    for f in all {
+        let own = precast_format::CpuFeatures::bit(f)
+            .is_some_and(|bit| precast_format::CpuFeatures::arch_of(bit) == target.arch);
+        if !own {
+            let names: Vec<&str> =
+                precast_format::CpuFeatures::names_of_arch(target.arch).collect();
+            return Err(target_err(format!(
+                "CPU feature `{f}` is not a {} feature ({} features: {})",
+                target.arch,
+                target.arch,
+                names.join(", ")
+            )));
+        }
+        // Artifact names are Cranelift's flags without `has_` and dots.
+        let flag = format!("has_{}", f.replace('.', ""));
+        b.enable(&flag)
+            .map_err(|e| target_err(format!("CPU feature `{f}`: {e}")))?;
     }
-    builder.finish(shared).map_err(target_err)
+    b.finish(shared).map_err(target_err)
+}
+
+/// Whether code for `isa` can use 128-bit SIMD (riscv64 needs the V extension).
+pub fn has_simd(isa: &dyn isa::TargetIsa) -> bool {
+    match isa.triple().architecture {
+        target_lexicon::Architecture::Riscv64(_) => isa
+            .isa_flags()
+            .iter()
+            .any(|v| v.name == "has_v" && v.as_bool() == Some(true)),
+        _ => true,
+    }
 }
 
 /// The CPU features the ISA's code may use, by their artifact names.
@@ -91,6 +151,21 @@ pub fn cpu_features(isa: &dyn isa::TargetIsa) -> CpuFeatures {
             "has_lse" => "lse",
             "has_pauth" => "pauth",
             "has_fp16" => "fp16",
+            "has_dotprod" => "dotprod",
+            "has_i8mm" => "i8mm",
+            "has_zca" => "c",
+            "has_zcb" => "zcb",
+            "has_v" => "v",
+            "has_zba" => "zba",
+            "has_zbb" => "zbb",
+            "has_zbc" => "zbc",
+            "has_zbs" => "zbs",
+            "has_zbkb" => "zbkb",
+            "has_zicond" => "zicond",
+            "has_zfa" => "zfa",
+            "has_zfhmin" => "zfhmin",
+            "has_zfh" => "zfh",
+            "has_zvbb" => "zvbb",
             _ => continue,
         };
         features.insert(name);

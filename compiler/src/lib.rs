@@ -13,6 +13,7 @@
 mod artifact;
 mod codegen;
 mod config;
+pub mod cpus;
 mod environ;
 mod error;
 mod isa;
@@ -20,6 +21,7 @@ mod trampolines;
 mod translate;
 
 pub use config::{Config, CpuTarget};
+pub use cpus::TARGETS;
 pub use error::CompileError;
 pub use precast_format as format;
 
@@ -40,6 +42,9 @@ pub fn compile(wasm: &[u8], config: &Config) -> Result<Vec<u8>, CompileError> {
     let wasm = wat::parse_bytes(wasm).map_err(|e| CompileError::Wat(e.to_string()))?;
     let isa = isa::build(config)?;
     let module = environ::parse(&wasm, config)?;
+    if !isa::has_simd(&*isa) {
+        environ::refuse_simd(&wasm, &config.target)?;
+    }
     let compiled = codegen::compile_all(&module.info, module.functions, &*isa, config)?;
     artifact::write(&wasm, &module.info, module.data, &compiled, &*isa, config)
 }

@@ -9,9 +9,10 @@ fn main() -> Result<(), precast_build::Error> {
     Module::new("math", "wasm/math.wat").compile()?;
     Module::new("math_again", "wasm/math.wat").compile()?;
     // The same library for a CPU with one more feature than the baseline (AVX2; LSE atomics
-    // on aarch64): the host refuses it where that feature is not allowed.
+    // on aarch64, Zbb on riscv64): the host refuses it where that feature is not allowed.
     let feature = match std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
         Ok("aarch64") => "lse",
+        Ok("riscv64") => "zbb",
         _ => "avx2",
     };
     Module::new("math_avx2", "wasm/math.wat")

@@ -101,8 +101,10 @@ impl Settings {
 pub struct CpuFeatures(pub u64);
 
 impl CpuFeatures {
-    /// Feature names by bit index (x86_64 features, then aarch64 features from bit 32).
-    pub const NAMES: [(u32, &'static str); 20] = [
+    /// Feature names by bit index: x86_64 features from bit 0, aarch64 features from bit 32,
+    /// riscv64 features from bit 40 (see [`CpuFeatures::arch_of`]). The names are Cranelift's
+    /// ISA flags without `has_` and dots (riscv64's `c` is Zca plus Zcd).
+    pub const NAMES: [(u32, &'static str); 35] = [
         (0, "sse3"),
         (1, "ssse3"),
         (2, "sse4.1"),
@@ -123,7 +125,41 @@ impl CpuFeatures {
         (32, "lse"),
         (33, "pauth"),
         (34, "fp16"),
+        (35, "dotprod"),
+        (36, "i8mm"),
+        (40, "c"),
+        (41, "zcb"),
+        (42, "v"),
+        (43, "zba"),
+        (44, "zbb"),
+        (45, "zbc"),
+        (46, "zbs"),
+        (47, "zbkb"),
+        (48, "zicond"),
+        (49, "zfa"),
+        (50, "zfhmin"),
+        (51, "zfh"),
+        (52, "zvbb"),
     ];
+
+    /// The architecture (`x86_64`, `aarch64`, `riscv64`) a feature bit belongs to.
+    pub fn arch_of(bit: u32) -> &'static str {
+        match bit {
+            0..32 => "x86_64",
+            32..40 => "aarch64",
+            _ => "riscv64",
+        }
+    }
+
+    /// The feature names of `arch` (a triple's architecture: `riscv64gc` counts as
+    /// `riscv64`), in bit order.
+    pub fn names_of_arch(arch: &str) -> impl Iterator<Item = &'static str> + '_ {
+        let arch = normalize_arch(arch);
+        Self::NAMES
+            .iter()
+            .filter(move |(b, _)| Self::arch_of(*b) == arch)
+            .map(|(_, n)| *n)
+    }
 
     /// Bit index of a feature name.
     pub fn bit(name: &str) -> Option<u32> {
@@ -333,6 +369,16 @@ impl Header {
             sections_checksum: u32_at(b, 144),
             metadata_checksum: u32_at(b, 148),
         })
+    }
+}
+
+/// The architecture family of a triple's architecture: `riscv64gc` and `riscv64imac` are
+/// `riscv64`; other names are returned as they are.
+pub fn normalize_arch(arch: &str) -> &str {
+    if arch.starts_with("riscv64") {
+        "riscv64"
+    } else {
+        arch
     }
 }
 

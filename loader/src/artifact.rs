@@ -211,6 +211,29 @@ pub(crate) fn verify(s: &Sections<'_>, config: &Config) -> Result<Header, LoadEr
     Ok(header)
 }
 
+/// An artifact's header and module info, read without loading it.
+#[derive(Clone, Debug)]
+pub struct Inspected {
+    /// The header.
+    pub header: Header,
+    /// The module's metadata.
+    pub info: ModuleInfo,
+}
+
+/// Reads the artifact file `bytes` for any target, without loading it: every check of a
+/// load with [`Verification::Full`](crate::Verification::Full) except those against this
+/// host (target, CPU features, settings). For tools such as `precast inspect`.
+pub fn inspect(bytes: &[u8]) -> Result<Inspected, LoadError> {
+    let s = elf_sections(bytes)?;
+    let header = decode_header(s.header)?;
+    if let Some(name) = s.missing {
+        return Err(LoadError::MalformedElf(format!("no `{name}` section")));
+    }
+    verify_integrity(&s, &header)?;
+    let info = decode(&s)?.info;
+    Ok(Inspected { header, info })
+}
+
 /// The checks that read every byte: the checksum over all sections (code, metadata, trap
 /// table, data, names) and the trap table's order and codes.
 pub(crate) fn verify_integrity(s: &Sections<'_>, header: &Header) -> Result<(), LoadError> {

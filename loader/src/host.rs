@@ -65,13 +65,99 @@ fn detect_cpu_feature(name: &str) -> bool {
             "lse" => std::arch::is_aarch64_feature_detected!("lse"),
             "pauth" => std::arch::is_aarch64_feature_detected!("paca"),
             "fp16" => std::arch::is_aarch64_feature_detected!("fp16"),
+            "dotprod" => std::arch::is_aarch64_feature_detected!("dotprod"),
+            "i8mm" => std::arch::is_aarch64_feature_detected!("i8mm"),
             _ => false,
         }
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(target_arch = "riscv64")]
+    {
+        riscv::has(name)
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    )))]
     {
         let _ = name;
         false
+    }
+}
+
+/// riscv64 extensions, from the kernel's `riscv_hwprobe` system call (Linux 6.4 and later,
+/// and qemu-user); only the single-letter extensions from `AT_HWCAP` on older kernels.
+#[cfg(target_arch = "riscv64")]
+mod riscv {
+    /// `__NR_riscv_hwprobe`.
+    const SYS_RISCV_HWPROBE: libc::c_long = 258;
+    /// `RISCV_HWPROBE_KEY_IMA_EXT_0`.
+    const KEY_IMA_EXT_0: i64 = 4;
+
+    /// Bits of the `IMA_EXT_0` value by artifact feature name (the kernel's uapi
+    /// `asm/hwprobe.h`); `c` is Zca plus Zcd, reported as the C bit.
+    const EXT_0: [(&str, u32); 13] = [
+        ("c", 1),
+        ("v", 2),
+        ("zba", 3),
+        ("zbb", 4),
+        ("zbs", 5),
+        ("zbc", 7),
+        ("zbkb", 8),
+        ("zvbb", 17),
+        ("zfh", 27),
+        ("zfhmin", 28),
+        ("zfa", 32),
+        ("zicond", 35),
+        ("zcb", 44),
+    ];
+
+    #[repr(C)]
+    struct Pair {
+        key: i64,
+        value: u64,
+    }
+
+    fn ext_0() -> Option<u64> {
+        static EXT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+        *EXT.get_or_init(|| {
+            let mut pair = Pair {
+                key: KEY_IMA_EXT_0,
+                value: 0,
+            };
+            // SAFETY: riscv_hwprobe reads and writes `pair_count` (1) pairs at the pointer;
+            // no CPU set (all CPUs), no flags.
+            let r = unsafe {
+                libc::syscall(
+                    SYS_RISCV_HWPROBE,
+                    &mut pair as *mut Pair,
+                    1usize,
+                    0usize,
+                    std::ptr::null_mut::<libc::c_void>(),
+                    0u32,
+                )
+            };
+            // The kernel sets the key to -1 when it does not know it.
+            (r == 0 && pair.key == KEY_IMA_EXT_0).then_some(pair.value)
+        })
+    }
+
+    pub fn has(name: &str) -> bool {
+        let Some(&(_, bit)) = EXT_0.iter().find(|(n, _)| *n == name) else {
+            return false;
+        };
+        match ext_0() {
+            Some(v) => v & (1 << bit) != 0,
+            None => {
+                // SAFETY: getauxval has no preconditions.
+                let hwcap = unsafe { libc::getauxval(libc::AT_HWCAP) };
+                match name {
+                    "c" => hwcap & (1 << (b'c' - b'a')) != 0,
+                    "v" => hwcap & (1 << (b'v' - b'a')) != 0,
+                    _ => false,
+                }
+            }
+        }
     }
 }
 
@@ -88,6 +174,16 @@ pub fn host_cpu_features() -> precast_format::CpuFeatures {
         }
         set
     })
+}
+
+/// Makes code just written to `code` visible to instruction fetch (a no-op on x86_64).
+pub fn flush_icache(code: &[u8]) {
+    unsafe extern "C" {
+        fn precast_flush_icache(start: *mut std::ffi::c_char, end: *mut std::ffi::c_char);
+    }
+    let range = code.as_ptr_range();
+    // SAFETY: the range is a live slice; cache maintenance reads nor writes its bytes.
+    unsafe { precast_flush_icache(range.start.cast_mut().cast(), range.end.cast_mut().cast()) }
 }
 
 /// Size of a host page in bytes.

@@ -63,6 +63,7 @@ mod wrap;
 #[cfg(test)]
 mod tests;
 
+pub use artifact::{Inspected, inspect};
 pub use engine::{Config, Engine, PoolConfig, Verification};
 pub use error::{Error, LinkError, LoadError};
 pub use externals::{Global, Memory, Table};

@@ -629,6 +629,7 @@ fn map_text(
             .get(text)
             .ok_or_else(|| LoadError::Map("text range".into()))?,
     );
+    host::flush_icache(&copy);
     let exec = copy
         .make_exec()
         .map_err(|e| LoadError::Map(format!("cannot make code executable: {e}")))?;
@@ -666,6 +667,7 @@ fn make_executable(mapping: &Mmap, text: Range<usize>) -> Result<(usize, Option<
     let mut copy = MmapMut::map_anon(text.len())
         .map_err(|e| LoadError::Map(format!("cannot allocate code memory: {e}")))?;
     copy.copy_from_slice(&mapping[text]);
+    host::flush_icache(&copy);
     let exec = copy
         .make_exec()
         .map_err(|e| LoadError::Map(format!("cannot make code executable: {e}")))?;

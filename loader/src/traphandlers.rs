@@ -156,6 +156,23 @@ unsafe fn regs(ctx: *mut c_void) -> Regs {
     }
 }
 
+/// Reads the interrupted registers from a signal's `ucontext`.
+///
+/// # Safety
+/// `ctx` must be the third argument of an `SA_SIGINFO` handler.
+#[cfg(all(target_os = "linux", target_arch = "riscv64"))]
+unsafe fn regs(ctx: *mut c_void) -> Regs {
+    // SAFETY: the kernel passes a valid `ucontext_t` to SA_SIGINFO handlers.
+    let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
+    // `__gregs[0]` is the pc, then x1..x31: sp is x2, the frame pointer s0 is x8.
+    let g = &uc.uc_mcontext.__gregs;
+    Regs {
+        pc: g[0] as usize,
+        fp: g[8] as usize,
+        sp: g[2] as usize,
+    }
+}
+
 /// Records the frames starting at `regs` into `state`: the faulting pc, then each return
 /// address found along the frame-pointer chain while it stays inside registered code and
 /// inside the stack between the fault's sp and the innermost entry.

@@ -187,8 +187,28 @@ pub struct Outcome {
     pub time: Duration,
 }
 
-/// Runs one test. `work` is a scratch directory of its own; `runner` is `precast-run`.
-pub fn run_test(suite: &Path, test: &Path, runner: &Path, work: &Path) -> Result<(), String> {
+/// What the tests are compiled for and how the artifacts run.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The compiler's configuration (target triple and CPU).
+    pub config: precast_compiler::Config,
+    /// The command that runs `precast-run` (the binary, after an emulator and its arguments
+    /// when the target is another architecture).
+    pub runner: Vec<std::ffi::OsString>,
+}
+
+impl Target {
+    /// This machine, running the `precast-run` binary at `runner`.
+    pub fn host(runner: &Path) -> Target {
+        Target {
+            config: precast_compiler::Config::default(),
+            runner: vec![runner.as_os_str().to_owned()],
+        }
+    }
+}
+
+/// Runs one test. `work` is a scratch directory of its own.
+pub fn run_test(suite: &Path, test: &Path, target: &Target, work: &Path) -> Result<(), String> {
     let wasm = suite.join(test);
     let json = wasm.with_extension("json");
     let json = std::fs::read_to_string(&json).ok();
@@ -218,11 +238,13 @@ pub fn run_test(suite: &Path, test: &Path, runner: &Path, work: &Path) -> Result
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let artifact = work.join(format!("{stem}.wasm.pcst"));
-    precast_compiler::compile_file(&wasm, &artifact, &precast_compiler::Config::default())
+    precast_compiler::compile_file(&wasm, &artifact, &target.config)
         .map_err(|e| format!("compile: {e}"))?;
 
-    let mut cmd = Command::new(runner);
-    cmd.arg(&artifact)
+    let (program, prefix) = target.runner.split_first().ok_or("no runner command")?;
+    let mut cmd = Command::new(program);
+    cmd.args(prefix)
+        .arg(&artifact)
         .current_dir(work)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -306,7 +328,7 @@ fn run_with_timeout(mut cmd: Command, limit: Duration) -> Result<std::process::O
 }
 
 /// Runs the tests whose path contains one of `filters` (all when empty), in parallel.
-pub fn run(suite: &Path, filters: &[String], runner: &Path, work: &Path) -> Vec<Outcome> {
+pub fn run(suite: &Path, filters: &[String], target: &Target, work: &Path) -> Vec<Outcome> {
     let tests: Vec<PathBuf> = discover(suite)
         .into_iter()
         .filter(|t| {
@@ -319,7 +341,7 @@ pub fn run(suite: &Path, filters: &[String], runner: &Path, work: &Path) -> Vec<
         .enumerate()
         .map(|(i, t)| {
             let start = Instant::now();
-            let result = run_test(suite, t, runner, &work.join(i.to_string()));
+            let result = run_test(suite, t, target, &work.join(i.to_string()));
             Outcome {
                 test: t.to_string_lossy().into_owned(),
                 result,

@@ -1,147 +1,16 @@
-//! Every benchmark program of `../shared/sightglass` runs under Precast through the library
-//! API, with its folder preopened as the guest's `.` (as the sightglass runner does),
-//! `bench.start`/`bench.end` as no-op host functions, and stdout/stderr captured: both must
-//! equal the `<name>.stdout.expected`/`<name>.stderr.expected` files beside the program.
-
-use precast_loader::wasi::{self, OutputBuffer, WasiCtx, WasiCtxBuilder};
-use precast_loader::{Engine, Error, FuncType, Linker, Module, Store};
-use rayon::prelude::*;
-use std::path::{Path, PathBuf};
-
-/// Every `*.wasm` under the suite (`<dir>/benchmark.wasm`, `shootout/shootout-*.wasm`).
-fn programs(root: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "wasm") {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, &mut out);
-    out.sort();
-    out
-}
-
-/// Compiles and runs one program; returns its exit status, stdout and stderr.
-fn run(wasm: &Path) -> Result<(i32, Vec<u8>, Vec<u8>), String> {
-    let bytes = std::fs::read(wasm).map_err(|e| e.to_string())?;
-    let artifact = precast_compiler::compile(&bytes, &precast_compiler::Config::default())
-        .map_err(|e| format!("compile: {e}"))?;
-    let engine = Engine::default();
-    let module = Module::from_bytes(&engine, &artifact).map_err(|e| format!("load: {e}"))?;
-    let dir = wasm.parent().ok_or("no parent directory")?;
-    let (stdout, stderr) = (OutputBuffer::new(), OutputBuffer::new());
-    let name = wasm
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ctx = WasiCtxBuilder::new()
-        .arg(name)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .preopened_dir(dir, ".")
-        .map_err(|e| e.to_string())?
-        .build();
-    let mut store = Store::new(&engine, ctx);
-    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-    wasi::add_to_linker(&mut linker, |cx| cx).map_err(|e| e.to_string())?;
-    for name in ["start", "end"] {
-        linker
-            .func_new("bench", name, FuncType::default(), |_, _, _| Ok(()))
-            .map_err(|e| e.to_string())?;
-    }
-    let instance = linker
-        .instantiate(&mut store, &module)
-        .map_err(|e| format!("instantiate: {e}"))?;
-    let start = instance
-        .get_func(&store, "_start")
-        .ok_or("no _start export")?;
-    let status = match start.call(&mut store, &[], &mut []) {
-        Ok(()) => 0,
-        Err(Error::Exit(code)) => code,
-        Err(e) => {
-            return Err(format!(
-                "{e}\nstderr: {}",
-                String::from_utf8_lossy(&stderr.contents())
-            ));
-        }
-    };
-    Ok((status, stdout.take(), stderr.take()))
-}
-
-/// `<dir>/<stem>.<stream>.expected`, if present.
-fn expected(wasm: &Path, stream: &str) -> Option<Vec<u8>> {
-    let stem = wasm.file_stem()?.to_string_lossy().into_owned();
-    std::fs::read(wasm.with_file_name(format!("{stem}.{stream}.expected"))).ok()
-}
-
-fn check(wasm: &Path) -> Result<(), String> {
-    let (status, out, err) = run(wasm)?;
-    let mut problems = Vec::new();
-    if status != 0 {
-        problems.push(format!("exit status {status}"));
-    }
-    for (stream, got) in [("stdout", &out), ("stderr", &err)] {
-        if let Some(want) = expected(wasm, stream)
-            && &want != got
-        {
-            let show = |b: &[u8]| {
-                let s = String::from_utf8_lossy(b);
-                s.chars().take(400).collect::<String>()
-            };
-            problems.push(format!(
-                "{stream} differs ({} bytes, expected {}):\n  got:      {:?}\n  expected: {:?}",
-                got.len(),
-                want.len(),
-                show(got),
-                show(&want)
-            ));
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
-    }
-}
+//! Every benchmark program of `../shared/sightglass` runs under Precast and its output
+//! equals the expected files (see `precast_tests::sightglass`).
 
 #[test]
 fn sightglass_programs_match_expected_output() {
-    let root = match precast_tests::shared_suite("sightglass") {
-        Ok(r) => r,
-        Err(e) => panic!("{e}"),
-    };
-    let programs = programs(&root);
-    assert!(!programs.is_empty(), "no programs under {}", root.display());
-    let results: Vec<(String, Result<(), String>, f64)> = programs
-        .par_iter()
-        .map(|p| {
-            let t = std::time::Instant::now();
-            let name = p
-                .strip_prefix(&root)
-                .unwrap_or(p)
-                .to_string_lossy()
-                .into_owned();
-            (name, check(p), t.elapsed().as_secs_f64())
-        })
+    let root = precast_tests::sightglass::suite_dir().unwrap_or_else(|e| panic!("{e}"));
+    let results = precast_tests::sightglass::run_all(&root);
+    assert!(!results.is_empty(), "no programs under {}", root.display());
+    let failures: Vec<&str> = results
+        .iter()
+        .filter(|(_, r, _)| r.is_err())
+        .map(|(name, _, _)| name.as_str())
         .collect();
-    let mut failures = Vec::new();
-    for (name, r, secs) in &results {
-        match r {
-            Ok(()) => eprintln!("ok     {name:<44} {secs:>6.2}s"),
-            Err(e) => {
-                eprintln!("FAILED {name:<44} {secs:>6.2}s\n{e}");
-                failures.push(name.clone());
-            }
-        }
-    }
     assert!(
         failures.is_empty(),
         "{} of {} sightglass programs failed: {failures:?}",

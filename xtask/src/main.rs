@@ -1,8 +1,18 @@
 //! Developer tasks: `cargo xtask <task>`.
 //!
-//! - `spec [FILTER...]`: the WebAssembly spec testsuite through the compile -> artifact -> load path.
-//! - `wasi [--keep DIR] [FILTER...]`: the WASI testsuite (preview1) through compile -> artifact
-//!   -> `precast-run`.
+//! - `spec [--target TRIPLE] [FILTER...]`: the WebAssembly spec testsuite through the
+//!   compile -> artifact -> load path.
+//! - `wasi [--target TRIPLE] [--keep DIR] [FILTER...]`: the WASI testsuite (preview1) through
+//!   compile -> artifact -> `precast-run`.
+//! - `sightglass [--target TRIPLE]`: the sightglass programs against their expected output.
+//! - `cross [TRIPLE...]`: all three for each target (default: aarch64 and riscv64), plus the
+//!   example's statically linked host cross-built and its tests run emulated.
+//!
+//! With `--target` for another architecture the code under test is built for it and run
+//! under qemu-user; Cranelift runs natively on the build machine (a compile server for the
+//! spec and sightglass runners, the host's compiler for the WASI tests), as it does when
+//! modules are precompiled at build time. `--cpu CPU` picks the CPU the code is compiled
+//! for (see [`Cross`] for the defaults).
 //! - `bench [--quick] [--out DIR] [FILTER...]`: Precast vs Wasmtime 48, side by side.
 //! - `ci`: everything CI checks: format, clippy, unit/e2e tests (sightglass included), the
 //!   spec and WASI conformance runs.
@@ -34,23 +44,74 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-fn spec(filters: &[String]) -> Result<()> {
-    run(cargo()
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "precast-tests",
-            "--bin",
-            "spec-runner",
-            "--",
-        ])
-        .args(filters))
+fn spec(args: &[String]) -> Result<()> {
+    let (cross, args) = Cross::from_args(args)?;
+    let Some(cross) = cross else {
+        return run(cargo()
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "precast-tests",
+                "--bin",
+                "spec-runner",
+                "--",
+            ])
+            .args(args));
+    };
+    let runner = cross.build_runner("spec-runner")?;
+    run(cross.emulated(&runner)?.args(args))
+}
+
+fn sightglass(args: &[String]) -> Result<()> {
+    let (cross, args) = Cross::from_args(args)?;
+    let Some(cross) = cross else {
+        return run(cargo()
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "precast-tests",
+                "--bin",
+                "sightglass-runner",
+                "--",
+            ])
+            .args(args));
+    };
+    let runner = cross.build_runner("sightglass-runner")?;
+    run(cross.emulated(&runner)?.args(args))
 }
 
 fn wasi(args: &[String]) -> Result<()> {
-    // The runner starts `precast-run` from beside its own executable.
-    run(cargo().args(["build", "--quiet", "-p", "precast-run"]))?;
+    let (cross, args) = Cross::from_args(args)?;
+    let mut extra = Vec::new();
+    match &cross {
+        // The runner starts `precast-run` from beside its own executable.
+        None => run(cargo().args(["build", "--quiet", "-p", "precast-run"]))?,
+        Some(cross) => {
+            run(cargo()
+                .args(["build", "--quiet", "-p", "precast-run", "--target"])
+                .arg(cross.triple))?;
+            let precast_run = root()
+                .join("target")
+                .join(cross.triple)
+                .join("debug/precast-run");
+            extra.extend([
+                "--target".to_string(),
+                cross.triple.to_string(),
+                "--cpu".to_string(),
+                cross.cpu.clone(),
+                "--runner".to_string(),
+                format!(
+                    "{} -L {} -cpu {} {}",
+                    cross.qemu,
+                    cross.sysroot,
+                    cross.qemu_cpu,
+                    precast_run.display()
+                ),
+            ]);
+        }
+    }
     run(cargo()
         .args([
             "run",
@@ -61,7 +122,217 @@ fn wasi(args: &[String]) -> Result<()> {
             "wasi-runner",
             "--",
         ])
+        .args(extra)
         .args(args))
+}
+
+/// A cross target: its emulator, the sysroot its dynamic binaries load from, the CPU the
+/// emulator models and the CPU the code is compiled for.
+struct Cross {
+    triple: &'static str,
+    qemu: &'static str,
+    linker: &'static str,
+    sysroot: &'static str,
+    /// qemu's `-cpu`: a model with every extension the compiled code may use.
+    qemu_cpu: &'static str,
+    /// `--cpu` of the compiler.
+    cpu: String,
+}
+
+/// The cross targets: aarch64 is compiled for its baseline (ARMv8.0-A: LL/SC atomics,
+/// NEON), riscv64 for the RVA23 profile (V for SIMD, Zba/Zbb/Zbs, Zicond, Zfa, Zcb).
+const CROSS: [(&str, &str, &str, &str, &str, &str); 2] = [
+    (
+        "aarch64-unknown-linux-gnu",
+        "qemu-aarch64-static",
+        "aarch64-linux-gnu-gcc",
+        "/usr/aarch64-linux-gnu",
+        "max",
+        "baseline",
+    ),
+    (
+        "riscv64gc-unknown-linux-gnu",
+        "qemu-riscv64-static",
+        "riscv64-linux-gnu-gcc",
+        "/usr/riscv64-linux-gnu",
+        "max",
+        "rva23u64",
+    ),
+];
+
+impl Cross {
+    fn new(triple: &str, cpu: Option<String>) -> Result<Cross> {
+        let Some(&(triple, qemu, linker, sysroot, qemu_cpu, default_cpu)) =
+            CROSS.iter().find(|c| c.0 == triple)
+        else {
+            let known: Vec<&str> = CROSS.iter().map(|c| c.0).collect();
+            bail!("no cross setup for `{triple}`: known are {}", known.join(", "));
+        };
+        Ok(Cross {
+            triple,
+            qemu,
+            linker,
+            sysroot,
+            qemu_cpu,
+            cpu: cpu.unwrap_or_else(|| default_cpu.to_string()),
+        })
+    }
+
+    /// Takes `--target TRIPLE` and `--cpu CPU` out of `args`; `None` for the host.
+    fn from_args(args: &[String]) -> Result<(Option<Cross>, Vec<String>)> {
+        let (mut target, mut cpu, mut rest) = (None, None, Vec::new());
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--target" => target = Some(it.next().context("--target needs a triple")?),
+                "--cpu" => cpu = Some(it.next().context("--cpu needs a value")?.clone()),
+                _ => rest.push(a.clone()),
+            }
+        }
+        let host = host_triple()?;
+        match target {
+            Some(t) if *t != host => {
+                let cross = Cross::new(t, cpu)?;
+                cross.check_tools()?;
+                Ok((Some(cross), rest))
+            }
+            _ => Ok((None, rest)),
+        }
+    }
+
+    /// What this machine lacks to build and run for the target, as a list of fixes.
+    fn missing_tools(&self) -> Vec<String> {
+        let mut missing = Vec::new();
+        let on_path = |tool: &str| {
+            Command::new(tool)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !on_path(self.qemu) {
+            missing.push(format!("{} (apt-get install qemu-user-static)", self.qemu));
+        }
+        if !on_path(self.linker) {
+            missing.push(format!(
+                "{} (apt-get install gcc-{})",
+                self.linker,
+                self.linker.trim_end_matches("-gcc")
+            ));
+        }
+        let installed = Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l == self.triple));
+        if !installed {
+            missing.push(format!(
+                "the Rust standard library for {} (rustup target add {})",
+                self.triple, self.triple
+            ));
+        }
+        missing
+    }
+
+    fn check_tools(&self) -> Result<()> {
+        let missing = self.missing_tools();
+        if !missing.is_empty() {
+            bail!(
+                "cannot build and run for {}: missing {}",
+                self.triple,
+                missing.join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    /// Builds the native compile server and `bin` of precast-tests for the target (without
+    /// the compiler); returns the target binary.
+    fn build_runner(&self, bin: &str) -> Result<PathBuf> {
+        run(cargo().args([
+            "build",
+            "--quiet",
+            "-p",
+            "precast-tests",
+            "--bin",
+            "compile-server",
+        ]))?;
+        run(cargo()
+            .args(["build", "--quiet", "-p", "precast-tests", "--no-default-features"])
+            .args(["--bin", bin, "--target", self.triple]))?;
+        Ok(root().join("target").join(self.triple).join("debug").join(bin))
+    }
+
+    /// A command running the target binary `exe` under qemu, compiling through the native
+    /// compile server.
+    fn emulated(&self, exe: &Path) -> Result<Command> {
+        let mut cmd = Command::new(self.qemu);
+        cmd.args(["-L", self.sysroot, "-cpu", self.qemu_cpu])
+            .arg(exe)
+            .env(
+                "PRECAST_COMPILE_SERVER",
+                root().join("target/debug/compile-server"),
+            )
+            .env(
+                "PRECAST_COMPILE_ARGS",
+                format!("--target {} --cpu {}", self.triple, self.cpu),
+            );
+        Ok(cmd)
+    }
+
+    /// The example's linked host: built for the target with its modules precompiled for it
+    /// by the build script, and its tests run under qemu (they start the host binaries
+    /// through the emulator too).
+    fn linked_host(&self) -> Result<()> {
+        run(cargo()
+            .args(["test", "-p", "linked-host", "--target", self.triple])
+            .env(
+                "PRECAST_TARGET_RUNNER",
+                format!("{} -L {} -cpu {}", self.qemu, self.sysroot, self.qemu_cpu),
+            )
+            .env(
+                format!(
+                    "CARGO_TARGET_{}_RUNNER",
+                    self.triple.to_uppercase().replace('-', "_")
+                ),
+                format!("{} -L {} -cpu {}", self.qemu, self.sysroot, self.qemu_cpu),
+            ))
+    }
+}
+
+/// Every cross check for each of `targets` (all known when empty). Targets whose tools are
+/// missing are reported and skipped, or fail when `PRECAST_CROSS_REQUIRED` is set (CI).
+fn cross(targets: &[String]) -> Result<()> {
+    let targets: Vec<String> = if targets.is_empty() {
+        CROSS.iter().map(|c| c.0.to_string()).collect()
+    } else {
+        targets.to_vec()
+    };
+    let required = std::env::var_os("PRECAST_CROSS_REQUIRED").is_some();
+    let mut skipped = Vec::new();
+    for t in &targets {
+        let cross = Cross::new(t, None)?;
+        let missing = cross.missing_tools();
+        if !missing.is_empty() {
+            let msg = format!("{t}: missing {}", missing.join(", "));
+            if required {
+                bail!("cross tests are required (PRECAST_CROSS_REQUIRED) but {msg}");
+            }
+            eprintln!("\n!!!!! SKIPPED the cross tests for {msg} !!!!!\n");
+            skipped.push(msg);
+            continue;
+        }
+        let target = vec!["--target".to_string(), t.clone()];
+        spec(&target)?;
+        wasi(&target)?;
+        sightglass(&target)?;
+        cross.linked_host()?;
+    }
+    if !skipped.is_empty() {
+        eprintln!("\n!!!!! cross tests NOT RUN for:");
+        for s in &skipped {
+            eprintln!("!!!!!   {s}");
+        }
+    }
+    Ok(())
 }
 
 /// The host's target triple (`rustc -vV`).
@@ -102,7 +373,6 @@ fn build_deploy(what: &[&str]) -> Result<PathBuf> {
 fn bench(args: &[String]) -> Result<()> {
     let runner = build_deploy_runner()?;
     let linked = build_deploy(&["-p", "linked-host", "--bin", "linked-hello"])?;
-    run(cargo().args(["build", "--release", "-p", "precast-bench"]))?;
     run(Command::new(root().join("target/release/precast-bench"))
         .args(args)
         .env("PRECAST_RUN", runner)
@@ -140,6 +410,7 @@ fn ci() -> Result<()> {
     run(cargo().args(["test", "--workspace", "--exclude", "precast-bench"]))?;
     spec(&[])?;
     wasi(&[])?;
+    cross(&[])?;
     Ok(())
 }
 
@@ -148,11 +419,15 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("spec") => spec(&args[1..]),
         Some("wasi") => wasi(&args[1..]),
+        Some("sightglass") => sightglass(&args[1..]),
+        Some("cross") => cross(&args[1..]),
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <spec [FILTER...] | wasi [FILTER...] | bench [--quick] [--out DIR] [FILTER...] | ci>"
+                "usage: cargo xtask <spec [--target T] [FILTER...] | wasi [--target T] [FILTER...] \
+                 | sightglass [--target T] | cross [TRIPLE...] | bench [--quick] [--out DIR] \
+                 [FILTER...] | ci>"
             );
             std::process::exit(2);
         }

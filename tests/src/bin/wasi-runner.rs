@@ -1,6 +1,11 @@
-//! `cargo xtask wasi [--keep DIR] [FILTER...]`: runs the WASI testsuite's preview1 tests
-//! (`../shared/wasi-testsuite`) through compile -> artifact file -> `precast-run`, prints one
-//! line per test and `N passed, N failed`, and exits non-zero on any failure.
+//! `cargo xtask wasi [--target TRIPLE] [--keep DIR] [FILTER...]`: runs the WASI testsuite's
+//! preview1 tests (`../shared/wasi-testsuite`) through compile -> artifact file ->
+//! `precast-run`, prints one line per test and `N passed, N failed`, and exits non-zero on
+//! any failure.
+//!
+//! For another target: `--target TRIPLE --cpu CPU --runner 'EMULATOR ARGS... PRECAST-RUN'`
+//! compiles for it and runs each artifact with that command (`cargo xtask wasi --target`
+//! passes them).
 
 use precast_tests::wasi_suite;
 use std::path::PathBuf;
@@ -10,10 +15,29 @@ use std::time::Instant;
 fn main() -> ExitCode {
     let mut filters = Vec::new();
     let mut keep: Option<PathBuf> = None;
+    let mut config = precast_compiler::Config::default();
+    let mut command: Option<Vec<std::ffi::OsString>> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--keep" => keep = args.next().map(Into::into),
+            "--target" => config.target = args.next().unwrap_or_default(),
+            "--cpu" => match args.next().unwrap_or_default().parse() {
+                Ok(cpu) => config.cpu = cpu,
+                Err(e) => {
+                    eprintln!("error: --cpu: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            "--runner" => {
+                command = Some(
+                    args.next()
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(Into::into)
+                        .collect(),
+                )
+            }
             _ => filters.push(a),
         }
     }
@@ -25,22 +49,31 @@ fn main() -> ExitCode {
         }
     };
     // `precast-run` is built beside this binary (`cargo xtask wasi` builds it first).
-    let runner = std::env::current_exe()
+    let target = match command {
+        Some(runner) => wasi_suite::Target { config, runner },
+        None => {
+            let Some(runner) = std::env::current_exe()
         .ok()
         .and_then(|p| Some(p.parent()?.join("precast-run")))
-        .filter(|p| p.is_file());
-    let Some(runner) = runner else {
-        eprintln!(
-            "error: precast-run is not built beside this runner; run `cargo build -p precast-run` \
-             (or use `cargo xtask wasi`)"
-        );
-        return ExitCode::FAILURE;
+                .filter(|p| p.is_file())
+            else {
+                eprintln!(
+                    "error: precast-run is not built beside this runner; run `cargo build -p \
+                     precast-run` (or use `cargo xtask wasi`)"
+                );
+                return ExitCode::FAILURE;
+            };
+            wasi_suite::Target {
+                config,
+                ..wasi_suite::Target::host(&runner)
+            }
+        }
     };
     let work = keep.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("precast-wasi-{}", std::process::id()))
     });
     let start = Instant::now();
-    let outcomes = wasi_suite::run(&suite, &filters, &runner, &work);
+    let outcomes = wasi_suite::run(&suite, &filters, &target, &work);
     let (mut passed, mut failed) = (0, 0);
     for o in &outcomes {
         match &o.result {

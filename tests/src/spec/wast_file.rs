@@ -1,4 +1,5 @@
-//! Runs every directive of one `.wast` file through the compile -> artifact file -> load path.
+//! Runs every directive of one `.wast` file through the compile -> artifact file -> load path
+//! (compiling through [`crate::compile`]).
 
 use super::{spectest, values};
 use precast_loader::{Engine, Error, Extern, Instance, Linker, Module, Store, Val};
@@ -46,8 +47,7 @@ fn err(e: impl std::fmt::Display) -> String {
 impl Runner<'_> {
     /// Compiles `wasm` to an artifact file and loads it, as a deployment would.
     fn compile_and_load(&mut self, wasm: &[u8]) -> Result<Module, String> {
-        let artifact = precast_compiler::compile(wasm, &precast_compiler::Config::default())
-            .map_err(|e| format!("compile: {e}"))?;
+        let artifact = crate::compile::compile(wasm).map_err(|e| format!("compile: {e}"))?;
         self.counter += 1;
         let path = self
             .artifact_dir
@@ -217,7 +217,7 @@ fn must_not_compile(mut module: QuoteWat<'_>, what: &str, message: &str) -> Outc
     let Ok(wasm) = module.encode() else {
         return Ok(());
     };
-    match precast_compiler::compile(&wasm, &precast_compiler::Config::default()) {
+    match crate::compile::compile(&wasm) {
         Ok(_) => Err(format!("{what} module compiled (expected `{message}`)")),
         Err(_) => Ok(()),
     }
