@@ -114,25 +114,7 @@ fn resolve_calls(
                 insn = (insn & 0xfc00_0000) | (imm as u32 & 0x03ff_ffff);
                 l.text[site..site + 4].copy_from_slice(&insn.to_le_bytes());
             }
-            Reloc::RiscvCallPlt => {
-                // `auipc ra, hi20` then `jalr ra, lo12(ra)`; the jalr adds a sign-extended
-                // 12-bit offset, so the high part is rounded.
-                let v = i32::try_from(delta)
-                    .ok()
-                    .filter(|d| d.checked_add(0x800).is_some())
-                    .ok_or_else(|| {
-                        CompileError::Artifact("call displacement out of range".into())
-                    })?;
-                let hi = (v.wrapping_add(0x800) as u32) & 0xffff_f000;
-                let lo = (v as u32).wrapping_sub(hi) & 0xfff;
-                let word = |t: &[u8], at: usize| {
-                    u32::from_le_bytes(t[at..at + 4].try_into().unwrap_or([0; 4]))
-                };
-                let auipc = (word(&l.text, site) & 0x0000_0fff) | hi;
-                let jalr = (word(&l.text, site + 4) & 0x000f_ffff) | (lo << 20);
-                l.text[site..site + 4].copy_from_slice(&auipc.to_le_bytes());
-                l.text[site + 4..site + 8].copy_from_slice(&jalr.to_le_bytes());
-            }
+            Reloc::RiscvCallPlt => patch_riscv_call(&mut l.text, site, delta)?,
             other => {
                 return Err(CompileError::Artifact(format!(
                     "unsupported relocation kind {other:?}"
@@ -140,6 +122,25 @@ fn resolve_calls(
             }
         }
     }
+    Ok(())
+}
+
+/// Points the `auipc ra, hi20` / `jalr ra, lo12(ra)` pair at `site` to `site + delta`. The
+/// jalr adds a sign-extended 12-bit offset, so the high part is rounded.
+fn patch_riscv_call(text: &mut [u8], site: usize, delta: i64) -> Result<(), CompileError> {
+    let range = || CompileError::Artifact("call displacement out of range".into());
+    let v = i32::try_from(delta)
+        .ok()
+        .filter(|d| d.checked_add(0x800).is_some())
+        .ok_or_else(range)?;
+    let words = text.get_mut(site..site + 8).ok_or_else(range)?;
+    let word = |w: &[u8]| u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+    let hi = (v.wrapping_add(0x800) as u32) & 0xffff_f000;
+    let lo = (v as u32).wrapping_sub(hi) & 0xfff;
+    let auipc = (word(&words[..4]) & 0x0000_0fff) | hi;
+    let jalr = (word(&words[4..]) & 0x000f_ffff) | (lo << 20);
+    words[..4].copy_from_slice(&auipc.to_le_bytes());
+    words[4..].copy_from_slice(&jalr.to_le_bytes());
     Ok(())
 }
 
@@ -566,4 +567,46 @@ fn add_descriptor(
         flags: SymbolFlags::None,
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The displacement an `auipc`/`jalr` pair adds to the `auipc`'s address.
+    fn riscv_call_target(text: &[u8]) -> i64 {
+        let auipc = u32::from_le_bytes(text[..4].try_into().unwrap());
+        let jalr = u32::from_le_bytes(text[4..8].try_into().unwrap());
+        i64::from((auipc & 0xffff_f000) as i32) + i64::from((jalr as i32) >> 20)
+    }
+
+    #[test]
+    fn riscv_calls_reach_their_targets() {
+        // `auipc ra, 0` and `jalr ra, 0(ra)`, as Cranelift emits them before relocation.
+        let template = [0x97, 0x00, 0x00, 0x00, 0xe7, 0x80, 0x00, 0x00];
+        for delta in [
+            0,
+            4,
+            -8,
+            0x7ff,
+            0x800,
+            0x801,
+            -0x800,
+            -0x801,
+            0x12345,
+            -0x12345,
+            0x7fff_f7ff,
+            -0x8000_0000,
+        ] {
+            let mut text = template.to_vec();
+            patch_riscv_call(&mut text, 0, delta).unwrap();
+            assert_eq!(riscv_call_target(&text), delta, "{delta:#x}");
+            // Registers and opcodes are kept.
+            assert_eq!(text[0] & 0x7f, 0x17);
+            assert_eq!(u32::from_le_bytes(text[4..8].try_into().unwrap()) & 0xfffff, 0x80e7);
+        }
+        let mut text = template.to_vec();
+        assert!(patch_riscv_call(&mut text, 0, 0x7fff_f800).is_err());
+        assert!(patch_riscv_call(&mut text, 4, 0).is_err());
+    }
 }

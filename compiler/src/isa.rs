@@ -98,8 +98,7 @@ pub fn build(config: &Config) -> Result<OwnedTargetIsa, CompileError> {
             let names: Vec<&str> =
                 precast_format::CpuFeatures::names_of_arch(target.arch).collect();
             return Err(target_err(format!(
-                "CPU feature `{f}` is not a {} feature ({} features: {})",
-                target.arch,
+                "CPU feature `{f}` is not a feature of {} (its features: {})",
                 target.arch,
                 names.join(", ")
             )));

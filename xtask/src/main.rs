@@ -155,7 +155,7 @@ const CROSS: [(&str, &str, &str, &str, &str, &str); 2] = [
         "qemu-riscv64-static",
         "riscv64-linux-gnu-gcc",
         "/usr/riscv64-linux-gnu",
-        "max",
+        "rva23u64",
         "rva23u64",
     ),
 ];
