@@ -282,11 +282,18 @@ fn cross_compiled_artifacts_inspect_anywhere_and_load_only_on_their_target() {
     for (target, features) in [
         ("aarch64-unknown-linux-gnu", "(none)"),
         ("riscv64gc-unknown-linux-gnu", "c"),
-        ("x86_64-unknown-linux-gnu", "sse3,ssse3,sse4.1,sse4.2,popcnt"),
+        (
+            "x86_64-unknown-linux-gnu",
+            "sse3,ssse3,sse4.1,sse4.2,popcnt",
+        ),
     ] {
         let out = tmp(&format!("fib-{target}.pcst"));
         // Without --cpu another target gets its baseline.
-        let cpu: &[&str] = if target == host { &["--cpu", "baseline"] } else { &[] };
+        let cpu: &[&str] = if target == host {
+            &["--cpu", "baseline"]
+        } else {
+            &[]
+        };
         let mut args = vec!["compile", "--target", target, "-o", out.to_str().unwrap()];
         args.extend(cpu);
         let example = example();
@@ -297,7 +304,10 @@ fn cross_compiled_artifacts_inspect_anywhere_and_load_only_on_their_target() {
         assert!(o.status.success(), "{}", stderr(&o));
         let text = stdout(&o);
         assert!(text.contains(&format!("target: {target}\n")), "{text}");
-        assert!(text.contains(&format!("cpu features: {features}\n")), "{text}");
+        assert!(
+            text.contains(&format!("cpu features: {features}\n")),
+            "{text}"
+        );
         let o = precast(&["run", out.to_str().unwrap(), "--invoke", "fib", "10"]);
         if target == host {
             assert!(text.contains("loads here: yes"), "{text}");
@@ -319,14 +329,29 @@ fn targets_lists_cpus_and_features_and_bad_cpus_are_refused() {
     let o = precast(&["targets"]);
     assert!(o.status.success());
     let text = stdout(&o);
-    for needle in ["aarch64-unknown-linux-gnu", "cortex-a76", "rva23u64", "zicond", "x86-64-v3"] {
+    for needle in [
+        "aarch64-unknown-linux-gnu",
+        "cortex-a76",
+        "rva23u64",
+        "zicond",
+        "x86-64-v3",
+    ] {
         assert!(text.contains(needle), "{text}");
     }
     let out = tmp("never.pcst");
     for (args, needle) in [
-        (vec!["--target", "aarch64-unknown-linux-gnu", "--cpu", "native"], "--cpu native"),
-        (vec!["--target", "aarch64-unknown-linux-gnu", "--cpu", "+avx2"], "not a feature of aarch64"),
-        (vec!["--target", "sparc-unknown-linux-gnu"], "unsupported target"),
+        (
+            vec!["--target", "aarch64-unknown-linux-gnu", "--cpu", "native"],
+            "--cpu native",
+        ),
+        (
+            vec!["--target", "aarch64-unknown-linux-gnu", "--cpu", "+avx2"],
+            "not a feature of aarch64",
+        ),
+        (
+            vec!["--target", "sparc-unknown-linux-gnu"],
+            "unsupported target",
+        ),
         (vec!["--cpu", "+nosuch"], "unknown CPU feature `nosuch`"),
     ] {
         let mut all = vec!["compile", "-o", out.to_str().unwrap()];

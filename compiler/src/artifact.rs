@@ -603,7 +603,10 @@ mod tests {
             assert_eq!(riscv_call_target(&text), delta, "{delta:#x}");
             // Registers and opcodes are kept.
             assert_eq!(text[0] & 0x7f, 0x17);
-            assert_eq!(u32::from_le_bytes(text[4..8].try_into().unwrap()) & 0xfffff, 0x80e7);
+            assert_eq!(
+                u32::from_le_bytes(text[4..8].try_into().unwrap()) & 0xfffff,
+                0x80e7
+            );
         }
         let mut text = template.to_vec();
         assert!(patch_riscv_call(&mut text, 0, 0x7fff_f800).is_err());

@@ -36,7 +36,9 @@ impl std::str::FromStr for CpuTarget {
         match s {
             "native" => return Ok(CpuTarget::Native),
             "baseline" => return Ok(CpuTarget::Baseline),
-            "" => return Err("empty CPU: expected native, baseline, a CPU name or features".into()),
+            "" => {
+                return Err("empty CPU: expected native, baseline, a CPU name or features".into());
+            }
             _ => {}
         }
         let mut cpu = None;

@@ -239,8 +239,14 @@ mod tests {
     #[test]
     fn triples_map_to_targets() {
         assert_eq!(target("aarch64-unknown-linux-gnu").unwrap().arch, "aarch64");
-        assert_eq!(target("aarch64-unknown-linux-musl").unwrap().arch, "aarch64");
-        assert_eq!(target("riscv64gc-unknown-linux-gnu").unwrap().arch, "riscv64");
+        assert_eq!(
+            target("aarch64-unknown-linux-musl").unwrap().arch,
+            "aarch64"
+        );
+        assert_eq!(
+            target("riscv64gc-unknown-linux-gnu").unwrap().arch,
+            "riscv64"
+        );
         assert_eq!(target("x86_64-unknown-linux-gnu").unwrap().arch, "x86_64");
         assert!(target("riscv64imac-unknown-none-elf").is_none());
         assert!(target("x86_64-pc-windows-msvc").is_none());

@@ -51,8 +51,11 @@ fn every_target_gets_its_own_artifact() {
         object::Architecture::Riscv64,
     ];
     for (target, arch) in TARGETS.iter().zip(expected) {
-        let artifact = compile(SCALAR.as_bytes(), &config(target.triple, CpuTarget::Baseline))
-            .unwrap_or_else(|e| panic!("{}: {e}", target.triple));
+        let artifact = compile(
+            SCALAR.as_bytes(),
+            &config(target.triple, CpuTarget::Baseline),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", target.triple));
         let (machine, h) = header(&artifact);
         assert_eq!(machine, arch, "{}", target.triple);
         assert_eq!(h.target, target.triple);
@@ -70,7 +73,11 @@ fn every_target_gets_its_own_artifact() {
 #[test]
 fn named_cpus_and_features_are_recorded() {
     let cases = [
-        ("aarch64-unknown-linux-gnu", "cortex-a76,+i8mm", "lse,fp16,dotprod,i8mm"),
+        (
+            "aarch64-unknown-linux-gnu",
+            "cortex-a76,+i8mm",
+            "lse,fp16,dotprod,i8mm",
+        ),
         ("aarch64-unknown-linux-gnu", "+lse,+fp16", "lse,fp16"),
         (
             "riscv64gc-unknown-linux-gnu",
@@ -87,7 +94,11 @@ fn named_cpus_and_features_are_recorded() {
     for (target, cpu, want) in cases {
         let artifact = compile(SCALAR.as_bytes(), &config(target, cpu.parse().unwrap()))
             .unwrap_or_else(|e| panic!("{target} {cpu}: {e}"));
-        assert_eq!(header(&artifact).1.cpu_features.to_string(), want, "{target} {cpu}");
+        assert_eq!(
+            header(&artifact).1.cpu_features.to_string(),
+            want,
+            "{target} {cpu}"
+        );
     }
 }
 
@@ -118,7 +129,10 @@ fn bad_targets_and_cpus_are_refused_with_what_would_do() {
             .to_string()
     };
     let msg = refuse("mips-unknown-linux-gnu", CpuTarget::Baseline);
-    assert!(msg.contains("unsupported target") && msg.contains("riscv64gc"), "{msg}");
+    assert!(
+        msg.contains("unsupported target") && msg.contains("riscv64gc"),
+        "{msg}"
+    );
     let msg = refuse("riscv64imac-unknown-linux-gnu", CpuTarget::Baseline);
     assert!(msg.contains("unsupported target"), "{msg}");
     let foreign = if precast_compiler::host_target().starts_with("aarch64") {

@@ -140,7 +140,7 @@ struct Cross {
 }
 
 /// The cross targets: aarch64 is compiled for its baseline (ARMv8.0-A: LL/SC atomics,
-/// NEON), riscv64 for the RVA23 profile (V for SIMD, Zba/Zbb/Zbs, Zicond, Zfa, Zcb).
+/// NEON), riscv64 for the RVA23 profile but Zcb (V for SIMD, Zba/Zbb/Zbs, Zicond, Zfa).
 const CROSS: [(&str, &str, &str, &str, &str, &str); 2] = [
     (
         "aarch64-unknown-linux-gnu",
@@ -156,7 +156,9 @@ const CROSS: [(&str, &str, &str, &str, &str, &str); 2] = [
         "riscv64-linux-gnu-gcc",
         "/usr/riscv64-linux-gnu",
         "rva23u64",
-        "rva23u64",
+        // RVA23 without Zcb: qemu's `riscv_hwprobe` does not report Zcb, so the loader
+        // (rightly) refuses code that needs it.
+        "+v,+zba,+zbb,+zbs,+zicond,+zfa,+zfhmin,+zvbb",
     ),
 ];
 
@@ -166,7 +168,10 @@ impl Cross {
             CROSS.iter().find(|c| c.0 == triple)
         else {
             let known: Vec<&str> = CROSS.iter().map(|c| c.0).collect();
-            bail!("no cross setup for `{triple}`: known are {}", known.join(", "));
+            bail!(
+                "no cross setup for `{triple}`: known are {}",
+                known.join(", ")
+            );
         };
         Ok(Cross {
             triple,
@@ -222,7 +227,11 @@ impl Cross {
         let installed = Command::new("rustup")
             .args(["target", "list", "--installed"])
             .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l == self.triple));
+            .is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .any(|l| l == self.triple)
+            });
         if !installed {
             missing.push(format!(
                 "the Rust standard library for {} (rustup target add {})",
@@ -256,9 +265,19 @@ impl Cross {
             "compile-server",
         ]))?;
         run(cargo()
-            .args(["build", "--quiet", "-p", "precast-tests", "--no-default-features"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "precast-tests",
+                "--no-default-features",
+            ])
             .args(["--bin", bin, "--target", self.triple]))?;
-        Ok(root().join("target").join(self.triple).join("debug").join(bin))
+        Ok(root()
+            .join("target")
+            .join(self.triple)
+            .join("debug")
+            .join(bin))
     }
 
     /// A command running the target binary `exe` under qemu, compiling through the native
@@ -276,6 +295,60 @@ impl Cross {
                 format!("--target {} --cpu {}", self.triple, self.cpu),
             );
         Ok(cmd)
+    }
+
+    /// The loader on the target refuses an artifact needing features the emulated CPU lacks,
+    /// naming them (and runs it on a CPU that has them).
+    fn refusal(&self) -> Result<()> {
+        let (cpu, lacking_cpu, missing) = match self.triple {
+            "aarch64-unknown-linux-gnu" => ("+lse,+i8mm", "cortex-a53", "lse,i8mm"),
+            _ => ("+v,+zicond", "rv64,v=false,zicond=false", "v,zicond"),
+        };
+        run(cargo().args(["build", "--quiet", "-p", "precast-cli"]))?;
+        let artifact = std::env::temp_dir().join(format!("precast-refusal-{}.pcst", self.triple));
+        run(Command::new(root().join("target/debug/precast"))
+            .args([
+                "compile",
+                "examples/fib.wat",
+                "--target",
+                self.triple,
+                "--cpu",
+                cpu,
+                "-o",
+            ])
+            .arg(&artifact))?;
+        let precast_run = root()
+            .join("target")
+            .join(self.triple)
+            .join("debug/precast-run");
+        let attempt = |qemu_cpu: &str| -> Result<std::process::Output> {
+            let mut cmd = Command::new(self.qemu);
+            cmd.args(["-L", self.sysroot, "-cpu", qemu_cpu])
+                .arg(&precast_run)
+                .arg(&artifact)
+                .args(["--invoke", "fib", "20"]);
+            eprintln!("+ {cmd:?}");
+            cmd.output()
+                .with_context(|| format!("cannot start {}", self.qemu))
+        };
+        let out = attempt(lacking_cpu)?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let named = missing.split(',').all(|f| stderr.contains(f));
+        if out.status.code() != Some(1) || !named || !stderr.contains("lacks") {
+            bail!(
+                "on {lacking_cpu} the artifact for {cpu} was not refused naming {missing}: {out:?}"
+            );
+        }
+        eprintln!("refused as expected: {}", stderr.trim());
+        let out = attempt(self.qemu_cpu)?;
+        if !out.status.success() || String::from_utf8_lossy(&out.stdout).trim() != "6765" {
+            bail!(
+                "the artifact for {cpu} did not run on {}: {out:?}",
+                self.qemu_cpu
+            );
+        }
+        let _ = std::fs::remove_file(&artifact);
+        Ok(())
     }
 
     /// The example's linked host: built for the target with its modules precompiled for it
@@ -324,6 +397,7 @@ fn cross(targets: &[String]) -> Result<()> {
         spec(&target)?;
         wasi(&target)?;
         sightglass(&target)?;
+        cross.refusal()?;
         cross.linked_host()?;
     }
     if !skipped.is_empty() {

@@ -53,8 +53,8 @@ fn main() -> ExitCode {
         Some(runner) => wasi_suite::Target { config, runner },
         None => {
             let Some(runner) = std::env::current_exe()
-        .ok()
-        .and_then(|p| Some(p.parent()?.join("precast-run")))
+                .ok()
+                .and_then(|p| Some(p.parent()?.join("precast-run")))
                 .filter(|p| p.is_file())
             else {
                 eprintln!(
