@@ -182,7 +182,8 @@ pub fn flush_icache(code: &[u8]) {
         fn precast_flush_icache(start: *mut std::ffi::c_char, end: *mut std::ffi::c_char);
     }
     let range = code.as_ptr_range();
-    // SAFETY: the range is a live slice; cache maintenance reads nor writes its bytes.
+    // SAFETY: the range is a live slice; cache maintenance neither reads nor writes its
+    // bytes.
     unsafe { precast_flush_icache(range.start.cast_mut().cast(), range.end.cast_mut().cast()) }
 }
 
