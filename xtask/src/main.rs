@@ -44,42 +44,25 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-fn spec(args: &[String]) -> Result<()> {
+/// Runs the precast-tests binary `bin` with `args`: natively, or, with `--target` for another
+/// architecture, cross-built and emulated, compiling through the native compile server.
+fn suite(bin: &str, args: &[String]) -> Result<()> {
     let (cross, args) = Cross::from_args(args)?;
     let Some(cross) = cross else {
         return run(cargo()
-            .args([
-                "run",
-                "--quiet",
-                "-p",
-                "precast-tests",
-                "--bin",
-                "spec-runner",
-                "--",
-            ])
+            .args(["run", "--quiet", "-p", "precast-tests", "--bin", bin, "--"])
             .args(args));
     };
-    let runner = cross.build_runner("spec-runner")?;
+    let runner = cross.build_runner(bin)?;
     run(cross.emulated(&runner)?.args(args))
 }
 
+fn spec(args: &[String]) -> Result<()> {
+    suite("spec-runner", args)
+}
+
 fn sightglass(args: &[String]) -> Result<()> {
-    let (cross, args) = Cross::from_args(args)?;
-    let Some(cross) = cross else {
-        return run(cargo()
-            .args([
-                "run",
-                "--quiet",
-                "-p",
-                "precast-tests",
-                "--bin",
-                "sightglass-runner",
-                "--",
-            ])
-            .args(args));
-    };
-    let runner = cross.build_runner("sightglass-runner")?;
-    run(cross.emulated(&runner)?.args(args))
+    suite("sightglass-runner", args)
 }
 
 fn wasi(args: &[String]) -> Result<()> {
