@@ -2,7 +2,7 @@
 //! directions, multiple results, the caller's store data and exports, errors and panics that
 //! trap, and calls from the host through the untyped API.
 
-use precast_loader::{Caller, Engine, Error, Extern, Func, Linker, Module, Store, Val};
+use precast_loader::{Caller, Engine, Error, Extern, Func, LinkError, Linker, Module, Store, Val};
 use precast_tests::harness::artifact;
 
 const WAT: &str = r#"(module
@@ -92,7 +92,10 @@ fn typed_host_functions_from_wasm() {
         .unwrap()
         .call(&mut store, ())
         .unwrap_err();
-    assert!(e.to_string().contains("panicked: boom"), "{e}");
+    assert!(
+        matches!(&e, Error::Host(m) if m == "host function panicked: boom"),
+        "{e:?}"
+    );
     // The store works on after errors and panics.
     assert_eq!(add.call(&mut store, (1, 2)).unwrap(), 3);
 }
@@ -132,7 +135,11 @@ fn wrapped_func_called_from_the_host() {
     let e = f
         .call(&mut store, &[Val::I32(1), Val::F32(0)], &mut out)
         .unwrap_err();
-    assert!(e.to_string().contains("wrong type"), "{e}");
+    assert!(
+        matches!(&e, Error::Api(m)
+            if m == "argument 0 of function of type (i64, f32) -> (i64, f32) has the wrong type: I32(1)"),
+        "{e:?}"
+    );
     let typed = f.typed::<(i64, f32), (i64, f32)>(&store).unwrap();
     assert_eq!(typed.call(&mut store, (-5, 1.0)).unwrap(), (0, 0.5));
 }
@@ -158,5 +165,19 @@ fn wrapped_func_imported_by_wasm() {
     // A signature mismatch is a link error, as for any function.
     let mut l = Linker::new(&engine);
     l.func_wrap("h", "add", |a: i64| a).unwrap();
-    assert!(l.instantiate(&mut store, &module).is_err());
+    let e = l.instantiate(&mut store, &module).unwrap_err();
+    match &e {
+        Error::Link(LinkError::IncompatibleImport {
+            module,
+            name,
+            reason,
+        }) => {
+            assert_eq!((module.as_str(), name.as_str()), ("h", "add"));
+            assert_eq!(
+                reason, "expected function type (i32, i32) -> (i32), found (i64) -> (i64)",
+                "{e}"
+            );
+        }
+        other => panic!("want an incompatible-import link error, got {other:?}"),
+    }
 }
