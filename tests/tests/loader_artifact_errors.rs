@@ -52,7 +52,11 @@ fn artifact() -> Vec<u8> {
 }
 
 fn load(bytes: &[u8]) -> Result<Module, LoadError> {
-    match Module::from_bytes(&Engine::default(), bytes) {
+    load_in(&Engine::default(), bytes)
+}
+
+fn load_in(engine: &Engine, bytes: &[u8]) -> Result<Module, LoadError> {
+    match Module::from_bytes(engine, bytes) {
         Ok(m) => Ok(m),
         Err(Error::Load(e)) => Err(e),
         Err(e) => panic!("unexpected error kind: {e}"),
@@ -452,28 +456,249 @@ fn malformed_tables() {
     assert!(e.to_string().contains("disagree"), "{e}");
 }
 
-#[test]
-fn never_panics_on_corruption() {
-    // Flip every byte of the metadata and the ELF structure, one at a time: each result is
-    // a clean load or a typed error.
-    let a = artifact();
-    let (_, text) = section(&a, sections::TEXT);
-    for at in (0..a.len()).filter(|&i| i < text.offset || i >= text.offset + text.size) {
-        let mut bad = a.clone();
-        bad[at] ^= 0xa5;
-        let _ = load(&bad);
+/// What a loaded module does: its name, `f(2)`, the trap of `f(0)` with its backtrace, `g()`.
+#[derive(Debug, PartialEq)]
+struct Behaviour {
+    name: Option<String>,
+    f2: Vec<Val>,
+    f0: (TrapCode, Vec<String>),
+    g: Vec<Val>,
+}
+
+fn behaviour(engine: &Engine, m: &Module) -> Behaviour {
+    let mut store = Store::new(engine, ());
+    let instance = Linker::new(engine)
+        .instantiate(&mut store, m)
+        .unwrap_or_else(|e| panic!("instantiate: {e}"));
+    let mut call = |name: &str, args: &[Val]| {
+        let f = instance.get_func(&store, name).expect("export");
+        let ty = f.ty(&store).unwrap();
+        let mut out: Vec<Val> = ty.results.iter().map(Val::default_for).collect();
+        f.call(&mut store, args, &mut out).map(|()| out)
+    };
+    let f2 = call("f", &[Val::I32(2)]).unwrap_or_else(|e| panic!("f(2): {e}"));
+    let f0 = match call("f", &[Val::I32(0)]) {
+        Err(Error::Trap(t)) => (
+            t.code(),
+            t.backtrace().iter().map(|f| f.display_name()).collect(),
+        ),
+        other => panic!("f(0): want a trap, got {other:?}"),
+    };
+    let g = call("g", &[]).unwrap_or_else(|e| panic!("g(): {e}"));
+    Behaviour {
+        name: m.name().map(str::to_owned),
+        f2,
+        f0,
+        g,
     }
-    for len in (0..a.len()).step_by(7) {
-        let _ = load(&a[..len]);
+}
+
+/// Which part of the artifact a byte is in, by what checks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Region {
+    /// The ELF file header (class, byte order, section table position, ...).
+    ElfHeader,
+    /// The section header table.
+    SectionTable,
+    /// `.shstrtab`: the section names.
+    SectionNames,
+    /// `.precast.header`: magic, version, its own CRC.
+    PrecastHeader,
+    /// Covered by the metadata checksum (verified at every load).
+    Metadata,
+    /// Covered only by the checksum over every section (`.text`, traps, data, names).
+    Checksummed,
+    /// Read by no check and by nothing the module does: the ELF symbol table and its
+    /// strings, the (unsigned, so unchecked) signature, padding between sections.
+    Unchecked,
+}
+
+/// The region of every byte of `bytes`.
+fn regions(bytes: &[u8]) -> Vec<Region> {
+    let mut r = vec![Region::Unchecked; bytes.len()];
+    let all = elf::sections(bytes).unwrap();
+    for s in &all {
+        let region = match s.name.as_str() {
+            ".shstrtab" => Region::SectionNames,
+            sections::HEADER => Region::PrecastHeader,
+            n if sections::METADATA.contains(&n) => Region::Metadata,
+            n if sections::CHECKSUMMED.contains(&n) => Region::Checksummed,
+            _ => continue,
+        };
+        r[s.offset..s.offset + s.size].fill(region);
+    }
+    let shoff = u64::from_le_bytes(bytes[0x28..0x30].try_into().unwrap()) as usize;
+    r[shoff..shoff + all.len() * 64].fill(Region::SectionTable);
+    r[..64].fill(Region::ElfHeader);
+    r
+}
+
+/// Whether `e` is an acceptable refusal of a flipped byte in `region`.
+fn refusal_fits(region: Region, e: &LoadError) -> bool {
+    use LoadError::*;
+    // Structure: the ELF header and section table decide where everything is, so a flip
+    // there can also move a section onto other bytes, which then fail that section's check.
+    let structural = matches!(
+        e,
+        NotElf { .. } | NotPrecast | Truncated { .. } | MalformedElf(_)
+    );
+    let moved = matches!(
+        e,
+        BadMagic
+            | FormatVersion { .. }
+            | HeaderChecksum { .. }
+            | MalformedHeader(_)
+            | SectionsChecksum { .. }
+    );
+    match region {
+        Region::ElfHeader | Region::SectionTable => structural || moved,
+        // A renamed section is missing (or unknown, or a relocation section); a missing
+        // checksummed section counts as empty, so its checksum fails first.
+        Region::SectionNames => matches!(e, NotPrecast | MalformedElf(_) | SectionsChecksum { .. }),
+        Region::PrecastHeader => matches!(
+            e,
+            BadMagic | FormatVersion { .. } | HeaderChecksum { .. } | MalformedHeader(_)
+        ),
+        Region::Metadata => matches!(
+            e,
+            SectionsChecksum {
+                sections: "metadata",
+                ..
+            }
+        ),
+        Region::Checksummed => matches!(
+            e,
+            SectionsChecksum {
+                sections: "all",
+                ..
+            }
+        ),
+        Region::Unchecked => false,
     }
 }
 
 #[test]
-fn never_panics_on_checksummed_metadata_corruption() {
-    // Same, with checksums recomputed so the corruption reaches decoding, validation and
-    // instantiation.
+fn every_flip_is_refused_by_its_check_or_harmless() {
+    // Flip every byte of the artifact, one at a time, and load it with full verification
+    // (`Module::from_bytes`): each flip is refused with an error of the check that covers
+    // its region (see `refusal_fits`), or, in a region no check covers (symbols, padding)
+    // or one a check does not read (the ELF header's entry point, a section's flags), loads
+    // and behaves exactly like the original. A flip in `.text` is always refused.
     let a = artifact();
     let engine = Engine::default();
+    let want = behaviour(&engine, &load_in(&engine, &a).unwrap());
+    let region = regions(&a);
+    let mut outcomes = std::collections::BTreeMap::<(Region, String), usize>::new();
+    let mut bad_outcomes = Vec::new();
+    for (at, &r) in region.iter().enumerate() {
+        let mut bad = a.clone();
+        bad[at] ^= 0xa5;
+        let kind = match load_in(&engine, &bad) {
+            Err(e) => {
+                if !refusal_fits(r, &e) {
+                    bad_outcomes.push(format!("byte {at:#x} ({r:?}): refused with `{e}`"));
+                }
+                format!("{e:?}")
+                    .split([' ', '(', '{'])
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            }
+            Ok(m) => {
+                if matches!(
+                    r,
+                    Region::Metadata | Region::Checksummed | Region::PrecastHeader
+                ) {
+                    bad_outcomes.push(format!("byte {at:#x} ({r:?}): loaded"));
+                } else {
+                    let got = behaviour(&engine, &m);
+                    if got != want {
+                        bad_outcomes.push(format!("byte {at:#x} ({r:?}): behaves as {got:?}"));
+                    }
+                }
+                "accepted".to_owned()
+            }
+        };
+        *outcomes.entry((r, kind)).or_default() += 1;
+    }
+    assert!(
+        bad_outcomes.is_empty(),
+        "{} of {} flips: {bad_outcomes:#?}\noutcomes: {outcomes:#?}",
+        bad_outcomes.len(),
+        a.len()
+    );
+    // Every region was reached, and the checked regions were refused by their own check.
+    for r in [
+        Region::ElfHeader,
+        Region::SectionTable,
+        Region::SectionNames,
+        Region::PrecastHeader,
+        Region::Metadata,
+        Region::Checksummed,
+        Region::Unchecked,
+    ] {
+        assert!(
+            outcomes.keys().any(|(o, _)| *o == r),
+            "{r:?}: {outcomes:#?}"
+        );
+    }
+    assert!(
+        outcomes.contains_key(&(Region::Unchecked, "accepted".into())),
+        "{outcomes:#?}"
+    );
+}
+
+#[test]
+fn text_flips_are_refused_when_loading_files() {
+    // The safe file path verifies the code too: every flipped byte of `.text` is refused
+    // with the checksum over every section, before any of it can run.
+    let a = artifact();
+    let (_, text) = section(&a, sections::TEXT);
+    let dir = std::env::temp_dir().join(format!("precast-text-flips-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("flipped.pcst");
+    let engine = Engine::default();
+    for at in text.offset..text.offset + text.size {
+        let mut bad = a.clone();
+        bad[at] ^= 0xa5;
+        std::fs::write(&path, &bad).unwrap();
+        match Module::from_file(&engine, &path) {
+            Err(Error::Load(LoadError::SectionsChecksum {
+                sections: "all", ..
+            })) => {}
+            Err(e) => panic!(".text byte {at:#x}: refused with the wrong error: {e}"),
+            Ok(_) => panic!(".text byte {at:#x}: a corrupted file loaded"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn every_truncation_is_refused() {
+    // Any prefix of the artifact is refused as not an artifact, truncated or malformed.
+    let a = artifact();
+    for len in (0..a.len()).step_by(7).chain([a.len() - 1]) {
+        match load(&a[..len]) {
+            Err(
+                LoadError::NotElf { .. } | LoadError::Truncated { .. } | LoadError::MalformedElf(_),
+            ) => {}
+            Err(e) => panic!("truncated to {len} bytes: refused with an unexpected error: {e}"),
+            Ok(_) => panic!("truncated to {len} bytes: loaded"),
+        }
+    }
+}
+
+#[test]
+fn rechecksummed_metadata_flips_fail_typed() {
+    // Flips with the checksums recomputed (a writer's bug, or a forger: what a signature
+    // check is for), so the corruption reaches decoding, validation and instantiation. The
+    // loader cannot tell every such change from a real module, but what it refuses, it
+    // refuses with the decoding or validation error of the flipped section, and
+    // instantiating what it accepts fails, if at all, with a typed error.
+    let a = artifact();
+    let engine = Engine::default();
+    let mut refused = 0;
+    let mut accepted = 0;
     for name in [
         sections::INFO,
         sections::VMOFFSETS,
@@ -487,11 +712,39 @@ fn never_panics_on_checksummed_metadata_corruption() {
                 let mut bad = a.clone();
                 bad[at] ^= flip;
                 rechecksum(&mut bad);
-                if let Ok(m) = Module::from_bytes(&engine, &bad) {
-                    let mut store = Store::new(&engine, ());
-                    let _ = Linker::new(&engine).instantiate(&mut store, &m);
+                match load_in(&engine, &bad) {
+                    Err(e) => {
+                        refused += 1;
+                        let fits = match &e {
+                            LoadError::Decode { section, .. }
+                            | LoadError::Malformed { section, .. } => *section == name,
+                            LoadError::VMOffsets(_) => name == sections::VMOFFSETS,
+                            _ => false,
+                        };
+                        assert!(fits, "{name} byte {at:#x} ^ {flip:#x}: refused with `{e}`");
+                    }
+                    Ok(m) => {
+                        accepted += 1;
+                        let mut store = Store::new(&engine, ());
+                        match Linker::new(&engine).instantiate(&mut store, &m) {
+                            Ok(_)
+                            | Err(
+                                Error::Link(_)
+                                | Error::Trap(_)
+                                | Error::Resource(_)
+                                | Error::Api(_),
+                            ) => {}
+                            Err(e) => panic!(
+                                "{name} byte {at:#x} ^ {flip:#x}: instantiation failed with `{e:?}`"
+                            ),
+                        }
+                    }
                 }
             }
         }
     }
+    assert!(
+        refused > 0 && accepted > 0,
+        "refused {refused}, accepted {accepted}"
+    );
 }
