@@ -1,4 +1,5 @@
-//! Links the modules of `tests/linked/` into the test binaries (`tests/tests/linked.rs`).
+//! Links the modules of `tests/linked/` into the test binaries (`tests/tests/linked.rs`,
+//! `tests/tests/trust.rs`).
 
 fn main() -> Result<(), precast_build::Error> {
     for name in ["images", "threads"] {
@@ -13,6 +14,10 @@ fn main() -> Result<(), precast_build::Error> {
         } else {
             precast_build::precast_compiler::CpuTarget::Baseline
         })
+        .compile()?;
+    // Signed with the test-only key of `keys/` (`tests/tests/trust.rs` trusts its public half).
+    precast_build::Module::new("images_signed", "linked/images.wat")
+        .sign("keys/test-only.key")
         .compile()?;
     Ok(())
 }

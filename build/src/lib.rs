@@ -82,6 +82,7 @@ pub struct Module {
     config: Config,
     out_dir: Option<PathBuf>,
     emit_cargo: bool,
+    key_file: Option<PathBuf>,
 }
 
 /// What [`Module::compile`] wrote.
@@ -111,7 +112,16 @@ impl Module {
             },
             out_dir: None,
             emit_cargo: true,
+            key_file: None,
         }
+    }
+
+    /// Signs the object with the ed25519 private key in `key_file` (PEM, from `precast
+    /// keygen`), so that an engine trusting the public key loads it
+    /// (`Config::trust`). The build reruns when the key file changes.
+    pub fn sign(mut self, key_file: impl AsRef<Path>) -> Module {
+        self.key_file = Some(key_file.as_ref().to_path_buf());
+        self
     }
 
     /// The CPU the code may assume (default: the target's portable baseline; `Native` is the
@@ -194,10 +204,21 @@ impl Module {
         };
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let wasm = std::fs::read(&self.input).map_err(io(&self.input))?;
-        let config = Config {
+        let mut config = Config {
             link_name: Some(self.name.clone()),
             ..self.config
         };
+        if let Some(key) = &self.key_file {
+            if self.emit_cargo {
+                println!("cargo:rerun-if-changed={}", key.display());
+            }
+            let key = precast_compiler::signing::read_key(key).map_err(|error| Error::Compile {
+                name: self.name.clone(),
+                path: key.clone(),
+                error,
+            })?;
+            config.signing_key = Some(key);
+        }
         let object = precast_compiler::compile(&wasm, &config).map_err(|error| Error::Compile {
             name: self.name.clone(),
             path: self.input.clone(),

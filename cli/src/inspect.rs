@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use object::{Object, ObjectSection};
 use precast_format::module::{ExternKind, FuncType, ImportKind, ModuleInfo};
-use precast_loader::{Engine, Module};
+use precast_loader::{Engine, Module, Signature};
 use std::path::Path;
 
 fn hex(bytes: &[u8]) -> String {
@@ -100,17 +100,26 @@ pub fn print(path: &Path) -> Result<()> {
     let h = &inspected.header;
     println!("artifact: {} ({} bytes)", path.display(), bytes.len());
     println!("format version: {}", h.format_version);
-    println!("precast version: {}", h.precast_version);
+    println!(
+        "precast version: {} (build {:016x})",
+        h.precast_version, h.build_id
+    );
     println!("target: {}", h.target);
     println!("cpu features: {}", h.cpu_features);
     println!(
-        "settings: bounds checks {:?}, memory reservation {} bytes, guard {} bytes, signals {}, frame pointers {}",
+        "settings: bounds checks {:?}, memory reservation {} bytes, guard {} bytes, signals {}, frame pointers {}, spectre mitigations {}",
         h.settings.bounds_checks,
         h.settings.memory_reservation,
         h.settings.memory_guard_size,
         h.settings.signals_based_traps,
-        h.settings.frame_pointers
+        h.settings.frame_pointers,
+        h.settings.spectre_mitigations
     );
+    match &inspected.signature {
+        Signature::Unsigned => println!("signature: none"),
+        Signature::Valid { fingerprint, .. } => println!("signature: valid, key {fingerprint}"),
+        Signature::Invalid(why) => println!("signature: INVALID: {why}"),
+    }
     println!("wasm sha256: {}", hex(&h.wasm_hash));
     println!("sections checksum: {:#010x}", h.sections_checksum);
     if let Some(name) = &inspected.info.name {

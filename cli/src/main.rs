@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use precast_compiler::{Config, CpuTarget};
 use precast_format::header::BoundsChecks;
-use precast_loader::{Engine, Module};
+use precast_loader::Module;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,6 +41,11 @@ struct CompileOpts {
     /// Cranelift optimization level: none, speed, speed_and_size.
     #[arg(long, default_value = "speed")]
     opt_level: String,
+    /// Compile without Spectre mitigations: explicitly bounds-checked memory and table
+    /// accesses are then not guarded against speculation past their check (recorded in the
+    /// header; a loader can refuse such artifacts).
+    #[arg(long)]
+    no_spectre_mitigations: bool,
 }
 
 impl CompileOpts {
@@ -63,6 +68,7 @@ impl CompileOpts {
         if let Bounds::Explicit = self.bounds_checks {
             c.settings.bounds_checks = BoundsChecks::Explicit;
         }
+        c.settings.spectre_mitigations = !self.no_spectre_mitigations;
         c
     }
 }
@@ -85,8 +91,30 @@ enum Command {
         /// riscv64gc-unknown-linux-gnu (default: this machine's).
         #[arg(long, value_name = "TRIPLE")]
         target: Option<String>,
+        /// Sign the artifact with this ed25519 private key (PEM, from `precast keygen`).
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
         #[command(flatten)]
         opts: CompileOpts,
+    },
+    /// Generate an ed25519 key pair for signing artifacts: KEY (private, PKCS#8 PEM, mode
+    /// 0600) and KEY.pub (public, for `precast-run --trust KEY.pub`).
+    Keygen {
+        /// Where to write the private key (KEY.pub is written beside it).
+        #[arg(short, long, value_name = "KEY")]
+        output: PathBuf,
+    },
+    /// Sign an artifact or linkable object (in place, or into --output), replacing any
+    /// earlier signature.
+    Sign {
+        /// The artifact.
+        artifact: PathBuf,
+        /// The ed25519 private key (PEM, from `precast keygen`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Write the signed artifact here instead of in place.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// List the targets, their baselines, named CPUs and CPU features.
     Targets,
@@ -97,6 +125,8 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         opts: CompileOpts,
+        #[command(flatten)]
+        load: precast_run::LoadArgs,
         #[command(flatten)]
         run: precast_run::RunArgs,
     },
@@ -124,6 +154,16 @@ fn print_targets() {
     }
 }
 
+/// For the commands that only print: a closed pipe ends the process quietly, as it does
+/// for other Unix tools (`precast inspect A | head`), instead of a failed print. `run` keeps
+/// Rust's default (ignored), so a guest's write to a closed pipe is an `EPIPE` for it.
+fn default_sigpipe() {
+    // SAFETY: setting a signal's disposition to its default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn is_artifact(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x7fELF")
 }
@@ -133,7 +173,7 @@ fn main() -> ExitCode {
         Ok(status) => precast_run::exit_code(status),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(precast_run::error_status(&e))
         }
     }
 }
@@ -146,32 +186,64 @@ fn real_main() -> Result<i32> {
             output,
             link_name,
             target,
+            sign,
             opts,
         } => {
+            let signing_key = sign.map(precast_compiler::signing::read_key).transpose()?;
             let config = Config {
                 link_name,
+                signing_key,
                 ..opts.config(target.as_deref())
             };
             precast_compiler::compile_file(&input, &output, &config)?;
             Ok(0)
         }
-        Command::Run { file, opts, run } => {
+        Command::Keygen { output } => {
+            let key = precast_compiler::signing::generate_key()?;
+            let public = precast_compiler::signing::write_key_pair(&key, &output)?;
+            println!(
+                "wrote {} and {} (key {})",
+                output.display(),
+                public.display(),
+                precast_format::signature::fingerprint(key.verifying_key().as_bytes())
+            );
+            Ok(0)
+        }
+        Command::Sign {
+            artifact,
+            key,
+            output,
+        } => {
+            let key = precast_compiler::signing::read_key(&key)?;
+            precast_compiler::sign_file(&artifact, output.as_deref(), &key)?;
+            Ok(0)
+        }
+        Command::Run {
+            file,
+            opts,
+            load,
+            run,
+        } => {
             let call = run.invocation(&file);
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let engine = Engine::default();
+            let engine = load.engine()?;
             let module = if is_artifact(&bytes) {
-                Module::from_file(&engine, &file)
+                load.load(&engine, &file)?
             } else {
                 let artifact = precast_compiler::compile(&bytes, &opts.config(None))
                     .with_context(|| format!("cannot compile {}", file.display()))?;
                 Module::from_bytes(&engine, &artifact)
-            }
-            .with_context(|| format!("cannot load {}", file.display()))?;
+                    .with_context(|| format!("cannot load {}", file.display()))?
+            };
             precast_run::run_loaded(&engine, &module, &call)
         }
-        Command::Inspect { artifact } => inspect::print(&artifact).map(|()| 0),
+        Command::Inspect { artifact } => {
+            default_sigpipe();
+            inspect::print(&artifact).map(|()| 0)
+        }
         Command::Targets => {
+            default_sigpipe();
             print_targets();
             Ok(0)
         }

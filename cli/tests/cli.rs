@@ -64,8 +64,9 @@ fn compile_inspect_and_run() {
 
 #[test]
 fn errors_exit_non_zero_with_a_message() {
+    // A trap exits with 134, as Wasmtime's command line does; other errors with 1.
     let o = precast(&["run", &example(), "--invoke", "divide", "1", "0"]);
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(134));
     let e = stderr(&o);
     assert!(
         e.contains("integer divide by zero") && e.contains("divide"),
@@ -86,7 +87,7 @@ fn errors_exit_non_zero_with_a_message() {
     let junk = tmp("junk.pcst");
     std::fs::write(&junk, b"\x7fELF garbage").unwrap();
     let o = precast(&["run", junk.to_str().unwrap()]);
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("artifact"), "{}", stderr(&o));
 
     let o = precast(&["run", &example(), "--invoke", "nope"]);
@@ -207,7 +208,10 @@ fn linkable_objects_link_with_cc_and_are_artifacts_too() {
     assert_eq!(text.relocations().count(), 0);
     assert!(file.section_by_name(".note.GNU-stack").is_some());
     let descriptor = file.section_by_name(".precast.descriptor").unwrap();
-    assert_eq!(descriptor.relocations().count(), 9);
+    assert_eq!(
+        descriptor.relocations().count(),
+        precast_format::linked::SECTIONS.len()
+    );
 
     // The same object is an artifact file: it runs and inspects like one.
     let o = precast(&["run", fib.to_str().unwrap(), "--invoke", "fib", "20"]);
@@ -364,4 +368,139 @@ fn targets_lists_cpus_and_features_and_bad_cpus_are_refused() {
         assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
     }
     assert!(!out.exists());
+}
+
+#[test]
+fn keygen_sign_and_trust() {
+    let dir = tmp("keys");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    for k in ["a", "b"] {
+        let o = precast(&["keygen", "-o", &path(k)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let private = std::fs::read_to_string(path(k)).unwrap();
+        assert!(
+            private.starts_with("-----BEGIN PRIVATE KEY-----"),
+            "{private}"
+        );
+        let public = std::fs::read_to_string(path(&format!("{k}.pub"))).unwrap();
+        assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"), "{public}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path(k)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // keygen never overwrites a key.
+    let o = precast(&["keygen", "-o", &path("a")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("exists"), "{}", stderr(&o));
+
+    let signed = path("signed.pcst");
+    let o = precast(&["compile", &example(), "-o", &signed, "--sign", &path("a")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = |file: &str, trust: &str| {
+        precast(&["run", file, "--trust", trust, "--invoke", "fib", "10"])
+    };
+    let o = run(&signed, &path("a.pub"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "55");
+    let o = precast(&["inspect", &signed]);
+    assert!(
+        stdout(&o).contains("signature: valid, key "),
+        "{}",
+        stdout(&o)
+    );
+    // Another key's public half: refused, naming the signer.
+    let o = run(&signed, &path("b.pub"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a trusted key"), "{}", stderr(&o));
+    // Unsigned: refused; signed afterwards with `precast sign`: accepted.
+    let unsigned = path("unsigned.pcst");
+    let o = precast(&["compile", &example(), "-o", &unsigned]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&unsigned, &path("b.pub"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is not signed"), "{}", stderr(&o));
+    let o = precast(&["sign", &unsigned, "--key", &path("b")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&unsigned, &path("b.pub"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A byte changed after signing: refused, also with --unchecked.
+    let mut bytes = std::fs::read(&signed).unwrap();
+    let at = text_byte(&bytes);
+    bytes[at] ^= 1;
+    let tampered = path("tampered.pcst");
+    std::fs::write(&tampered, &bytes).unwrap();
+    for extra in [None, Some("--unchecked")] {
+        let mut args = vec!["run", &tampered, "--trust"];
+        let a_pub = path("a.pub");
+        args.push(&a_pub);
+        args.extend(extra);
+        args.extend(["--invoke", "fib", "10"]);
+        let o = precast(&args);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(stderr(&o).contains("error: "), "{}", stderr(&o));
+    }
+    // Bad key files are clear errors.
+    let o = run(&signed, &path("a"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not an ed25519 public key"),
+        "{}",
+        stderr(&o)
+    );
+    let o = precast(&["sign", &unsigned, "--key", &path("a.pub")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not an ed25519 private key"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// File offset of the last byte of `.text` (alignment padding, never executed).
+fn text_byte(bytes: &[u8]) -> usize {
+    use object::{Object, ObjectSection};
+    let f = object::File::parse(bytes).unwrap();
+    let (at, len) = f.section_by_name(".text").unwrap().file_range().unwrap();
+    (at + len - 1) as usize
+}
+
+#[test]
+fn unchecked_runs_skip_only_the_code_checksum() {
+    let out = tmp("unchecked.pcst");
+    let o = precast(&["compile", &example(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = precast(&[
+        "run",
+        out.to_str().unwrap(),
+        "--unchecked",
+        "--invoke",
+        "fib",
+        "10",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "55");
+    // The last byte of .text (alignment padding, never executed): the default run refuses
+    // it, --unchecked does not read it.
+    let mut bad = std::fs::read(&out).unwrap();
+    let at = text_byte(&bad);
+    bad[at] ^= 0x5a;
+    std::fs::write(&out, &bad).unwrap();
+    let o = precast(&["run", out.to_str().unwrap(), "--invoke", "fib", "10"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("sections are corrupted"),
+        "{}",
+        stderr(&o)
+    );
+    let o = precast(&[
+        "run",
+        out.to_str().unwrap(),
+        "--unchecked",
+        "--invoke",
+        "fib",
+        "10",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }

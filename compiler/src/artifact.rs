@@ -11,7 +11,7 @@ use object::{
 };
 use precast_format::header::{FORMAT_VERSION, Header};
 use precast_format::module::{ConstExpr, ConstOp, DataMode, DataSegment, MemoryImage};
-use precast_format::{IMAGE_ALIGN, ModuleInfo, TrapCode, linked, sections, tables};
+use precast_format::{IMAGE_ALIGN, ModuleInfo, TrapCode, linked, sections, signature, tables};
 use sha2::Digest;
 use std::collections::HashMap;
 
@@ -411,7 +411,7 @@ pub fn write(
     let (info, l) = (&s.info, &s.layout);
     let header = Header {
         format_version: FORMAT_VERSION,
-        precast_version: env!("CARGO_PKG_VERSION").to_string(),
+        precast_version: precast_format::VERSION.to_string(),
         target: isa.triple().to_string(),
         cpu_features: isa::cpu_features(isa),
         settings: config.settings,
@@ -419,8 +419,23 @@ pub fn write(
         wasm_hash,
         sections_checksum: s.sections_checksum,
         metadata_checksum: s.metadata_checksum,
+        build_id: precast_format::BUILD_ID,
     };
     let header_bytes = header.encode(crc32fast::hash);
+    let checksummed = s.all();
+    let section_bytes = |name: &str| -> &[u8] {
+        match name {
+            sections::HEADER => &header_bytes[..],
+            _ => checksummed
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(&[][..], |(_, b)| *b),
+        }
+    };
+    let signature_bytes = match &config.signing_key {
+        Some(key) => crate::signing::signature_section(key, section_bytes),
+        None => [0; signature::SIZE],
+    };
 
     let arch = architecture(isa)?;
     let mut obj = Object::new(BinaryFormat::Elf, arch, Endianness::Little);
@@ -439,6 +454,7 @@ pub fn write(
     // page with code. A linkable object's `.text` needs no page: it is never mapped alone.
     let order = [
         sections::HEADER,
+        sections::SIGNATURE,
         sections::INFO,
         sections::VMOFFSETS,
         sections::FUNCS,
@@ -448,15 +464,11 @@ pub fn write(
         sections::DATA,
         sections::TEXT,
     ];
-    let checksummed = s.all();
     let mut ids: Vec<(&str, SectionId)> = Vec::with_capacity(order.len());
     for name in order {
         let bytes = match name {
-            sections::HEADER => &header_bytes[..],
-            _ => checksummed
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map_or(&[][..], |(_, b)| *b),
+            sections::SIGNATURE => &signature_bytes[..],
+            _ => section_bytes(name),
         };
         let (kind, align) = match name {
             sections::TEXT if config.link_name.is_some() => (SectionKind::Text, linked::TEXT_ALIGN),

@@ -99,6 +99,9 @@ pub struct Config {
     /// symbol, `precast_module_NAME` (see [`precast_format::linked`]). `NAME` must be a C
     /// identifier. The object is still a loadable artifact file.
     pub link_name: Option<String>,
+    /// Sign the artifact with this key ([`crate::signing`]): a loader that trusts the key's
+    /// public half accepts it. Unsigned (an all-zero signature section) when `None`.
+    pub signing_key: Option<crate::SigningKey>,
 }
 
 impl Default for Config {
@@ -111,6 +114,7 @@ impl Default for Config {
             verify: cfg!(debug_assertions),
             parallel: true,
             link_name: None,
+            signing_key: None,
         }
     }
 }

@@ -29,6 +29,12 @@ pub enum CompileError {
     /// The link name of a linkable object is not a C identifier.
     #[error("link name `{0}` is not a C identifier ([A-Za-z_][A-Za-z0-9_]*)")]
     LinkName(String),
+    /// A signing key could not be generated, read or written.
+    #[error("key {0}")]
+    Key(String),
+    /// An artifact could not be signed.
+    #[error("cannot sign: {0}")]
+    Sign(String),
     /// A file could not be read or written.
     #[error("{0}: {1}")]
     Io(String, std::io::Error),

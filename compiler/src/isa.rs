@@ -23,11 +23,18 @@ pub fn build(config: &Config) -> Result<OwnedTargetIsa, CompileError> {
         "enable_verifier",
         if config.verify { "true" } else { "false" },
     )?;
-    set(&mut flags, "enable_heap_access_spectre_mitigation", "false")?;
+    // The translator guards its own bounds checks (`select_spectre_guard`); these flags
+    // only say the same to Cranelift.
+    let spectre = if config.settings.spectre_mitigations {
+        "true"
+    } else {
+        "false"
+    };
+    set(&mut flags, "enable_heap_access_spectre_mitigation", spectre)?;
     set(
         &mut flags,
         "enable_table_access_spectre_mitigation",
-        "false",
+        spectre,
     )?;
     let shared = settings::Flags::new(flags);
     let target = cpus::target(&config.target).ok_or_else(|| {

@@ -17,6 +17,7 @@ pub mod cpus;
 mod environ;
 mod error;
 mod isa;
+pub mod signing;
 mod trampolines;
 mod translate;
 
@@ -24,6 +25,7 @@ pub use config::{Config, CpuTarget};
 pub use cpus::TARGETS;
 pub use error::CompileError;
 pub use precast_format as format;
+pub use signing::{SigningKey, VerifyingKey, sign, sign_file};
 
 use std::path::Path;
 

@@ -17,7 +17,11 @@
 //! | 112 | 32 | SHA-256 of the input wasm |
 //! | 144 | 4 | CRC-32 of every checksummed section ([`crate::sections::CHECKSUMMED`]) |
 //! | 148 | 4 | CRC-32 of the metadata sections ([`crate::sections::METADATA`]) |
-//! | 152 | 4 | CRC-32 of header bytes 0..152 |
+//! | 152 | 8 | compiler build id ([`crate::BUILD_ID`]) |
+//! | 160 | 4 | CRC-32 of header bytes 0..160 |
+//!
+//! A loader only accepts the precast version and build id of its own build (see
+//! [`crate::BUILD_ID`]): artifacts from any other compiler build are refused.
 //!
 //! The loader always verifies the metadata checksum (a few KiB that instantiation reads);
 //! the checksum over every section, including `.text`, the trap table and the data images, is
@@ -31,9 +35,9 @@ use core::fmt;
 /// Magic bytes at the start of the header.
 pub const MAGIC: [u8; 8] = *b"PRECAST\0";
 /// Version of the artifact format; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// Size of the encoded header.
-pub const HEADER_SIZE: usize = 156;
+pub const HEADER_SIZE: usize = 164;
 const VERSION_LEN: usize = 16;
 const TRIPLE_LEN: usize = 48;
 
@@ -61,6 +65,10 @@ pub struct Settings {
     pub signals_based_traps: bool,
     /// Functions keep frame pointers (backtraces walk them).
     pub frame_pointers: bool,
+    /// Explicitly bounds-checked memory and table accesses cannot be speculated out of
+    /// bounds: the address is forced to null by a conditional move on the checked condition
+    /// (Spectre variant 1). Not ABI-relevant; recorded so a loader can require it.
+    pub spectre_mitigations: bool,
 }
 
 impl Default for Settings {
@@ -71,6 +79,7 @@ impl Default for Settings {
             memory_guard_size: 2 << 30,
             signals_based_traps: true,
             frame_pointers: true,
+            spectre_mitigations: true,
         }
     }
 }
@@ -78,7 +87,8 @@ impl Default for Settings {
 const FLAG_EXPLICIT_BOUNDS: u32 = 1 << 0;
 const FLAG_SIGNALS: u32 = 1 << 1;
 const FLAG_FRAME_POINTERS: u32 = 1 << 2;
-const KNOWN_FLAGS: u32 = FLAG_EXPLICIT_BOUNDS | FLAG_SIGNALS | FLAG_FRAME_POINTERS;
+const FLAG_SPECTRE: u32 = 1 << 3;
+const KNOWN_FLAGS: u32 = FLAG_EXPLICIT_BOUNDS | FLAG_SIGNALS | FLAG_FRAME_POINTERS | FLAG_SPECTRE;
 
 impl Settings {
     fn flags(&self) -> u32 {
@@ -91,6 +101,9 @@ impl Settings {
         }
         if self.frame_pointers {
             f |= FLAG_FRAME_POINTERS;
+        }
+        if self.spectre_mitigations {
+            f |= FLAG_SPECTRE;
         }
         f
     }
@@ -232,6 +245,8 @@ pub struct Header {
     pub sections_checksum: u32,
     /// CRC-32 over the metadata sections (see [`crate::sections::METADATA`]).
     pub metadata_checksum: u32,
+    /// Build id of the compiler that wrote the artifact ([`crate::BUILD_ID`]).
+    pub build_id: u64,
 }
 
 /// Why a header was refused.
@@ -308,8 +323,9 @@ impl Header {
         b[112..144].copy_from_slice(&self.wasm_hash);
         b[144..148].copy_from_slice(&self.sections_checksum.to_le_bytes());
         b[148..152].copy_from_slice(&self.metadata_checksum.to_le_bytes());
-        let own = crc32(&b[..152]);
-        b[152..156].copy_from_slice(&own.to_le_bytes());
+        b[152..160].copy_from_slice(&self.build_id.to_le_bytes());
+        let own = crc32(&b[..160]);
+        b[160..164].copy_from_slice(&own.to_le_bytes());
         b
     }
 
@@ -334,8 +350,8 @@ impl Header {
         if b.len() < HEADER_SIZE {
             return Err(HeaderError::Truncated { len: b.len() });
         }
-        let stored = u32_at(b, 152);
-        let computed = crc32(&b[..152]);
+        let stored = u32_at(b, 160);
+        let computed = crc32(&b[..160]);
         if stored != computed {
             return Err(HeaderError::Checksum { stored, computed });
         }
@@ -363,11 +379,13 @@ impl Header {
                 memory_guard_size: u64_at(b, 104),
                 signals_based_traps: flags & FLAG_SIGNALS != 0,
                 frame_pointers: flags & FLAG_FRAME_POINTERS != 0,
+                spectre_mitigations: flags & FLAG_SPECTRE != 0,
             },
             pointer_size: u32_at(b, 92),
             wasm_hash,
             sections_checksum: u32_at(b, 144),
             metadata_checksum: u32_at(b, 148),
+            build_id: u64_at(b, 152),
         })
     }
 }
@@ -415,6 +433,7 @@ mod tests {
             wasm_hash: [7; 32],
             sections_checksum: 0xdead_beef,
             metadata_checksum: 0x1234_5678,
+            build_id: 0x0123_4567_89ab_cdef,
         }
     }
 

@@ -33,6 +33,7 @@ pub mod builtins;
 pub mod header;
 pub mod linked;
 pub mod module;
+pub mod signature;
 pub mod tables;
 pub mod trap;
 pub mod vmoffsets;
@@ -64,6 +65,8 @@ pub mod sections {
     pub const NAMES: &str = ".precast.names";
     /// A linkable object's [`crate::linked::Descriptor`] (absent from artifact files).
     pub const DESCRIPTOR: &str = ".precast.descriptor";
+    /// The artifact's ed25519 signature ([`crate::signature`]); all zero when unsigned.
+    pub const SIGNATURE: &str = ".precast.signature";
 
     /// The sections covered by the header's metadata checksum, in checksum order: what
     /// instantiation reads besides code and data.
@@ -96,6 +99,32 @@ pub fn checksums<'a>(
         crc(&collect(&sections::METADATA)),
     )
 }
+
+/// The build id of this precast build: a hash of the artifact contract (this crate's
+/// sources), the compiler's sources and the code generator's version (see `build.rs`). The
+/// compiler writes it into every header; a loader refuses artifacts with another build id,
+/// like artifacts of another precast version, so that no artifact of an older compiler (a
+/// different builtins order or trampoline ABI, or a since-fixed code generation bug) runs.
+pub const BUILD_ID: u64 = parse_hex(env!("PRECAST_BUILD_ID"));
+
+const fn parse_hex(s: &str) -> u64 {
+    let b = s.as_bytes();
+    let mut v = 0u64;
+    let mut i = 0;
+    while i < b.len() {
+        let d = match b[i] {
+            c @ b'0'..=b'9' => c - b'0',
+            c @ b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("PRECAST_BUILD_ID is not lowercase hex"),
+        };
+        v = (v << 4) | d as u64;
+        i += 1;
+    }
+    v
+}
+
+/// The precast version compiled into this build (the header's `precast_version`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Alignment of memory images in the data section and in the file (and of the data section
 /// itself): a loader can map them copy-on-write when its page size divides this.

@@ -17,13 +17,13 @@ use crate::sections;
 pub const MAGIC: [u8; 8] = *b"PCSTLNK\0";
 
 /// Version of the descriptor layout; a loader refuses another.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Prefix of the descriptor's symbol.
 pub const SYMBOL_PREFIX: &str = "precast_module_";
 
 /// The sections a descriptor locates, in the order of [`Descriptor::sections`].
-pub const SECTIONS: [&str; 9] = [
+pub const SECTIONS: [&str; 10] = [
     sections::HEADER,
     sections::TEXT,
     sections::INFO,
@@ -33,6 +33,7 @@ pub const SECTIONS: [&str; 9] = [
     sections::TRAPS,
     sections::DATA,
     sections::NAMES,
+    sections::SIGNATURE,
 ];
 
 /// Alignment of the code section in a linkable object. Function offsets within it are the

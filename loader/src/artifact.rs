@@ -26,6 +26,7 @@ pub(crate) struct Sections<'a> {
     pub traps: &'a [u8],
     pub data: &'a [u8],
     pub names: &'a [u8],
+    pub signature: &'a [u8],
     /// A required section that is absent (reported after the header checks).
     missing: Option<&'static str>,
 }
@@ -43,6 +44,7 @@ impl<'a> Sections<'a> {
             sections::TRAPS => self.traps,
             sections::DATA => self.data,
             sections::NAMES => self.names,
+            sections::SIGNATURE => self.signature,
             _ => &[],
         }
     }
@@ -59,6 +61,7 @@ impl<'a> Sections<'a> {
             sections::TRAPS => &mut self.traps,
             sections::DATA => &mut self.data,
             sections::NAMES => &mut self.names,
+            sections::SIGNATURE => &mut self.signature,
             _ => return None,
         })
     }
@@ -93,18 +96,12 @@ pub(crate) fn elf_sections(file: &[u8]) -> Result<Sections<'_>, LoadError> {
     // applies no relocations.
     const RELOCATIONS: [&str; 2] = [".rela.text", ".rel.text"];
     let mut out = Sections::default();
-    let mut seen = [false; sections::CHECKSUMMED.len() + 1];
+    let mut seen = [false; KNOWN.len()];
     let mut relocations = None;
     for s in elf::sections(file)? {
-        let known = std::iter::once(&sections::HEADER)
-            .chain(&sections::CHECKSUMMED)
-            .position(|n| s.name == n.as_bytes());
+        let known = KNOWN.iter().position(|n| s.name == n.as_bytes());
         let first = if let Some(i) = known {
-            let name = if i == 0 {
-                sections::HEADER
-            } else {
-                sections::CHECKSUMMED[i - 1]
-            };
+            let name = KNOWN[i];
             if let Some(slot) = out.slot(name) {
                 *slot = &file[s.offset..s.offset + s.size];
             }
@@ -133,14 +130,31 @@ pub(crate) fn elf_sections(file: &[u8]) -> Result<Sections<'_>, LoadError> {
     if let Some(reason) = relocations {
         return Err(LoadError::MalformedElf(reason));
     }
-    out.missing = [sections::TEXT, sections::INFO, sections::VMOFFSETS]
-        .into_iter()
-        .find(|name| {
-            let i = sections::CHECKSUMMED.iter().position(|n| n == name);
-            i.is_some_and(|i| !seen[i + 1])
-        });
+    out.missing = [
+        sections::TEXT,
+        sections::INFO,
+        sections::VMOFFSETS,
+        sections::SIGNATURE,
+    ]
+    .into_iter()
+    .find(|name| {
+        let i = KNOWN.iter().position(|n| n == name);
+        i.is_some_and(|i| !seen[i])
+    });
     Ok(out)
 }
+
+/// The sections a loader reads: the header, the checksummed ones, the signature.
+const KNOWN: [&str; sections::CHECKSUMMED.len() + 2] = {
+    let mut k = [sections::HEADER; sections::CHECKSUMMED.len() + 2];
+    let mut i = 0;
+    while i < sections::CHECKSUMMED.len() {
+        k[i + 1] = sections::CHECKSUMMED[i];
+        i += 1;
+    }
+    k[i + 1] = sections::SIGNATURE;
+    k
+};
 
 /// Finds the sections of a linked module from its descriptor, after checking the
 /// descriptor's magic, version and section count.
@@ -194,6 +208,7 @@ pub(crate) fn linked_sections(d: &Descriptor) -> Result<Sections<'static>, LoadE
 /// or the data.
 pub(crate) fn verify(s: &Sections<'_>, config: &Config) -> Result<Header, LoadError> {
     let header = decode_header(s.header)?;
+    check_build(&header)?;
     check_target(&header)?;
     check_cpu(&header, config)?;
     check_settings(&header, config)?;
@@ -208,7 +223,51 @@ pub(crate) fn verify(s: &Sections<'_>, config: &Config) -> Result<Header, LoadEr
     if let Some(name) = s.missing {
         return Err(LoadError::MalformedElf(format!("no `{name}` section")));
     }
+    if !config.trusted_keys.is_empty() {
+        verify_signature(s, &config.trusted_keys)?;
+    }
     Ok(header)
+}
+
+/// Checks the artifact's signature against `trusted` (see [`precast_format::signature`]):
+/// hashes every signed section. O(size of the artifact).
+pub(crate) fn verify_signature(
+    s: &Sections<'_>,
+    trusted: &[crate::TrustedKey],
+) -> Result<(), LoadError> {
+    use precast_format::signature::{self, Parsed};
+    let (key, sig) = match signature::parse(s.signature) {
+        Some(Parsed::Signed { key, signature }) => (key, signature),
+        Some(Parsed::Unsigned) => return Err(LoadError::Unsigned),
+        None => {
+            return Err(LoadError::MalformedSignature(format!(
+                "{} bytes that are neither all zero nor a `PCSTSIG1` signature",
+                s.signature.len()
+            )));
+        }
+    };
+    let fingerprint = signature::fingerprint(&key);
+    let Some(trusted) = trusted.iter().find(|t| t.0.as_bytes() == &key) else {
+        return Err(LoadError::UntrustedKey { fingerprint });
+    };
+    let message = signature::message(|name| s.get(name));
+    trusted
+        .0
+        .verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&sig))
+        .map_err(|_| LoadError::BadSignature { fingerprint })
+}
+
+/// The artifact must come from this build's compiler: same precast version, same build id.
+fn check_build(h: &Header) -> Result<(), LoadError> {
+    if h.precast_version != precast_format::VERSION || h.build_id != precast_format::BUILD_ID {
+        return Err(LoadError::CompilerBuild {
+            artifact_version: h.precast_version.clone(),
+            artifact_build: h.build_id,
+            loader_version: precast_format::VERSION,
+            loader_build: precast_format::BUILD_ID,
+        });
+    }
+    Ok(())
 }
 
 /// An artifact's header and module info, read without loading it.
@@ -218,11 +277,29 @@ pub struct Inspected {
     pub header: Header,
     /// The module's metadata.
     pub info: ModuleInfo,
+    /// Who signed it.
+    pub signature: Signature,
+}
+
+/// An artifact's signature, checked against the key it names (not against any trust).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Signature {
+    /// Not signed.
+    Unsigned,
+    /// A valid signature by the key with this public half and fingerprint.
+    Valid {
+        /// The signer's public key.
+        key: [u8; 32],
+        /// Its fingerprint.
+        fingerprint: String,
+    },
+    /// A signature that does not verify, or a malformed signature section.
+    Invalid(String),
 }
 
 /// Reads the artifact file `bytes` for any target, without loading it: every check of a
-/// load with [`Verification::Full`](crate::Verification::Full) except those against this
-/// host (target, CPU features, settings). For tools such as `precast inspect`.
+/// load except those against this host and engine (compiler build, target, CPU features,
+/// settings, signature). For tools such as `precast inspect`.
 pub fn inspect(bytes: &[u8]) -> Result<Inspected, LoadError> {
     let s = elf_sections(bytes)?;
     let header = decode_header(s.header)?;
@@ -231,7 +308,29 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected, LoadError> {
     }
     verify_integrity(&s, &header)?;
     let info = decode(&s)?.info;
-    Ok(Inspected { header, info })
+    let signature = match precast_format::signature::parse(s.signature) {
+        Some(precast_format::signature::Parsed::Signed { key, .. }) => {
+            match crate::TrustedKey::from_bytes(&key) {
+                Some(k) => match verify_signature(&s, &[k]) {
+                    Ok(()) => Signature::Valid {
+                        key,
+                        fingerprint: k.fingerprint(),
+                    },
+                    Err(e) => Signature::Invalid(e.to_string()),
+                },
+                None => Signature::Invalid("the signer's public key is not a valid key".into()),
+            }
+        }
+        Some(precast_format::signature::Parsed::Unsigned) => Signature::Unsigned,
+        None => {
+            Signature::Invalid(LoadError::MalformedSignature("not a signature".into()).to_string())
+        }
+    };
+    Ok(Inspected {
+        header,
+        info,
+        signature,
+    })
 }
 
 /// The checks that read every byte: the checksum over all sections (code, metadata, trap
@@ -330,6 +429,13 @@ fn check_cpu(h: &Header, config: &Config) -> Result<(), LoadError> {
 }
 
 fn check_settings(h: &Header, config: &Config) -> Result<(), LoadError> {
+    if config.require_spectre_mitigations && !h.settings.spectre_mitigations {
+        return Err(LoadError::Settings(
+            "the artifact was compiled without Spectre mitigations, which this engine \
+             requires (Config::require_spectre_mitigations)"
+                .into(),
+        ));
+    }
     if h.pointer_size != u32::from(POINTER_SIZE) {
         return Err(LoadError::Settings(format!(
             "artifact pointer size is {} bytes, host pointer size is {POINTER_SIZE}",

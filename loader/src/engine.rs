@@ -4,30 +4,42 @@ use precast_format::module::FuncType;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// How much of an artifact [`Module::from_file`](crate::Module::from_file) and
-/// [`Module::from_bytes`](crate::Module::from_bytes) check before returning.
-///
-/// Every load checks the ELF structure, the header (magic, format version, its own
-/// checksum), the target, the CPU features, the ABI settings and the checksum of the metadata
-/// sections (module info, VMContext layout, function and trampoline tables). The module info is
-/// decoded and validated once, at load ([`Verification::Full`]) or at first use
-/// ([`Verification::Fast`]); a malformed one is a [`LoadError`](crate::LoadError) either way.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Verification {
-    /// [`Full`](Verification::Full) for [`Module::from_bytes`](crate::Module::from_bytes)
-    /// (the bytes are copied anyway, so reading them once more is cheap),
-    /// [`Fast`](Verification::Fast) for [`Module::from_file`](crate::Module::from_file) and
-    /// for [`Module::from_linked`](crate::Module::from_linked) (part of the executable).
-    #[default]
-    Auto,
-    /// Also verify, at load, the checksum over every section (code, trap table, data images,
-    /// names) and the trap table's order and codes, and decode the module info. Costs a read
-    /// of the whole artifact.
-    Full,
-    /// Map and check only what is listed above; trust the code, trap table, data and names
-    /// to be what the compiler wrote (as [`Module::verify_integrity`](crate::Module::verify_integrity)
-    /// can confirm at any time). Loading reads no page of code or data.
-    Fast,
+/// An ed25519 public key whose signatures the engine accepts ([`Config::trust`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TrustedKey(pub(crate) ed25519_dalek::VerifyingKey);
+
+impl TrustedKey {
+    /// The key from its 32 bytes; `None` if they are not a valid ed25519 public key.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Option<TrustedKey> {
+        ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .ok()
+            .map(TrustedKey)
+    }
+
+    /// The key from a PEM SubjectPublicKeyInfo (`-----BEGIN PUBLIC KEY-----`), as
+    /// `precast keygen` writes to `KEY.pub` and `openssl pkey -pubout` writes.
+    pub fn from_pem(pem: &str) -> Result<TrustedKey, String> {
+        use ed25519_dalek::pkcs8::DecodePublicKey;
+        ed25519_dalek::VerifyingKey::from_public_key_pem(pem)
+            .map(TrustedKey)
+            .map_err(|e| format!("not an ed25519 public key in PEM: {e}"))
+    }
+
+    /// The key's 32 bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// A short fingerprint for messages (the first 8 bytes of the key's SHA-256, hex).
+    pub fn fingerprint(&self) -> String {
+        precast_format::signature::fingerprint(self.0.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for TrustedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrustedKey({})", self.fingerprint())
+    }
 }
 
 /// Limits of the instance pool ([`Config::pooling`]): everything is reserved when the
@@ -69,8 +81,15 @@ pub struct Config {
     pub memory_reservation: u64,
     /// Bytes of inaccessible guard region after each memory's reservation.
     pub memory_guard_size: u64,
-    /// What a load checks eagerly.
-    pub verification: Verification,
+    /// Public keys whose signatures this engine accepts. When any is set, every load
+    /// ([`Module::from_file`](crate::Module::from_file), `from_bytes`, `from_linked` and
+    /// their unchecked forms) requires an artifact signed by one of them, and refuses
+    /// unsigned, untrusted and invalid signatures. Empty (the default): signatures are not
+    /// required.
+    pub trusted_keys: Vec<TrustedKey>,
+    /// Refuse artifacts compiled without Spectre mitigations (`precast compile
+    /// --no-spectre-mitigations`). Default: accept them (the header records the setting).
+    pub require_spectre_mitigations: bool,
     /// Allocate instances from a pool of preallocated slots instead of from the OS.
     pub pooling: Option<PoolConfig>,
     /// Without pooling: how many released linear memory reservations the engine keeps for
@@ -98,7 +117,8 @@ impl Default for Config {
             max_wasm_stack: 512 * 1024,
             memory_reservation: s.memory_reservation,
             memory_guard_size: s.memory_guard_size,
-            verification: Verification::Auto,
+            trusted_keys: Vec::new(),
+            require_spectre_mitigations: false,
             pooling: None,
             memory_cache: 8,
             code_cache: 8,
@@ -119,9 +139,9 @@ impl Config {
         self
     }
 
-    /// Sets [`Config::verification`].
-    pub fn verification(&mut self, v: Verification) -> &mut Self {
-        self.verification = v;
+    /// Adds `key` to [`Config::trusted_keys`]: from then on only signed artifacts load.
+    pub fn trust(&mut self, key: TrustedKey) -> &mut Self {
+        self.trusted_keys.push(key);
         self
     }
 

@@ -67,6 +67,47 @@ pub enum LoadError {
     /// The header is too short or holds values no writer produces.
     #[error("malformed artifact header: {0}")]
     MalformedHeader(String),
+    /// The artifact was written by another precast version or compiler build.
+    #[error(
+        "artifact was compiled by precast {artifact_version} (build {artifact_build:016x}), \
+         but this loader accepts only precast {loader_version} (build {loader_build:016x}): \
+         recompile the module with this version's `precast compile`"
+    )]
+    CompilerBuild {
+        /// Version recorded in the artifact.
+        artifact_version: String,
+        /// Build id recorded in the artifact.
+        artifact_build: u64,
+        /// This loader's version.
+        loader_version: &'static str,
+        /// This loader's build id.
+        loader_build: u64,
+    },
+    /// The engine only loads signed artifacts, and this one is not signed.
+    #[error(
+        "artifact is not signed, and this engine only loads artifacts signed by a trusted key \
+         (sign it with `precast sign` or `precast compile --sign KEY`)"
+    )]
+    Unsigned,
+    /// The artifact is signed by a key the engine does not trust.
+    #[error("artifact is signed by key {fingerprint}, which is not a trusted key")]
+    UntrustedKey {
+        /// Fingerprint of the signer's public key.
+        fingerprint: String,
+    },
+    /// The signature does not verify: the artifact was changed after signing, or the
+    /// signature is forged.
+    #[error(
+        "artifact signature is invalid (key {fingerprint}): the artifact was modified after \
+         it was signed"
+    )]
+    BadSignature {
+        /// Fingerprint of the public key the signature names.
+        fingerprint: String,
+    },
+    /// The signature section is malformed.
+    #[error("malformed artifact signature section: {0}")]
+    MalformedSignature(String),
     /// The artifact was compiled for another architecture or operating system.
     #[error("artifact was compiled for target `{artifact}`, but this host is `{host}`")]
     Target {
@@ -122,70 +163,6 @@ pub enum LoadError {
     /// Making the code executable or registering it failed.
     #[error("cannot map artifact code: {0}")]
     Map(String),
-}
-
-impl LoadError {
-    /// A copy of the error (an I/O error is kept as its message).
-    pub(crate) fn duplicate(&self) -> LoadError {
-        match self {
-            LoadError::Io { path, error } => LoadError::Io {
-                path: path.clone(),
-                error: std::io::Error::new(error.kind(), error.to_string()),
-            },
-            LoadError::NotElf { reason } => LoadError::NotElf {
-                reason: reason.clone(),
-            },
-            LoadError::NotPrecast => LoadError::NotPrecast,
-            LoadError::Truncated {
-                what,
-                expected,
-                actual,
-            } => LoadError::Truncated {
-                what: what.clone(),
-                expected: *expected,
-                actual: *actual,
-            },
-            LoadError::MalformedElf(s) => LoadError::MalformedElf(s.clone()),
-            LoadError::BadMagic => LoadError::BadMagic,
-            LoadError::FormatVersion { found, expected } => LoadError::FormatVersion {
-                found: *found,
-                expected: *expected,
-            },
-            LoadError::HeaderChecksum { stored, computed } => LoadError::HeaderChecksum {
-                stored: *stored,
-                computed: *computed,
-            },
-            LoadError::MalformedHeader(s) => LoadError::MalformedHeader(s.clone()),
-            LoadError::Target { artifact, host } => LoadError::Target {
-                artifact: artifact.clone(),
-                host: host.clone(),
-            },
-            LoadError::CpuFeatures { missing } => LoadError::CpuFeatures {
-                missing: missing.clone(),
-            },
-            LoadError::Settings(s) => LoadError::Settings(s.clone()),
-            LoadError::SectionsChecksum {
-                sections,
-                stored,
-                computed,
-            } => LoadError::SectionsChecksum {
-                sections,
-                stored: *stored,
-                computed: *computed,
-            },
-            LoadError::Decode { section, reason } => LoadError::Decode {
-                section,
-                reason: reason.clone(),
-            },
-            LoadError::VMOffsets(s) => LoadError::VMOffsets(s.clone()),
-            LoadError::Malformed { section, reason } => LoadError::Malformed {
-                section,
-                reason: reason.clone(),
-            },
-            LoadError::Linked(s) => LoadError::Linked(s.clone()),
-            LoadError::Map(s) => LoadError::Map(s.clone()),
-        }
-    }
 }
 
 /// Why imports could not be resolved.

@@ -141,7 +141,7 @@ impl InstanceData {
         }
         NonNull::new(
             self.vmctx
-                .field::<VMFuncRef>(self.module.prepared().ok()?.offsets.func_ref(index))?,
+                .field::<VMFuncRef>(self.module.prepared().offsets.func_ref(index))?,
         )
     }
 }
@@ -619,7 +619,7 @@ fn instantiate(
     if !Engine::same(&store.engine, module.engine()) {
         return api("module and store belong to different engines");
     }
-    let prepared = module.prepared()?;
+    let prepared = module.prepared();
     let info = &prepared.info;
     if imports.len() != info.imports.len() {
         return Err(LinkError::ImportCount {

@@ -63,8 +63,8 @@ mod wrap;
 #[cfg(test)]
 mod tests;
 
-pub use artifact::{Inspected, inspect};
-pub use engine::{Config, Engine, PoolConfig, Verification};
+pub use artifact::{Inspected, Signature, inspect};
+pub use engine::{Config, Engine, PoolConfig, TrustedKey};
 pub use error::{Error, LinkError, LoadError};
 pub use externals::{Global, Memory, Table};
 pub use func::{Caller, Func};

@@ -281,7 +281,6 @@ impl<T: 'static> Linker<T> {
 
     /// The definitions of `module`'s imports, in order.
     fn resolve(&self, module: &Module) -> Result<Vec<Definition<T>>, Error> {
-        module.prepared()?;
         let imports = &module.info().imports;
         let mut defs = Vec::with_capacity(imports.len());
         for imp in imports {

@@ -4,7 +4,7 @@
 use crate::artifact::{self, Decoded, Sections};
 use crate::code_cache::{CodeCache, CodeMapping};
 use crate::code_registry::{self, CodeInfo, Registration};
-use crate::engine::{Engine, Verification};
+use crate::engine::Engine;
 use crate::error::{Error, LoadError};
 use crate::host;
 use crate::linear_memory::ImageSource;
@@ -18,8 +18,8 @@ use std::fs::File;
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, OnceLock};
 
 /// The type of an importable or exportable entity.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,9 +59,8 @@ unsafe impl Send for CodeInfo {}
 // SAFETY: as above; all accesses are reads.
 unsafe impl Sync for CodeInfo {}
 
-/// Everything instantiation needs that is computed once per module, at first use (or at load
-/// with [`Verification::Full`]): the decoded module info, canonical type ids, the VMContext
-/// template and table images.
+/// Everything instantiation needs that is computed once per module, at load: the decoded
+/// module info, canonical type ids, the VMContext template and table images.
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub info: ModuleInfo,
@@ -102,7 +101,7 @@ struct ModuleInner {
     id: u64,
     engine: Engine,
     header: Header,
-    prepared: OnceLock<Result<Prepared, LoadError>>,
+    prepared: Prepared,
 }
 
 /// Executable memory holding a module's `.text` apart from its artifact bytes (held for its
@@ -174,10 +173,16 @@ pub const READ_WHOLE_LIMIT: usize = 256 * 1024;
 
 /// A loaded, verified artifact. Cheap to clone; safe to share between threads.
 ///
-/// Loading ([`Module::from_file`], [`Module::from_bytes`]) maps the artifact, checks it
-/// (see [`Verification`]), makes its code executable in place and registers it for trap
-/// handling. The module info is decoded once, at load with [`Verification::Full`] or else at
-/// first use ([`Module::info`], instantiation).
+/// Loading maps the artifact, checks it, makes its code executable and registers it for
+/// trap handling, and decodes the module info.
+///
+/// The safe constructors, [`Module::from_file`] and [`Module::from_bytes`], never run a byte
+/// that was not verified to be what the compiler wrote: on top of the structural checks
+/// they verify the checksum over every section (code, metadata, trap table, data, names).
+/// With [`Config::trusted_keys`](crate::Config::trusted_keys) set, every constructor also
+/// requires a valid signature from a trusted key. The `unsafe` forms,
+/// [`Module::from_file_unchecked`] and [`Module::from_bytes_unchecked`], skip the checksum
+/// over code and data, for artifacts whose integrity the caller vouches for.
 #[derive(Clone)]
 pub struct Module {
     inner: Arc<ModuleInner>,
@@ -192,13 +197,33 @@ impl std::fmt::Debug for Module {
     }
 }
 
-static EMPTY_INFO: LazyLock<ModuleInfo> = LazyLock::new(ModuleInfo::default);
-
 impl Module {
-    /// Maps the artifact at `path` (read-only, private) and verifies it. With the default
-    /// [`Verification::Auto`] this reads no page of code or data: see [`Verification::Fast`].
+    /// Reads or maps the artifact at `path` (read-only, private) and verifies it, every
+    /// section included: a corrupted byte anywhere the loader reads is refused with a
+    /// [`LoadError`] (costs a checksum over the file: see the README's measurements).
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module, Error> {
-        let path = path.as_ref();
+        Module::open(engine, path.as_ref(), true)
+    }
+
+    /// [`Module::from_file`] without the checksum over the code, trap table, data and
+    /// names: loading reads no page of code or data. Every other check is made (ELF
+    /// structure, header, compiler build, target, CPU, settings, the metadata checksum, the
+    /// signature when the engine requires one), and [`Module::verify_integrity`] can run the
+    /// skipped check later.
+    ///
+    /// # Safety
+    ///
+    /// The file's code, trap table and data must be exactly what `precast compile` wrote
+    /// (for example, an artifact this process or a trusted build step just wrote, on storage
+    /// that does not corrupt it): corrupted machine code is executed as it is.
+    pub unsafe fn from_file_unchecked(
+        engine: &Engine,
+        path: impl AsRef<Path>,
+    ) -> Result<Module, Error> {
+        Module::open(engine, path.as_ref(), false)
+    }
+
+    fn open(engine: &Engine, path: &Path, full: bool) -> Result<Module, Error> {
         let io = |error| LoadError::Io {
             path: path.display().to_string(),
             error,
@@ -221,7 +246,6 @@ impl Module {
         let len = usize::try_from(len).map_err(|_| LoadError::NotElf {
             reason: format!("the file is {len} bytes, too large to map"),
         })?;
-        let full = engine.config().verification == Verification::Full;
         if len <= READ_WHOLE_LIMIT {
             // Read into the spare capacity: no zeroing first.
             let mut bytes: Vec<u8> = Vec::with_capacity(len);
@@ -244,9 +268,24 @@ impl Module {
         Module::from_mapping(engine, ArtifactBytes::Map(mapping), Some(file), full)
     }
 
-    /// Copies `bytes` into an anonymous mapping and verifies it. With the default
-    /// [`Verification::Auto`] every section is verified ([`Verification::Full`]).
+    /// Copies `bytes` into an anonymous mapping and verifies it, every section included
+    /// (see [`Module::from_file`]).
     pub fn from_bytes(engine: &Engine, bytes: &[u8]) -> Result<Module, Error> {
+        Module::copy(engine, bytes, true)
+    }
+
+    /// [`Module::from_bytes`] without the checksum over the code, trap table, data and names
+    /// (see [`Module::from_file_unchecked`]).
+    ///
+    /// # Safety
+    ///
+    /// `bytes` must be exactly what `precast compile` wrote, as for
+    /// [`Module::from_file_unchecked`].
+    pub unsafe fn from_bytes_unchecked(engine: &Engine, bytes: &[u8]) -> Result<Module, Error> {
+        Module::copy(engine, bytes, false)
+    }
+
+    fn copy(engine: &Engine, bytes: &[u8], full: bool) -> Result<Module, Error> {
         if bytes.is_empty() {
             return Err(LoadError::NotElf {
                 reason: "the file is empty".into(),
@@ -259,23 +298,26 @@ impl Module {
         let mapping = anon
             .make_read_only()
             .map_err(|e| LoadError::Map(format!("cannot protect the artifact copy: {e}")))?;
-        let full = engine.config().verification != Verification::Fast;
         Module::from_mapping(engine, ArtifactBytes::Map(mapping), None, full)
     }
 
     /// Loads a module linked into the executable ([`linked!`](crate::linked!)): checks the
-    /// descriptor and the header (format version, target, CPU features, settings, metadata
-    /// checksum) and registers the code for traps and backtraces. No system call: the code
-    /// runs where the linker put it, memory images are copied from the executable's
-    /// read-only data. [`Verification::Full`] also checks every section's checksum.
+    /// descriptor and the header (format version, compiler build, target, CPU features,
+    /// settings, metadata checksum; the signature when the engine requires one) and
+    /// registers the code for traps and backtraces. No system call: the code runs where the
+    /// linker put it, memory images are copied from the executable's read-only data.
+    ///
+    /// The checksum over code and data is not verified here (call
+    /// [`Module::verify_integrity`] for it): the sections are part of the running
+    /// executable, loaded by the operating system like the host's own code, and as
+    /// trustworthy as it.
     ///
     /// ```ignore
     /// let module = Module::from_linked(&engine, precast_loader::linked!(app))?;
     /// ```
     pub fn from_linked(engine: &Engine, linked: &'static LinkedModule) -> Result<Module, Error> {
         let sections = artifact::linked_sections(&linked.0)?;
-        let full = engine.config().verification == Verification::Full;
-        let header = Module::verify(engine, &sections, full)?;
+        let header = Module::verify(engine, &sections, false)?;
         let text_start = sections.text.as_ptr() as usize;
         Module::new(
             engine,
@@ -284,7 +326,6 @@ impl Module {
             (text_start, None),
             ArtifactBytes::Linked,
             None,
-            full,
         )
     }
 
@@ -320,7 +361,7 @@ impl Module {
         // `ModuleInner::sections`).
         let sections = unsafe { std::mem::transmute::<Sections<'_>, Sections<'static>>(s) };
         let file = file.map(|f| (f, data_offset));
-        Module::new(engine, header, sections, code, mapping, file, full)
+        Module::new(engine, header, sections, code, mapping, file)
     }
 
     fn new(
@@ -330,7 +371,6 @@ impl Module {
         (text_start, exec): (usize, Option<ExecMemory>),
         bytes: ArtifactBytes,
         file: Option<(File, u64)>,
-        full: bool,
     ) -> Result<Module, Error> {
         let code = Box::new(CodeInfo {
             text_start,
@@ -339,11 +379,12 @@ impl Module {
             traps_len: sections.traps.len(),
             frame_pointers: header.settings.frame_pointers,
         });
+        let prepared = prepare(engine, &sections, text_start)?;
         let registration = code_registry::register(&code).ok_or_else(|| {
             LoadError::Map("too many modules are loaded (code registry is full)".into())
         })?;
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let module = Module {
+        Ok(Module {
             inner: Arc::new(ModuleInner {
                 _registration: registration,
                 code,
@@ -354,13 +395,9 @@ impl Module {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 engine: engine.clone(),
                 header,
-                prepared: OnceLock::new(),
+                prepared,
             }),
-        };
-        if full {
-            module.prepared()?;
-        }
-        Ok(module)
+        })
     }
 
     /// The section bytes.
@@ -373,81 +410,16 @@ impl Module {
         self.inner.id
     }
 
-    /// Decodes and validates the module info and computes the per-module instantiation
-    /// data, once.
-    pub(crate) fn prepared(&self) -> Result<&Prepared, LoadError> {
-        self.inner
-            .prepared
-            .get_or_init(|| self.prepare())
-            .as_ref()
-            .map_err(LoadError::duplicate)
+    /// The module info and the per-module instantiation data.
+    pub(crate) fn prepared(&self) -> &Prepared {
+        &self.inner.prepared
     }
 
-    fn prepare(&self) -> Result<Prepared, LoadError> {
-        let inner = &self.inner;
-        let Decoded { info, offsets } = artifact::decode(self.sections())?;
-        let engine = &inner.engine;
-        // Canonical ids in index order. A type that refers to itself or a later type (a
-        // recursion group, which the module info does not describe) cannot be canonicalized
-        // soundly: it gets an id of its own, equal to no other type.
-        let mut type_ids = Vec::with_capacity(info.types.len());
-        for t in &info.types {
-            let id = if crate::types::refers_beyond(t, type_ids.len()) {
-                engine.types().register_unique(t)
-            } else {
-                engine
-                    .types()
-                    .register(&crate::types::canon_func(t, &type_ids))
-            };
-            type_ids.push(id);
-        }
-        let type_ids = type_ids.into_boxed_slice();
-        let funcs = FuncTable::new(self.sections().funcs);
-        let plan = crate::instance::plan(&info, &offsets, &type_ids, |defined| {
-            let t = funcs?;
-            (defined < t.len())
-                .then(|| (inner.code.text_start + t.func(defined).start as usize) as *const u8)
-        })?;
-        let mut trampolines_by_id: Vec<(u32, usize, usize)> = Vec::new();
-        for (i, &id) in type_ids.iter().enumerate() {
-            let (entry, exit) = self.trampolines(i as u32);
-            trampolines_by_id.push((
-                id,
-                entry.map_or(0, |p| p as usize),
-                exit.map_or(0, |p| p as usize),
-            ));
-        }
-        trampolines_by_id.sort_by_key(|t| t.0);
-        trampolines_by_id.dedup_by(|later, first| {
-            if later.0 != first.0 {
-                return false;
-            }
-            if first.1 == 0 {
-                first.1 = later.1;
-            }
-            if first.2 == 0 {
-                first.2 = later.2;
-            }
-            true
-        });
-        Ok(Prepared {
-            trampolines_by_id: trampolines_by_id.into_boxed_slice(),
-            info,
-            offsets,
-            type_ids,
-            template: plan.template,
-            const_globals: plan.const_globals,
-            table_images: plan.table_images,
-            elem_in_image: plan.elem_in_image,
-        })
-    }
-
-    /// Verifies what [`Verification::Fast`] leaves out: the checksum over every section
-    /// (code, trap table, data, names) and the trap table, and decodes the module info.
+    /// Verifies what [`Module::from_file_unchecked`] and [`Module::from_linked`] leave out:
+    /// the checksum over every section (code, trap table, data, names) and the trap table.
     /// Reads the whole artifact.
     pub fn verify_integrity(&self) -> Result<(), Error> {
         artifact::verify_integrity(self.sections(), &self.inner.header)?;
-        self.prepared()?;
         Ok(())
     }
 
@@ -456,10 +428,9 @@ impl Module {
         &self.inner.engine
     }
 
-    /// The decoded module info (decoded at first use). If it cannot be decoded, this is an
-    /// empty info and instantiation reports the [`LoadError`].
+    /// The decoded module info (decoded and validated at load).
     pub fn info(&self) -> &ModuleInfo {
-        self.prepared().map_or(&EMPTY_INFO, |p| &p.info)
+        &self.prepared().info
     }
 
     /// The artifact header.
@@ -522,16 +493,14 @@ impl Module {
         })
     }
 
-    /// Engine-wide type ids by module type index (empty if the info cannot be decoded).
+    /// Engine-wide type ids by module type index.
     pub(crate) fn type_ids(&self) -> &[u32] {
-        self.prepared().map_or(&[], |p| &p.type_ids)
+        &self.prepared().type_ids
     }
 
     /// The entry and exit trampolines this module has for canonical type `id` (0: none).
     pub(crate) fn trampolines_for_id(&self, id: u32) -> (usize, usize) {
-        let Ok(p) = self.prepared() else {
-            return (0, 0);
-        };
+        let p = self.prepared();
         match p.trampolines_by_id.binary_search_by_key(&id, |t| t.0) {
             Ok(i) => (p.trampolines_by_id[i].1, p.trampolines_by_id[i].2),
             Err(_) => (0, 0),
@@ -555,18 +524,7 @@ impl Module {
 
     /// Entry and exit trampoline addresses of module type `ty` (`None` where absent).
     pub(crate) fn trampolines(&self, ty: u32) -> (Option<*const u8>, Option<*const u8>) {
-        let Some(t) = TrampolineTable::new(self.sections().trampolines) else {
-            return (None, None);
-        };
-        if ty as usize >= t.len() {
-            return (None, None);
-        }
-        let at = |w| {
-            let off = t.word(ty as usize, w);
-            (off != u32::MAX && (off as usize) < self.inner.code.text_len)
-                .then(|| (self.text_start() + off as usize) as *const u8)
-        };
-        (at(0), at(1))
+        trampolines(self.sections(), self.text_start(), ty)
     }
 
     /// The bytes of data segment `seg`.
@@ -598,6 +556,84 @@ impl Module {
     pub fn same(a: &Module, b: &Module) -> bool {
         Arc::ptr_eq(&a.inner, &b.inner)
     }
+}
+
+/// Entry and exit trampoline addresses of module type `ty` (`None` where absent), for code
+/// at `text_start`.
+fn trampolines(
+    s: &Sections<'_>,
+    text_start: usize,
+    ty: u32,
+) -> (Option<*const u8>, Option<*const u8>) {
+    let Some(t) = TrampolineTable::new(s.trampolines) else {
+        return (None, None);
+    };
+    if ty as usize >= t.len() {
+        return (None, None);
+    }
+    let at = |w| {
+        let off = t.word(ty as usize, w);
+        (off != u32::MAX && (off as usize) < s.text.len())
+            .then(|| (text_start + off as usize) as *const u8)
+    };
+    (at(0), at(1))
+}
+
+/// Decodes and validates the module info and computes the per-module instantiation data.
+fn prepare(engine: &Engine, s: &Sections<'_>, text_start: usize) -> Result<Prepared, LoadError> {
+    let Decoded { info, offsets } = artifact::decode(s)?;
+    // Canonical ids in index order. A type that refers to itself or a later type (a
+    // recursion group, which the module info does not describe) cannot be canonicalized
+    // soundly: it gets an id of its own, equal to no other type.
+    let mut type_ids = Vec::with_capacity(info.types.len());
+    for t in &info.types {
+        let id = if crate::types::refers_beyond(t, type_ids.len()) {
+            engine.types().register_unique(t)
+        } else {
+            engine
+                .types()
+                .register(&crate::types::canon_func(t, &type_ids))
+        };
+        type_ids.push(id);
+    }
+    let type_ids = type_ids.into_boxed_slice();
+    let funcs = FuncTable::new(s.funcs);
+    let plan = crate::instance::plan(&info, &offsets, &type_ids, |defined| {
+        let t = funcs?;
+        (defined < t.len()).then(|| (text_start + t.func(defined).start as usize) as *const u8)
+    })?;
+    let mut trampolines_by_id: Vec<(u32, usize, usize)> = Vec::new();
+    for (i, &id) in type_ids.iter().enumerate() {
+        let (entry, exit) = trampolines(s, text_start, i as u32);
+        trampolines_by_id.push((
+            id,
+            entry.map_or(0, |p| p as usize),
+            exit.map_or(0, |p| p as usize),
+        ));
+    }
+    trampolines_by_id.sort_by_key(|t| t.0);
+    trampolines_by_id.dedup_by(|later, first| {
+        if later.0 != first.0 {
+            return false;
+        }
+        if first.1 == 0 {
+            first.1 = later.1;
+        }
+        if first.2 == 0 {
+            first.2 = later.2;
+        }
+        true
+    });
+    Ok(Prepared {
+        trampolines_by_id: trampolines_by_id.into_boxed_slice(),
+        info,
+        offsets,
+        type_ids,
+        template: plan.template,
+        const_globals: plan.const_globals,
+        table_images: plan.table_images,
+        elem_in_image: plan.elem_in_image,
+    })
 }
 
 /// Maps `text` (a range of the artifact `file`, whose bytes `bytes` holds) read+execute on

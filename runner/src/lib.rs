@@ -5,8 +5,8 @@
 use anyhow::{Context, Result, anyhow, bail};
 use precast_format::module::{ExternKind, ValType};
 use precast_loader::wasi::{self, WasiCtx, WasiCtxBuilder};
-use precast_loader::{Engine, Error, Extern, Linker, Module, Store, Val};
-use std::path::Path;
+use precast_loader::{Config, Engine, Error, Extern, Linker, Module, Store, TrustedKey, Val};
+use std::path::{Path, PathBuf};
 
 /// What to invoke and with which arguments.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +24,58 @@ pub struct Invocation {
     pub env: Vec<String>,
     /// Satisfy function imports nothing else defines with functions returning zeros.
     pub default_unknown_imports: bool,
+}
+
+/// How both runners load an artifact: `[--trust KEY.pub]... [--unchecked]`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct LoadArgs {
+    /// Only run artifacts signed by this ed25519 public key (PEM, as `precast keygen`
+    /// writes to KEY.pub); repeat to trust several. Unsigned, untrusted and invalid
+    /// signatures are refused.
+    #[arg(long = "trust", value_name = "KEY.pub")]
+    pub trust: Vec<PathBuf>,
+    /// Skip the checksum over the artifact's code and data (faster load of a large
+    /// artifact, which must then be exactly what `precast compile` wrote: corrupted code
+    /// would run). Every other check, and the signature check of --trust, still happens.
+    #[arg(long)]
+    pub unchecked: bool,
+}
+
+impl LoadArgs {
+    /// The engine: default settings, plus the trusted keys.
+    pub fn engine(&self) -> Result<Engine> {
+        let mut config = Config::default();
+        for path in &self.trust {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("--trust {}", path.display()))?;
+            let key = TrustedKey::from_pem(&pem)
+                .map_err(|e| anyhow!("--trust {}: {e}", path.display()))?;
+            config.trust(key);
+        }
+        Ok(Engine::new(&config))
+    }
+
+    /// Loads the artifact file at `path`: fully verified, or with `--unchecked` without the
+    /// checksum over code and data.
+    pub fn load(&self, engine: &Engine, path: &Path) -> Result<Module> {
+        let module = if self.unchecked {
+            // SAFETY: the user vouched for the artifact's integrity with `--unchecked`
+            // (documented as running corrupted code as it is).
+            unsafe { Module::from_file_unchecked(engine, path) }
+        } else {
+            Module::from_file(engine, path)
+        };
+        module.with_context(|| format!("cannot load {}", path.display()))
+    }
+}
+
+/// The exit status for an error: 134 for a wasm trap (as Wasmtime's command line, 128 +
+/// SIGABRT, so that scripts treat both alike), 1 for anything else.
+pub fn error_status(e: &anyhow::Error) -> u8 {
+    let trapped = e
+        .chain()
+        .any(|c| matches!(c.downcast_ref::<Error>(), Some(Error::Trap(_))));
+    if trapped { 134 } else { 1 }
 }
 
 /// The run flags both runners accept:
@@ -199,11 +251,10 @@ pub fn invoke<T: 'static>(
     Ok(results)
 }
 
-/// Loads the artifact at `path` and runs it (see [`run_loaded`]).
-pub fn run_artifact(path: &Path, call: &Invocation) -> Result<i32> {
-    let engine = Engine::default();
-    let module = Module::from_file(&engine, path)
-        .with_context(|| format!("cannot load {}", path.display()))?;
+/// Loads the artifact at `path` as `load` says and runs it (see [`run_loaded`]).
+pub fn run_artifact(path: &Path, load: &LoadArgs, call: &Invocation) -> Result<i32> {
+    let engine = load.engine()?;
+    let module = load.load(&engine, path)?;
     run_loaded(&engine, &module, call)
 }
 

@@ -1,4 +1,4 @@
-//! `precast-run ARTIFACT [--invoke NAME] [--dir HOST[::GUEST]] [--env K=V] [-- ARGS...]`:
+//! `precast-run ARTIFACT [--trust KEY.pub] [--unchecked] [--invoke NAME] [--dir HOST[::GUEST]] [--env K=V] [-- ARGS...]`:
 //! runs a precompiled artifact (with WASI if it imports it). Built from the loader alone:
 //! this binary contains no compiler.
 //!
@@ -21,6 +21,8 @@ struct Args {
     /// The artifact to run.
     artifact: std::path::PathBuf,
     #[command(flatten)]
+    load: precast_run::LoadArgs,
+    #[command(flatten)]
     run: precast_run::RunArgs,
 }
 
@@ -42,11 +44,11 @@ extern "C" fn main(
 fn run() -> std::ffi::c_int {
     let a = Args::parse();
     let call = a.run.invocation(&a.artifact);
-    match precast_run::run_artifact(&a.artifact, &call) {
+    match precast_run::run_artifact(&a.artifact, &a.load, &call) {
         Ok(status) => std::ffi::c_int::from(status as u8),
         Err(e) => {
             eprintln!("error: {e:#}");
-            1
+            std::ffi::c_int::from(precast_run::error_status(&e))
         }
     }
 }

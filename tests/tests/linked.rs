@@ -4,8 +4,7 @@
 
 use precast_loader::Val::I32;
 use precast_loader::{
-    Config, Engine, Linker, Module, PoolConfig, SharedMemory, Store, TrapCode, Val, Verification,
-    linked,
+    Config, Engine, Linker, Module, PoolConfig, SharedMemory, Store, TrapCode, Val, linked,
 };
 use precast_tests::harness::{TestInstance, shared_type};
 
@@ -107,11 +106,10 @@ fn every_instance_starts_from_the_image() {
 }
 
 #[test]
-fn full_verification_checks_every_section() {
-    let mut config = Config::new();
-    config.verification(Verification::Full);
-    let engine = Engine::try_new(&config).unwrap();
+fn integrity_check_of_linked_modules() {
+    let engine = Engine::default();
     let module = Module::from_linked(&engine, linked!(images)).unwrap();
+    module.verify_integrity().unwrap();
     exercise(&mut instance(&engine, &module));
     let native = Module::from_linked(&engine, linked!(images_native)).unwrap();
     assert!(

@@ -77,6 +77,7 @@ impl Translator<'_, '_> {
             && os_page_sized
             && s.memory_reservation >= 1 << 32
             && end <= s.memory_guard_size;
+        let mut spectre_guard = None;
         if !guarded {
             // index + offset + size <= length, without wrapping.
             let len = self.memory_length(mem);
@@ -94,17 +95,31 @@ impl Translator<'_, '_> {
             };
             let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end_addr, len);
             self.b.ins().trapnz(oob, trap(TrapCode::MemoryOutOfBounds));
+            if s.spectre_mitigations {
+                spectre_guard = Some(oob);
+            }
         }
         let base = self.memory_base(mem);
         let addr = self.b.ins().iadd(base, index);
-        if memarg.offset == 0 {
+        let addr = if memarg.offset == 0 {
             addr
         } else if memarg.offset <= i32::MAX as u64 {
             self.b.ins().iadd_imm_u(addr, memarg.offset as i64)
         } else {
             let off = self.b.ins().iconst(self.env.ptr, memarg.offset as i64);
             self.b.ins().iadd(addr, off)
+        };
+        match spectre_guard {
+            Some(oob) => self.spectre_guard(oob, addr),
+            None => addr,
         }
+    }
+
+    /// `addr`, or null where `oob` holds, through a conditional move that the CPU does not
+    /// predict: a mispredicted bounds-check branch cannot load out of bounds (Spectre v1).
+    pub(crate) fn spectre_guard(&mut self, oob: ir::Value, addr: ir::Value) -> ir::Value {
+        let null = self.b.ins().iconst(self.env.ptr, 0);
+        self.b.ins().select_spectre_guard(oob, null, addr)
     }
 
     /// Flags of a wasm linear-memory access: little-endian, may trap out of bounds.

@@ -46,7 +46,12 @@ impl Translator<'_, '_> {
             .b
             .ins()
             .imul_imm_u(index, i64::from(self.env.offsets.pointer_size));
-        self.b.ins().iadd(base, scaled)
+        let addr = self.b.ins().iadd(base, scaled);
+        if self.env.settings.spectre_mitigations {
+            self.spectre_guard(oob, addr)
+        } else {
+            addr
+        }
     }
 
     /// `table.get`.
