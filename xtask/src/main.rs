@@ -16,6 +16,13 @@
 //! - `bench [--quick] [--out DIR] [FILTER...]`: Precast vs Wasmtime 48, side by side.
 //! - `ci`: everything CI checks: format, clippy, unit/e2e tests (sightglass included), the
 //!   spec and WASI conformance runs.
+//! - `corrupt [--flips N] [--seed S] [--unchecked] [--timeout SECS]`: the corruption sweep:
+//!   N artifacts with one random byte flipped (default 2000), each run by `precast run` and
+//!   `precast-run`; every run must be refused with an `error:` line (exit 1 or 134) or behave
+//!   exactly like the clean artifact; a signal, a hang or any other outcome fails (see
+//!   [`corrupt`]).
+
+mod corrupt;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -480,11 +487,12 @@ fn main() -> Result<()> {
         Some("cross") => cross(&args[1..]),
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
+        Some("corrupt") => corrupt::corrupt(&root(), &args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <spec [--target T] [FILTER...] | wasi [--target T] [FILTER...] \
                  | sightglass [--target T] | cross [TRIPLE...] | bench [--quick] [--out DIR] \
-                 [FILTER...] | ci>"
+                 [FILTER...] | corrupt [--flips N] [--seed S] [--unchecked] [--timeout SECS] | ci>"
             );
             std::process::exit(2);
         }
