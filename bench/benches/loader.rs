@@ -111,6 +111,13 @@ fn benches(c: &mut Criterion) {
         c.bench_function(&format!("load/{name}"), |b| {
             b.iter(|| black_box(Module::from_file(&engine, &path).expect("load")))
         });
+        // What the safe path's checksum over code and data costs: the trusted fast path.
+        c.bench_function(&format!("load-unchecked/{name}"), |b| {
+            // SAFETY: the artifacts were just written by the compiler (see `workloads`).
+            b.iter(|| {
+                black_box(unsafe { Module::from_file_unchecked(&engine, &path) }.expect("load"))
+            })
+        });
         c.bench_function(&format!("load-uncached/{name}"), |b| {
             b.iter(|| black_box(Module::from_file(&uncached, &path).expect("load")))
         });

@@ -474,6 +474,7 @@ fn ci() -> Result<()> {
     run(cargo().args(["test", "--workspace", "--exclude", "precast-bench"]))?;
     spec(&[])?;
     wasi(&[])?;
+    corrupt::corrupt(&root(), &[])?;
     cross(&[])?;
     Ok(())
 }
