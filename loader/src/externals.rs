@@ -2,6 +2,7 @@
 //! by modules.
 
 use crate::error::{Error, api};
+use crate::shared_memory::{MemoryStorage, MemoryView, SharedMemory, range};
 use crate::store::{AsStore, AsStoreMut, StoreId};
 use crate::values::{Val, raw_to_val, ref_to_raw, val_to_raw, val_type_name};
 use precast_format::module::{GlobalType, MemoryType, TableType, ValType};
@@ -35,45 +36,70 @@ impl Memory {
         })
     }
 
-    /// The memory's contents (empty if the memory belongs to another store).
+    /// The memory's contents (empty if the memory belongs to another store, or is a shared
+    /// memory: other threads may write those at any time, so they are read through
+    /// [`SharedMemory::data`], or with [`Memory::read`], which serves both kinds).
     pub fn data<'a>(&self, store: &'a impl AsStore) -> &'a [u8] {
         let store = store.as_store();
         match store
             .check(self.store)
             .and_then(|()| store.memory(self.index))
         {
-            Ok(e) => e.mem.as_slice(),
+            Ok(e) => e.mem.exclusive().unwrap_or(&[]),
             Err(_) => &[],
         }
     }
 
-    /// The memory's contents, mutably (empty if the memory belongs to another store).
+    /// The memory's contents, mutably (empty as for [`Memory::data`]).
     pub fn data_mut<'a>(&self, store: &'a mut impl AsStoreMut) -> &'a mut [u8] {
         let store = store.as_store_mut();
         if store.check(self.store).is_err() {
             return &mut [];
         }
         match store.memory_mut(self.index) {
-            Ok(e) => e.mem.as_mut_slice(),
+            Ok(e) => e.mem.exclusive_mut().unwrap_or(&mut []),
             Err(_) => &mut [],
         }
     }
 
     /// The memory's contents and the embedder data, both mutably: for host functions that
-    /// read or write guest memory while updating their own state (as WASI does).
+    /// read or write guest memory while updating their own state (empty contents as for
+    /// [`Memory::data`]).
     pub fn data_and_store_mut<'a, T>(
         &self,
         caller: &'a mut crate::Caller<'_, T>,
     ) -> (&'a mut [u8], &'a mut T) {
+        let (view, data) = self.view_and_store_mut(caller);
+        match view {
+            MemoryView::Exclusive(bytes) => (bytes, data),
+            MemoryView::Shared(_) => (&mut [], data),
+        }
+    }
+
+    /// The memory's bytes as its sharing allows, and the embedder data (for WASI).
+    pub(crate) fn view_and_store_mut<'a, T>(
+        &self,
+        caller: &'a mut crate::Caller<'_, T>,
+    ) -> (MemoryView<'a>, &'a mut T) {
         let inner = &mut *caller.inner;
-        let bytes = match inner.opaque.check(self.store) {
+        let view = match inner.opaque.check(self.store) {
             Ok(()) => match inner.opaque.memory_mut(self.index) {
-                Ok(e) => e.mem.as_mut_slice(),
-                Err(_) => &mut [],
+                Ok(e) => e.mem.view_mut(),
+                Err(_) => MemoryView::Exclusive(&mut []),
             },
-            Err(_) => &mut [],
+            Err(_) => MemoryView::Exclusive(&mut []),
         };
-        (bytes, &mut inner.data)
+        (view, &mut inner.data)
+    }
+
+    /// The shared memory this memory is, if it is one.
+    pub fn shared(&self, store: &impl AsStore) -> Option<SharedMemory> {
+        let store = store.as_store();
+        store.check(self.store).ok()?;
+        match &store.memory(self.index).ok()?.mem {
+            MemoryStorage::Shared(s) => Some(s.clone()),
+            MemoryStorage::Own(_) => None,
+        }
     }
 
     /// Size in pages.
@@ -90,7 +116,14 @@ impl Memory {
 
     /// Size in bytes.
     pub fn data_size(&self, store: &impl AsStore) -> u64 {
-        self.data(store).len() as u64
+        let store = store.as_store();
+        match store
+            .check(self.store)
+            .and_then(|()| store.memory(self.index))
+        {
+            Ok(e) => e.mem.byte_len(),
+            Err(_) => 0,
+        }
     }
 
     /// Grows by `delta` pages, returning the old size in pages.
@@ -103,27 +136,38 @@ impl Memory {
             .ok_or_else(|| Error::Api(format!("failed to grow memory by {delta} pages")))
     }
 
-    /// Copies `buf.len()` bytes at `offset` into `buf`.
+    /// Copies `buf.len()` bytes at `offset` into `buf` (of a shared memory too).
     pub fn read(&self, store: &impl AsStore, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
-        let data = self.data(store);
-        let src = usize::try_from(offset)
-            .ok()
-            .and_then(|o| data.get(o..o.checked_add(buf.len())?))
-            .ok_or_else(|| Error::Api("out of bounds memory read".into()))?;
-        buf.copy_from_slice(src);
+        let store = store.as_store();
+        store.check(self.store)?;
+        let oob = || Error::Api("out of bounds memory read".into());
+        match &store.memory(self.index)?.mem {
+            MemoryStorage::Own(m) => {
+                buf.copy_from_slice(range(m.as_slice(), offset, buf.len()).ok_or_else(oob)?)
+            }
+            MemoryStorage::Shared(s) => s.read(offset, buf)?,
+        }
         Ok(())
     }
 
-    /// Copies `buf` into memory at `offset`.
+    /// Copies `buf` into memory at `offset` (of a shared memory too).
     pub fn write(&self, store: &mut impl AsStoreMut, offset: u64, buf: &[u8]) -> Result<(), Error> {
-        let data = self.data_mut(store);
-        let dst = usize::try_from(offset)
-            .ok()
-            .and_then(|o| data.get_mut(o..o.checked_add(buf.len())?))
-            .ok_or_else(|| Error::Api("out of bounds memory write".into()))?;
-        dst.copy_from_slice(buf);
+        let store = store.as_store_mut();
+        store.check(self.store)?;
+        let oob = || Error::Api("out of bounds memory write".into());
+        match &mut store.memory_mut(self.index)?.mem {
+            MemoryStorage::Own(m) => range_mut(m.as_mut_slice(), offset, buf.len())
+                .ok_or_else(oob)?
+                .copy_from_slice(buf),
+            MemoryStorage::Shared(s) => s.write(offset, buf)?,
+        }
         Ok(())
     }
+}
+
+fn range_mut(data: &mut [u8], offset: u64, len: usize) -> Option<&mut [u8]> {
+    let start = usize::try_from(offset).ok()?;
+    data.get_mut(start..start.checked_add(len)?)
 }
 
 /// A table of references.

@@ -906,14 +906,13 @@ fn instantiate(
             u64::from(raw as u32)
         };
         let bytes = module.data_bytes(seg);
-        let dst = usize::try_from(start).ok().and_then(|s| {
-            entry
-                .mem
-                .as_mut_slice()
-                .get_mut(s..s.checked_add(bytes.len())?)
-        });
-        match dst {
-            Some(dst) => dst.copy_from_slice(bytes),
+        // A shared memory's bytes may be in use by other threads: written atomically.
+        let mut view = entry.mem.view_mut();
+        match usize::try_from(start).ok().filter(|&s| {
+            s.checked_add(bytes.len())
+                .is_some_and(|end| end <= view.len())
+        }) {
+            Some(at) => view.write(at, bytes),
             None => return Err(Trap::new(TrapCode::MemoryOutOfBounds, Vec::new()).into()),
         }
         inst.data_dropped[i] = true;

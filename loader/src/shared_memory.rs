@@ -13,7 +13,7 @@ use crate::store::AsStoreMut;
 use crate::vm::VMMemoryDefinition;
 use precast_format::module::MemoryType;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A shared linear memory. Cheap to clone; `Send` and `Sync`: attach it to a store per
@@ -123,6 +123,35 @@ impl SharedMemory {
             .ok_or_else(|| Error::Api(format!("failed to grow memory by {delta} pages")))
     }
 
+    /// The bytes, as atomics: wasm on other threads may read and write them at any time, so
+    /// the host accesses them only atomically (`Ordering::Relaxed` is what a plain wasm
+    /// access is; use stronger orderings to synchronize with the program's atomics).
+    pub fn data(&self) -> &[AtomicU8] {
+        // SAFETY: the first `byte_len` bytes of the reservation are mapped read-write and
+        // stay so while `self` (an `Arc` of the reservation) lives: a shared memory never
+        // shrinks or moves. `AtomicU8` has `u8`'s size and alignment, and every host access
+        // through it is atomic, so concurrent writes by wasm are no data race on our side.
+        unsafe {
+            std::slice::from_raw_parts(self.base().cast::<AtomicU8>(), self.byte_len() as usize)
+        }
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`.
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let src = range(self.data(), offset, buf.len())
+            .ok_or_else(|| Error::Api("out of bounds memory read".into()))?;
+        load_bytes(src, buf);
+        Ok(())
+    }
+
+    /// Copies `buf` into memory at `offset`.
+    pub fn write(&self, offset: u64, buf: &[u8]) -> Result<(), Error> {
+        let dst = range(self.data(), offset, buf.len())
+            .ok_or_else(|| Error::Api("out of bounds memory write".into()))?;
+        store_bytes(dst, buf);
+        Ok(())
+    }
+
     /// This memory as a memory of `store` (of the same engine), to define in a linker or
     /// pass as an import. Each call adds one entry to the store.
     pub fn attach(&self, store: &mut impl AsStoreMut) -> Result<Memory, Error> {
@@ -168,6 +197,12 @@ impl SharedMemory {
     }
 }
 
+/// `len` elements of `data` at `offset`, if all are in range.
+pub(crate) fn range<E>(data: &[E], offset: u64, len: usize) -> Option<&[E]> {
+    let start = usize::try_from(offset).ok()?;
+    data.get(start..start.checked_add(len)?)
+}
+
 /// The storage of a store's memory entry.
 #[derive(Debug)]
 pub(crate) enum MemoryStorage {
@@ -210,27 +245,78 @@ impl MemoryStorage {
         }
     }
 
-    /// The bytes. For a shared memory, other threads' wasm may write them meanwhile, as in
-    /// any shared-memory program.
-    pub fn as_slice(&self) -> &[u8] {
+    /// The bytes of a memory of the store's own (`None` for an attached shared memory,
+    /// whose bytes other threads may write at any time: see [`Self::view_mut`]).
+    pub fn exclusive(&self) -> Option<&[u8]> {
         match self {
-            MemoryStorage::Own(m) => m.as_slice(),
-            // SAFETY: the first `byte_len` bytes of the reservation are accessible and stay
-            // so (a shared memory never shrinks or moves).
-            MemoryStorage::Shared(s) => unsafe {
-                std::slice::from_raw_parts(s.base(), s.byte_len() as usize)
-            },
+            MemoryStorage::Own(m) => Some(m.as_slice()),
+            MemoryStorage::Shared(_) => None,
         }
     }
 
-    /// The bytes, mutably (see [`Self::as_slice`]).
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+    /// The bytes, mutably, as [`Self::exclusive`].
+    pub fn exclusive_mut(&mut self) -> Option<&mut [u8]> {
         match self {
-            MemoryStorage::Own(m) => m.as_mut_slice(),
-            // SAFETY: as in `as_slice`.
-            MemoryStorage::Shared(s) => unsafe {
-                std::slice::from_raw_parts_mut(s.base(), s.byte_len() as usize)
-            },
+            MemoryStorage::Own(m) => Some(m.as_mut_slice()),
+            MemoryStorage::Shared(_) => None,
         }
+    }
+
+    /// The bytes in the form their sharing allows: a plain slice for a memory of the store's
+    /// own, atomics for a shared one.
+    pub fn view_mut(&mut self) -> MemoryView<'_> {
+        match self {
+            MemoryStorage::Own(m) => MemoryView::Exclusive(m.as_mut_slice()),
+            MemoryStorage::Shared(s) => MemoryView::Shared(s.data()),
+        }
+    }
+}
+
+/// A store memory's bytes, as the host may access them.
+pub(crate) enum MemoryView<'a> {
+    /// Nobody else can read or write them meanwhile.
+    Exclusive(&'a mut [u8]),
+    /// Other threads may read and write them at any time.
+    Shared(&'a [AtomicU8]),
+}
+
+impl MemoryView<'_> {
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            MemoryView::Exclusive(b) => b.len(),
+            MemoryView::Shared(b) => b.len(),
+        }
+    }
+
+    /// Copies the bytes at `at` into `out` (`at..at + out.len()` must be in range).
+    pub fn read(&self, at: usize, out: &mut [u8]) {
+        match self {
+            MemoryView::Exclusive(b) => out.copy_from_slice(&b[at..at + out.len()]),
+            MemoryView::Shared(b) => load_bytes(&b[at..at + out.len()], out),
+        }
+    }
+
+    /// Copies `data` to `at` (`at..at + data.len()` must be in range).
+    pub fn write(&mut self, at: usize, data: &[u8]) {
+        match self {
+            MemoryView::Exclusive(b) => b[at..at + data.len()].copy_from_slice(data),
+            MemoryView::Shared(b) => store_bytes(&b[at..at + data.len()], data),
+        }
+    }
+}
+
+/// Copies shared bytes out, one relaxed atomic load each (a racing writer's bytes may or may
+/// not be seen, as for any unsynchronized access in the threads proposal's memory model).
+pub(crate) fn load_bytes(src: &[AtomicU8], out: &mut [u8]) {
+    for (o, b) in out.iter_mut().zip(src) {
+        *o = b.load(Ordering::Relaxed);
+    }
+}
+
+/// Copies bytes into shared memory, one relaxed atomic store each.
+pub(crate) fn store_bytes(dst: &[AtomicU8], data: &[u8]) {
+    for (b, &d) in dst.iter().zip(data) {
+        b.store(d, Ordering::Relaxed);
     }
 }

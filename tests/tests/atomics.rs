@@ -228,3 +228,47 @@ fn shared_memory_errors() {
     let e = memory.attach(&mut store).unwrap_err();
     assert!(e.to_string().contains("engine"), "{e}");
 }
+
+#[test]
+fn host_access_to_a_shared_memory_is_atomic() {
+    use std::sync::atomic::Ordering;
+    let engine = precast_loader::Engine::default();
+    let module =
+        precast_loader::Module::from_bytes(&engine, &precast_tests::harness::artifact(THREAD_WAT))
+            .unwrap();
+    let memory = precast_loader::SharedMemory::new(&engine, shared_type()).unwrap();
+    let writer = {
+        let (engine, module, memory) = (engine.clone(), module.clone(), memory.clone());
+        std::thread::spawn(move || {
+            let mut i = thread_instance(&engine, &module, &memory);
+            i.call("inc", &[I32(200_000)]).unwrap();
+        })
+    };
+    // Read while the other thread writes: through atomics only, never a plain slice.
+    let mut last = 0;
+    while !writer.is_finished() {
+        let now = u32::from_le_bytes(std::array::from_fn(|k| {
+            memory.data()[k].load(Ordering::Relaxed)
+        }));
+        assert!(now >= last || now < 256, "{now} after {last}");
+        last = now;
+    }
+    writer.join().unwrap();
+    let mut buf = [0u8; 4];
+    memory.read(0, &mut buf).unwrap();
+    assert_eq!(u32::from_le_bytes(buf), 200_000);
+
+    // Attached to a store, the memory is no plain slice either; read and write serve it.
+    let mut i = thread_instance(&engine, &module, &memory);
+    let m = memory.attach(&mut i.store).unwrap();
+    assert!(m.data(&i.store).is_empty());
+    assert!(m.data_mut(&mut i.store).is_empty());
+    assert_eq!(m.data_size(&i.store), 65536);
+    assert!(m.shared(&i.store).is_some());
+    m.write(&mut i.store, 0, &7u32.to_le_bytes()).unwrap();
+    assert_eq!(i.call("get", &[I32(0)]).unwrap(), [I32(7)]);
+    m.read(&i.store, 65532, &mut buf).unwrap();
+    let e = m.read(&i.store, 65533, &mut buf).unwrap_err();
+    assert_eq!(e.to_string(), "out of bounds memory read");
+    assert!(memory.write(u64::MAX, &buf).is_err());
+}

@@ -4,6 +4,7 @@
 use super::ctx::WasiCtx;
 use super::errno::Errno;
 use super::memory::GuestMemory;
+use crate::shared_memory::MemoryView;
 use super::preview1::{Args, Impl, args, clock, fd_io, fd_stat, path_ops, poll, sock};
 use crate::{Caller, Error, Extern, FuncType, Linker, Val, ValType};
 
@@ -114,10 +115,10 @@ fn call<T>(
         Some(Extern::Memory(m)) => Some(m),
         _ => None,
     };
-    let (bytes, data): (&mut [u8], &mut T) = match memory {
-        Some(m) => m.data_and_store_mut(caller),
+    let (bytes, data): (MemoryView<'_>, &mut T) = match memory {
+        Some(m) => m.view_and_store_mut(caller),
         // No memory: every pointer is out of bounds (`fault`).
-        None => (&mut [], caller.data_mut()),
+        None => (MemoryView::Exclusive(&mut []), caller.data_mut()),
     };
     let mut mem = GuestMemory::new(bytes);
     match f(get_cx(data), &mut mem, &Args(params)) {

@@ -4,6 +4,8 @@
 //! outside the slice.
 
 use super::errno::{Errno, WasiResult};
+use crate::shared_memory::{MemoryView, load_bytes, store_bytes};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// A guest pointer and length (an `iovec`/`ciovec`), already checked to lie in memory.
@@ -19,14 +21,16 @@ pub(crate) struct IoVec {
 /// which is a short read or write, as POSIX allows.
 pub(crate) const MAX_IOVS: usize = 1024;
 
-/// The calling instance's linear memory, bounds-checked.
+/// The calling instance's linear memory, bounds-checked. A shared memory (which other
+/// threads may write meanwhile) is only accessed atomically: its bytes are copied in and out,
+/// never lent as a slice.
 pub(crate) struct GuestMemory<'a> {
-    bytes: &'a mut [u8],
+    bytes: MemoryView<'a>,
 }
 
 impl<'a> GuestMemory<'a> {
-    /// Wraps the memory's bytes (empty when the module exports no memory).
-    pub fn new(bytes: &'a mut [u8]) -> GuestMemory<'a> {
+    /// Wraps a memory's bytes (empty when the module exports no memory).
+    pub fn new(bytes: MemoryView<'a>) -> GuestMemory<'a> {
         GuestMemory { bytes }
     }
 
@@ -42,22 +46,44 @@ impl<'a> GuestMemory<'a> {
         Ok(start..end)
     }
 
-    /// `len` bytes at `ptr`.
-    pub fn slice(&self, ptr: u32, len: u32) -> WasiResult<&[u8]> {
+    /// `len` bytes at `ptr` (borrowed from an exclusive memory, copied from a shared one).
+    pub fn slice(&self, ptr: u32, len: u32) -> WasiResult<Cow<'_, [u8]>> {
         let r = self.range(ptr, u64::from(len))?;
-        Ok(&self.bytes[r])
+        Ok(match &self.bytes {
+            MemoryView::Exclusive(b) => Cow::Borrowed(&b[r]),
+            MemoryView::Shared(b) => {
+                let mut out = vec![0; r.len()];
+                load_bytes(&b[r], &mut out);
+                Cow::Owned(out)
+            }
+        })
     }
 
-    /// `len` bytes at `ptr`, mutably.
-    pub fn slice_mut(&mut self, ptr: u32, len: u32) -> WasiResult<&mut [u8]> {
+    /// Lets `f` fill up to `len` bytes at `ptr`; `f` returns how many it wrote, which is
+    /// returned (at most `len`). An exclusive memory is written in place; a shared one
+    /// through a buffer, of which only the bytes `f` wrote are copied in.
+    pub fn fill(
+        &mut self,
+        ptr: u32,
+        len: u32,
+        f: impl FnOnce(&mut [u8]) -> WasiResult<usize>,
+    ) -> WasiResult<usize> {
         let r = self.range(ptr, u64::from(len))?;
-        Ok(&mut self.bytes[r])
+        match &mut self.bytes {
+            MemoryView::Exclusive(b) => Ok(f(&mut b[r])?.min(len as usize)),
+            MemoryView::Shared(b) => {
+                let mut tmp = vec![0; r.len()];
+                let n = f(&mut tmp)?.min(tmp.len());
+                store_bytes(&b[r.start..r.start + n], &tmp[..n]);
+                Ok(n)
+            }
+        }
     }
 
     fn array<const N: usize>(&self, ptr: u32) -> WasiResult<[u8; N]> {
         let r = self.range(ptr, N as u64)?;
         let mut out = [0u8; N];
-        out.copy_from_slice(&self.bytes[r]);
+        self.bytes.read(r.start, &mut out);
         Ok(out)
     }
 
@@ -84,7 +110,7 @@ impl<'a> GuestMemory<'a> {
     /// Copies `data` to `ptr`.
     pub fn write_bytes(&mut self, ptr: u32, data: &[u8]) -> WasiResult<()> {
         let r = self.range(ptr, data.len() as u64)?;
-        self.bytes[r].copy_from_slice(data);
+        self.bytes.write(r.start, data);
         Ok(())
     }
 
@@ -132,7 +158,7 @@ impl<'a> GuestMemory<'a> {
     }
 
     /// The buffers of checked iovecs, for a gathering write.
-    pub fn gather(&self, iovs: &[IoVec]) -> WasiResult<Vec<&[u8]>> {
+    pub fn gather(&self, iovs: &[IoVec]) -> WasiResult<Vec<Cow<'_, [u8]>>> {
         iovs.iter().map(|v| self.slice(v.ptr, v.len)).collect()
     }
 
@@ -166,7 +192,7 @@ mod tests {
     #[test]
     fn every_access_is_bounds_checked() {
         let mut bytes = vec![0u8; 64];
-        let mut m = GuestMemory::new(&mut bytes);
+        let mut m = GuestMemory::new(MemoryView::Exclusive(&mut bytes));
         m.write_u32(60, 0xdead_beef).unwrap();
         assert_eq!(m.read_u32(60), Ok(0xdead_beef));
         assert_eq!(m.read_u32(61), Err(Errno::Fault));
@@ -184,18 +210,38 @@ mod tests {
         // A huge count is refused before anything is read.
         assert_eq!(m.iovecs(0, u32::MAX), Err(Errno::Fault));
         let mut empty: [u8; 0] = [];
-        let m = GuestMemory::new(&mut empty);
+        let m = GuestMemory::new(MemoryView::Exclusive(&mut empty));
         assert_eq!(m.read_u8(0), Err(Errno::Fault));
     }
 
     #[test]
     fn scatter_fills_buffers_in_order() {
         let mut bytes = vec![0u8; 32];
-        let mut m = GuestMemory::new(&mut bytes);
+        let mut m = GuestMemory::new(MemoryView::Exclusive(&mut bytes));
         let iovs = [IoVec { ptr: 0, len: 2 }, IoVec { ptr: 10, len: 4 }];
         assert_eq!(m.scatter(&iovs, b"abcde"), Ok(5));
-        assert_eq!(m.slice(0, 2).unwrap(), b"ab");
-        assert_eq!(m.slice(10, 4).unwrap(), b"cde\0");
+        assert_eq!(&*m.slice(0, 2).unwrap(), b"ab");
+        assert_eq!(&*m.slice(10, 4).unwrap(), b"cde\0");
         assert_eq!(total_len(&iovs), 6);
+    }
+
+    #[test]
+    fn shared_memory_is_copied_in_and_out() {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        let bytes: Vec<AtomicU8> = (0..32).map(|_| AtomicU8::new(0)).collect();
+        let mut m = GuestMemory::new(MemoryView::Shared(&bytes));
+        m.write_u32(4, 0x0102_0304).unwrap();
+        assert_eq!(bytes[4].load(Ordering::Relaxed), 4);
+        assert_eq!(m.read_u32(4), Ok(0x0102_0304));
+        assert_eq!(&*m.slice(4, 2).unwrap(), &[4, 3]);
+        assert_eq!(m.read_u32(29), Err(Errno::Fault));
+        // Only the bytes the filler reports are copied in.
+        assert_eq!(m.fill(8, 8, |b| { b[..3].copy_from_slice(b"xyz"); Ok(3) }), Ok(3));
+        bytes[11].store(b'!', Ordering::Relaxed);
+        assert_eq!(&*m.slice(8, 4).unwrap(), b"xyz!");
+        assert_eq!(m.fill(30, 4, |_| Ok(4)), Err(Errno::Fault));
+        let iovs = [IoVec { ptr: 0, len: 1 }, IoVec { ptr: 20, len: 8 }];
+        assert_eq!(m.scatter(&iovs, b"abc"), Ok(3));
+        assert_eq!(&*m.gather(&iovs).unwrap()[1], b"bc\0\0\0\0\0\0");
     }
 }

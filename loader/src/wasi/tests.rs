@@ -4,6 +4,7 @@
 use super::ctx::{WasiCtx, WasiCtxBuilder};
 use super::errno::Errno;
 use super::memory::GuestMemory;
+use crate::shared_memory::MemoryView;
 use super::preview1::{Args, Impl, args, fd_io, fd_stat, path_ops, poll};
 use super::types::{lookupflags, oflags, rights};
 use crate::Val;
@@ -54,7 +55,7 @@ impl Guest {
     }
 
     fn call(&mut self, f: Impl, args: &[Val]) -> Errno {
-        let mut mem = GuestMemory::new(&mut self.mem);
+        let mut mem = GuestMemory::new(MemoryView::Exclusive(&mut self.mem));
         match f(&mut self.cx, &mut mem, &Args(args)) {
             Ok(()) => Errno::Success,
             Err(e) => e,
@@ -393,7 +394,7 @@ fn bad_guest_pointers_are_fault() {
     );
     // A guest without memory: every pointer faults, nothing panics.
     let mut empty: [u8; 0] = [];
-    let mut mem = GuestMemory::new(&mut empty);
+    let mut mem = GuestMemory::new(MemoryView::Exclusive(&mut empty));
     let r = args::args_sizes_get(&mut g.cx, &mut mem, &Args(&[Val::I32(0), Val::I32(4)]));
     assert_eq!(r, Err(Errno::Fault));
 }

@@ -57,15 +57,19 @@ pub(crate) fn random_get(
     mem: &mut GuestMemory<'_>,
     a: &Args<'_>,
 ) -> WasiResult<()> {
-    let buf = mem.slice_mut(a.u32(0), a.u32(1))?;
-    let mut filled = 0;
-    while filled < buf.len() {
-        match rustix::rand::getrandom(&mut buf[filled..], rustix::rand::GetRandomFlags::empty()) {
-            Ok(n) => filled += n,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
+    let len = a.u32(1);
+    mem.fill(a.u32(0), len, |buf| {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match rustix::rand::getrandom(&mut buf[filled..], rustix::rand::GetRandomFlags::empty())
+            {
+                Ok(n) => filled += n,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-    }
+        Ok(filled)
+    })?;
     Ok(())
 }
 

@@ -22,11 +22,7 @@ fn read_iovs(
     let bufs: Vec<IoVec> = iovs.iter().copied().filter(|v| v.len > 0).collect();
     match bufs.as_slice() {
         [] => Ok(0),
-        [one] => {
-            let buf = mem.slice_mut(one.ptr, one.len)?;
-            let n = f(buf)?;
-            Ok(n.min(one.len as usize))
-        }
+        [one] => mem.fill(one.ptr, one.len, f),
         many => {
             let mut tmp = vec![0u8; total_len(many).min(MAX_BOUNCE)];
             let n = f(&mut tmp)?.min(tmp.len());
@@ -118,7 +114,8 @@ pub(crate) fn fd_write(
         return Err(Errno::IsDir);
     }
     e.require(rights::FD_WRITE)?;
-    let bufs = mem.gather(&iovs)?;
+    let gathered = mem.gather(&iovs)?;
+    let bufs: Vec<&[u8]> = gathered.iter().map(|b| &**b).collect();
     let n = if bufs.iter().all(|b| b.is_empty()) {
         0
     } else {
@@ -138,7 +135,8 @@ pub(crate) fn fd_pwrite(
     let nwritten = a.u32(4);
     mem.check(nwritten, 4)?;
     let f = positioned_file(cx, a.u32(0), rights::FD_WRITE)?;
-    let bufs = mem.gather(&iovs)?;
+    let gathered = mem.gather(&iovs)?;
+    let bufs: Vec<&[u8]> = gathered.iter().map(|b| &**b).collect();
     let n = retry(|| rustix::io::pwritev(f, &io_slices(&bufs), offset))?;
     mem.write_u32(nwritten, n as u32)
 }
