@@ -21,8 +21,12 @@
 //!   `precast-run`; every run must be refused with an `error:` line (exit 1 or 134) or behave
 //!   exactly like the clean artifact; a signal, a hang or any other outcome fails (see
 //!   [`corrupt`]).
+//! - `fuzz [TARGET...] [--time SECS] [--smoke]`: the cargo-fuzz targets (differential,
+//!   compile, artifacts, wasi) for SECS each (default 600; nightly + cargo-fuzz), or with
+//!   `--smoke` their fixed-input replay test on stable (see [`fuzz`]).
 
 mod corrupt;
+mod fuzz;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -489,11 +493,13 @@ fn main() -> Result<()> {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         Some("corrupt") => corrupt::corrupt(&root(), &args[1..]),
+        Some("fuzz") => fuzz::fuzz(&root(), &args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <spec [--target T] [FILTER...] | wasi [--target T] [FILTER...] \
                  | sightglass [--target T] | cross [TRIPLE...] | bench [--quick] [--out DIR] \
-                 [FILTER...] | corrupt [--flips N] [--seed S] [--unchecked] [--timeout SECS] | ci>"
+                 [FILTER...] | corrupt [--flips N] [--seed S] [--unchecked] [--timeout SECS] \
+                 | fuzz [TARGET...] [--time SECS] [--smoke] | ci>"
             );
             std::process::exit(2);
         }
