@@ -1,12 +1,12 @@
 //! Process-wide registry of loaded code ranges, read by the signal handler.
 //!
-//! The read path takes no lock and does not allocate: it scans a fixed array of atomic slots
-//! up to a high-water mark. Each slot holds the text range and a pointer to a [`CodeInfo`]
+//! A [`Ranges`] set: the read path takes no lock and does not allocate, and any number of
+//! modules can be registered. Each entry holds the text range and a pointer to a [`CodeInfo`]
 //! owned by the module; the module unregisters on drop before freeing it.
 
+use crate::ranges::{Entry, Ranges};
 use precast_format::TrapCode;
 use precast_format::tables::TrapTable;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// What the signal handler needs to know about one module's code.
 #[derive(Debug)]
@@ -42,96 +42,39 @@ impl CodeInfo {
     }
 }
 
-const SLOTS: usize = 16384;
-
-struct Slot {
-    start: AtomicUsize,
-    end: AtomicUsize,
-    info: AtomicPtr<CodeInfo>,
-}
-
-#[allow(clippy::declare_interior_mutable_const)]
-const EMPTY: Slot = Slot {
-    start: AtomicUsize::new(0),
-    end: AtomicUsize::new(0),
-    info: AtomicPtr::new(std::ptr::null_mut()),
-};
-
-static REGISTRY: [Slot; SLOTS] = [EMPTY; SLOTS];
-static HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
-
-/// Marker stored while a slot is being filled.
-fn claiming() -> *mut CodeInfo {
-    std::ptr::dangling_mut()
-}
+static CODE: Ranges = Ranges::new();
 
 /// A registration; unregisters on drop.
 #[derive(Debug)]
 pub(crate) struct Registration {
-    slot: usize,
+    entry: Entry,
 }
 
 /// Registers `info` (which must stay alive and unmoved until the registration is dropped).
-/// Returns `None` when every slot is taken.
-pub(crate) fn register(info: &CodeInfo) -> Option<Registration> {
-    for (i, slot) in REGISTRY.iter().enumerate() {
-        if slot
-            .info
-            .compare_exchange(
-                std::ptr::null_mut(),
-                claiming(),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
-            .is_ok()
-        {
-            slot.start.store(info.text_start, Ordering::Release);
-            slot.end
-                .store(info.text_start + info.text_len, Ordering::Release);
-            slot.info
-                .store(info as *const CodeInfo as *mut CodeInfo, Ordering::Release);
-            HIGH_WATER.fetch_max(i + 1, Ordering::AcqRel);
-            return Some(Registration { slot: i });
-        }
-    }
-    None
+pub(crate) fn register(info: &CodeInfo) -> Registration {
+    let entry = Entry {
+        start: info.text_start,
+        end: info.text_start + info.text_len,
+        data: info as *const CodeInfo as usize,
+    };
+    CODE.insert(entry);
+    Registration { entry }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let slot = &REGISTRY[self.slot];
-        slot.info.store(claiming(), Ordering::Release);
-        slot.start.store(0, Ordering::Release);
-        slot.end.store(0, Ordering::Release);
-        slot.info.store(std::ptr::null_mut(), Ordering::Release);
+        CODE.remove(self.entry);
     }
 }
 
 /// Calls `f` with the code containing `pc`, if any. Async-signal-safe: no locks, no
 /// allocation.
 pub(crate) fn with_code<R>(pc: usize, f: impl FnOnce(&CodeInfo) -> R) -> Option<R> {
-    let n = HIGH_WATER.load(Ordering::Acquire).min(SLOTS);
-    for slot in &REGISTRY[..n] {
-        let info = slot.info.load(Ordering::Acquire);
-        if info.is_null() || info == claiming() {
-            continue;
-        }
-        let start = slot.start.load(Ordering::Acquire);
-        let end = slot.end.load(Ordering::Acquire);
-        if pc < start || pc >= end {
-            continue;
-        }
-        // Re-check that the slot still holds the same registration as the range we read.
-        if slot.info.load(Ordering::Acquire) != info {
-            continue;
-        }
-        // SAFETY: the pointer was published by `register` and is only freed after
-        // `Registration::drop` cleared it; a pc inside the range means that code is being
-        // executed or walked by this thread, which keeps its module alive.
-        let info = unsafe { &*info };
-        return Some(f(info));
-    }
-    None
+    CODE.lookup(pc, |e| {
+        // SAFETY: `data` is the `CodeInfo` of a live registration: its module removes the
+        // entry (which waits out this lookup) before freeing it.
+        f(unsafe { &*(e.data as *const CodeInfo) })
+    })
 }
 
 /// Whether `pc` lies in any registered code.
@@ -155,7 +98,7 @@ mod tests {
             traps_len: traps.len(),
             frame_pointers: true,
         };
-        let reg = register(&info).unwrap();
+        let reg = register(&info);
         let base = code.as_ptr() as usize;
         assert!(is_registered_code(base));
         assert!(is_registered_code(base + 31));
@@ -167,20 +110,5 @@ mod tests {
         assert_eq!(with_code(base + 5, |c| c.trap_at(base + 5)).flatten(), None);
         drop(reg);
         assert!(!is_registered_code(base));
-    }
-
-    #[test]
-    fn slots_are_reused() {
-        let code = [0u8; 4];
-        let info = CodeInfo {
-            text_start: code.as_ptr() as usize,
-            text_len: code.len(),
-            traps: code.as_ptr(),
-            traps_len: 0,
-            frame_pointers: true,
-        };
-        for _ in 0..2 * SLOTS {
-            drop(register(&info).expect("a free slot"));
-        }
     }
 }

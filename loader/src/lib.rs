@@ -47,6 +47,7 @@ mod linker;
 mod module;
 mod parking;
 mod pool;
+mod ranges;
 mod shared_memory;
 mod store;
 mod table_elements;

@@ -11,6 +11,7 @@
 use crate::error::Error;
 use crate::host;
 use crate::pool::{MemorySlot, Pool};
+use crate::ranges::{Entry, Ranges};
 use precast_format::module::MemoryType;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 use std::os::fd::BorrowedFd;
@@ -54,10 +55,21 @@ enum Origin {
     Pool(Arc<Pool>, MemorySlot),
 }
 
+/// Every live linear memory's reservation, guard region included: a faulting memory access
+/// at a trap site is a wasm trap only when its address lies in one of these.
+static RESERVATIONS: Ranges = Ranges::new();
+
+/// Whether `addr` lies in the reservation of a live linear memory. Async-signal-safe.
+pub(crate) fn is_reserved(addr: usize) -> bool {
+    RESERVATIONS.lookup(addr, |_| ()).is_some()
+}
+
 /// A reserved linear memory.
 #[derive(Debug)]
 pub(crate) struct LinearMemory {
     base: *mut u8,
+    /// The reservation as registered in [`RESERVATIONS`].
+    region: Entry,
     /// Reserved bytes (including the guard region).
     mapped: usize,
     /// Bytes usable before the guard (the largest possible length).
@@ -185,9 +197,11 @@ impl LinearMemory {
             )
         }
         .map_err(|e| format!("cannot reserve {mapped:#x} bytes for a linear memory: {e}"))?;
+        let mapped = mapped.max(host::page_size());
         let mut mem = LinearMemory {
             base: base.cast(),
-            mapped: mapped.max(host::page_size()),
+            region: reserve(base.cast(), mapped),
+            mapped,
             reservation,
             accessible: 0,
             length: 0,
@@ -218,6 +232,7 @@ impl LinearMemory {
         let slot = pool.take_memory(image.map(|i| i.key))?;
         let mut mem = LinearMemory {
             base: slot.base,
+            region: reserve(slot.base, pool.memory_stride()),
             mapped: 0,
             reservation,
             accessible: slot.accessible,
@@ -381,8 +396,20 @@ impl LinearMemory {
     }
 }
 
+/// Registers the reservation `[base, base + len)`.
+fn reserve(base: *mut u8, len: usize) -> Entry {
+    let region = Entry {
+        start: base as usize,
+        end: base as usize + len,
+        data: 0,
+    };
+    RESERVATIONS.insert(region);
+    region
+}
+
 impl Drop for LinearMemory {
     fn drop(&mut self) {
+        RESERVATIONS.remove(self.region);
         match std::mem::replace(&mut self.origin, Origin::Own) {
             Origin::Own => {
                 // SAFETY: unmapping exactly the reservation we mapped; nothing refers to it

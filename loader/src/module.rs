@@ -380,9 +380,7 @@ impl Module {
             frame_pointers: header.settings.frame_pointers,
         });
         let prepared = prepare(engine, &sections, text_start)?;
-        let registration = code_registry::register(&code).ok_or_else(|| {
-            LoadError::Map("too many modules are loaded (code registry is full)".into())
-        })?;
+        let registration = code_registry::register(&code);
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Ok(Module {
             inner: Arc::new(ModuleInner {

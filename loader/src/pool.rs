@@ -226,6 +226,11 @@ impl Pool {
         self.reservation
     }
 
+    /// Bytes of address space per memory slot (reservation and guard).
+    pub fn memory_stride(&self) -> usize {
+        self.stride
+    }
+
     /// Takes a memory slot, preferring one that holds `image` already.
     pub fn take_memory(&self, image: Option<(u64, u32)>) -> Result<MemorySlot, String> {
         let mut st = self.state();

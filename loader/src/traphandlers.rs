@@ -54,6 +54,108 @@ thread_local! {
     static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
 }
 
+/// Size of the alternate signal stack installed for threads that run wasm (guard page not
+/// included): the handler runs on it, so a fault on an exhausted or corrupted stack is still
+/// handled.
+const ALT_STACK_SIZE: usize = 64 << 10;
+
+thread_local! {
+    static ALT_STACK: AltStack = const {
+        AltStack {
+            checked: Cell::new(false),
+            mapping: Cell::new(None),
+        }
+    };
+}
+
+/// This thread's alternate signal stack, if we installed one (the thread may have its own
+/// of at least [`ALT_STACK_SIZE`], which is kept).
+struct AltStack {
+    /// Whether [`AltStack::ensure`] ran on this thread.
+    checked: Cell<bool>,
+    /// Our mapping (guard page first) and its length.
+    mapping: Cell<Option<(usize, usize)>>,
+}
+
+impl AltStack {
+    /// Installs an alternate signal stack unless this thread has one large enough.
+    fn ensure(&self) {
+        if self.checked.replace(true) {
+            return;
+        }
+        if current_alt_stack().is_some_and(|s| s.ss_size >= ALT_STACK_SIZE) {
+            return;
+        }
+        let page = crate::host::page_size();
+        let len = ALT_STACK_SIZE + page;
+        // SAFETY: a fresh private mapping nothing else refers to.
+        let Ok(base) = (unsafe {
+            rustix::mm::mmap_anonymous(
+                std::ptr::null_mut(),
+                len,
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::PRIVATE,
+            )
+        }) else {
+            // Without memory for it the thread keeps its current (or no) alternate stack:
+            // handling then works as before, except for faults on an exhausted stack.
+            return;
+        };
+        // SAFETY: the first page of our mapping becomes the guard below the stack.
+        let _ = unsafe { rustix::mm::mprotect(base, page, rustix::mm::MprotectFlags::empty()) };
+        let stack = libc::stack_t {
+            // SAFETY: `page < len`: the stack starts after the guard page.
+            ss_sp: unsafe { base.cast::<u8>().add(page) }.cast(),
+            ss_flags: 0,
+            ss_size: ALT_STACK_SIZE,
+        };
+        // SAFETY: `stack` describes memory we own until `Drop` disables it.
+        if unsafe { libc::sigaltstack(&stack, std::ptr::null_mut()) } == 0 {
+            self.mapping.set(Some((base as usize, len)));
+        } else {
+            // SAFETY: our mapping, never installed.
+            let _ = unsafe { rustix::mm::munmap(base, len) };
+        }
+    }
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        let Some((base, len)) = self.mapping.get() else {
+            return;
+        };
+        // SAFETY: disabling this thread's alternate stack if it is still ours, before
+        // unmapping it: no handler can run on it afterwards.
+        unsafe {
+            if current_alt_stack()
+                .is_some_and(|s| s.ss_sp as usize == base + crate::host::page_size())
+            {
+                let disable = libc::stack_t {
+                    ss_sp: std::ptr::null_mut(),
+                    ss_flags: libc::SS_DISABLE,
+                    ss_size: 0,
+                };
+                if libc::sigaltstack(&disable, std::ptr::null_mut()) != 0 {
+                    return; // still in use: leak it rather than free a live stack
+                }
+            }
+            let _ = rustix::mm::munmap(base as *mut c_void, len);
+        }
+    }
+}
+
+/// This thread's alternate signal stack, if one is enabled.
+pub(crate) fn current_alt_stack() -> Option<libc::stack_t> {
+    let mut current = libc::stack_t {
+        ss_sp: std::ptr::null_mut(),
+        ss_flags: 0,
+        ss_size: 0,
+    };
+    // SAFETY: a query only: no new stack, `current` is a valid out-pointer.
+    let ok = unsafe { libc::sigaltstack(std::ptr::null(), &mut current) } == 0;
+    (ok && current.ss_flags & libc::SS_DISABLE == 0).then_some(current)
+}
+
 /// What a builtin or host function recorded before returning a non-zero status.
 #[derive(Debug)]
 pub(crate) enum Pending {
@@ -98,6 +200,7 @@ pub(crate) unsafe fn catch_traps(
     payload: *mut c_void,
 ) -> Result<(), RawTrap> {
     init_signals();
+    ALT_STACK.with(AltStack::ensure);
     let marker = 0u8;
     let here = std::ptr::addr_of!(marker) as usize;
     let (slot, prev_top) = STATE.with(|s| (s.jmp.as_ptr(), s.stack_top.replace(here)));
@@ -246,17 +349,19 @@ pub(crate) fn init_signals() {
 unsafe extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
     // SAFETY: called by the kernel as an SA_SIGINFO handler with a valid context.
     unsafe {
-        try_handle(ctx);
+        try_handle(signum, info, ctx);
         chain(signum, info, ctx);
     }
 }
 
 /// Unwinds to the innermost [`catch_traps`] if the fault is at a trap site of registered code
-/// executed by this thread inside wasm; returns otherwise.
+/// executed by this thread inside wasm and, for a memory fault, its address lies in a linear
+/// memory's reservation; returns otherwise (the fault is then no wasm trap but a bug, and the
+/// previous handler or the default action deals with it).
 ///
 /// # Safety
-/// Must be called from the signal handler with its context.
-unsafe fn try_handle(ctx: *mut c_void) {
+/// Must be called from the signal handler with its arguments.
+unsafe fn try_handle(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
     let Ok(jmp) = STATE.try_with(|s| s.jmp.get()) else {
         return;
     };
@@ -270,6 +375,13 @@ unsafe fn try_handle(ctx: *mut c_void) {
     else {
         return;
     };
+    if signum == libc::SIGSEGV || signum == libc::SIGBUS {
+        // SAFETY: the kernel passes a valid siginfo; `si_addr` is set for these signals.
+        let addr = unsafe { (*info).si_addr() } as usize;
+        if !crate::linear_memory::is_reserved(addr) {
+            return;
+        }
+    }
     let _ = STATE.try_with(|s| {
         s.code.set(code as u8);
         if frame_pointers {

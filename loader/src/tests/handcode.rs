@@ -1,7 +1,9 @@
 //! The signal handler on hand-assembled x86_64 code, without the compiler: a faulting load
-//! and a `ud2` listed in a trap table are caught inside `catch_traps`; the process goes on.
+//! (in a linear memory's reservation) and a `ud2` listed in a trap table are caught inside
+//! `catch_traps`; the process goes on. A fault elsewhere kills it.
 
 use crate::code_registry::{self, CodeInfo};
+use crate::linear_memory::LinearMemory;
 use crate::traphandlers::catch_traps;
 use precast_format::TrapCode;
 use std::ffi::c_void;
@@ -39,17 +41,10 @@ fn faults_at_trap_sites_are_caught() {
         traps_len: traps.len(),
         frame_pointers: false,
     };
-    let _registration = code_registry::register(&info).unwrap();
-    // SAFETY: a fresh PROT_NONE page, unmapped at the end of the test.
-    let guard = unsafe {
-        rustix::mm::mmap_anonymous(
-            std::ptr::null_mut(),
-            4096,
-            rustix::mm::ProtFlags::empty(),
-            rustix::mm::MapFlags::PRIVATE,
-        )
-    }
-    .unwrap();
+    let _registration = code_registry::register(&info);
+    // A memory of no pages: its whole reservation is a guard region the handler owns.
+    let memory = empty_memory();
+    let guard = memory.base();
     // SAFETY: `base` holds the code above; the transmuted signature matches it.
     let load: unsafe extern "C" fn(*const u8) -> u32 = unsafe { std::mem::transmute(base) };
     // SAFETY: as above, at the ud2.
@@ -80,6 +75,130 @@ fn faults_at_trap_sites_are_caught() {
         assert_eq!(r.code, TrapCode::UnreachableCodeReached);
         assert_eq!(r.pcs.first().copied(), Some(base as usize + 3));
     }
-    // SAFETY: unmapping the page mapped above.
-    unsafe { rustix::mm::munmap(guard, 4096) }.unwrap();
+    assert!(
+        crate::traphandlers::current_alt_stack().is_some_and(|s| s.ss_size >= 64 << 10),
+        "wasm runs with an alternate signal stack"
+    );
+}
+
+fn empty_memory() -> LinearMemory {
+    let ty = precast_format::module::MemoryType {
+        minimum: 0,
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: 16,
+    };
+    LinearMemory::new(&ty, 1 << 16, 1 << 16, None).unwrap()
+}
+
+/// Hand code at `base` that loads from its argument, with the load listed as a trap site.
+struct LoadCode {
+    _page: memmap2::Mmap,
+    _traps: Vec<u8>,
+    _info: Box<CodeInfo>,
+    _registration: code_registry::Registration,
+    load: unsafe extern "C" fn(*const u8) -> u32,
+}
+
+fn load_code() -> LoadCode {
+    // 0: mov eax, [rdi]; 2: ret
+    let code = [0x8b, 0x07, 0xc3];
+    let mut page = memmap2::MmapMut::map_anon(4096).unwrap();
+    page[..code.len()].copy_from_slice(&code);
+    let page = page.make_exec().unwrap();
+    let traps = precast_format::tables::TrapTable::encode(&[(0, TrapCode::MemoryOutOfBounds)]);
+    let info = Box::new(CodeInfo {
+        text_start: page.as_ptr() as usize,
+        text_len: code.len(),
+        traps: traps.as_ptr(),
+        traps_len: traps.len(),
+        frame_pointers: false,
+    });
+    let registration = code_registry::register(&info);
+    // SAFETY: the page holds the code above; the signature matches it.
+    let load = unsafe { std::mem::transmute::<*const u8, _>(page.as_ptr()) };
+    LoadCode {
+        _page: page,
+        _traps: traps,
+        _info: info,
+        _registration: registration,
+        load,
+    }
+}
+
+/// A fault at a trap site is a trap only at an address in a linear memory's reservation: a
+/// wild address (here a guard page of no memory's, then a memory's reservation after the
+/// memory is dropped) is a real crash, which the process must not survive as a wasm trap.
+#[test]
+fn faults_outside_memory_reservations_are_not_traps() {
+    const CHILD: &str = "PRECAST_HANDCODE_CHILD";
+    let code = load_code();
+    match std::env::var(CHILD).as_deref() {
+        Ok("dropped") => {
+            let memory = empty_memory();
+            let base = memory.base();
+            let mut p = Payload {
+                func: code.load,
+                arg: base,
+            };
+            // SAFETY: `body` owns nothing with a destructor.
+            let r = unsafe { catch_traps(body, (&mut p as *mut Payload).cast()) };
+            assert_eq!(r.unwrap_err().code, TrapCode::MemoryOutOfBounds);
+            drop(memory);
+            // Map something inaccessible where the reservation was, so the fault is a fault.
+            // SAFETY: the range is no longer ours; MAP_FIXED_NOREPLACE never replaces.
+            let _ = unsafe {
+                rustix::mm::mmap_anonymous(
+                    base.cast(),
+                    4096,
+                    rustix::mm::ProtFlags::empty(),
+                    rustix::mm::MapFlags::PRIVATE | rustix::mm::MapFlags::FIXED_NOREPLACE,
+                )
+            };
+            // SAFETY: as above; the fault must kill the process.
+            let _ = unsafe { catch_traps(body, (&mut p as *mut Payload).cast()) };
+            unreachable!("the fault was reported as a trap");
+        }
+        Ok(_) => {
+            // SAFETY: a fresh PROT_NONE page no memory owns.
+            let wild = unsafe {
+                rustix::mm::mmap_anonymous(
+                    std::ptr::null_mut(),
+                    4096,
+                    rustix::mm::ProtFlags::empty(),
+                    rustix::mm::MapFlags::PRIVATE,
+                )
+            }
+            .unwrap();
+            let mut p = Payload {
+                func: code.load,
+                arg: wild.cast(),
+            };
+            // SAFETY: as above; the fault must kill the process.
+            let _ = unsafe { catch_traps(body, (&mut p as *mut Payload).cast()) };
+            unreachable!("the fault was reported as a trap");
+        }
+        Err(_) => {
+            for case in ["wild", "dropped"] {
+                let out = std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "tests::handcode::faults_outside_memory_reservations_are_not_traps",
+                    ])
+                    .args(["--nocapture", "--test-threads", "1"])
+                    .env(CHILD, case)
+                    .output()
+                    .unwrap();
+                use std::os::unix::process::ExitStatusExt;
+                assert_eq!(
+                    out.status.signal(),
+                    Some(libc::SIGSEGV),
+                    "{case}: {:?}\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
 }

@@ -236,7 +236,13 @@ mod tests {
         assert_eq!(&*m.slice(4, 2).unwrap(), &[4, 3]);
         assert_eq!(m.read_u32(29), Err(Errno::Fault));
         // Only the bytes the filler reports are copied in.
-        assert_eq!(m.fill(8, 8, |b| { b[..3].copy_from_slice(b"xyz"); Ok(3) }), Ok(3));
+        assert_eq!(
+            m.fill(8, 8, |b| {
+                b[..3].copy_from_slice(b"xyz");
+                Ok(3)
+            }),
+            Ok(3)
+        );
         bytes[11].store(b'!', Ordering::Relaxed);
         assert_eq!(&*m.slice(8, 4).unwrap(), b"xyz!");
         assert_eq!(m.fill(30, 4, |_| Ok(4)), Err(Errno::Fault));

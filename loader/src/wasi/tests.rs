@@ -4,10 +4,10 @@
 use super::ctx::{WasiCtx, WasiCtxBuilder};
 use super::errno::Errno;
 use super::memory::GuestMemory;
-use crate::shared_memory::MemoryView;
 use super::preview1::{Args, Impl, args, fd_io, fd_stat, path_ops, poll};
 use super::types::{lookupflags, oflags, rights};
 use crate::Val;
+use crate::shared_memory::MemoryView;
 use std::path::{Path, PathBuf};
 
 /// A scratch directory removed on drop.
