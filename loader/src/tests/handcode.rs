@@ -117,7 +117,9 @@ fn load_code() -> LoadCode {
     });
     let registration = code_registry::register(&info);
     // SAFETY: the page holds the code above; the signature matches it.
-    let load = unsafe { std::mem::transmute::<*const u8, _>(page.as_ptr()) };
+    let load = unsafe {
+        std::mem::transmute::<*const u8, unsafe extern "C" fn(*const u8) -> u32>(page.as_ptr())
+    };
     LoadCode {
         _page: page,
         _traps: traps,
