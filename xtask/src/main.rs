@@ -441,6 +441,7 @@ fn build_deploy(what: &[&str]) -> Result<PathBuf> {
 fn bench(args: &[String]) -> Result<()> {
     let runner = build_deploy_runner()?;
     let linked = build_deploy(&["-p", "linked-host", "--bin", "linked-hello"])?;
+    run(cargo().args(["build", "--release", "-p", "precast-bench"]))?;
     run(Command::new(root().join("target/release/precast-bench"))
         .args(args)
         .env("PRECAST_RUN", runner)
