@@ -486,7 +486,7 @@ fn args(
                     }
                     let at = write(store, &iovs);
                     out.push(Val::I32(at as i32));
-                    out.push(Val::I32(n as i32));
+                    out.push(Val::I32(n));
                 }
             }
             Q => {
@@ -511,7 +511,7 @@ fn args(
                 let at = write(store, &subs);
                 out.push(Val::I32(at as i32));
                 out.push(Val::I32(ptr(u)?));
-                out.push(Val::I32(n as i32));
+                out.push(Val::I32(n));
                 out.push(Val::I32(ptr(u)?));
             }
         }
