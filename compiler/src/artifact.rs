@@ -257,7 +257,10 @@ fn layout_data(info: &mut ModuleInfo, data: &[u8]) -> Result<Vec<u8>, CompileErr
         }
         let lo = lo / PAGE * PAGE;
         let hi = hi.div_ceil(PAGE) * PAGE;
-        if hi - lo <= total.saturating_mul(2).saturating_add(IMAGE_SLACK) {
+        // Images are whole pages inside the memory's initial size, which need not be page
+        // aligned (small custom page sizes): segments reaching past its last whole page are
+        // applied one by one instead.
+        if hi <= min_bytes && hi - lo <= total.saturating_mul(2).saturating_add(IMAGE_SLACK) {
             images.push((m, lo, hi));
         }
     }

@@ -307,7 +307,7 @@ impl LinearMemory {
         let start = usize::try_from(image.memory_offset).map_err(|_| "image offset overflows")?;
         let len = image.bytes.len();
         let end = start.checked_add(len).ok_or("image length overflows")?;
-        if end > self.accessible {
+        if end > self.accessible || end as u64 > self.length {
             return Err(format!(
                 "memory image {start:#x}..{end:#x} exceeds the memory's initial size"
             ));

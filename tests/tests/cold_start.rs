@@ -315,6 +315,31 @@ fn empty_segments_outside_the_image_are_ignored() {
     }
 }
 
+#[test]
+fn images_end_at_a_memory_size_that_is_not_page_aligned() {
+    let _serial = serial();
+    // Found by differential fuzzing: with 1-byte pages the image builder rounded the image
+    // up to a 4 KiB page past the memory's 506 bytes, and the loader's copy panicked. Such
+    // segments are applied as segments; a memory of whole pages still gets its image.
+    let wat = r#"(module (memory 506 (pagesize 1))
+        (data (i32.const 500) "abcdef")
+        (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0))))"#;
+    let engine = Engine::default();
+    let m = Module::from_bytes(&engine, &artifact(wat)).unwrap();
+    assert!(m.info().memory_images.is_empty());
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine).instantiate(&mut store, &m).unwrap();
+    for (at, byte) in [(500, b'a'), (505, b'f'), (0, 0)] {
+        assert_eq!(
+            i32(call(&mut store, &inst, "load", &[Val::I32(at)])),
+            i32::from(byte)
+        );
+    }
+    let whole = r#"(module (memory 8192 (pagesize 1)) (data (i32.const 500) "abcdef"))"#;
+    let m = Module::from_bytes(&engine, &artifact(whole)).unwrap();
+    assert_eq!(m.info().memory_images.len(), 1);
+}
+
 fn pooled_engine(limits: PoolConfig) -> Engine {
     Engine::try_new(Config::new().pooling(limits)).unwrap()
 }
