@@ -32,7 +32,8 @@ pub struct ParsedModule<'a> {
     pub data: &'a [u8],
 }
 
-/// The wasm features Precast compiles.
+/// The wasm features Precast's validator accepts: what it compiles, plus GC proper, which
+/// it validates and then refuses as unsupported.
 pub fn features() -> WasmFeatures {
     WasmFeatures::MUTABLE_GLOBAL
         | WasmFeatures::SATURATING_FLOAT_TO_INT

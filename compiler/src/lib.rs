@@ -23,6 +23,7 @@ mod translate;
 
 pub use config::{Config, CpuTarget};
 pub use cpus::TARGETS;
+pub use environ::features as validated_features;
 pub use error::CompileError;
 pub use precast_format as format;
 pub use signing::{SigningKey, VerifyingKey, sign, sign_file};

@@ -6,26 +6,9 @@ use arbitrary::Unstructured;
 use wasmparser::{Validator, WasmFeatures};
 
 /// The proposals Precast compiles (README, Conformance): everything its validator accepts
-/// except GC proper (refused as unsupported) and exceptions.
+/// except GC proper (refused as unsupported).
 pub fn supported_features() -> WasmFeatures {
-    WasmFeatures::MUTABLE_GLOBAL
-        | WasmFeatures::SATURATING_FLOAT_TO_INT
-        | WasmFeatures::SIGN_EXTENSION
-        | WasmFeatures::MULTI_VALUE
-        | WasmFeatures::BULK_MEMORY
-        | WasmFeatures::REFERENCE_TYPES
-        | WasmFeatures::FLOATS
-        | WasmFeatures::EXTENDED_CONST
-        | WasmFeatures::MULTI_MEMORY
-        | WasmFeatures::MEMORY64
-        | WasmFeatures::TAIL_CALL
-        | WasmFeatures::GC_TYPES
-        | WasmFeatures::FUNCTION_REFERENCES
-        | WasmFeatures::WIDE_ARITHMETIC
-        | WasmFeatures::CUSTOM_PAGE_SIZES
-        | WasmFeatures::SIMD
-        | WasmFeatures::RELAXED_SIMD
-        | WasmFeatures::THREADS
+    precast_compiler::validated_features() - WasmFeatures::GC
 }
 
 /// Runs one input. Panics on a compiler panic or on a valid module refused.
@@ -61,8 +44,8 @@ pub fn check(wasm: &[u8], verify: bool) {
     let result = precast_compiler::compile(wasm, &config);
     match &result {
         Ok(_) => {
-            // The compiler's own validator also knows GC types (it refuses GC code later).
-            let all = supported_features() | WasmFeatures::GC;
+            // The compiler's own validator also knows GC (it refuses GC code later).
+            let all = precast_compiler::validated_features();
             if let Err(e) = Validator::new_with_features(all).validate_all(wasm) {
                 panic!("compiled a module wasmparser refuses ({e})");
             }
