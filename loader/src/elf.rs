@@ -104,7 +104,9 @@ pub(crate) fn sections(file: &[u8]) -> Result<Vec<Section<'_>>, LoadError> {
     };
     let names_index = header.shstrndx(endian, file).map_err(malformed)? as usize;
     let names = headers.get(names_index).ok_or_else(|| {
-        malformed(format!("section name table index {names_index} out of range"))
+        malformed(format!(
+            "section name table index {names_index} out of range"
+        ))
     })?;
     contents(names, &|| "the section name table".to_string())?;
     let table = header.sections(endian, file).map_err(malformed)?;
