@@ -35,9 +35,18 @@ struct CompileOpts {
     /// added to it (+avx2,+bmi2 / +lse / +v,+zba).
     #[arg(long)]
     cpu: Option<CpuTarget>,
-    /// Bounds-check strategy for linear memory.
-    #[arg(long, value_enum, default_value = "guard")]
-    bounds_checks: Bounds,
+    /// Bounds-check strategy for linear memory [default: guard; explicit with --no-signals].
+    #[arg(long, value_enum)]
+    bounds_checks: Option<Bounds>,
+    /// Compile for a runtime without signal handlers (embedded targets, `precast-run
+    /// --no-signal-handlers`): no trap depends on a fault or an illegal instruction. Every
+    /// trap condition is tested and raised by a call into the runtime, division and
+    /// float-to-int conversion are guarded, stack overflow is checked in every function, and
+    /// memory bases are reloaded after calls (a memory may move when it grows). Needs
+    /// explicit bounds checks (the default with this flag); the artifact also runs where
+    /// handlers are installed.
+    #[arg(long)]
+    no_signals: bool,
     /// Cranelift optimization level: none, speed, speed_and_size.
     #[arg(long, default_value = "speed")]
     opt_level: String,
@@ -65,9 +74,16 @@ impl CompileOpts {
             verify: false,
             ..Config::default()
         };
-        if let Bounds::Explicit = self.bounds_checks {
+        let bounds = self.bounds_checks.unwrap_or(if self.no_signals {
+            Bounds::Explicit
+        } else {
+            Bounds::Guard
+        });
+        if let Bounds::Explicit = bounds {
             c.settings.bounds_checks = BoundsChecks::Explicit;
         }
+        // `--bounds-checks guard --no-signals` is refused by the compiler, with the reason.
+        c.settings.signals_based_traps = !self.no_signals;
         c.settings.spectre_mitigations = !self.no_spectre_mitigations;
         c
     }

@@ -99,7 +99,7 @@ pub fn compile_all(
                 format!("exit trampoline for type {ty}"),
             ),
         };
-        compile_one(ctx, isa, func, &what)
+        compile_one(ctx, isa, func, &what, config.settings.signals_based_traps)
     };
 
     let compiled: Vec<CompiledFunc> = if config.parallel {
@@ -139,6 +139,7 @@ fn compile_one(
     isa: &dyn TargetIsa,
     func: ir::Function,
     what: &str,
+    signals_based_traps: bool,
 ) -> Result<CompiledFunc, CompileError> {
     ctx.clear();
     ctx.func = func;
@@ -158,6 +159,21 @@ fn compile_one(
         traps.push((t.offset, code));
     }
     let raw_relocs: Vec<_> = compiled.buffer.relocs().to_vec();
+    let frame_to_fp = compiled.buffer.frame_layout().map(|l| l.frame_to_fp_offset);
+    if !signals_based_traps {
+        // The explicit stack checks assume every frame fits the bound (see
+        // `abi::store::STACK_FRAME_BOUND`).
+        let frame_to_fp =
+            frame_to_fp.ok_or_else(|| err("Cranelift reported no frame layout".into()))?;
+        let bound = precast_format::abi::store::STACK_FRAME_BOUND;
+        let size = translate::frame_size_bound(&ctx.func, frame_to_fp, isa.pointer_bytes().into());
+        if size > u64::from(bound) {
+            return Err(err(format!(
+                "its stack frame of up to {size} bytes exceeds the {bound}-byte bound of \
+                 explicit stack checks (code compiled without signal-based traps)"
+            )));
+        }
+    }
     let mut relocs = Vec::new();
     for r in raw_relocs {
         let target = match &r.target {

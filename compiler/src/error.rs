@@ -12,6 +12,9 @@ pub enum CompileError {
     /// The module uses something Precast cannot compile yet.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// The settings contradict each other.
+    #[error("settings: {0}")]
+    Settings(String),
     /// The requested target cannot be built.
     #[error("target: {0}")]
     Target(String),

@@ -42,6 +42,7 @@ pub fn compile(wasm: &[u8], config: &Config) -> Result<Vec<u8>, CompileError> {
     {
         return Err(CompileError::LinkName(name.clone()));
     }
+    check_settings(&config.settings)?;
     let wasm = wat::parse_bytes(wasm).map_err(|e| CompileError::Wat(e.to_string()))?;
     let isa = isa::build(config)?;
     let module = environ::parse(&wasm, config)?;
@@ -50,6 +51,18 @@ pub fn compile(wasm: &[u8], config: &Config) -> Result<Vec<u8>, CompileError> {
     }
     let compiled = codegen::compile_all(&module.info, module.functions, &*isa, config)?;
     artifact::write(&wasm, &module.info, module.data, &compiled, &*isa, config)
+}
+
+/// Refuses settings that contradict each other.
+fn check_settings(s: &format::Settings) -> Result<(), CompileError> {
+    if !s.signals_based_traps && s.bounds_checks != format::header::BoundsChecks::Explicit {
+        return Err(CompileError::Settings(
+            "code without signal-based traps (`--no-signals`) needs explicit bounds checks \
+             (`--bounds-checks explicit`): guard-page bounds checks trap by faulting"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Compiles the wasm or wat file at `input` and writes the artifact to `output`.

@@ -1,10 +1,12 @@
 //! Entry (host -> wasm) and exit (wasm -> host) trampolines, one of each per function type.
 //! Their contracts are documented in `precast_format::abi`.
 
-use crate::translate::ModuleEnv;
+use crate::translate::{ModuleEnv, builtin_signature};
 use cranelift_codegen::ir::{self, InstBuilder, UserFuncName};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use precast_format::TrapCode;
 use precast_format::abi::{self, VAL_SLOT_SIZE};
+use precast_format::builtins::Builtin;
 
 /// Namespace of trampoline function names (`UserFuncName::user(NS, type)`).
 pub const ENTRY_NAMESPACE: u32 = 1;
@@ -97,10 +99,32 @@ pub fn exit(env: &ModuleEnv<'_>, ty: u32, ctx: &mut FunctionBuilderContext) -> i
         .ins()
         .call_indirect(dsig, dispatch, &[host_ctx, caller_vmctx, values, fp]);
     let status = b.inst_results(call)[0];
-    b.ins().trapnz(
-        status,
-        crate::translate::trap(precast_format::TrapCode::Pending),
-    );
+    let pending = crate::translate::trap(TrapCode::Pending);
+    if env.settings.signals_based_traps {
+        b.ins().trapnz(status, pending);
+    } else {
+        // The caller is wasm: its VMContext leads to the `Trap` builtin.
+        let raise = b.create_block();
+        b.set_cold_block(raise);
+        let ok = b.create_block();
+        b.ins().brif(status, raise, &[], ok, &[]);
+        b.seal_block(raise);
+        b.seal_block(ok);
+        b.switch_to_block(raise);
+        let flags = ir::MemFlagsData::trusted().with_readonly();
+        let builtins = precast_format::vmoffsets::builtins_offset(env.offsets.pointer_size);
+        let table = b.ins().load(ptr, flags, caller_vmctx, builtins as i32);
+        let at = Builtin::Trap.index() * u32::from(env.offsets.pointer_size);
+        let trap_fn = b.ins().load(ptr, flags, table, at as i32);
+        let sig = builtin_signature(Builtin::Trap, ptr, env.host_call_conv, env.extend_i32_args);
+        let sig = b.import_signature(sig);
+        let code = b
+            .ins()
+            .iconst(ir::types::I32, i64::from(TrapCode::Pending as u8));
+        b.ins().call_indirect(sig, trap_fn, &[caller_vmctx, code]);
+        b.ins().trap(pending);
+        b.switch_to_block(ok);
+    }
     let mut results = Vec::new();
     for (i, t) in ft.results.iter().enumerate() {
         results.push(

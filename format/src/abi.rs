@@ -21,14 +21,25 @@
 //! `max(params, results)` slots, calls the `dispatch` pointer found in the block:
 //! `extern "C" fn(host_ctx: *mut u8, caller_vmctx: *mut u8, values: *mut [u8; 16], fp: *const u8) -> u32`
 //! where `fp` is the trampoline's frame pointer (its saved return address leads back into wasm
-//! for backtraces). A non-zero status means the host raised a trap: the trampoline then
-//! executes a trap instruction with code [`TrapCode::Pending`](crate::TrapCode::Pending).
-//! Otherwise it loads the results from the buffer and returns them.
+//! for backtraces). A zero status: it loads the results from the buffer and returns them.
+//!
+//! A non-zero status means the host raised a trap: with signal-based traps the trampoline
+//! then executes a trap instruction with code [`TrapCode::Pending`](crate::TrapCode::Pending);
+//! without, it calls the [`Trap`](crate::builtins::Builtin::Trap) builtin of `caller_vmctx`
+//! (always a wasm VMContext) with that code.
 //!
 //! ## Traps
-//! Trapping instructions are listed in the trap table. Runtime builtins that can trap return a
-//! non-zero status; the code then executes a `Pending` trap instruction and the loader reports
-//! the trap the builtin recorded.
+//! With signal-based traps ([`Settings::signals_based_traps`](crate::Settings)), trapping
+//! instructions are listed in the trap table and the loader's signal handler turns their
+//! fault into a trap. Runtime builtins that can trap return a non-zero status; the code then
+//! executes a `Pending` trap instruction and the loader reports the trap the builtin recorded.
+//!
+//! Without signal-based traps, the code tests every trap condition and branches to a cold
+//! block that calls the [`Trap`](crate::builtins::Builtin::Trap) builtin with the trap code
+//! (`Pending` after a builtin reported failure), which unwinds to the host; the trap
+//! instruction that follows the call is never executed. Integer division, remainder and
+//! float-to-int conversions are guarded before the instruction, and the stack limit is
+//! checked in every function body (see [`store::STACK_FRAME_BOUND`]).
 
 /// Size of one value slot at the host boundary.
 pub const VAL_SLOT_SIZE: usize = 16;
@@ -41,6 +52,16 @@ pub mod store {
     /// Offset of the stack limit: wasm traps with stack overflow when the stack pointer
     /// would go below it.
     pub const STACK_LIMIT: u32 = 0;
+
+    /// Without signal-based traps, the bound on the stack frame of any compiled function or
+    /// trampoline, in bytes. Every function body starts by checking that its stack pointer
+    /// minus this bound is not below the stack limit (else it raises a stack overflow
+    /// through the `Trap` builtin), so any function it calls, whose frame is at most this
+    /// big, lies entirely above the limit, and its own check runs before it can call
+    /// further. The compiler refuses code whose frame would exceed the bound. The host's
+    /// margin below the limit (builtins, host functions, the `Trap` builtin) is the
+    /// loader's.
+    pub const STACK_FRAME_BOUND: u32 = 32 * 1024;
 }
 
 /// Layout of `VMMemoryDefinition`: `{ base: *mut u8, length_in_bytes: usize }`.

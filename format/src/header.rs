@@ -35,7 +35,7 @@ use core::fmt;
 /// Magic bytes at the start of the header.
 pub const MAGIC: [u8; 8] = *b"PRECAST\0";
 /// Version of the artifact format; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// Size of the encoded header.
 pub const HEADER_SIZE: usize = 164;
 const VERSION_LEN: usize = 16;
@@ -61,7 +61,14 @@ pub struct Settings {
     pub memory_reservation: u64,
     /// Bytes of inaccessible guard after the reservation.
     pub memory_guard_size: u64,
-    /// Traps are raised by faulting instructions and a signal handler.
+    /// Traps are raised by faulting instructions and a signal handler. When `false`, no trap
+    /// depends on a fault or an illegal instruction: every trap condition is tested
+    /// explicitly and raised by calling the
+    /// [`Trap`](crate::builtins::Builtin::Trap) builtin, stack overflow is checked in every
+    /// function body (see [`abi::store::STACK_FRAME_BOUND`](crate::abi::store::STACK_FRAME_BOUND)),
+    /// and memory bases are reloaded after anything that may move a memory. Requires
+    /// [`BoundsChecks::Explicit`]; such code runs whether or not the loader installed signal
+    /// handlers.
     pub signals_based_traps: bool,
     /// Functions keep frame pointers (backtraces walk them).
     pub frame_pointers: bool,
@@ -80,6 +87,18 @@ impl Default for Settings {
             signals_based_traps: true,
             frame_pointers: true,
             spectre_mitigations: true,
+        }
+    }
+}
+
+impl Settings {
+    /// The default settings for code that must not depend on signals (targets without a
+    /// signal handler or virtual memory): explicit bounds checks and no signal-based traps.
+    pub fn without_signals() -> Settings {
+        Settings {
+            bounds_checks: BoundsChecks::Explicit,
+            signals_based_traps: false,
+            ..Settings::default()
         }
     }
 }

@@ -77,6 +77,13 @@ pub struct VMOffsets {
 /// Size of a global slot.
 pub const GLOBAL_SIZE: u32 = 16;
 
+/// Offset of the builtins table pointer in every VMContext of `pointer_size`-byte pointers,
+/// whatever the module: the fields before the imports are at fixed offsets, so code holding
+/// the VMContext of another module (an exit trampoline's `caller_vmctx`) finds its builtins.
+pub const fn builtins_offset(pointer_size: u8) -> u32 {
+    2 * pointer_size as u32
+}
+
 fn align(n: u32, to: u32) -> u32 {
     n.div_ceil(to) * to
 }
@@ -93,6 +100,7 @@ impl VMOffsets {
         };
         let store = next(p);
         let builtins = next(p);
+        debug_assert!(builtins == builtins_offset(pointer_size));
         let type_ids = next(p);
         let instance = next(p);
         let imported_memories = next(p * counts.imported_memories);
@@ -182,6 +190,11 @@ mod tests {
         let o = VMOffsets::new(8, counts);
         assert_eq!(o.store, 8);
         assert_eq!(o.builtins, 16);
+        assert_eq!(o.builtins, builtins_offset(8));
+        assert_eq!(
+            VMOffsets::new(4, Counts::default()).builtins,
+            builtins_offset(4)
+        );
         assert_eq!(o.imported_memories, 40);
         assert_eq!(o.imported_tables, 48);
         assert_eq!(o.imported_globals, 56);

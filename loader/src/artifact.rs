@@ -443,6 +443,14 @@ fn check_settings(h: &Header, config: &Config) -> Result<(), LoadError> {
         )));
     }
     let s = &h.settings;
+    if s.signals_based_traps && !config.signal_handlers {
+        return Err(LoadError::Settings(
+            "the artifact was compiled with signal-based traps (its traps fault and need a \
+             signal handler), but this engine installs no signal handlers \
+             (Config::signal_handlers(false)): compile it with `precast compile --no-signals`"
+                .into(),
+        ));
+    }
     match s.bounds_checks {
         BoundsChecks::Explicit => {}
         BoundsChecks::GuardPages => {

@@ -15,64 +15,64 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 type Vmctx = *mut u8;
 
-/// The builtins table, in [`Builtin`] index order.
-#[repr(C)]
-pub(crate) struct BuiltinsTable {
-    memory_grow: unsafe extern "C" fn(Vmctx, u32, u64) -> u64,
-    memory_fill: unsafe extern "C" fn(Vmctx, u32, u64, u32, u64) -> u32,
-    memory_copy: unsafe extern "C" fn(Vmctx, u32, u32, u64, u64, u64) -> u32,
-    memory_init: unsafe extern "C" fn(Vmctx, u32, u32, u64, u32, u32) -> u32,
-    data_drop: unsafe extern "C" fn(Vmctx, u32),
-    table_grow: unsafe extern "C" fn(Vmctx, u32, u64, usize) -> u64,
-    table_fill: unsafe extern "C" fn(Vmctx, u32, u64, usize, u64) -> u32,
-    table_copy: unsafe extern "C" fn(Vmctx, u32, u32, u64, u64, u64) -> u32,
-    table_init: unsafe extern "C" fn(Vmctx, u32, u32, u64, u32, u32) -> u32,
-    elem_drop: unsafe extern "C" fn(Vmctx, u32),
-    memory_atomic_notify: unsafe extern "C" fn(Vmctx, u32, usize, u32) -> i64,
-    memory_atomic_wait32: unsafe extern "C" fn(Vmctx, u32, usize, u32, i64) -> i64,
-    memory_atomic_wait64: unsafe extern "C" fn(Vmctx, u32, usize, u64, i64) -> i64,
+/// The Rust type of a builtin parameter or result kind (see `precast_format::builtins::Kind`).
+macro_rules! builtin_ty {
+    (vmctx) => {
+        Vmctx
+    };
+    (u32) => {
+        u32
+    };
+    (u64) => {
+        u64
+    };
+    (i32) => {
+        i32
+    };
+    (i64) => {
+        i64
+    };
+    (pointer) => {
+        usize
+    };
+    (reference) => {
+        usize
+    };
 }
 
-const P: usize = std::mem::size_of::<usize>();
-const _: () = {
-    use std::mem::offset_of;
-    assert!(std::mem::size_of::<BuiltinsTable>() == Builtin::COUNT * P);
-    assert!(offset_of!(BuiltinsTable, memory_grow) == Builtin::MemoryGrow as usize * P);
-    assert!(offset_of!(BuiltinsTable, memory_fill) == Builtin::MemoryFill as usize * P);
-    assert!(offset_of!(BuiltinsTable, memory_copy) == Builtin::MemoryCopy as usize * P);
-    assert!(offset_of!(BuiltinsTable, memory_init) == Builtin::MemoryInit as usize * P);
-    assert!(offset_of!(BuiltinsTable, data_drop) == Builtin::DataDrop as usize * P);
-    assert!(offset_of!(BuiltinsTable, table_grow) == Builtin::TableGrow as usize * P);
-    assert!(offset_of!(BuiltinsTable, table_fill) == Builtin::TableFill as usize * P);
-    assert!(offset_of!(BuiltinsTable, table_copy) == Builtin::TableCopy as usize * P);
-    assert!(offset_of!(BuiltinsTable, table_init) == Builtin::TableInit as usize * P);
-    assert!(offset_of!(BuiltinsTable, elem_drop) == Builtin::ElemDrop as usize * P);
-    assert!(
-        offset_of!(BuiltinsTable, memory_atomic_notify) == Builtin::MemoryAtomicNotify as usize * P
-    );
-    assert!(
-        offset_of!(BuiltinsTable, memory_atomic_wait32) == Builtin::MemoryAtomicWait32 as usize * P
-    );
-    assert!(
-        offset_of!(BuiltinsTable, memory_atomic_wait64) == Builtin::MemoryAtomicWait64 as usize * P
-    );
-};
+/// Generates the builtins table from `precast_format::foreach_builtin!`: one field per
+/// builtin, in [`Builtin`] index order, typed with its declared signature and initialized
+/// with the function of the builtin's name here, so an implementation whose signature
+/// differs from the declaration does not compile.
+macro_rules! builtins_table {
+    ($(
+        $(#[$attr:meta])*
+        $variant:ident = $name:ident($($param:ident : $kind:ident),* $(,)?) $(-> $result:ident)?;
+    )*) => {
+        /// The builtins table, in [`Builtin`] index order.
+        #[repr(C)]
+        pub(crate) struct BuiltinsTable {
+            $(
+                $(#[$attr])*
+                $name: unsafe extern "C" fn($(builtin_ty!($kind)),*) $(-> builtin_ty!($result))?,
+            )*
+        }
 
-static BUILTINS: BuiltinsTable = BuiltinsTable {
-    memory_grow,
-    memory_fill,
-    memory_copy,
-    memory_init,
-    data_drop,
-    table_grow,
-    table_fill,
-    table_copy,
-    table_init,
-    elem_drop,
-    memory_atomic_notify,
-    memory_atomic_wait32,
-    memory_atomic_wait64,
-};
+        static BUILTINS: BuiltinsTable = BuiltinsTable { $($name,)* };
+
+        const _: () = {
+            const P: usize = std::mem::size_of::<usize>();
+            assert!(std::mem::size_of::<BuiltinsTable>() == Builtin::COUNT * P);
+            $(
+                assert!(
+                    std::mem::offset_of!(BuiltinsTable, $name) == Builtin::$variant as usize * P
+                );
+            )*
+        };
+    };
+}
+
+precast_format::foreach_builtin!(builtins_table);
 
 /// Address of the process-wide builtins table.
 pub(crate) fn table_ptr() -> *const BuiltinsTable {
@@ -94,7 +94,8 @@ unsafe fn context<'a>(vmctx: Vmctx) -> (&'a mut InstanceData, &'a mut StoreOpaqu
     }
 }
 
-fn trap(code: TrapCode) -> u32 {
+/// Records trap `code` as pending and returns the failure status.
+fn record_trap(code: TrapCode) -> u32 {
     set_pending(Pending::Trap(code));
     1
 }
@@ -133,10 +134,10 @@ unsafe extern "C" fn memory_fill(vmctx: Vmctx, memory: u32, dst: u64, byte: u32,
     // SAFETY: called by generated code with its VMContext.
     let (inst, store) = unsafe { context(vmctx) };
     let Some((base, size)) = memory_raw(inst, store, memory) else {
-        return trap(TrapCode::MemoryOutOfBounds);
+        return record_trap(TrapCode::MemoryOutOfBounds);
     };
     let Some(r) = range(dst, len, size) else {
-        return trap(TrapCode::MemoryOutOfBounds);
+        return record_trap(TrapCode::MemoryOutOfBounds);
     };
     // SAFETY: `r` lies within the memory's accessible bytes.
     unsafe { std::ptr::write_bytes(base.add(r.start), byte as u8, r.len()) };
@@ -157,10 +158,10 @@ unsafe extern "C" fn memory_copy(
         memory_raw(inst, store, dst_memory),
         memory_raw(inst, store, src_memory),
     ) else {
-        return trap(TrapCode::MemoryOutOfBounds);
+        return record_trap(TrapCode::MemoryOutOfBounds);
     };
     let (Some(d), Some(s)) = (range(dst, len, dsize), range(src, len, ssize)) else {
-        return trap(TrapCode::MemoryOutOfBounds);
+        return record_trap(TrapCode::MemoryOutOfBounds);
     };
     // SAFETY: both ranges lie within accessible memory; `copy` allows overlap.
     unsafe { std::ptr::copy(sbase.add(s.start), dbase.add(d.start), d.len()) };
@@ -190,13 +191,13 @@ unsafe extern "C" fn memory_init(
         _ => &[],
     };
     let Some((base, size)) = memory_raw(inst, store, memory) else {
-        return trap(TrapCode::MemoryOutOfBounds);
+        return record_trap(TrapCode::MemoryOutOfBounds);
     };
     let (Some(s), Some(d)) = (
         range(u64::from(src), u64::from(len), bytes.len()),
         range(dst, u64::from(len), size),
     ) else {
-        return trap(TrapCode::MemoryOutOfBounds);
+        return record_trap(TrapCode::MemoryOutOfBounds);
     };
     // SAFETY: `d` lies within accessible memory; the segment bytes are in the module's
     // bytes (a mapping or heap copy of the artifact), which never overlap a linear memory.
@@ -235,7 +236,7 @@ unsafe extern "C" fn table_fill(vmctx: Vmctx, table: u32, dst: u64, value: usize
             s.fill(value);
             0
         }
-        None => trap(TrapCode::TableOutOfBounds),
+        None => record_trap(TrapCode::TableOutOfBounds),
     }
 }
 
@@ -253,7 +254,7 @@ unsafe extern "C" fn table_copy(
         inst.tables.get(dst_table as usize),
         inst.tables.get(src_table as usize),
     ) else {
-        return trap(TrapCode::TableOutOfBounds);
+        return record_trap(TrapCode::TableOutOfBounds);
     };
     if d == s {
         let copied = store
@@ -263,7 +264,7 @@ unsafe extern "C" fn table_copy(
         return if copied {
             0
         } else {
-            trap(TrapCode::TableOutOfBounds)
+            record_trap(TrapCode::TableOutOfBounds)
         };
     }
     let Some(items) = store
@@ -272,7 +273,7 @@ unsafe extern "C" fn table_copy(
         .and_then(|e| e.elems.range(src, len))
         .map(<[usize]>::to_vec)
     else {
-        return trap(TrapCode::TableOutOfBounds);
+        return record_trap(TrapCode::TableOutOfBounds);
     };
     match store
         .tables
@@ -283,7 +284,7 @@ unsafe extern "C" fn table_copy(
             out.copy_from_slice(&items);
             0
         }
-        None => trap(TrapCode::TableOutOfBounds),
+        None => record_trap(TrapCode::TableOutOfBounds),
     }
 }
 
@@ -303,7 +304,7 @@ unsafe extern "C" fn table_init(
         .and_then(|e| e.as_deref())
         .unwrap_or(&[]);
     let Some(s) = range(u64::from(src), u64::from(len), items.len()) else {
-        return trap(TrapCode::TableOutOfBounds);
+        return record_trap(TrapCode::TableOutOfBounds);
     };
     let out = inst
         .tables
@@ -315,7 +316,7 @@ unsafe extern "C" fn table_init(
             out.copy_from_slice(&items[s]);
             0
         }
-        None => trap(TrapCode::TableOutOfBounds),
+        None => record_trap(TrapCode::TableOutOfBounds),
     }
 }
 
@@ -354,7 +355,7 @@ unsafe fn memory_atomic_wait(
         .and_then(|&m| store.memories.get_mut(m))
         .is_some_and(|e| e.ty.shared);
     if !shared {
-        trap(TrapCode::AtomicWaitNonSharedMemory);
+        record_trap(TrapCode::AtomicWaitNonSharedMemory);
         return -1;
     }
     let timeout = u64::try_from(timeout_ns)
@@ -388,6 +389,50 @@ unsafe extern "C" fn memory_atomic_wait64(
     let holds = || unsafe { &*(addr as *const AtomicU64) }.load(Ordering::SeqCst) == expected;
     // SAFETY: called by generated code with its VMContext.
     unsafe { memory_atomic_wait(vmctx, memory, addr, holds, timeout_ns) }
+}
+
+/// The `Trap` builtin: raises trap `code` for the wasm code that called it (code compiled
+/// without signal-based traps calls it for every trap) and unwinds to the host's entry into
+/// wasm, never returning. A naked function, because the backtrace starts from the caller's
+/// return address and frame pointer, which it hands on, with its stack pointer at the call,
+/// to [`traphandlers::raise`](crate::traphandlers::raise) (the same recording as the signal
+/// handler's).
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+unsafe extern "C" fn trap(_vmctx: Vmctx, _code: u32) {
+    core::arch::naked_asm!(
+        "mov rdx, [rsp]",
+        "mov rcx, rbp",
+        "lea r8, [rsp + 8]",
+        "jmp {raise}",
+        raise = sym crate::traphandlers::raise,
+    )
+}
+
+/// The `Trap` builtin (see the x86_64 version).
+#[cfg(target_arch = "aarch64")]
+#[unsafe(naked)]
+unsafe extern "C" fn trap(_vmctx: Vmctx, _code: u32) {
+    core::arch::naked_asm!(
+        "mov x2, x30",
+        "mov x3, x29",
+        "mov x4, sp",
+        "b {raise}",
+        raise = sym crate::traphandlers::raise,
+    )
+}
+
+/// The `Trap` builtin (see the x86_64 version).
+#[cfg(target_arch = "riscv64")]
+#[unsafe(naked)]
+unsafe extern "C" fn trap(_vmctx: Vmctx, _code: u32) {
+    core::arch::naked_asm!(
+        "mv a2, ra",
+        "mv a3, s0",
+        "mv a4, sp",
+        "tail {raise}",
+        raise = sym crate::traphandlers::raise,
+    )
 }
 
 #[cfg(test)]

@@ -108,6 +108,13 @@ pub struct Config {
     /// feature (only the CPU limits). Set a fleet's common subset to refuse, on every
     /// machine, artifacts that would not load on all of them.
     pub cpu_features: precast_format::CpuFeatures,
+    /// Install the trap signal handlers (SIGSEGV, SIGBUS, SIGILL, SIGFPE; once per process)
+    /// and a per-thread alternate signal stack. Default: on. Off
+    /// ([`Config::signal_handlers`]), the engine installs nothing and loads only artifacts
+    /// compiled without signal-based traps (`precast compile --no-signals`), whose traps are
+    /// all raised by calls into the runtime; other artifacts are refused at load. Artifacts
+    /// without signal-based traps run under either setting.
+    pub signal_handlers: bool,
 }
 
 impl Default for Config {
@@ -123,6 +130,7 @@ impl Default for Config {
             memory_cache: 8,
             code_cache: 8,
             cpu_features: precast_format::CpuFeatures(u64::MAX),
+            signal_handlers: true,
         }
     }
 }
@@ -148,6 +156,13 @@ impl Config {
     /// Sets [`Config::cpu_features`]: artifacts may require only features in `allowed`.
     pub fn restrict_cpu_features(&mut self, allowed: precast_format::CpuFeatures) -> &mut Self {
         self.cpu_features = allowed;
+        self
+    }
+
+    /// Sets [`Config::signal_handlers`]: `false` for a process (or platform) where the
+    /// runtime must not install signal handlers.
+    pub fn signal_handlers(&mut self, install: bool) -> &mut Self {
+        self.signal_handlers = install;
         self
     }
 
@@ -229,7 +244,8 @@ impl Default for Engine {
 }
 
 impl Engine {
-    /// Creates an engine and installs the process's trap signal handlers (once). With
+    /// Creates an engine and installs the process's trap signal handlers (once; not with
+    /// [`Config::signal_handlers`] off). With
     /// [`Config::pooling`], reserves the pool too; if that fails (not enough address space),
     /// the engine allocates from the OS instead: use [`Engine::try_new`] to get the error.
     pub fn new(config: &Config) -> Engine {
@@ -242,7 +258,9 @@ impl Engine {
 
     /// Creates an engine, failing if the pool of [`Config::pooling`] cannot be reserved.
     pub fn try_new(config: &Config) -> Result<Engine, crate::Error> {
-        crate::traphandlers::init_signals();
+        if config.signal_handlers {
+            crate::traphandlers::init_signals();
+        }
         let pool = match &config.pooling {
             Some(limits) => Some(std::sync::Arc::new(
                 crate::pool::Pool::new(limits, config).map_err(crate::Error::Resource)?,

@@ -4,7 +4,7 @@
 use crate::error::{Error, api};
 use crate::instance::{Extern, InstanceData};
 use crate::store::{AsStore, AsStoreMut, Owned, StoreId, StoreInner, StoreOpaque};
-use crate::traphandlers::{Pending, catch_traps, set_pending};
+use crate::traphandlers::{Pending, catch_traps_with, set_pending};
 use crate::values::{RawVal, Val, func_type_name, raw_to_val, val_to_raw};
 use crate::vm::{self, VMFuncRef};
 use precast_format::abi::host_ctx;
@@ -386,7 +386,8 @@ unsafe extern "C" fn call_entry(payload: *mut c_void) {
 }
 
 /// Enters wasm: sets the store's stack limit on the outermost entry and calls the
-/// trampoline under [`catch_traps`].
+/// trampoline under [`catch_traps_with`] (installing the signal handlers unless the engine's
+/// [`Config::signal_handlers`](crate::Config::signal_handlers) is off).
 ///
 /// # Safety
 /// `entry` must be an entry trampoline matching `func`'s type, `vmctx`/`func` a wasm function
@@ -417,8 +418,16 @@ pub(crate) unsafe fn invoke(
         values,
         store,
     };
+    // SAFETY: `store` is valid; a short read.
+    let handlers = unsafe { (*store).engine.config().signal_handlers };
     // SAFETY: `call_entry` holds no destructors and cannot panic.
-    let r = unsafe { catch_traps(call_entry, (&mut payload as *mut EntryPayload).cast()) };
+    let r = unsafe {
+        catch_traps_with(
+            call_entry,
+            (&mut payload as *mut EntryPayload).cast(),
+            handlers,
+        )
+    };
     // SAFETY: the call is over; `store` is valid again for exclusive use.
     let store = unsafe { &mut *store };
     store.entry_depth -= 1;

@@ -195,12 +195,31 @@ pub(crate) fn in_wasm() -> bool {
 /// # Safety
 /// `body` must not own values with destructors on its frame when the trap occurs (its frame
 /// and every frame it calls are abandoned), and must not unwind (panic).
+#[cfg(test)]
 pub(crate) unsafe fn catch_traps(
     body: unsafe extern "C" fn(*mut c_void),
     payload: *mut c_void,
 ) -> Result<(), RawTrap> {
-    init_signals();
-    ALT_STACK.with(AltStack::ensure);
+    // SAFETY: the caller's contract.
+    unsafe { catch_traps_with(body, payload, true) }
+}
+
+/// Runs `body(payload)`, catching traps raised by registered code: with `signal_handlers`,
+/// after installing the trap signal handlers (once per process) and this thread's alternate
+/// signal stack; without, only traps raised through the `Trap` builtin ([`raise`]) are
+/// caught, and nothing is installed.
+///
+/// # Safety
+/// As [`catch_traps`].
+pub(crate) unsafe fn catch_traps_with(
+    body: unsafe extern "C" fn(*mut c_void),
+    payload: *mut c_void,
+    signal_handlers: bool,
+) -> Result<(), RawTrap> {
+    if signal_handlers {
+        init_signals();
+        ALT_STACK.with(AltStack::ensure);
+    }
     let marker = 0u8;
     let here = std::ptr::addr_of!(marker) as usize;
     let (slot, prev_top) = STATE.with(|s| (s.jmp.as_ptr(), s.stack_top.replace(here)));
@@ -307,6 +326,48 @@ unsafe fn record_frames(state: &TrapState, regs: &Regs) {
         fp = next_fp;
     }
     state.nframes.set(n);
+}
+
+/// Raises trap `code` (a [`TrapCode`] byte) for the wasm code whose call of the `Trap`
+/// builtin returns to `pc`, with frame pointer `fp` and stack pointer `sp` at the call (the
+/// builtin's naked stub passes them): records the trap and its frames as the signal handler
+/// does for a fault, and unwinds to the innermost [`catch_traps_with`]. No signal is involved.
+///
+/// # Safety
+/// Only for the `Trap` builtin, called by wasm code running inside [`catch_traps_with`] on
+/// this thread: the frames it abandons are wasm code, trampolines and the stub, none of which
+/// own destructors.
+pub(crate) unsafe extern "C" fn raise(
+    _vmctx: *mut u8,
+    code: u32,
+    pc: usize,
+    fp: usize,
+    sp: usize,
+) -> ! {
+    let code = u8::try_from(code)
+        .ok()
+        .and_then(TrapCode::from_u8)
+        .unwrap_or(TrapCode::Pending);
+    let jmp = STATE.with(|s| {
+        s.code.set(code as u8);
+        let frame_pointers = code_registry::with_code(pc, |c| c.frame_pointers).unwrap_or(false);
+        if frame_pointers {
+            // SAFETY: on the trapping thread, inside catch_traps (checked below before the
+            // unwind; the walk only reads this thread's stack between `sp` and its top).
+            unsafe { record_frames(s, &Regs { pc, fp, sp }) };
+        } else {
+            s.frames[0].set(pc);
+            s.nframes.set(1);
+        }
+        s.jmp.get()
+    });
+    if jmp.is_null() {
+        // Wasm runs only inside catch_traps: there is no entry to return to.
+        std::process::abort();
+    }
+    // SAFETY: `jmp` is the live jump buffer of the innermost catch on this thread; the
+    // frames above it own no destructors (the caller's contract).
+    unsafe { precast_unwind(jmp) }
 }
 
 const SIGNALS: [c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];

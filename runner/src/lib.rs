@@ -39,12 +39,18 @@ pub struct LoadArgs {
     /// would run). Every other check, and the signature check of --trust, still happens.
     #[arg(long)]
     pub unchecked: bool,
+    /// Install no signal handlers: traps are then raised only by calls into the runtime, so
+    /// only artifacts compiled with `precast compile --no-signals` load (others are refused
+    /// with the reason).
+    #[arg(long)]
+    pub no_signal_handlers: bool,
 }
 
 impl LoadArgs {
-    /// The engine: default settings, plus the trusted keys.
+    /// The engine: default settings, plus the trusted keys and `--no-signal-handlers`.
     pub fn engine(&self) -> Result<Engine> {
         let mut config = Config::default();
+        config.signal_handlers(!self.no_signal_handlers);
         for path in &self.trust {
             let pem = std::fs::read_to_string(path)
                 .with_context(|| format!("--trust {}", path.display()))?;

@@ -20,21 +20,68 @@ pub const SERVER_ENV: &str = "PRECAST_COMPILE_SERVER";
 /// spaces.
 pub const SERVER_ARGS_ENV: &str = "PRECAST_COMPILE_ARGS";
 
+/// How a runner compiles and loads: with the default settings, or for a runtime without
+/// signal handlers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Default settings (guard pages, signal-based traps), default engine.
+    #[default]
+    Default,
+    /// Explicit bounds checks and no signal-based traps
+    /// ([`Settings::without_signals`](precast_format::Settings::without_signals), `precast
+    /// compile --no-signals`), run by an engine that installs no signal handlers.
+    NoSignals,
+}
+
+impl Mode {
+    /// The compiler settings of this mode.
+    pub fn settings(self) -> precast_format::Settings {
+        match self {
+            Mode::Default => precast_format::Settings::default(),
+            Mode::NoSignals => precast_format::Settings::without_signals(),
+        }
+    }
+
+    /// The loader configuration of this mode.
+    pub fn engine_config(self) -> precast_loader::Config {
+        let mut config = precast_loader::Config::default();
+        config.signal_handlers(self == Mode::Default);
+        config
+    }
+
+    /// The compile server's extra argument for this mode.
+    fn server_args(self) -> &'static [&'static str] {
+        match self {
+            Mode::Default => &[],
+            Mode::NoSignals => &["--no-signals"],
+        }
+    }
+}
+
 /// Compiles wasm (binary or text) to artifact bytes for the machine this runs on.
 pub fn compile(wasm: &[u8]) -> Result<Vec<u8>, String> {
+    compile_in(wasm, Mode::Default)
+}
+
+/// Compiles wasm (binary or text) to artifact bytes for the machine this runs on, in `mode`.
+pub fn compile_in(wasm: &[u8], mode: Mode) -> Result<Vec<u8>, String> {
     if std::env::var_os(SERVER_ENV).is_some() {
-        return remote(wasm);
+        return remote(wasm, mode);
     }
-    local(wasm)
+    local(wasm, mode)
 }
 
 #[cfg(feature = "compiler")]
-fn local(wasm: &[u8]) -> Result<Vec<u8>, String> {
-    precast_compiler::compile(wasm, &precast_compiler::Config::default()).map_err(|e| e.to_string())
+fn local(wasm: &[u8], mode: Mode) -> Result<Vec<u8>, String> {
+    let config = precast_compiler::Config {
+        settings: mode.settings(),
+        ..precast_compiler::Config::default()
+    };
+    precast_compiler::compile(wasm, &config).map_err(|e| e.to_string())
 }
 
 #[cfg(not(feature = "compiler"))]
-fn local(_wasm: &[u8]) -> Result<Vec<u8>, String> {
+fn local(_wasm: &[u8], _mode: Mode) -> Result<Vec<u8>, String> {
     Err(format!(
         "this runner was built without the compiler: set {SERVER_ENV} to the build machine's \
          `compile-server` (`cargo xtask spec --target TRIPLE` does)"
@@ -54,11 +101,12 @@ impl Drop for Server {
     }
 }
 
-fn start() -> Result<Server, String> {
+fn start(mode: Mode) -> Result<Server, String> {
     let program = std::env::var_os(SERVER_ENV).unwrap_or_default();
     let args = std::env::var(SERVER_ARGS_ENV).unwrap_or_default();
     let mut child = std::process::Command::new(&program)
         .args(args.split_whitespace())
+        .args(mode.server_args())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -89,16 +137,17 @@ fn exchange(server: &mut Server, wasm: &[u8]) -> std::io::Result<Result<Vec<u8>,
     })
 }
 
-fn remote(wasm: &[u8]) -> Result<Vec<u8>, String> {
+fn remote(wasm: &[u8], mode: Mode) -> Result<Vec<u8>, String> {
     thread_local! {
-        static SERVER: std::cell::RefCell<Option<Server>> = const { std::cell::RefCell::new(None) };
+        static SERVER: std::cell::RefCell<Option<(Mode, Server)>> =
+            const { std::cell::RefCell::new(None) };
     }
     SERVER.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(start()?);
+        if slot.as_ref().is_none_or(|(m, _)| *m != mode) {
+            *slot = Some((mode, start(mode)?));
         }
-        let server = slot.as_mut().ok_or("no compile server")?;
+        let (_, server) = slot.as_mut().ok_or("no compile server")?;
         match exchange(server, wasm) {
             Ok(result) => result,
             Err(e) => {

@@ -5,7 +5,7 @@
 //! for natural alignment, in the order the proposal specifies: an access that is both out of
 //! bounds and unaligned traps as out of bounds.
 
-use super::{Translator, env::trap};
+use super::Translator;
 use crate::CompileError;
 use cranelift_codegen::ir::{self, AtomicRmwOp, InstBuilder, types::*};
 use precast_format::TrapCode;
@@ -21,7 +21,7 @@ impl Translator<'_, '_> {
             // Memory bases are page aligned: the native address has the wasm address's
             // alignment.
             let low = self.b.ins().band_imm_u(addr, i64::from(size - 1));
-            self.b.ins().trapnz(low, trap(TrapCode::HeapMisaligned));
+            self.trapnz(low, TrapCode::HeapMisaligned);
         }
         addr
     }
@@ -29,7 +29,8 @@ impl Translator<'_, '_> {
     /// `result`-typed atomic load of `mem_ty`, zero-extended.
     fn atomic_load(&mut self, memarg: &MemArg, mem_ty: ir::Type, result: ir::Type) {
         let addr = self.atomic_addr(memarg, mem_ty.bytes());
-        let v = self.b.ins().atomic_load(mem_ty, Self::heap_flags(), addr);
+        let flags = self.heap_flags();
+        let v = self.b.ins().atomic_load(mem_ty, flags, addr);
         let v = self.zero_extend(v, mem_ty, result);
         self.push(v);
     }
@@ -39,7 +40,8 @@ impl Translator<'_, '_> {
         let value = self.pop();
         let addr = self.atomic_addr(memarg, mem_ty.bytes());
         let value = self.narrow(value, mem_ty);
-        self.b.ins().atomic_store(Self::heap_flags(), value, addr);
+        let flags = self.heap_flags();
+        self.b.ins().atomic_store(flags, value, addr);
     }
 
     /// Atomic read-modify-write of `mem_ty`; pushes the old value zero-extended to `result`.
@@ -47,10 +49,8 @@ impl Translator<'_, '_> {
         let value = self.pop();
         let addr = self.atomic_addr(memarg, mem_ty.bytes());
         let value = self.narrow(value, mem_ty);
-        let old = self
-            .b
-            .ins()
-            .atomic_rmw(mem_ty, Self::heap_flags(), op, addr, value);
+        let flags = self.heap_flags();
+        let old = self.b.ins().atomic_rmw(mem_ty, flags, op, addr, value);
         let old = self.zero_extend(old, mem_ty, result);
         self.push(old);
     }
@@ -62,10 +62,8 @@ impl Translator<'_, '_> {
         let addr = self.atomic_addr(memarg, mem_ty.bytes());
         let expected = self.narrow(expected, mem_ty);
         let replacement = self.narrow(replacement, mem_ty);
-        let old = self
-            .b
-            .ins()
-            .atomic_cas(Self::heap_flags(), addr, expected, replacement);
+        let flags = self.heap_flags();
+        let old = self.b.ins().atomic_cas(flags, addr, expected, replacement);
         let old = self.zero_extend(old, mem_ty, result);
         self.push(old);
     }
@@ -75,13 +73,13 @@ impl Translator<'_, '_> {
         let timeout = self.pop();
         let expected = self.pop();
         let addr = self.atomic_addr(memarg, value_ty.bytes());
-        let (which, params) = if value_ty == I32 {
-            (Builtin::MemoryAtomicWait32, [I32, self.env.ptr, I32, I64])
+        let which = if value_ty == I32 {
+            Builtin::MemoryAtomicWait32
         } else {
-            (Builtin::MemoryAtomicWait64, [I32, self.env.ptr, I64, I64])
+            Builtin::MemoryAtomicWait64
         };
         let mem = self.b.ins().iconst(I32, i64::from(memarg.memory));
-        let r = self.call_builtin(which, &params, &[I64], &[mem, addr, expected, timeout])[0];
+        let r = self.call_builtin(which, &[mem, addr, expected, timeout])[0];
         self.push_builtin_count(r);
     }
 
@@ -90,13 +88,7 @@ impl Translator<'_, '_> {
         let count = self.pop();
         let addr = self.atomic_addr(memarg, 4);
         let mem = self.b.ins().iconst(I32, i64::from(memarg.memory));
-        let params = [I32, self.env.ptr, I32];
-        let r = self.call_builtin(
-            Builtin::MemoryAtomicNotify,
-            &params,
-            &[I64],
-            &[mem, addr, count],
-        )[0];
+        let r = self.call_builtin(Builtin::MemoryAtomicNotify, &[mem, addr, count])[0];
         self.push_builtin_count(r);
     }
 
@@ -106,7 +98,7 @@ impl Translator<'_, '_> {
             .b
             .ins()
             .icmp_imm_s(ir::condcodes::IntCC::SignedLessThan, r, 0);
-        self.b.ins().trapnz(failed, trap(TrapCode::Pending));
+        self.trapnz(failed, TrapCode::Pending);
         let v = self.b.ins().ireduce(I32, r);
         self.push(v);
     }

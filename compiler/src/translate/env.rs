@@ -21,6 +21,8 @@ pub struct ModuleEnv<'a> {
     pub host_call_conv: CallConv,
     /// Target facts for the frontend.
     pub frontend_config: TargetFrontendConfig,
+    /// The host C ABI wants 32-bit integer arguments sign-extended by the caller (riscv64).
+    pub extend_i32_args: bool,
 }
 
 impl<'a> ModuleEnv<'a> {
@@ -35,6 +37,10 @@ impl<'a> ModuleEnv<'a> {
             call_conv: CallConv::Tail,
             host_call_conv: isa.default_call_conv(),
             frontend_config: isa.frontend_config(),
+            extend_i32_args: matches!(
+                isa.triple().architecture,
+                target_lexicon::Architecture::Riscv64(_)
+            ),
         }
     }
 

@@ -22,10 +22,16 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// The base address of memory `mem` (it never moves).
+    /// The base address of memory `mem`. With signal-based traps memories are reservations
+    /// that never move, and the base is loaded once; without, a platform may move a memory
+    /// when it grows, so the base is reloaded after anything that may grow it (any call).
     pub(crate) fn memory_base(&mut self, mem: u32) -> ir::Value {
         let (p, off) = self.memory_def(mem);
-        self.load_invariant(self.env.ptr, p, off + abi::memory::BASE)
+        if self.signals() {
+            self.load_invariant(self.env.ptr, p, off + abi::memory::BASE)
+        } else {
+            self.load_trusted(self.env.ptr, p, off + abi::memory::BASE)
+        }
     }
 
     /// The current length of memory `mem` in bytes.
@@ -82,19 +88,14 @@ impl Translator<'_, '_> {
             // index + offset + size <= length, without wrapping.
             let len = self.memory_length(mem);
             let end_addr = if end > i64::MAX as u64 {
-                self.b.ins().trap(trap(TrapCode::MemoryOutOfBounds));
-                let c = self.b.create_block();
-                self.b.switch_to_block(c);
-                self.b.seal_block(c);
+                self.trap_now(TrapCode::MemoryOutOfBounds);
                 index
             } else {
                 let end_v = self.b.ins().iconst(self.env.ptr, end as i64);
-                self.b
-                    .ins()
-                    .uadd_overflow_trap(index, end_v, trap(TrapCode::MemoryOutOfBounds))
+                self.uadd_overflow_trap(index, end_v, TrapCode::MemoryOutOfBounds)
             };
             let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end_addr, len);
-            self.b.ins().trapnz(oob, trap(TrapCode::MemoryOutOfBounds));
+            self.trapnz(oob, TrapCode::MemoryOutOfBounds);
             if s.spectre_mitigations {
                 spectre_guard = Some(oob);
             }
@@ -122,11 +123,14 @@ impl Translator<'_, '_> {
         self.b.ins().select_spectre_guard(oob, null, addr)
     }
 
-    /// Flags of a wasm linear-memory access: little-endian, may trap out of bounds.
-    pub(crate) fn heap_flags() -> ir::MemFlagsData {
+    /// Flags of a wasm linear-memory access: little-endian; with signal-based traps it may
+    /// fault out of bounds (a guard page), without it never faults (every access is checked
+    /// explicitly) and is no trap site.
+    pub(crate) fn heap_flags(&self) -> ir::MemFlagsData {
+        let code = self.signals().then(|| trap(TrapCode::MemoryOutOfBounds));
         ir::MemFlagsData::new()
             .with_endianness(ir::Endianness::Little)
-            .with_trap_code(Some(trap(TrapCode::MemoryOutOfBounds)))
+            .with_trap_code(code)
     }
 
     /// A load of `mem_ty` extended to `result` (`signed` selects sign extension).
@@ -138,7 +142,7 @@ impl Translator<'_, '_> {
         signed: bool,
     ) {
         let addr = self.heap_addr(memarg, mem_ty.bytes());
-        let flags = Self::heap_flags();
+        let flags = self.heap_flags();
         let v = if mem_ty == result {
             self.b.ins().load(result, flags, addr, 0)
         } else {
@@ -159,7 +163,7 @@ impl Translator<'_, '_> {
     pub(crate) fn op_store(&mut self, memarg: &MemArg, mem_ty: ir::Type) {
         let value = self.pop();
         let addr = self.heap_addr(memarg, mem_ty.bytes());
-        let flags = Self::heap_flags();
+        let flags = self.heap_flags();
         let value_ty = self.b.func.dfg.value_type(value);
         let ins = self.b.ins();
         if mem_ty == value_ty || mem_ty.is_vector() {
@@ -192,7 +196,7 @@ impl Translator<'_, '_> {
         let delta = self.pop();
         let delta = self.index_to_ptr(delta, is64);
         let m = self.b.ins().iconst(I32, i64::from(mem));
-        let r = self.call_builtin(Builtin::MemoryGrow, &[I32, I64], &[I64], &[m, delta])[0];
+        let r = self.call_builtin(Builtin::MemoryGrow, &[m, delta])[0];
         let v = if is64 {
             r
         } else {
@@ -208,12 +212,7 @@ impl Translator<'_, '_> {
         let dst = self.index_to_ptr(dst, is64);
         let len = self.index_to_ptr(len, is64);
         let m = self.b.ins().iconst(I32, i64::from(mem));
-        let st = self.call_builtin(
-            Builtin::MemoryFill,
-            &[I32, I64, I32, I64],
-            &[I32],
-            &[m, dst, val, len],
-        )[0];
+        let st = self.call_builtin(Builtin::MemoryFill, &[m, dst, val, len])[0];
         self.trap_if_status(st);
     }
 
@@ -226,12 +225,7 @@ impl Translator<'_, '_> {
         let len = self.index_to_ptr(len, d64 && s64);
         let dm = self.b.ins().iconst(I32, i64::from(dst_mem));
         let sm = self.b.ins().iconst(I32, i64::from(src_mem));
-        let st = self.call_builtin(
-            Builtin::MemoryCopy,
-            &[I32, I32, I64, I64, I64],
-            &[I32],
-            &[dm, sm, dst, src, len],
-        )[0];
+        let st = self.call_builtin(Builtin::MemoryCopy, &[dm, sm, dst, src, len])[0];
         self.trap_if_status(st);
     }
 
@@ -242,18 +236,13 @@ impl Translator<'_, '_> {
         let dst = self.index_to_ptr(dst, is64);
         let m = self.b.ins().iconst(I32, i64::from(mem));
         let d = self.b.ins().iconst(I32, i64::from(data));
-        let st = self.call_builtin(
-            Builtin::MemoryInit,
-            &[I32, I32, I64, I32, I32],
-            &[I32],
-            &[m, d, dst, src, len],
-        )[0];
+        let st = self.call_builtin(Builtin::MemoryInit, &[m, d, dst, src, len])[0];
         self.trap_if_status(st);
     }
 
     /// `data.drop`.
     pub(crate) fn op_data_drop(&mut self, data: u32) {
         let d = self.b.ins().iconst(I32, i64::from(data));
-        self.call_builtin(Builtin::DataDrop, &[I32], &[], &[d]);
+        self.call_builtin(Builtin::DataDrop, &[d]);
     }
 }

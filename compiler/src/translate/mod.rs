@@ -11,8 +11,10 @@ mod numeric;
 mod ops;
 mod simd;
 mod tables;
+mod traps;
 
 pub use env::{ModuleEnv, from_ir_trap, trap};
+pub use traps::{builtin_signature, frame_size_bound};
 
 use crate::CompileError;
 use control::{Frame, FrameKind};
@@ -62,6 +64,9 @@ pub(crate) struct Translator<'m, 'f> {
     direct: HashMap<u32, ir::FuncRef>,
     /// Imported builtin signatures, by builtin index.
     builtin_sigs: HashMap<u32, ir::SigRef>,
+    /// Without signal-based traps: the cold block that raises each trap code, shared by
+    /// every site of the function that raises it (sealed when the body is done).
+    trap_blocks: HashMap<precast_format::TrapCode, ir::Block>,
 }
 
 impl<'m, 'f> Translator<'m, 'f> {
@@ -78,7 +83,14 @@ impl<'m, 'f> Translator<'m, 'f> {
             sigs: HashMap::new(),
             direct: HashMap::new(),
             builtin_sigs: HashMap::new(),
+            trap_blocks: HashMap::new(),
         }
+    }
+
+    /// Whether traps may be raised by faulting instructions (else: calls of the `Trap`
+    /// builtin, see [`traps`]).
+    pub(crate) fn signals(&self) -> bool {
+        self.env.settings.signals_based_traps
     }
 
     fn translate(
@@ -94,7 +106,11 @@ impl<'m, 'f> Translator<'m, 'f> {
         self.b.seal_block(entry);
         let params = self.b.block_params(entry).to_vec();
         self.vmctx = params[0];
-        self.install_stack_limit();
+        if self.signals() {
+            self.install_stack_limit();
+        } else {
+            self.explicit_stack_check();
+        }
 
         for (i, vt) in ty.params.iter().enumerate() {
             let var = self.b.declare_var(self.env.ir_type(*vt));
@@ -140,6 +156,10 @@ impl<'m, 'f> Translator<'m, 'f> {
         // The final `end` left us in the return block with the results on the stack.
         let results = std::mem::take(&mut self.stack);
         self.b.ins().return_(&results);
+        // Every branch to a trap block has been emitted.
+        for block in self.trap_blocks.values() {
+            self.b.seal_block(*block);
+        }
         Ok(())
     }
 
@@ -267,29 +287,37 @@ impl<'m, 'f> Translator<'m, 'f> {
         f
     }
 
-    /// Calls builtin `which` with `args` (after the VMContext), returning its results.
+    /// Calls builtin `which` with `args` (after the VMContext), returning its results. The
+    /// call's signature is the builtin's declared one ([`Builtin::signature`]).
+    ///
+    /// [`Builtin::signature`]: precast_format::builtins::Builtin::signature
     pub(crate) fn call_builtin(
         &mut self,
         which: precast_format::builtins::Builtin,
-        params: &[ir::Type],
-        returns: &[ir::Type],
         args: &[ir::Value],
     ) -> Vec<ir::Value> {
-        let idx = which as u32;
+        let idx = which.index();
         let sig = match self.builtin_sigs.get(&idx) {
             Some(s) => *s,
             None => {
-                let mut sig = ir::Signature::new(self.env.host_call_conv);
-                sig.params.push(ir::AbiParam::new(self.env.ptr));
-                sig.params
-                    .extend(params.iter().map(|t| ir::AbiParam::new(*t)));
-                sig.returns
-                    .extend(returns.iter().map(|t| ir::AbiParam::new(*t)));
+                let env = self.env;
+                let sig =
+                    builtin_signature(which, env.ptr, env.host_call_conv, env.extend_i32_args);
                 let s = self.b.import_signature(sig);
                 self.builtin_sigs.insert(idx, s);
                 s
             }
         };
+        let declared = &self.b.func.dfg.signatures[sig].params;
+        debug_assert_eq!(declared.len(), args.len() + 1, "{}", which.name());
+        for (p, a) in declared[1..].iter().zip(args) {
+            debug_assert_eq!(
+                p.value_type,
+                self.b.func.dfg.value_type(*a),
+                "{}",
+                which.name()
+            );
+        }
         let ptr = self.env.ptr;
         let table = self.load_invariant(ptr, self.vmctx, self.env.offsets.builtins);
         let fptr = self.load_invariant(ptr, table, idx * u32::from(self.env.offsets.pointer_size));
@@ -301,8 +329,6 @@ impl<'m, 'f> Translator<'m, 'f> {
 
     /// Traps with [`TrapCode::Pending`](precast_format::TrapCode::Pending) if `status != 0`.
     pub(crate) fn trap_if_status(&mut self, status: ir::Value) {
-        self.b
-            .ins()
-            .trapnz(status, env::trap(precast_format::TrapCode::Pending));
+        self.trapnz(status, precast_format::TrapCode::Pending);
     }
 }

@@ -1,6 +1,6 @@
 //! The operator dispatch: one arm per wasm operator.
 
-use super::{Translator, env::trap};
+use super::{Translator, traps::DivOp};
 use crate::CompileError;
 use cranelift_codegen::ir::{
     self, InstBuilder,
@@ -54,7 +54,7 @@ impl Translator<'_, '_> {
             // Control.
             O::Nop => {}
             O::Unreachable => {
-                self.b.ins().trap(trap(TrapCode::UnreachableCodeReached));
+                self.trap_now(TrapCode::UnreachableCodeReached);
                 self.reachable = false;
             }
             O::Block { blockty } => self.op_block(blockty),
@@ -197,10 +197,10 @@ impl Translator<'_, '_> {
             O::I32Add | O::I64Add => bin!(self, iadd),
             O::I32Sub | O::I64Sub => bin!(self, isub),
             O::I32Mul | O::I64Mul => bin!(self, imul),
-            O::I32DivS | O::I64DivS => bin!(self, sdiv),
-            O::I32DivU | O::I64DivU => bin!(self, udiv),
-            O::I32RemS | O::I64RemS => bin!(self, srem),
-            O::I32RemU | O::I64RemU => bin!(self, urem),
+            O::I32DivS | O::I64DivS => self.op_div(DivOp::SDiv),
+            O::I32DivU | O::I64DivU => self.op_div(DivOp::UDiv),
+            O::I32RemS | O::I64RemS => self.op_div(DivOp::SRem),
+            O::I32RemU | O::I64RemU => self.op_div(DivOp::URem),
             O::I32And | O::I64And => bin!(self, band),
             O::I32Or | O::I64Or => bin!(self, bor),
             O::I32Xor | O::I64Xor => bin!(self, bxor),
@@ -230,10 +230,10 @@ impl Translator<'_, '_> {
             O::I32WrapI64 => conv!(self, ireduce, I32),
             O::I64ExtendI32S => conv!(self, sextend, I64),
             O::I64ExtendI32U => conv!(self, uextend, I64),
-            O::I32TruncF32S | O::I32TruncF64S => conv!(self, fcvt_to_sint, I32),
-            O::I32TruncF32U | O::I32TruncF64U => conv!(self, fcvt_to_uint, I32),
-            O::I64TruncF32S | O::I64TruncF64S => conv!(self, fcvt_to_sint, I64),
-            O::I64TruncF32U | O::I64TruncF64U => conv!(self, fcvt_to_uint, I64),
+            O::I32TruncF32S | O::I32TruncF64S => self.op_fcvt_to_int(I32, true),
+            O::I32TruncF32U | O::I32TruncF64U => self.op_fcvt_to_int(I32, false),
+            O::I64TruncF32S | O::I64TruncF64S => self.op_fcvt_to_int(I64, true),
+            O::I64TruncF32U | O::I64TruncF64U => self.op_fcvt_to_int(I64, false),
             O::I32TruncSatF32S | O::I32TruncSatF64S => conv!(self, fcvt_to_sint_sat, I32),
             O::I32TruncSatF32U | O::I32TruncSatF64U => conv!(self, fcvt_to_uint_sat, I32),
             O::I64TruncSatF32S | O::I64TruncSatF64S => conv!(self, fcvt_to_sint_sat, I64),
@@ -288,7 +288,7 @@ impl Translator<'_, '_> {
             O::BrOnNonNull { relative_depth } => self.op_br_on_null(relative_depth, false),
             O::RefAsNonNull => {
                 let v = *self.stack.last().ok_or_else(stack_err)?;
-                self.b.ins().trapz(v, trap(TrapCode::NullReference));
+                self.trapz(v, TrapCode::NullReference);
             }
 
             ref other => {

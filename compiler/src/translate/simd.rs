@@ -103,37 +103,44 @@ impl Translator<'_, '_> {
             // Loads and stores.
             O::V128Load { ref memarg } => {
                 let addr = self.heap_addr(memarg, 16);
-                let v = self.b.ins().load(I8X16, Self::heap_flags(), addr, 0);
+                let flags = self.heap_flags();
+                let v = self.b.ins().load(I8X16, flags, addr, 0);
                 self.vpush(v);
             }
             O::V128Load8x8S { ref memarg } => {
                 let addr = self.heap_addr(memarg, 8);
-                let v = self.b.ins().sload8x8(Self::heap_flags(), addr, 0);
+                let flags = self.heap_flags();
+                let v = self.b.ins().sload8x8(flags, addr, 0);
                 self.vpush(v);
             }
             O::V128Load8x8U { ref memarg } => {
                 let addr = self.heap_addr(memarg, 8);
-                let v = self.b.ins().uload8x8(Self::heap_flags(), addr, 0);
+                let flags = self.heap_flags();
+                let v = self.b.ins().uload8x8(flags, addr, 0);
                 self.vpush(v);
             }
             O::V128Load16x4S { ref memarg } => {
                 let addr = self.heap_addr(memarg, 8);
-                let v = self.b.ins().sload16x4(Self::heap_flags(), addr, 0);
+                let flags = self.heap_flags();
+                let v = self.b.ins().sload16x4(flags, addr, 0);
                 self.vpush(v);
             }
             O::V128Load16x4U { ref memarg } => {
                 let addr = self.heap_addr(memarg, 8);
-                let v = self.b.ins().uload16x4(Self::heap_flags(), addr, 0);
+                let flags = self.heap_flags();
+                let v = self.b.ins().uload16x4(flags, addr, 0);
                 self.vpush(v);
             }
             O::V128Load32x2S { ref memarg } => {
                 let addr = self.heap_addr(memarg, 8);
-                let v = self.b.ins().sload32x2(Self::heap_flags(), addr, 0);
+                let flags = self.heap_flags();
+                let v = self.b.ins().sload32x2(flags, addr, 0);
                 self.vpush(v);
             }
             O::V128Load32x2U { ref memarg } => {
                 let addr = self.heap_addr(memarg, 8);
-                let v = self.b.ins().uload32x2(Self::heap_flags(), addr, 0);
+                let flags = self.heap_flags();
+                let v = self.b.ins().uload32x2(flags, addr, 0);
                 self.vpush(v);
             }
             O::V128Load8Splat { ref memarg } => self.v128_load_splat(memarg, I8X16),
@@ -145,7 +152,8 @@ impl Translator<'_, '_> {
             O::V128Store { ref memarg } => {
                 let v = self.vpop(I8X16);
                 let addr = self.heap_addr(memarg, 16);
-                self.b.ins().store(Self::heap_flags(), v, addr, 0);
+                let flags = self.heap_flags();
+                self.b.ins().store(flags, v, addr, 0);
             }
             O::V128Load8Lane { ref memarg, lane } => self.v128_load_lane(memarg, I8X16, lane),
             O::V128Load16Lane { ref memarg, lane } => self.v128_load_lane(memarg, I16X8, lane),
@@ -536,7 +544,8 @@ impl Translator<'_, '_> {
     fn v128_load_splat(&mut self, memarg: &MemArg, ty: ir::Type) {
         let lane = ty.lane_type();
         let addr = self.heap_addr(memarg, lane.bytes());
-        let x = self.b.ins().load(lane, Self::heap_flags(), addr, 0);
+        let flags = self.heap_flags();
+        let x = self.b.ins().load(lane, flags, addr, 0);
         let v = self.b.ins().splat(ty, x);
         self.vpush(v);
     }
@@ -545,7 +554,8 @@ impl Translator<'_, '_> {
     fn v128_load_zero(&mut self, memarg: &MemArg, ty: ir::Type) {
         let lane = ty.lane_type();
         let addr = self.heap_addr(memarg, lane.bytes());
-        let x = self.b.ins().load(lane, Self::heap_flags(), addr, 0);
+        let flags = self.heap_flags();
+        let x = self.b.ins().load(lane, flags, addr, 0);
         let v = self.b.ins().scalar_to_vector(ty, x);
         self.vpush(v);
     }
@@ -555,7 +565,8 @@ impl Translator<'_, '_> {
         let v = self.vpop(ty);
         let lane_ty = ty.lane_type();
         let addr = self.heap_addr(memarg, lane_ty.bytes());
-        let x = self.b.ins().load(lane_ty, Self::heap_flags(), addr, 0);
+        let flags = self.heap_flags();
+        let x = self.b.ins().load(lane_ty, flags, addr, 0);
         let v = self.b.ins().insertlane(v, x, lane);
         self.vpush(v);
     }
@@ -565,7 +576,8 @@ impl Translator<'_, '_> {
         let v = self.vpop(ty);
         let addr = self.heap_addr(memarg, ty.lane_type().bytes());
         let x = self.b.ins().extractlane(v, lane);
-        self.b.ins().store(Self::heap_flags(), x, addr, 0);
+        let flags = self.heap_flags();
+        self.b.ins().store(flags, x, addr, 0);
     }
 
     /// `*.splat`: replicates the popped scalar into every lane of `ty`.

@@ -1,6 +1,6 @@
 //! Tables, function references, globals and calls.
 
-use super::{Translator, env::trap};
+use super::Translator;
 use crate::CompileError;
 use cranelift_codegen::ir::{self, InstBuilder, condcodes::IntCC, types::*};
 use precast_format::TrapCode;
@@ -39,7 +39,7 @@ impl Translator<'_, '_> {
             .b
             .ins()
             .icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
-        self.b.ins().trapnz(oob, trap(TrapCode::TableOutOfBounds));
+        self.trapnz(oob, TrapCode::TableOutOfBounds);
         let (p, off) = self.table_def(table);
         let base = self.load_trusted(self.env.ptr, p, off + abi::table::BASE);
         let scaled = self
@@ -88,13 +88,7 @@ impl Translator<'_, '_> {
         let (init, delta) = self.pop2();
         let delta = self.index_to_ptr(delta, is64);
         let t = self.b.ins().iconst(I32, i64::from(table));
-        let ptr = self.env.ptr;
-        let r = self.call_builtin(
-            Builtin::TableGrow,
-            &[I32, I64, ptr],
-            &[I64],
-            &[t, delta, init],
-        )[0];
+        let r = self.call_builtin(Builtin::TableGrow, &[t, delta, init])[0];
         let v = if is64 {
             r
         } else {
@@ -110,13 +104,7 @@ impl Translator<'_, '_> {
         let dst = self.index_to_ptr(dst, is64);
         let len = self.index_to_ptr(len, is64);
         let t = self.b.ins().iconst(I32, i64::from(table));
-        let ptr = self.env.ptr;
-        let st = self.call_builtin(
-            Builtin::TableFill,
-            &[I32, I64, ptr, I64],
-            &[I32],
-            &[t, dst, value, len],
-        )[0];
+        let st = self.call_builtin(Builtin::TableFill, &[t, dst, value, len])[0];
         self.trap_if_status(st);
     }
 
@@ -129,12 +117,7 @@ impl Translator<'_, '_> {
         let len = self.index_to_ptr(len, d64 && s64);
         let dt = self.b.ins().iconst(I32, i64::from(dst_table));
         let stb = self.b.ins().iconst(I32, i64::from(src_table));
-        let st = self.call_builtin(
-            Builtin::TableCopy,
-            &[I32, I32, I64, I64, I64],
-            &[I32],
-            &[dt, stb, dst, src, len],
-        )[0];
+        let st = self.call_builtin(Builtin::TableCopy, &[dt, stb, dst, src, len])[0];
         self.trap_if_status(st);
     }
 
@@ -145,19 +128,14 @@ impl Translator<'_, '_> {
         let dst = self.index_to_ptr(dst, is64);
         let t = self.b.ins().iconst(I32, i64::from(table));
         let e = self.b.ins().iconst(I32, i64::from(elem));
-        let st = self.call_builtin(
-            Builtin::TableInit,
-            &[I32, I32, I64, I32, I32],
-            &[I32],
-            &[t, e, dst, src, len],
-        )[0];
+        let st = self.call_builtin(Builtin::TableInit, &[t, e, dst, src, len])[0];
         self.trap_if_status(st);
     }
 
     /// `elem.drop`.
     pub(crate) fn op_elem_drop(&mut self, elem: u32) {
         let e = self.b.ins().iconst(I32, i64::from(elem));
-        self.call_builtin(Builtin::ElemDrop, &[I32], &[], &[e]);
+        self.call_builtin(Builtin::ElemDrop, &[e]);
     }
 
     /// `ref.func`: a pointer to the function's `VMFuncRef` in this VMContext.
@@ -271,13 +249,13 @@ impl Translator<'_, '_> {
         let params = self.popn(n);
         let addr = self.table_elem_addr(table, index);
         let fref = self.load_trusted(self.env.ptr, addr, 0);
-        self.b.ins().trapz(fref, trap(TrapCode::IndirectCallToNull));
+        self.trapz(fref, TrapCode::IndirectCallToNull);
         let p = self.env.offsets.pointer_size;
         let actual = self.load_trusted(I32, fref, abi::func_ref::type_id(p));
         let ids = self.load_invariant(self.env.ptr, self.vmctx, self.env.offsets.type_ids);
         let expected = self.load_invariant(I32, ids, ty * 4);
         let bad = self.b.ins().icmp(IntCC::NotEqual, actual, expected);
-        self.b.ins().trapnz(bad, trap(TrapCode::BadSignature));
+        self.trapnz(bad, TrapCode::BadSignature);
         let (code, callee_vmctx) = self.func_ref_parts(fref);
         self.emit_indirect(ty, code, callee_vmctx, params, tail);
         Ok(())
@@ -288,7 +266,7 @@ impl Translator<'_, '_> {
         let fref = self.pop();
         let n = self.env.info.types[ty as usize].params.len();
         let params = self.popn(n);
-        self.b.ins().trapz(fref, trap(TrapCode::NullReference));
+        self.trapz(fref, TrapCode::NullReference);
         let (code, callee_vmctx) = self.func_ref_parts(fref);
         self.emit_indirect(ty, code, callee_vmctx, params, tail);
     }

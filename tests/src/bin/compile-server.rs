@@ -1,4 +1,4 @@
-//! `compile-server [--target TRIPLE] [--cpu CPU]`: compiles the wasm modules a cross-built
+//! `compile-server [--target TRIPLE] [--cpu CPU] [--no-signals]`: compiles the wasm modules a cross-built
 //! conformance runner sends on stdin and answers with artifacts on stdout (see
 //! `precast_tests::compile`). Started by the runners, not by hand.
 
@@ -8,6 +8,10 @@ fn main() -> ExitCode {
     let mut config = precast_compiler::Config::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
+        if a == "--no-signals" {
+            config.settings = precast_compiler::format::Settings::without_signals();
+            continue;
+        }
         let value = args.next();
         let parsed = match (a.as_str(), value) {
             ("--target", Some(t)) => {

@@ -1,5 +1,7 @@
-//! `cargo xtask spec [--keep-artifacts DIR] [--verbose] [FILTER...]`: runs the spec testsuite
-//! and prints a per-file table and `N passed, N failed` over directives. Exits non-zero on any
+//! `cargo xtask spec [--keep-artifacts DIR] [--verbose] [--no-signals] [FILTER...]`: runs the
+//! spec testsuite and prints a per-file table and `N passed, N failed` over directives.
+//! `--no-signals` compiles every module with explicit bounds checks and without signal-based
+//! traps and runs it on an engine that installs no signal handlers. Exits non-zero on any
 //! unexpected failure, or when a file in the expected-failure list passes.
 
 use precast_tests::spec;
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         match a.as_str() {
             "--keep-artifacts" => options.keep_artifacts = args.next().map(Into::into),
             "--verbose" | "-v" => verbose = true,
+            "--no-signals" => options.mode = precast_tests::compile::Mode::NoSignals,
             _ => filters.push(a),
         }
     }

@@ -22,6 +22,8 @@ pub struct FileResult {
 pub struct RunOptions {
     /// Keep artifacts in this folder instead of deleting them.
     pub keep_artifacts: Option<PathBuf>,
+    /// How modules are compiled and loaded.
+    pub mode: crate::compile::Mode,
 }
 
 struct Runner<'o> {
@@ -35,7 +37,7 @@ struct Runner<'o> {
     keep: bool,
     file_stem: String,
     counter: usize,
-    _options: &'o RunOptions,
+    options: &'o RunOptions,
 }
 
 type Outcome = Result<(), String>;
@@ -47,7 +49,8 @@ fn err(e: impl std::fmt::Display) -> String {
 impl Runner<'_> {
     /// Compiles `wasm` to an artifact file and loads it, as a deployment would.
     fn compile_and_load(&mut self, wasm: &[u8]) -> Result<Module, String> {
-        let artifact = crate::compile::compile(wasm).map_err(|e| format!("compile: {e}"))?;
+        let artifact = crate::compile::compile_in(wasm, self.options.mode)
+            .map_err(|e| format!("compile: {e}"))?;
         self.counter += 1;
         let path = self
             .artifact_dir
@@ -189,10 +192,10 @@ impl Runner<'_> {
             },
             WastDirective::AssertInvalid {
                 module, message, ..
-            } => must_not_compile(module, "invalid", message),
+            } => must_not_compile(module, "invalid", message, self.options.mode),
             WastDirective::AssertMalformed {
                 module, message, ..
-            } => must_not_compile(module, "malformed", message),
+            } => must_not_compile(module, "malformed", message, self.options.mode),
             WastDirective::AssertUnlinkable {
                 mut module,
                 message,
@@ -213,11 +216,16 @@ impl Runner<'_> {
 }
 
 /// An `assert_invalid` / `assert_malformed` module must fail to encode or to compile.
-fn must_not_compile(mut module: QuoteWat<'_>, what: &str, message: &str) -> Outcome {
+fn must_not_compile(
+    mut module: QuoteWat<'_>,
+    what: &str,
+    message: &str,
+    mode: crate::compile::Mode,
+) -> Outcome {
     let Ok(wasm) = module.encode() else {
         return Ok(());
     };
-    match crate::compile::compile(&wasm) {
+    match crate::compile::compile_in(&wasm, mode) {
         Ok(_) => Err(format!("{what} module compiled (expected `{message}`)")),
         Err(_) => Ok(()),
     }
@@ -235,7 +243,7 @@ pub fn run_file(path: &Path, options: &RunOptions) -> Result<FileResult, String>
         e.set_text(&text);
         e.to_string()
     })?;
-    let engine = Engine::default();
+    let engine = Engine::new(&options.mode.engine_config());
     let mut store = Store::new(&engine, ());
     let mut linker = Linker::new(&engine);
     spectest::define(&mut linker, &mut store)?;
@@ -262,7 +270,7 @@ pub fn run_file(path: &Path, options: &RunOptions) -> Result<FileResult, String>
         keep,
         file_stem,
         counter: 0,
-        _options: options,
+        options,
     };
     let mut result = FileResult::default();
     for d in wast.directives {
