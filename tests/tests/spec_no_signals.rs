@@ -1,0 +1,96 @@
+//! The whole spec testsuite compiled with explicit bounds checks and without signal-based
+//! traps (`precast compile --no-signals`), run by an engine that installs no signal handlers,
+//! passes exactly what the default mode passes, file by file. The faulting signals are at
+//! their default action (death) during the run and still are afterwards: no directive's trap
+//! depended on one. (Its own test binary: nothing else in this process installs a handler.)
+
+use precast_tests::compile::Mode;
+use precast_tests::spec;
+use std::collections::BTreeMap;
+
+const SIGNALS: [(libc::c_int, &str); 4] = [
+    (libc::SIGSEGV, "SIGSEGV"),
+    (libc::SIGBUS, "SIGBUS"),
+    (libc::SIGILL, "SIGILL"),
+    (libc::SIGFPE, "SIGFPE"),
+];
+
+fn disposition(sig: libc::c_int) -> libc::sighandler_t {
+    // SAFETY: a query: no new action, `old` is a valid out-pointer.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(libc::sigaction(sig, std::ptr::null(), &mut old), 0);
+        old.sa_sigaction
+    }
+}
+
+fn counts(rows: &[spec::Row]) -> BTreeMap<String, (usize, usize)> {
+    rows.iter().map(|r| (r.file.clone(), r.counts())).collect()
+}
+
+fn totals(c: &BTreeMap<String, (usize, usize)>) -> (usize, usize) {
+    c.values().fold((0, 0), |(p, f), (a, b)| (p + a, f + b))
+}
+
+#[test]
+fn spec_suite_without_signal_handlers_matches_the_default_mode() {
+    let root = spec::testsuite_dir().unwrap_or_else(|e| panic!("{e}"));
+    // Rust's own SIGSEGV/SIGBUS handler (main-thread stack overflow) goes too.
+    for (sig, name) in SIGNALS {
+        // SAFETY: setting a signal's disposition to its default has no preconditions.
+        unsafe {
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            assert_eq!(
+                libc::sigaction(sig, &dfl, std::ptr::null_mut()),
+                0,
+                "{name}"
+            );
+        }
+    }
+    let no_signals = spec::RunOptions {
+        mode: Mode::NoSignals,
+        ..Default::default()
+    };
+    let without = counts(&spec::run(&root, &[], &no_signals));
+    for (sig, name) in SIGNALS {
+        assert_eq!(
+            disposition(sig),
+            libc::SIG_DFL,
+            "{name} got a handler during the run"
+        );
+    }
+    let with = counts(&spec::run(&root, &[], &spec::RunOptions::default()));
+
+    let (passed, failed) = totals(&without);
+    eprintln!("spec without signal handlers: {passed} passed, {failed} failed");
+    eprintln!(
+        "spec in the default mode:      {} passed, {} failed",
+        totals(&with).0,
+        totals(&with).1
+    );
+    assert!(passed > 0, "no directive ran");
+    let differ: Vec<String> = with
+        .iter()
+        .filter(|(file, c)| without.get(*file) != Some(c))
+        .map(|(file, c)| format!("{file}: default {c:?}, no signals {:?}", without.get(file)))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "files that differ:\n{}",
+        differ.join("\n")
+    );
+    assert_eq!(with.len(), without.len());
+    // And the files that fail are the expected failures (unsupported proposals).
+    let expected = spec::expected_failures();
+    let failing: Vec<&String> = without
+        .iter()
+        .filter(|(_, (_, f))| *f > 0)
+        .map(|(file, _)| file)
+        .collect();
+    let unexpected: Vec<&&String> = failing
+        .iter()
+        .filter(|f| !expected.contains_key(f.as_str()))
+        .collect();
+    assert!(unexpected.is_empty(), "unexpected failures: {unexpected:?}");
+}
