@@ -1,19 +1,11 @@
 //! Build script: records the host target triple (artifacts compiled for another target are
-//! refused) and compiles the tiny C helpers for non-local exits out of wasm on traps and for
-//! reading the CPU features the C library detected.
+//! refused) and compiles the tiny C helpers for reading the CPU features the C library detected.
 
 fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     println!("cargo:rustc-env=PRECAST_HOST_TARGET={target}");
-    println!("cargo:rerun-if-changed=csrc/catch.c");
     println!("cargo:rerun-if-changed=csrc/cpu.c");
     println!("cargo:rerun-if-changed=csrc/icache.c");
-    // setjmp/longjmp cannot be written in Rust (a function returning twice is not
-    // expressible), so the catch/unwind pair lives in C.
-    cc::Build::new()
-        .file("csrc/catch.c")
-        .warnings(true)
-        .compile("precast_catch");
     // CPU features as the C library detected them (no `cpuid` of ours at load), and the
     // instruction-cache flush after writing code (a compiler builtin).
     cc::Build::new()

@@ -46,6 +46,7 @@ mod linear_memory;
 mod linker;
 mod module;
 mod parking;
+mod platform;
 mod pool;
 mod ranges;
 mod shared_memory;

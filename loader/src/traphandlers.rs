@@ -1,4 +1,4 @@
-//! Catching traps: the per-thread trap state, the catch/unwind pair (C, see `csrc/catch.c`)
+//! Catching traps: the per-thread trap state, the catch/unwind pair (`platform::catch`)
 //! and the signal handler that turns a fault at a listed trap site into an unwind.
 //!
 //! Protocol: [`catch_traps`] publishes a jump buffer in this thread's [`STATE`] and runs the
@@ -9,6 +9,7 @@
 
 use crate::code_registry;
 use crate::error::Error;
+use crate::platform::catch::{precast_call_catch, precast_unwind};
 use precast_format::TrapCode;
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
@@ -16,15 +17,6 @@ use std::sync::Once;
 
 /// Maximum number of frames recorded for a backtrace.
 pub(crate) const MAX_FRAMES: usize = 128;
-
-unsafe extern "C" {
-    fn precast_call_catch(
-        body: unsafe extern "C" fn(*mut c_void),
-        payload: *mut c_void,
-        jmp_slot: *mut *mut c_void,
-    ) -> c_int;
-    fn precast_unwind(jmp_buf: *mut c_void) -> !;
-}
 
 /// Per-thread trap state, read and written by the signal handler: plain cells, const
 /// initialized, no destructor.
