@@ -1,0 +1,290 @@
+/*
+ * precast.h: what Precast's C API adds to wasm.h.
+ *
+ *   - errors: precast_error_t, and precast_last_error() for the standard functions that
+ *     fail with NULL or false;
+ *   - modules: artifact files, artifact bytes, modules linked into the executable
+ *     (`precast compile --link-name NAME`), integrity checks;
+ *   - engine settings: verification level, trusted signature keys, required signatures,
+ *     stack size, Spectre mitigations;
+ *   - traps: trap codes, the `proc_exit` status, the message with its backtrace, frame
+ *     names;
+ *   - WASI preview1: a configuration (arguments, environment, stdio, preopened
+ *     directories) given to a store, and instantiation that resolves WASI imports;
+ *   - a linker that resolves imports by name.
+ *
+ * Functions returning `own precast_error_t*` return NULL on success. Names passed as
+ * `const char*` are NUL-terminated UTF-8.
+ */
+
+#ifndef PRECAST_H
+#define PRECAST_H
+
+#include "wasm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define own
+
+/* ------------------------------------------------------------------------------------ */
+/* Errors                                                                               */
+
+typedef struct precast_error_t precast_error_t;
+
+WASM_API_EXTERN void precast_error_delete(own precast_error_t*);
+
+/* The message: NUL-terminated, valid until the error is deleted. */
+WASM_API_EXTERN const char* precast_error_message(const precast_error_t*);
+
+/* The error of the last call on this thread that failed (a standard function returning
+ * NULL or false, or a void one that could not do what it was asked), and forgets it; NULL
+ * when there is none. */
+WASM_API_EXTERN own precast_error_t* precast_last_error(void);
+
+/* ------------------------------------------------------------------------------------ */
+/* Values                                                                               */
+
+/* The value kind of `v128` in types (wasm_valtype_kind); wasm_val_t cannot hold one, so
+ * functions with v128 parameters or results cannot be called through wasm_func_call. */
+enum precast_valkind_enum {
+  PRECAST_V128 = 4,
+};
+
+/* ------------------------------------------------------------------------------------ */
+/* Engine settings                                                                      */
+
+typedef uint8_t precast_verification_t;
+enum precast_verification_enum {
+  /* Every load checks every byte: artifact files and bytes (CRC-32 over every section)
+   * and modules linked into the executable too. */
+  PRECAST_VERIFY_FULL,
+  /* The default: artifact files and bytes are fully checked; a linked module's code and
+   * data are not (they are part of the executable, loaded by the operating system), only
+   * its descriptor, header and metadata. */
+  PRECAST_VERIFY_FAST,
+  /* Skips the checksum over code and data on every load (header, structure and metadata
+   * are still checked, and signatures when keys are trusted). The embedder vouches that
+   * every artifact it loads is exactly what `precast compile` wrote: corrupted machine code
+   * would be run. */
+  PRECAST_VERIFY_UNCHECKED,
+};
+
+WASM_API_EXTERN void precast_config_set_verification(wasm_config_t*, precast_verification_t);
+
+/* Trusts an ed25519 public key in PEM (SubjectPublicKeyInfo, `-----BEGIN PUBLIC KEY-----`,
+ * as `precast keygen` writes to KEY.pub): from then on the engine only loads artifacts
+ * signed by one of its trusted keys. `len` is the PEM's length in bytes. */
+WASM_API_EXTERN own precast_error_t* precast_config_trust_key_pem(wasm_config_t*,
+                                                                 const char* pem,
+                                                                 size_t len);
+/* The same, reading the PEM from a file. */
+WASM_API_EXTERN own precast_error_t* precast_config_trust_key_file(wasm_config_t*,
+                                                                  const char* path);
+
+/* Whether only signed artifacts load. Trusting a key turns this on; turning it on with no
+ * trusted key makes every load fail (fail closed). */
+WASM_API_EXTERN void precast_config_require_signatures(wasm_config_t*, bool);
+
+/* Bytes of native stack wasm may use (default 512 KiB). */
+WASM_API_EXTERN void precast_config_set_max_wasm_stack(wasm_config_t*, size_t);
+
+/* Refuse artifacts compiled with `--no-spectre-mitigations` (default: accept them). */
+WASM_API_EXTERN void precast_config_require_spectre_mitigations(wasm_config_t*, bool);
+
+/* ------------------------------------------------------------------------------------ */
+/* Modules                                                                              */
+
+/* A module linked into the executable: the descriptor `precast_module_NAME` of an object
+ * written by `precast compile app.wasm -o app.o --link-name NAME`. Declare it at file scope
+ * with PRECAST_DECLARE_LINKED_MODULE(NAME); and pass PRECAST_LINKED_MODULE(NAME). */
+typedef struct precast_linked_module_t precast_linked_module_t;
+
+#define PRECAST_DECLARE_LINKED_MODULE(name) \
+  extern const precast_linked_module_t precast_module_##name
+#define PRECAST_LINKED_MODULE(name) (&precast_module_##name)
+
+/* Loads a linked module. `linked` must be a descriptor symbol as above; its magic and
+ * version are checked before anything else is read. No system call is made. */
+WASM_API_EXTERN own precast_error_t* precast_module_from_linked(
+    wasm_engine_t*, const precast_linked_module_t* linked, own wasm_module_t** out);
+
+/* Loads the artifact file at `path` (read or mapped, then verified). */
+WASM_API_EXTERN own precast_error_t* precast_module_from_file(wasm_engine_t*,
+                                                             const char* path,
+                                                             own wasm_module_t** out);
+
+/* Loads artifact bytes (as wasm_module_deserialize, with the error returned). */
+WASM_API_EXTERN own precast_error_t* precast_module_deserialize(wasm_engine_t*,
+                                                               const wasm_byte_vec_t* bytes,
+                                                               own wasm_module_t** out);
+
+/* Checks the checksum over every section of a loaded module (what PRECAST_VERIFY_FAST
+ * leaves out for linked modules and PRECAST_VERIFY_UNCHECKED for all). */
+WASM_API_EXTERN own precast_error_t* precast_module_verify_integrity(const wasm_module_t*);
+
+/* The module's name from its name section, NUL-terminated and valid as long as the
+ * module; NULL when it has none. */
+WASM_API_EXTERN const char* precast_module_name(const wasm_module_t*);
+
+/* ------------------------------------------------------------------------------------ */
+/* Traps                                                                                */
+
+typedef uint8_t precast_trap_code_t;
+enum precast_trap_code_enum {
+  PRECAST_TRAP_STACK_OVERFLOW = 1,
+  PRECAST_TRAP_MEMORY_OUT_OF_BOUNDS = 2,
+  PRECAST_TRAP_TABLE_OUT_OF_BOUNDS = 3,
+  PRECAST_TRAP_INDIRECT_CALL_TO_NULL = 4,
+  PRECAST_TRAP_BAD_SIGNATURE = 5,
+  PRECAST_TRAP_INTEGER_OVERFLOW = 6,
+  PRECAST_TRAP_INTEGER_DIVISION_BY_ZERO = 7,
+  PRECAST_TRAP_BAD_CONVERSION_TO_INTEGER = 8,
+  PRECAST_TRAP_UNREACHABLE = 9,
+  PRECAST_TRAP_NULL_REFERENCE = 10,
+  PRECAST_TRAP_RUNTIME = 11,
+  PRECAST_TRAP_SEGMENT_OUT_OF_BOUNDS = 12,
+  PRECAST_TRAP_HEAP_MISALIGNED = 13,
+  PRECAST_TRAP_OUT_OF_MEMORY = 14,
+  PRECAST_TRAP_ATOMIC_WAIT_NON_SHARED_MEMORY = 15,
+};
+
+/* Whether the trap is a wasm trap; if so, *code receives its code. False for traps made
+ * by wasm_trap_new, host errors and exits. */
+WASM_API_EXTERN bool precast_trap_code(const wasm_trap_t*, precast_trap_code_t* code);
+
+/* Whether the trap is a program's exit (WASI `proc_exit`); if so, *status receives the
+ * status it exited with (0 included: check this before treating a trap as a failure). */
+WASM_API_EXTERN bool precast_trap_exit_status(const wasm_trap_t*, int* status);
+
+/* The message (as wasm_trap_message, without copying): NUL-terminated, valid as long as
+ * the trap. */
+WASM_API_EXTERN const char* precast_trap_message(const wasm_trap_t*);
+
+/* The message followed by the wasm backtrace, one frame a line, as `precast run` prints
+ * it; valid as long as the trap. */
+WASM_API_EXTERN const char* precast_trap_display(const wasm_trap_t*);
+
+/* A frame's function name (name section) and module name; NULL when unknown. Valid as long
+ * as the frame. */
+WASM_API_EXTERN const char* precast_frame_func_name(const wasm_frame_t*);
+WASM_API_EXTERN const char* precast_frame_module_name(const wasm_frame_t*);
+
+/* ------------------------------------------------------------------------------------ */
+/* WASI preview1                                                                        */
+
+/* What a WASI program sees: arguments, environment, stdio and preopened directories.
+ * By default: no arguments, no environment, empty stdin, output discarded, no files. */
+typedef struct precast_wasi_config_t precast_wasi_config_t;
+
+WASM_API_EXTERN own precast_wasi_config_t* precast_wasi_config_new(void);
+WASM_API_EXTERN void precast_wasi_config_delete(own precast_wasi_config_t*);
+
+/* Appends an argument (the first is the program's name, argv[0]). */
+WASM_API_EXTERN void precast_wasi_config_push_arg(precast_wasi_config_t*, const char* arg);
+/* Passes this process's arguments. */
+WASM_API_EXTERN void precast_wasi_config_inherit_argv(precast_wasi_config_t*);
+/* Adds the environment variable key=value. */
+WASM_API_EXTERN void precast_wasi_config_push_env(precast_wasi_config_t*, const char* key,
+                                                  const char* value);
+/* Passes this process's environment. */
+WASM_API_EXTERN void precast_wasi_config_inherit_env(precast_wasi_config_t*);
+
+/* Standard input: these bytes, or this process's stdin. */
+WASM_API_EXTERN void precast_wasi_config_set_stdin_bytes(precast_wasi_config_t*,
+                                                         const wasm_byte_vec_t* bytes);
+WASM_API_EXTERN void precast_wasi_config_inherit_stdin(precast_wasi_config_t*);
+/* Standard output and error: this process's, or captured into a buffer the store keeps
+ * (read it with precast_store_wasi_stdout / _stderr). */
+WASM_API_EXTERN void precast_wasi_config_inherit_stdout(precast_wasi_config_t*);
+WASM_API_EXTERN void precast_wasi_config_inherit_stderr(precast_wasi_config_t*);
+WASM_API_EXTERN void precast_wasi_config_inherit_stdio(precast_wasi_config_t*);
+WASM_API_EXTERN void precast_wasi_config_capture_stdout(precast_wasi_config_t*);
+WASM_API_EXTERN void precast_wasi_config_capture_stderr(precast_wasi_config_t*);
+
+/* Preopens host directory `host_path` under the guest name `guest_path` (such as "/" or
+ * "/data"); the program reaches nothing outside its preopens. Fails if the directory cannot
+ * be opened. */
+WASM_API_EXTERN own precast_error_t* precast_wasi_config_preopen_dir(precast_wasi_config_t*,
+                                                                    const char* host_path,
+                                                                    const char* guest_path);
+
+/* Gives the store its WASI context (replacing any earlier one), built from `config`,
+ * which is consumed. WASI functions of the store act on it. */
+WASM_API_EXTERN void precast_store_set_wasi(wasm_store_t*, own precast_wasi_config_t* config);
+
+/* What the program wrote to a captured stdout or stderr so far (empty when not captured). */
+WASM_API_EXTERN void precast_store_wasi_stdout(const wasm_store_t*, own wasm_byte_vec_t* out);
+WASM_API_EXTERN void precast_store_wasi_stderr(const wasm_store_t*, own wasm_byte_vec_t* out);
+
+/* Instantiates `module` with its `wasi_snapshot_preview1` imports resolved from WASI and
+ * its other imports taken from `imports`, in the module's import order (so `imports` lists
+ * only the non-WASI ones). Otherwise as wasm_instance_new. A command is then run by calling
+ * its `_start` export; `proc_exit(n)` ends that call with a trap for which
+ * precast_trap_exit_status gives n. */
+WASM_API_EXTERN own wasm_instance_t* precast_instance_new_with_wasi(
+    wasm_store_t*, const wasm_module_t*, const wasm_extern_vec_t* imports,
+    own wasm_trap_t** trap);
+
+/* ------------------------------------------------------------------------------------ */
+/* Linker                                                                               */
+
+/* Resolves imports by module and field name: from host functions (created in every store
+ * that instantiates), externs of a store, the exports of instances, and WASI. */
+typedef struct precast_linker_t precast_linker_t;
+
+WASM_API_EXTERN own precast_linker_t* precast_linker_new(wasm_engine_t*);
+WASM_API_EXTERN void precast_linker_delete(own precast_linker_t*);
+
+/* Whether a later definition of a name replaces an earlier one (default: an error). */
+WASM_API_EXTERN void precast_linker_allow_shadowing(precast_linker_t*, bool);
+
+/* Defines module::name as an extern of `store` (usable only with that store). */
+WASM_API_EXTERN own precast_error_t* precast_linker_define(precast_linker_t*, wasm_store_t*,
+                                                          const char* module,
+                                                          const char* name,
+                                                          const wasm_extern_t*);
+
+/* Defines module::name as a host function of type `type`, created in each store that
+ * instantiates with the linker. `finalizer` (if not NULL) is called with `env` when the
+ * linker and every function made from it are gone. */
+WASM_API_EXTERN own precast_error_t* precast_linker_define_func(
+    precast_linker_t*, const char* module, const char* name, const wasm_functype_t* type,
+    wasm_func_callback_with_env_t callback, void* env, void (*finalizer)(void*));
+
+/* Defines every `wasi_snapshot_preview1` function (acting on the instantiating store's WASI
+ * context, see precast_store_set_wasi). */
+WASM_API_EXTERN own precast_error_t* precast_linker_define_wasi(precast_linker_t*);
+
+/* Defines every export of `instance` under the module name `name`. */
+WASM_API_EXTERN own precast_error_t* precast_linker_define_instance(precast_linker_t*,
+                                                                   wasm_store_t*,
+                                                                   const char* name,
+                                                                   const wasm_instance_t*);
+
+/* Defines every function import of `module` not yet defined as a function returning
+ * zeros (useful for imports that do not matter, such as benchmark markers). */
+WASM_API_EXTERN own precast_error_t* precast_linker_define_unknown_imports_as_default_values(
+    precast_linker_t*, const wasm_module_t*);
+
+/* Instantiates `module` in `store` with its imports resolved by name. On an instantiation
+ * error the error is returned; on a trap of the start function NULL is returned, *instance
+ * is NULL and *trap (when `trap` is not NULL) receives the trap. */
+WASM_API_EXTERN own precast_error_t* precast_linker_instantiate(const precast_linker_t*,
+                                                               wasm_store_t*,
+                                                               const wasm_module_t*,
+                                                               own wasm_instance_t** instance,
+                                                               own wasm_trap_t** trap);
+
+/* The definition of module::name as an extern of `store`; NULL when there is none. */
+WASM_API_EXTERN own wasm_extern_t* precast_linker_get(const precast_linker_t*, wasm_store_t*,
+                                                     const char* module, const char* name);
+
+#undef own
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* PRECAST_H */
