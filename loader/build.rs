@@ -7,7 +7,9 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/cpu.c");
     println!("cargo:rerun-if-changed=csrc/icache.c");
     // CPU features as the C library detected them (no `cpuid` of ours at load), and the
-    // instruction-cache flush after writing code (a compiler builtin).
+    // instruction-cache flush after writing code (a compiler builtin). The Linux platform
+    // only: without `std` there is no C library.
+    #[cfg(feature = "std")]
     cc::Build::new()
         .file("csrc/cpu.c")
         .file("csrc/icache.c")

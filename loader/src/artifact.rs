@@ -6,6 +6,7 @@ use crate::elf;
 use crate::engine::Config;
 use crate::error::LoadError;
 use crate::host;
+use crate::prelude::*;
 use crate::vm::POINTER_SIZE;
 use precast_format::header::{self, BoundsChecks, HeaderError};
 use precast_format::linked::{self, Descriptor};
@@ -105,7 +106,7 @@ pub(crate) fn elf_sections(file: &[u8]) -> Result<Sections<'_>, LoadError> {
             if let Some(slot) = out.slot(name) {
                 *slot = &file[s.offset..s.offset + s.size];
             }
-            !std::mem::replace(&mut seen[i], true)
+            !core::mem::replace(&mut seen[i], true)
         } else if s.size > 0 && RELOCATIONS.iter().any(|n| s.name == n.as_bytes()) {
             relocations = Some(format!(
                 "`{}` holds {} bytes of relocations against `.text`, but artifacts must \
@@ -193,7 +194,7 @@ pub(crate) fn linked_sections(d: &Descriptor) -> Result<Sections<'static>, LoadE
             // allocated, read-only section of this executable, which is never unmapped.
             // The address comes from the linker, so it takes the exposed provenance of the
             // executable's image.
-            unsafe { std::slice::from_raw_parts(std::ptr::with_exposed_provenance(addr), len) }
+            unsafe { core::slice::from_raw_parts(core::ptr::with_exposed_provenance(addr), len) }
         };
         if let Some(slot) = out.slot(name) {
             *slot = bytes;

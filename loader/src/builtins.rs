@@ -8,10 +8,10 @@ use crate::parking;
 use crate::store::StoreOpaque;
 use crate::traphandlers::{Pending, set_pending};
 use crate::vm;
+use core::ops::Range;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use precast_format::TrapCode;
 use precast_format::builtins::Builtin;
-use std::ops::Range;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 type Vmctx = *mut u8;
 
@@ -61,11 +61,11 @@ macro_rules! builtins_table {
         static BUILTINS: BuiltinsTable = BuiltinsTable { $($name,)* };
 
         const _: () = {
-            const P: usize = std::mem::size_of::<usize>();
-            assert!(std::mem::size_of::<BuiltinsTable>() == Builtin::COUNT * P);
+            const P: usize = core::mem::size_of::<usize>();
+            assert!(core::mem::size_of::<BuiltinsTable>() == Builtin::COUNT * P);
             $(
                 assert!(
-                    std::mem::offset_of!(BuiltinsTable, $name) == Builtin::$variant as usize * P
+                    core::mem::offset_of!(BuiltinsTable, $name) == Builtin::$variant as usize * P
                 );
             )*
         };
@@ -140,7 +140,7 @@ unsafe extern "C" fn memory_fill(vmctx: Vmctx, memory: u32, dst: u64, byte: u32,
         return record_trap(TrapCode::MemoryOutOfBounds);
     };
     // SAFETY: `r` lies within the memory's accessible bytes.
-    unsafe { std::ptr::write_bytes(base.add(r.start), byte as u8, r.len()) };
+    unsafe { core::ptr::write_bytes(base.add(r.start), byte as u8, r.len()) };
     0
 }
 
@@ -164,7 +164,7 @@ unsafe extern "C" fn memory_copy(
         return record_trap(TrapCode::MemoryOutOfBounds);
     };
     // SAFETY: both ranges lie within accessible memory; `copy` allows overlap.
-    unsafe { std::ptr::copy(sbase.add(s.start), dbase.add(d.start), d.len()) };
+    unsafe { core::ptr::copy(sbase.add(s.start), dbase.add(d.start), d.len()) };
     0
 }
 
@@ -201,7 +201,7 @@ unsafe extern "C" fn memory_init(
     };
     // SAFETY: `d` lies within accessible memory; the segment bytes are in the module's
     // bytes (a mapping or heap copy of the artifact), which never overlap a linear memory.
-    unsafe { std::ptr::copy_nonoverlapping(bytes[s].as_ptr(), base.add(d.start), d.len()) };
+    unsafe { core::ptr::copy_nonoverlapping(bytes[s].as_ptr(), base.add(d.start), d.len()) };
     0
 }
 

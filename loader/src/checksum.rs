@@ -34,6 +34,7 @@ pub(crate) fn crc32(parts: &[&[u8]]) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use crate::prelude::*;
     #[test]
     fn both_paths_compute_the_same_crc() {
         let data: Vec<u8> = (0..40_000u32)

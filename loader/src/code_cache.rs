@@ -4,6 +4,7 @@
 //! `MAP_FIXED` (one `mmap` that replaces the old one, without searching for free address
 //! space). A kept mapping still references its file until it is reused or the engine goes.
 
+use crate::prelude::*;
 use std::fs::File;
 use std::sync::{Arc, Mutex};
 
@@ -102,7 +103,7 @@ impl CodeCache {
         let prot = ProtFlags::READ | ProtFlags::EXEC;
         let (hint, flags) = match &reuse {
             Some(slot) => (slot.addr as *mut _, MapFlags::PRIVATE | MapFlags::FIXED),
-            None => (std::ptr::null_mut(), MapFlags::PRIVATE),
+            None => (core::ptr::null_mut(), MapFlags::PRIVATE),
         };
         // SAFETY: a private read+execute mapping of the file, either at a fresh address or
         // over a released slot of this cache (at least `need` bytes long, referenced by no

@@ -36,7 +36,7 @@ impl CodeInfo {
         }
         // SAFETY: `traps` points at `traps_len` bytes of the module's read-only mapping,
         // which stays mapped while the module (and thus this registration) is alive.
-        let bytes = unsafe { std::slice::from_raw_parts(self.traps, self.traps_len) };
+        let bytes = unsafe { core::slice::from_raw_parts(self.traps, self.traps_len) };
         let offset = u32::try_from(pc - self.text_start).ok()?;
         TrapTable::new(bytes)?.trap_at(offset)
     }

@@ -1,5 +1,6 @@
 //! Evaluation of constant expressions (initializers and segment offsets).
 
+use crate::prelude::*;
 use precast_format::module::{ConstExpr, ConstOp};
 
 /// What a constant expression can read.

@@ -6,6 +6,7 @@
 //! [`LoadError`] the loader promises.
 
 use crate::error::LoadError;
+use crate::prelude::*;
 use object::elf::{ELFCLASS64, ELFDATA2LSB, FileHeader64, SectionHeader64};
 use object::read::elf::{FileHeader, SectionHeader};
 use object::{Endianness, LittleEndian};
@@ -27,7 +28,7 @@ pub(crate) struct Section<'a> {
 
 impl Section<'_> {
     /// The name for messages.
-    pub fn display_name(&self) -> std::borrow::Cow<'_, str> {
+    pub fn display_name(&self) -> alloc::borrow::Cow<'_, str> {
         String::from_utf8_lossy(self.name)
     }
 }

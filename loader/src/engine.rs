@@ -1,5 +1,6 @@
 //! [`Config`] and [`Engine`]: process-level settings and the engine-wide type registry.
 
+use crate::prelude::*;
 use precast_format::module::FuncType;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -36,8 +37,8 @@ impl TrustedKey {
     }
 }
 
-impl std::fmt::Debug for TrustedKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for TrustedKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "TrustedKey({})", self.fingerprint())
     }
 }
@@ -224,9 +225,9 @@ impl TypeRegistry {
 pub(crate) struct EngineInner {
     pub config: Config,
     pub types: TypeRegistry,
-    pub pool: Option<std::sync::Arc<crate::pool::Pool>>,
+    pub pool: Option<alloc::sync::Arc<crate::pool::Pool>>,
     /// Released memory reservations kept for reuse (when not pooling).
-    pub memory_cache: Option<std::sync::Arc<crate::pool::Pool>>,
+    pub memory_cache: Option<alloc::sync::Arc<crate::pool::Pool>>,
     /// Released code mappings (`None`: [`Config::code_cache`] is 0).
     pub code_cache: Option<Arc<crate::code_cache::CodeCache>>,
 }
@@ -262,7 +263,7 @@ impl Engine {
             crate::traphandlers::init_signals();
         }
         let pool = match &config.pooling {
-            Some(limits) => Some(std::sync::Arc::new(
+            Some(limits) => Some(alloc::sync::Arc::new(
                 crate::pool::Pool::new(limits, config).map_err(crate::Error::Resource)?,
             )),
             None => None,
@@ -270,7 +271,7 @@ impl Engine {
         let memory_cache = match (&pool, config.memory_cache) {
             (None, keep) if keep > 0 => crate::pool::Pool::memory_cache(keep, config)
                 .ok()
-                .map(std::sync::Arc::new),
+                .map(alloc::sync::Arc::new),
             _ => None,
         };
         Ok(Engine {
@@ -299,12 +300,12 @@ impl Engine {
     }
 
     /// The instance pool, when the engine pools.
-    pub(crate) fn pool(&self) -> Option<&std::sync::Arc<crate::pool::Pool>> {
+    pub(crate) fn pool(&self) -> Option<&alloc::sync::Arc<crate::pool::Pool>> {
         self.inner.pool.as_ref()
     }
 
     /// Where linear memories come from: the pool, the reservation cache, or (`None`) the OS.
-    pub(crate) fn memory_source(&self) -> Option<&std::sync::Arc<crate::pool::Pool>> {
+    pub(crate) fn memory_source(&self) -> Option<&alloc::sync::Arc<crate::pool::Pool>> {
         self.inner
             .pool
             .as_ref()

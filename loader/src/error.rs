@@ -1,5 +1,6 @@
 //! Error types: why an artifact was refused, why linking failed, and the top-level [`Error`].
 
+use crate::prelude::*;
 use crate::trap::Trap;
 
 /// Why an artifact could not be loaded. Every variant names the thing and the reason.

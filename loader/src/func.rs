@@ -3,16 +3,17 @@
 
 use crate::error::{Error, api};
 use crate::instance::{Extern, InstanceData};
+use crate::prelude::*;
 use crate::store::{AsStore, AsStoreMut, Owned, StoreId, StoreInner, StoreOpaque};
 use crate::traphandlers::{Pending, catch_traps_with, set_pending};
 use crate::values::{RawVal, Val, func_type_name, raw_to_val, val_to_raw};
 use crate::vm::{self, VMFuncRef};
+use alloc::sync::Arc;
+use core::any::Any;
+use core::ffi::c_void;
+use core::ptr::NonNull;
 use precast_format::abi::host_ctx;
 use precast_format::module::FuncType;
-use std::any::Any;
-use std::ffi::c_void;
-use std::ptr::NonNull;
-use std::sync::Arc;
 
 /// A function: a reference to a `VMFuncRef` owned by a store (in an instance's VMContext or
 /// a host function context).
@@ -70,11 +71,11 @@ pub(crate) struct HostFuncContext {
     _fast: Option<Arc<dyn Any + Send + Sync>>,
 }
 
-const _: () = assert!(std::mem::offset_of!(HostFuncContext, dispatch) == 8);
+const _: () = assert!(core::mem::offset_of!(HostFuncContext, dispatch) == 8);
 
 impl HostFuncContext {
     fn check_layout() -> bool {
-        std::mem::offset_of!(HostFuncContext, dispatch) as u32
+        core::mem::offset_of!(HostFuncContext, dispatch) as u32
             == host_ctx::dispatch(vm::POINTER_SIZE)
     }
 }
@@ -138,7 +139,7 @@ impl Func {
         let exit = store.type_trampolines(type_id).exit;
         let (dispatch, state, fast): (DispatchFn, *const (), _) = match imp.fast {
             Some((dispatch, f)) => (dispatch, Arc::as_ptr(&f).cast(), Some(f)),
-            None => (host_dispatch, std::ptr::null(), None),
+            None => (host_dispatch, core::ptr::null(), None),
         };
         let ctx = Owned::new(HostFuncContext {
             magic: host_ctx::MAGIC,
@@ -154,7 +155,7 @@ impl Func {
         // SAFETY: `p` is the freshly allocated context, owned by the store from now on.
         let func_ref = unsafe {
             (*p).func_ref = VMFuncRef {
-                func: exit.unwrap_or(std::ptr::null()),
+                func: exit.unwrap_or(core::ptr::null()),
                 vmctx: p.cast(),
                 type_id,
             };
@@ -288,7 +289,12 @@ impl Func {
             let ctx = fr.vmctx as *const HostFuncContext;
             // SAFETY: the magic says this is one of our host contexts, owned by the store.
             let result = unsafe {
-                ((*ctx).func)(store as *mut StoreOpaque, std::ptr::null(), params, results)
+                ((*ctx).func)(
+                    store as *mut StoreOpaque,
+                    core::ptr::null(),
+                    params,
+                    results,
+                )
             };
             result?;
             // SAFETY: as above.
@@ -378,9 +384,9 @@ unsafe extern "C" fn call_entry(payload: *mut c_void) {
     // SAFETY: `invoke` passes a live EntryPayload.
     let p = unsafe { &*(payload as *const EntryPayload) };
     // SAFETY: the payload was built from a valid trampoline, vmctx, code pointer and value
-    // buffer; `std::hint::black_box` keeps the store pointer escaping.
+    // buffer; `core::hint::black_box` keeps the store pointer escaping.
     unsafe {
-        std::hint::black_box(p.store);
+        core::hint::black_box(p.store);
         (p.trampoline)(p.vmctx, p.vmctx, p.func, p.values)
     }
 }
@@ -404,7 +410,7 @@ pub(crate) unsafe fn invoke(
     unsafe {
         if (*store).entry_depth == 0 {
             let marker = 0u8;
-            let sp = std::ptr::addr_of!(marker) as usize;
+            let sp = core::ptr::addr_of!(marker) as usize;
             let max = (*store).engine.config().max_wasm_stack;
             (*(*store).state.as_ptr()).stack_limit = crate::host::stack_limit(sp, max);
         }
@@ -412,7 +418,7 @@ pub(crate) unsafe fn invoke(
     }
     let mut payload = EntryPayload {
         // SAFETY: `entry` is an entry trampoline with this signature (caller contract).
-        trampoline: unsafe { std::mem::transmute::<*const u8, EntryTrampoline>(entry) },
+        trampoline: unsafe { core::mem::transmute::<*const u8, EntryTrampoline>(entry) },
         vmctx,
         func,
         values,
@@ -499,7 +505,7 @@ unsafe fn dispatch(
         (&*Arc::as_ptr(&ctx.ty), &*Arc::as_ptr(&ctx.func), ctx.store)
     };
     // SAFETY: exit trampolines provide max(params, results) slots.
-    let slots = unsafe { std::slice::from_raw_parts_mut(values, ty.value_slots()) };
+    let slots = unsafe { core::slice::from_raw_parts_mut(values, ty.value_slots()) };
     // Values of small signatures live on the stack.
     const INLINE: usize = 8;
     let (mut inline_params, mut inline_results) = ([Val::I32(0); INLINE], [Val::I32(0); INLINE]);

@@ -16,7 +16,7 @@ fn libc_has_cpu_feature(name: &str) -> Option<bool> {
     #[cfg(target_arch = "x86_64")]
     {
         unsafe extern "C" {
-            fn precast_glibc_cpu_has(name: *const std::ffi::c_char) -> std::ffi::c_int;
+            fn precast_glibc_cpu_has(name: *const core::ffi::c_char) -> core::ffi::c_int;
         }
         let mut buf = [0u8; 16];
         if name.len() < buf.len() {
@@ -133,7 +133,7 @@ mod riscv {
                     &mut pair as *mut Pair,
                     1usize,
                     0usize,
-                    std::ptr::null_mut::<libc::c_void>(),
+                    core::ptr::null_mut::<libc::c_void>(),
                     0u32,
                 )
             };
@@ -179,7 +179,7 @@ pub fn host_cpu_features() -> precast_format::CpuFeatures {
 /// Makes code just written to `code` visible to instruction fetch (a no-op on x86_64).
 pub fn flush_icache(code: &[u8]) {
     unsafe extern "C" {
-        fn precast_flush_icache(start: *mut std::ffi::c_char, end: *mut std::ffi::c_char);
+        fn precast_flush_icache(start: *mut core::ffi::c_char, end: *mut core::ffi::c_char);
     }
     let range = code.as_ptr_range();
     // SAFETY: the range is a live slice; cache maintenance neither reads nor writes its
@@ -200,8 +200,8 @@ pub fn round_up_to_page(n: usize) -> Option<usize> {
 
 /// Lowest usable address of the current thread's stack (cached per thread), if the OS tells.
 pub fn thread_stack_low() -> Option<usize> {
-    thread_local! {
-        static LOW: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    std::thread_local! {
+        static LOW: core::cell::Cell<Option<usize>> = const { core::cell::Cell::new(None) };
     }
     if let Some(low) = LOW.with(|l| l.get()) {
         return Some(low);
@@ -216,11 +216,11 @@ fn query_stack_low() -> Option<usize> {
     // SAFETY: standard pthread attribute queries on the calling thread; the attribute object
     // is initialized by pthread_getattr_np and destroyed before returning.
     unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
         if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
             return None;
         }
-        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut addr: *mut libc::c_void = core::ptr::null_mut();
         let mut size: libc::size_t = 0;
         let mut guard: libc::size_t = 0;
         let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
@@ -246,9 +246,9 @@ fn query_stack_low() -> Option<usize> {
 /// least 128 MiB below the stack. `None` (use the exact query) for other threads, an
 /// unlimited stack, or another libc.
 pub fn main_stack_low_bound(sp: usize) -> Option<usize> {
-    thread_local! {
-        static BOUND: std::cell::Cell<Option<Option<(usize, usize)>>> =
-            const { std::cell::Cell::new(None) };
+    std::thread_local! {
+        static BOUND: core::cell::Cell<Option<Option<(usize, usize)>>> =
+            const { core::cell::Cell::new(None) };
     }
     let (top, bound) = match BOUND.with(|b| b.get()) {
         Some(cached) => cached?,
@@ -274,7 +274,7 @@ fn query_main_stack_bound() -> Option<(usize, usize)> {
     }
     // SAFETY: getpid/gettid/getrlimit have no preconditions; `rl` is a valid out-pointer.
     let (main, rl) = unsafe {
-        let mut rl: libc::rlimit = std::mem::zeroed();
+        let mut rl: libc::rlimit = core::mem::zeroed();
         let ok = libc::getrlimit(libc::RLIMIT_STACK, &mut rl) == 0;
         (libc::gettid() == libc::getpid(), ok.then_some(rl))
     };
@@ -336,7 +336,7 @@ mod tests {
     #[test]
     fn stack_limits_respect_the_thread_stack() {
         let marker = 0u8;
-        let sp = std::ptr::addr_of!(marker) as usize;
+        let sp = core::ptr::addr_of!(marker) as usize;
         let low = thread_stack_low().expect("linux reports thread stacks");
         assert!(low < sp);
         assert_eq!(stack_limit(sp, 1024), sp - 1024);
@@ -357,7 +357,7 @@ mod tests {
             .stack_size(256 * 1024)
             .spawn(|| {
                 let marker = 0u8;
-                let sp = std::ptr::addr_of!(marker) as usize;
+                let sp = core::ptr::addr_of!(marker) as usize;
                 let low = thread_stack_low().unwrap();
                 assert!(sp - low < 256 * 1024 + 4096 * 4);
                 assert_eq!(

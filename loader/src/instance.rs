@@ -8,6 +8,7 @@ use crate::externals::{Global, Memory, Table};
 use crate::func::Func;
 use crate::linear_memory::LinearMemory;
 use crate::module::{ExternType, Module};
+use crate::prelude::*;
 use crate::shared_memory::MemoryStorage;
 use crate::store::{
     AsStore, AsStoreMut, GlobalEntry, MemoryEntry, Owned, StoreId, StoreOpaque, TableEntry,
@@ -17,11 +18,11 @@ use crate::trap::Trap;
 use crate::types;
 use crate::values::func_type_name;
 use crate::vm::{self, VMContextAlloc, VMFuncRef, VMGlobal, VMMemoryDefinition, VMTableDefinition};
+use core::ptr::NonNull;
 use precast_format::module::{
     ConstExpr, DataMode, ElementItems, ElementMode, ExternKind, ImportKind,
 };
 use precast_format::{ModuleInfo, TrapCode, VMOffsets, abi, sections};
-use std::ptr::NonNull;
 
 /// An entity that can be imported or exported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

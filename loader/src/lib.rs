@@ -28,6 +28,21 @@
 //! The loader never depends on Cranelift or wasmparser.
 
 #![warn(missing_docs)]
+// Always `no_std`: the core names `core`/`alloc` paths, and what needs the standard library
+// (the Linux platform, WASI) is behind the `std` feature.
+#![no_std]
+
+#[macro_use]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+/// The `alloc` names every module uses (what the standard prelude would give).
+mod prelude {
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::string::{String, ToString};
+    pub(crate) use alloc::vec::Vec;
+}
 
 mod artifact;
 mod builtins;

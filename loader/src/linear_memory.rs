@@ -11,11 +11,12 @@
 use crate::error::Error;
 use crate::host;
 use crate::pool::{MemorySlot, Pool};
+use crate::prelude::*;
 use crate::ranges::{Entry, Ranges};
+use alloc::sync::Arc;
 use precast_format::module::MemoryType;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 use std::os::fd::BorrowedFd;
-use std::sync::Arc;
 
 /// The initial contents of a memory: `bytes` at `memory_offset`, and where to map them from.
 #[derive(Clone, Copy, Debug)]
@@ -190,7 +191,7 @@ impl LinearMemory {
         // SAFETY: a fresh anonymous PROT_NONE reservation; nothing else refers to it.
         let base = unsafe {
             rustix::mm::mmap_anonymous(
-                std::ptr::null_mut(),
+                core::ptr::null_mut(),
                 mapped.max(host::page_size()),
                 ProtFlags::empty(),
                 MapFlags::PRIVATE | MapFlags::NORESERVE,
@@ -386,13 +387,13 @@ impl LinearMemory {
     /// The accessible bytes.
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: `[base, base + length)` is readable (length <= accessible) and owned by us.
-        unsafe { std::slice::from_raw_parts(self.base, self.length as usize) }
+        unsafe { core::slice::from_raw_parts(self.base, self.length as usize) }
     }
 
     /// The accessible bytes, mutably.
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: as in `as_slice`, and `&mut self` gives exclusive host access.
-        unsafe { std::slice::from_raw_parts_mut(self.base, self.length as usize) }
+        unsafe { core::slice::from_raw_parts_mut(self.base, self.length as usize) }
     }
 }
 
@@ -410,7 +411,7 @@ fn reserve(base: *mut u8, len: usize) -> Entry {
 impl Drop for LinearMemory {
     fn drop(&mut self) {
         RESERVATIONS.remove(self.region);
-        match std::mem::replace(&mut self.origin, Origin::Own) {
+        match core::mem::replace(&mut self.origin, Origin::Own) {
             Origin::Own => {
                 // SAFETY: unmapping exactly the reservation we mapped; nothing refers to it
                 // once its store is dropped.

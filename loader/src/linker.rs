@@ -6,12 +6,13 @@ use crate::error::{Error, LinkError};
 use crate::func::{Caller, DispatchFn, Func, HostImpl, erase_host_fn};
 use crate::instance::{Extern, Instance};
 use crate::module::Module;
+use crate::prelude::*;
 use crate::store::AsStoreMut;
 use crate::store::{AsStore, Store};
 use crate::values::Val;
+use alloc::sync::Arc;
 use precast_format::module::FuncType;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 fn materialize<T: 'static>(store: &mut Store<T>, def: Definition<T>) -> Extern {
     match def {
@@ -40,7 +41,7 @@ fn host_impl<T: 'static>(f: Arc<HostFn<T>>, fast: Option<FastHostFn>) -> HostImp
 pub struct InstancePre<T> {
     module: Module,
     defs: Vec<PreDefinition>,
-    _data: std::marker::PhantomData<fn(&mut T)>,
+    _data: core::marker::PhantomData<fn(&mut T)>,
 }
 
 /// An import of an [`InstancePre`].
@@ -58,13 +59,13 @@ impl<T> Clone for InstancePre<T> {
         InstancePre {
             module: self.module.clone(),
             defs: self.defs.clone(),
-            _data: std::marker::PhantomData,
+            _data: core::marker::PhantomData,
         }
     }
 }
 
-impl<T> std::fmt::Debug for InstancePre<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<T> core::fmt::Debug for InstancePre<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("InstancePre")
             .field("module", &self.module)
             .field("imports", &self.defs.len())
@@ -106,7 +107,7 @@ pub(crate) type HostFn<T> =
     dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
 
 /// A dispatch specialized to a typed closure, and the closure.
-pub(crate) type FastHostFn = (DispatchFn, Arc<dyn std::any::Any + Send + Sync>);
+pub(crate) type FastHostFn = (DispatchFn, Arc<dyn core::any::Any + Send + Sync>);
 
 enum Definition<T> {
     /// An entity of a particular store.
@@ -133,8 +134,8 @@ pub struct Linker<T> {
     allow_shadowing: bool,
 }
 
-impl<T> std::fmt::Debug for Linker<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<T> core::fmt::Debug for Linker<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Linker")
             .field("definitions", &self.defs.len())
             .finish()
@@ -327,7 +328,7 @@ impl<T: 'static> Linker<T> {
         Ok(InstancePre {
             module: module.clone(),
             defs,
-            _data: std::marker::PhantomData,
+            _data: core::marker::PhantomData,
         })
     }
 

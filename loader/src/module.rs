@@ -8,6 +8,10 @@ use crate::engine::Engine;
 use crate::error::{Error, LoadError};
 use crate::host;
 use crate::linear_memory::ImageSource;
+use crate::prelude::*;
+use alloc::sync::Arc;
+use core::ops::Range;
+use core::sync::atomic::{AtomicU64, Ordering};
 use memmap2::{Mmap, MmapMut, MmapOptions};
 use precast_format::module::{
     DataSegment, ExternKind, FuncType, GlobalType, ImportKind, MemoryImage, MemoryType, TableType,
@@ -15,11 +19,8 @@ use precast_format::module::{
 use precast_format::tables::{FuncTable, NameTable, TrampolineTable};
 use precast_format::{Header, ModuleInfo, VMOffsets};
 use std::fs::File;
-use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The type of an importable or exportable entity.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,7 +124,7 @@ enum ArtifactBytes {
     Linked,
 }
 
-impl std::ops::Deref for ArtifactBytes {
+impl core::ops::Deref for ArtifactBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
@@ -188,8 +189,8 @@ pub struct Module {
     inner: Arc<ModuleInner>,
 }
 
-impl std::fmt::Debug for Module {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Module {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Module")
             .field("name", &self.info().name)
             .field("text_size", &self.inner.code.text_len)
@@ -359,7 +360,7 @@ impl Module {
         // SAFETY: the slices borrow from `mapping`'s heap buffer or mapping, which moves into
         // the module with them and is never moved or freed before it (see
         // `ModuleInner::sections`).
-        let sections = unsafe { std::mem::transmute::<Sections<'_>, Sections<'static>>(s) };
+        let sections = unsafe { core::mem::transmute::<Sections<'_>, Sections<'static>>(s) };
         let file = file.map(|f| (f, data_offset));
         Module::new(engine, header, sections, code, mapping, file)
     }

@@ -4,6 +4,7 @@
 //! A waiter compares the memory with its expected value under the table lock, so a notify
 //! (which takes the lock too) cannot slip between the comparison and the wait.
 
+use crate::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::{Duration, Instant};

@@ -10,6 +10,7 @@
 
 use crate::engine::{Config, PoolConfig};
 use crate::host;
+use crate::prelude::*;
 use rustix::mm::{Advice, MapFlags, ProtFlags};
 use std::sync::Mutex;
 
@@ -119,12 +120,12 @@ impl Pool {
             .ok_or("pool VMContext region does not fit in the address space")?;
         let reserve = |len: usize, prot: ProtFlags, what: &str| -> Result<*mut u8, String> {
             if len == 0 {
-                return Ok(std::ptr::null_mut());
+                return Ok(core::ptr::null_mut());
             }
             // SAFETY: a fresh anonymous mapping nothing else refers to.
             unsafe {
                 rustix::mm::mmap_anonymous(
-                    std::ptr::null_mut(),
+                    core::ptr::null_mut(),
                     len,
                     prot,
                     MapFlags::PRIVATE | MapFlags::NORESERVE,
@@ -195,11 +196,11 @@ impl Pool {
                 max_table_elements: 0,
             },
             on_demand: true,
-            memories: std::ptr::null_mut(),
+            memories: core::ptr::null_mut(),
             memories_len: 0,
             stride,
             reservation: config.memory_reservation,
-            vmctx: std::ptr::null_mut(),
+            vmctx: core::ptr::null_mut(),
             vmctx_len: 0,
             vmctx_size: 0,
             state: Mutex::new(State {
@@ -244,7 +245,7 @@ impl Pool {
                 // SAFETY: a fresh anonymous PROT_NONE reservation nothing else refers to.
                 let base = unsafe {
                     rustix::mm::mmap_anonymous(
-                        std::ptr::null_mut(),
+                        core::ptr::null_mut(),
                         self.stride,
                         ProtFlags::empty(),
                         MapFlags::PRIVATE | MapFlags::NORESERVE,
@@ -341,7 +342,7 @@ impl Pool {
         let funcrefs_of = state
             .vmctx_funcrefs_of
             .get_mut(index as usize)
-            .map_or(0, std::mem::take);
+            .map_or(0, core::mem::take);
         Ok(VMContextSlot {
             index,
             // SAFETY: block `index` lies inside the VMContext region.
@@ -392,7 +393,7 @@ impl Pool {
 impl Drop for Pool {
     fn drop(&mut self) {
         if self.on_demand {
-            let free = std::mem::take(&mut self.state().free_memories);
+            let free = core::mem::take(&mut self.state().free_memories);
             for slot in &free {
                 self.unmap_slot(slot);
             }

@@ -9,8 +9,9 @@
 //! at, as long as its owner removes the entry before freeing it) stays valid for the whole
 //! lookup. Lookups are a binary search; the memory held is that of the live entries.
 
+use crate::prelude::*;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// One registered range `[start, end)` and a word of data for its owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +38,7 @@ impl Ranges {
     pub const fn new() -> Ranges {
         Ranges {
             writer: Mutex::new(()),
-            current: AtomicPtr::new(std::ptr::null_mut()),
+            current: AtomicPtr::new(core::ptr::null_mut()),
             epoch: AtomicUsize::new(0),
             readers: [AtomicUsize::new(0), AtomicUsize::new(0)],
         }
@@ -71,7 +72,7 @@ impl Ranges {
         };
         edit(&mut next);
         let next = if next.is_empty() {
-            std::ptr::null_mut()
+            core::ptr::null_mut()
         } else {
             Box::into_raw(Box::new(next))
         };
@@ -81,7 +82,7 @@ impl Ranges {
         // Lookups are short (a binary search in a signal handler).
         let before = self.epoch.fetch_add(1, Ordering::SeqCst);
         while self.readers[before & 1].load(Ordering::SeqCst) != 0 {
-            std::hint::spin_loop();
+            core::hint::spin_loop();
             std::thread::yield_now();
         }
         if old.is_null() {
@@ -168,7 +169,7 @@ mod tests {
     #[test]
     fn unbounded_and_concurrent() {
         static R: Ranges = Ranges::new();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = alloc::sync::Arc::new(core::sync::atomic::AtomicBool::new(false));
         let readers: Vec<_> = (0..2)
             .map(|_| {
                 let stop = stop.clone();

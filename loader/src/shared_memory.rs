@@ -9,11 +9,12 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::externals::Memory;
 use crate::linear_memory::LinearMemory;
+use crate::prelude::*;
 use crate::store::AsStoreMut;
 use crate::vm::VMMemoryDefinition;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use precast_format::module::MemoryType;
-use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A shared linear memory. Cheap to clone; `Send` and `Sync`: attach it to a store per
@@ -63,8 +64,8 @@ unsafe impl Send for Inner {}
 // SAFETY: as above.
 unsafe impl Sync for Inner {}
 
-impl std::fmt::Debug for SharedMemory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for SharedMemory {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SharedMemory")
             .field("ty", &self.inner.ty)
             .field("bytes", &self.byte_len())
@@ -132,7 +133,7 @@ impl SharedMemory {
         // shrinks or moves. `AtomicU8` has `u8`'s size and alignment, and every host access
         // through it is atomic, so concurrent writes by wasm are no data race on our side.
         unsafe {
-            std::slice::from_raw_parts(self.base().cast::<AtomicU8>(), self.byte_len() as usize)
+            core::slice::from_raw_parts(self.base().cast::<AtomicU8>(), self.byte_len() as usize)
         }
     }
 

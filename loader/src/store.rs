@@ -7,16 +7,17 @@ use crate::func::HostFuncContext;
 use crate::instance::InstanceData;
 use crate::linear_memory::LinearMemory;
 use crate::module::Module;
+use crate::prelude::*;
 use crate::shared_memory::{MemoryStorage, SharedMemory};
 use crate::table_elements::TableElements;
 use crate::trap::{Trap, symbolize};
 use crate::traphandlers::{Pending, RawTrap, take_pending};
 use crate::vm::{VMGlobal, VMMemoryDefinition, VMStoreState, VMTableDefinition};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
 use precast_format::TrapCode;
 use precast_format::module::{GlobalType, MemoryType, TableType};
 use std::collections::HashMap;
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Identifies a store; handles carry it so they are only used with their own store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -145,8 +146,8 @@ pub struct StoreOpaque {
     extern_ids: HashMap<u64, usize>,
 }
 
-impl std::fmt::Debug for StoreOpaque {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for StoreOpaque {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Store")
             .field("instances", &self.instances.len())
             .field("memories", &self.memories.len())
@@ -302,8 +303,8 @@ pub struct Store<T> {
 // tied to a thread (trap state is per call, thread-local). Moving the store moves ownership.
 unsafe impl<T: Send> Send for Store<T> {}
 
-impl<T: std::fmt::Debug> std::fmt::Debug for Store<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<T: core::fmt::Debug> core::fmt::Debug for Store<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Store")
             .field("opaque", &self.inner_ref().opaque)
             .field("data", &self.inner_ref().data)
@@ -412,7 +413,7 @@ impl StoreOpaque {
     pub(crate) fn push_host_memory(&mut self, ty: MemoryType) -> Result<usize, Error> {
         let mem = LinearMemory::for_host(self.engine.config(), &ty)?;
         let owned = Owned::new(VMMemoryDefinition {
-            base: std::ptr::null_mut(),
+            base: core::ptr::null_mut(),
             length: 0,
         });
         let mut entry = MemoryEntry {
@@ -440,7 +441,7 @@ impl StoreOpaque {
     pub(crate) fn push_host_table(&mut self, ty: TableType, init: usize) -> Result<usize, Error> {
         let elems = TableElements::new(&ty, init).map_err(Error::Resource)?;
         let owned = Owned::new(VMTableDefinition {
-            base: std::ptr::null_mut(),
+            base: core::ptr::null_mut(),
             length: 0,
         });
         let mut entry = TableEntry {

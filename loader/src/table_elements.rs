@@ -1,5 +1,6 @@
 //! Table storage: pointer-sized elements in a vector that may move when it grows.
 
+use crate::prelude::*;
 use precast_format::module::TableType;
 
 /// The most elements any table may have, whatever its type says.
@@ -12,7 +13,7 @@ pub(crate) struct TableElements {
     elements: Vec<usize>,
     max: u64,
     /// The pool the storage came from (returned on drop).
-    pool: Option<std::sync::Arc<crate::pool::Pool>>,
+    pool: Option<alloc::sync::Arc<crate::pool::Pool>>,
 }
 
 impl TableElements {
@@ -25,7 +26,7 @@ impl TableElements {
     pub fn with_storage(
         ty: &TableType,
         init: usize,
-        pool: Option<&std::sync::Arc<crate::pool::Pool>>,
+        pool: Option<&alloc::sync::Arc<crate::pool::Pool>>,
     ) -> Result<TableElements, String> {
         let mut max = ty.maximum.unwrap_or(u64::MAX).min(MAX_TABLE_ELEMENTS);
         if let Some(pool) = pool {
@@ -141,7 +142,7 @@ impl TableElements {
 impl Drop for TableElements {
     fn drop(&mut self) {
         if let Some(pool) = self.pool.take() {
-            pool.release_table(std::mem::take(&mut self.elements));
+            pool.release_table(core::mem::take(&mut self.elements));
         }
     }
 }

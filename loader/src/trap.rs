@@ -1,9 +1,10 @@
 //! The trap error reported to embedders, with its symbolized backtrace.
 
 use crate::module::Module;
+use crate::prelude::*;
+use core::fmt;
 use precast_format::TrapCode;
 use precast_format::tables::FuncTable;
-use std::fmt;
 
 /// One wasm frame of a trap backtrace, innermost first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,7 +77,7 @@ impl fmt::Display for Trap {
     }
 }
 
-impl std::error::Error for Trap {}
+impl core::error::Error for Trap {}
 
 /// Maps raw program counters (the faulting pc first, then return addresses) to wasm frames,
 /// using the modules in `modules`. Pcs outside wasm functions (trampolines, unknown code) are

@@ -10,9 +10,10 @@
 use crate::code_registry;
 use crate::error::Error;
 use crate::platform::catch::{precast_call_catch, precast_unwind};
+use crate::prelude::*;
+use core::cell::{Cell, RefCell};
+use core::ffi::{c_int, c_void};
 use precast_format::TrapCode;
-use std::cell::{Cell, RefCell};
-use std::ffi::{c_int, c_void};
 use std::sync::Once;
 
 /// Maximum number of frames recorded for a backtrace.
@@ -33,10 +34,10 @@ struct TrapState {
     nframes: Cell<usize>,
 }
 
-thread_local! {
+std::thread_local! {
     static STATE: TrapState = const {
         TrapState {
-            jmp: Cell::new(std::ptr::null_mut()),
+            jmp: Cell::new(core::ptr::null_mut()),
             stack_top: Cell::new(0),
             code: Cell::new(0),
             frames: [const { Cell::new(0) }; MAX_FRAMES],
@@ -51,7 +52,7 @@ thread_local! {
 /// handled.
 const ALT_STACK_SIZE: usize = 64 << 10;
 
-thread_local! {
+std::thread_local! {
     static ALT_STACK: AltStack = const {
         AltStack {
             checked: Cell::new(false),
@@ -83,7 +84,7 @@ impl AltStack {
         // SAFETY: a fresh private mapping nothing else refers to.
         let Ok(base) = (unsafe {
             rustix::mm::mmap_anonymous(
-                std::ptr::null_mut(),
+                core::ptr::null_mut(),
                 len,
                 rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
                 rustix::mm::MapFlags::PRIVATE,
@@ -102,7 +103,7 @@ impl AltStack {
             ss_size: ALT_STACK_SIZE,
         };
         // SAFETY: `stack` describes memory we own until `Drop` disables it.
-        if unsafe { libc::sigaltstack(&stack, std::ptr::null_mut()) } == 0 {
+        if unsafe { libc::sigaltstack(&stack, core::ptr::null_mut()) } == 0 {
             self.mapping.set(Some((base as usize, len)));
         } else {
             // SAFETY: our mapping, never installed.
@@ -123,11 +124,11 @@ impl Drop for AltStack {
                 .is_some_and(|s| s.ss_sp as usize == base + crate::host::page_size())
             {
                 let disable = libc::stack_t {
-                    ss_sp: std::ptr::null_mut(),
+                    ss_sp: core::ptr::null_mut(),
                     ss_flags: libc::SS_DISABLE,
                     ss_size: 0,
                 };
-                if libc::sigaltstack(&disable, std::ptr::null_mut()) != 0 {
+                if libc::sigaltstack(&disable, core::ptr::null_mut()) != 0 {
                     return; // still in use: leak it rather than free a live stack
                 }
             }
@@ -139,12 +140,12 @@ impl Drop for AltStack {
 /// This thread's alternate signal stack, if one is enabled.
 pub(crate) fn current_alt_stack() -> Option<libc::stack_t> {
     let mut current = libc::stack_t {
-        ss_sp: std::ptr::null_mut(),
+        ss_sp: core::ptr::null_mut(),
         ss_flags: 0,
         ss_size: 0,
     };
     // SAFETY: a query only: no new stack, `current` is a valid out-pointer.
-    let ok = unsafe { libc::sigaltstack(std::ptr::null(), &mut current) } == 0;
+    let ok = unsafe { libc::sigaltstack(core::ptr::null(), &mut current) } == 0;
     (ok && current.ss_flags & libc::SS_DISABLE == 0).then_some(current)
 }
 
@@ -213,7 +214,7 @@ pub(crate) unsafe fn catch_traps_with(
         ALT_STACK.with(AltStack::ensure);
     }
     let marker = 0u8;
-    let here = std::ptr::addr_of!(marker) as usize;
+    let here = core::ptr::addr_of!(marker) as usize;
     let (slot, prev_top) = STATE.with(|s| (s.jmp.as_ptr(), s.stack_top.replace(here)));
     // SAFETY: `slot` is this thread's jump slot, valid for the whole call; the caller
     // guarantees `body` abandons no destructors and does not unwind.
@@ -298,7 +299,7 @@ unsafe fn record_frames(state: &TrapState, regs: &Regs) {
     state.frames[0].set(regs.pc);
     let mut n = 1;
     let mut fp = regs.fp;
-    let word = std::mem::size_of::<usize>();
+    let word = core::mem::size_of::<usize>();
     while n < MAX_FRAMES
         && fp >= regs.sp
         && fp.is_multiple_of(word)
@@ -365,14 +366,14 @@ pub(crate) unsafe extern "C" fn raise(
 const SIGNALS: [c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
 
 /// The handlers that were installed before ours, to chain to.
-struct PrevActions(std::cell::UnsafeCell<[std::mem::MaybeUninit<libc::sigaction>; 4]>);
+struct PrevActions(core::cell::UnsafeCell<[core::mem::MaybeUninit<libc::sigaction>; 4]>);
 
 // SAFETY: written exactly once inside `INIT` before any of our handlers is installed, and
 // only read afterwards.
 unsafe impl Sync for PrevActions {}
 
-static PREV: PrevActions = PrevActions(std::cell::UnsafeCell::new(
-    [std::mem::MaybeUninit::zeroed(); 4],
+static PREV: PrevActions = PrevActions(core::cell::UnsafeCell::new(
+    [core::mem::MaybeUninit::zeroed(); 4],
 ));
 static INIT: Once = Once::new();
 
@@ -384,14 +385,14 @@ pub(crate) fn init_signals() {
             // documented way to install a handler; PREV is written before the handler can
             // run for this signal and only read afterwards.
             unsafe {
-                let mut action: libc::sigaction = std::mem::zeroed();
+                let mut action: libc::sigaction = core::mem::zeroed();
                 action.sa_sigaction = handler as *const () as usize;
                 action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
                 libc::sigemptyset(&mut action.sa_mask);
                 let prev = (*PREV.0.get())[i].as_mut_ptr();
                 if libc::sigaction(sig, &action, prev) != 0 {
                     // Could not install: leave the old handler recorded as default.
-                    *prev = std::mem::zeroed();
+                    *prev = core::mem::zeroed();
                 }
             }
         }
@@ -464,14 +465,14 @@ unsafe fn chain(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
         let prev = &*(*PREV.0.get())[i].as_ptr();
         if prev.sa_flags & libc::SA_SIGINFO != 0 && prev.sa_sigaction > 1 {
             let f: unsafe extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
-                std::mem::transmute(prev.sa_sigaction);
+                core::mem::transmute(prev.sa_sigaction);
             f(signum, info, ctx);
         } else if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
             // Restore the previous disposition; returning re-executes the faulting
             // instruction, which then gets the default action.
-            libc::sigaction(signum, prev, std::ptr::null_mut());
+            libc::sigaction(signum, prev, core::ptr::null_mut());
         } else {
-            let f: unsafe extern "C" fn(c_int) = std::mem::transmute(prev.sa_sigaction);
+            let f: unsafe extern "C" fn(c_int) = core::mem::transmute(prev.sa_sigaction);
             f(signum);
         }
     }

@@ -10,11 +10,12 @@
 
 use crate::error::{Error, api};
 use crate::func::Func;
+use crate::prelude::*;
 use crate::store::{AsStore, AsStoreMut};
 use crate::values::{Val, func_type_name};
+use alloc::sync::Arc;
+use core::marker::PhantomData;
 use precast_format::module::{FuncType, ValType};
-use std::marker::PhantomData;
-use std::sync::Arc;
 
 /// One value slot at the host boundary (see [`precast_format::abi::VAL_SLOT_SIZE`]).
 pub type ValSlot = [u8; 16];

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, api};
 use crate::func::Func;
+use crate::prelude::*;
 use crate::store::StoreOpaque;
 use precast_format::module::{HeapType, RefType, ValType};
 

@@ -2,13 +2,14 @@
 //! `precast_format::vmoffsets` describe (for the host pointer size), plus the VMContext
 //! allocation itself.
 
+use crate::prelude::*;
+use alloc::alloc::Layout;
+use core::ptr::NonNull;
 use precast_format::VMOffsets;
 use precast_format::abi;
-use std::alloc::Layout;
-use std::ptr::NonNull;
 
 /// Pointer size of the host, as recorded in artifacts.
-pub(crate) const POINTER_SIZE: u8 = std::mem::size_of::<usize>() as u8;
+pub(crate) const POINTER_SIZE: u8 = core::mem::size_of::<usize>() as u8;
 
 /// `VMFuncRef`: what a function reference points to.
 #[repr(C)]
@@ -25,8 +26,8 @@ pub(crate) struct VMFuncRef {
 impl VMFuncRef {
     /// A reference with no code yet.
     pub const NULL: VMFuncRef = VMFuncRef {
-        func: std::ptr::null(),
-        vmctx: std::ptr::null_mut(),
+        func: core::ptr::null(),
+        vmctx: core::ptr::null_mut(),
         type_id: u32::MAX,
     };
 }
@@ -66,11 +67,11 @@ pub(crate) struct VMStoreState {
 
 // Layout checks against the format crate's description.
 const _: () = {
-    assert!(std::mem::offset_of!(VMFuncRef, func) == abi::func_ref::FUNC as usize);
-    assert!(std::mem::offset_of!(VMStoreState, stack_limit) == abi::store::STACK_LIMIT as usize);
-    assert!(std::mem::offset_of!(VMMemoryDefinition, base) == abi::memory::BASE as usize);
-    assert!(std::mem::offset_of!(VMTableDefinition, base) == abi::table::BASE as usize);
-    assert!(std::mem::size_of::<VMGlobal>() == precast_format::vmoffsets::GLOBAL_SIZE as usize);
+    assert!(core::mem::offset_of!(VMFuncRef, func) == abi::func_ref::FUNC as usize);
+    assert!(core::mem::offset_of!(VMStoreState, stack_limit) == abi::store::STACK_LIMIT as usize);
+    assert!(core::mem::offset_of!(VMMemoryDefinition, base) == abi::memory::BASE as usize);
+    assert!(core::mem::offset_of!(VMTableDefinition, base) == abi::table::BASE as usize);
+    assert!(core::mem::size_of::<VMGlobal>() == precast_format::vmoffsets::GLOBAL_SIZE as usize);
 };
 
 /// Checks the layouts whose offsets are functions of the pointer size.
@@ -78,23 +79,23 @@ const _: () = {
 pub(crate) fn check_layouts() {
     let p = POINTER_SIZE;
     assert_eq!(
-        std::mem::offset_of!(VMFuncRef, vmctx),
+        core::mem::offset_of!(VMFuncRef, vmctx),
         abi::func_ref::vmctx(p) as usize
     );
     assert_eq!(
-        std::mem::offset_of!(VMFuncRef, type_id),
+        core::mem::offset_of!(VMFuncRef, type_id),
         abi::func_ref::type_id(p) as usize
     );
     assert_eq!(
-        std::mem::size_of::<VMFuncRef>(),
+        core::mem::size_of::<VMFuncRef>(),
         abi::func_ref::size(p) as usize
     );
     assert_eq!(
-        std::mem::offset_of!(VMMemoryDefinition, length),
+        core::mem::offset_of!(VMMemoryDefinition, length),
         abi::memory::length(p) as usize
     );
     assert_eq!(
-        std::mem::offset_of!(VMTableDefinition, length),
+        core::mem::offset_of!(VMTableDefinition, length),
         abi::table::length(p) as usize
     );
 }
@@ -111,7 +112,7 @@ pub(crate) struct VMContextAlloc {
 enum Origin {
     Heap(Layout),
     Pool(
-        std::sync::Arc<crate::pool::Pool>,
+        alloc::sync::Arc<crate::pool::Pool>,
         crate::pool::VMContextSlot,
     ),
 }
@@ -132,8 +133,8 @@ impl VMContextAlloc {
     pub fn new(
         offsets: &VMOffsets,
         template: &[u8],
-        pool: Option<&std::sync::Arc<crate::pool::Pool>>,
-        keep: std::ops::Range<usize>,
+        pool: Option<&alloc::sync::Arc<crate::pool::Pool>>,
+        keep: core::ops::Range<usize>,
         owner: u64,
     ) -> Result<VMContextAlloc, String> {
         let size = (offsets.size as usize).max(16);
@@ -153,7 +154,7 @@ impl VMContextAlloc {
                 let layout =
                     Layout::from_size_align(size, 16).map_err(|_| "VMContext too large")?;
                 // SAFETY: the layout has a non-zero size.
-                let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })
+                let ptr = NonNull::new(unsafe { alloc::alloc::alloc(layout) })
                     .ok_or("cannot allocate a VMContext")?;
                 VMContextAlloc {
                     ptr,
@@ -176,8 +177,8 @@ impl VMContextAlloc {
         // SAFETY: the block holds `size >= template.len()` writable bytes, exclusively ours;
         // `skip` lies within the template's length (checked above).
         unsafe {
-            std::ptr::copy_nonoverlapping(template.as_ptr(), alloc.as_ptr(), skip.start);
-            std::ptr::copy_nonoverlapping(
+            core::ptr::copy_nonoverlapping(template.as_ptr(), alloc.as_ptr(), skip.start);
+            core::ptr::copy_nonoverlapping(
                 template.as_ptr().add(skip.end),
                 alloc.as_ptr().add(skip.end),
                 template.len() - skip.end,
@@ -223,8 +224,8 @@ impl VMContextAlloc {
     /// Pointer to the field at `offset` as a `*mut T`, if `T` fits there.
     pub fn field<T>(&self, offset: u32) -> Option<*mut T> {
         let offset = offset as usize;
-        let end = offset.checked_add(std::mem::size_of::<T>())?;
-        if end > self.size() || !offset.is_multiple_of(std::mem::align_of::<T>()) {
+        let end = offset.checked_add(core::mem::size_of::<T>())?;
+        if end > self.size() || !offset.is_multiple_of(core::mem::align_of::<T>()) {
             return None;
         }
         // SAFETY: `offset + size_of::<T>()` is within the allocation.
@@ -246,9 +247,9 @@ impl VMContextAlloc {
 
 impl Drop for VMContextAlloc {
     fn drop(&mut self) {
-        match std::mem::replace(&mut self.origin, Origin::Heap(Layout::new::<u8>())) {
+        match core::mem::replace(&mut self.origin, Origin::Heap(Layout::new::<u8>())) {
             // SAFETY: allocated in `new` with this layout.
-            Origin::Heap(layout) => unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) },
+            Origin::Heap(layout) => unsafe { alloc::alloc::dealloc(self.ptr.as_ptr(), layout) },
             Origin::Pool(pool, slot) => pool.release_vmctx(slot),
         }
     }

@@ -22,8 +22,8 @@ use crate::linker::{FastHostFn, HostFn, Linker};
 use crate::store::{AsStoreMut, StoreInner};
 use crate::typed::{ValSlot, WasmParams, WasmResults, WasmTy};
 use crate::values::Val;
+use alloc::sync::Arc;
 use precast_format::module::FuncType;
-use std::sync::Arc;
 
 /// What a typed host function returns: its results ([`WasmResults`]: `()`, a [`WasmTy`] or a
 /// tuple), or a `Result` of them whose error traps the calling wasm.

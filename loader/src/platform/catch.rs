@@ -228,6 +228,7 @@ core::arch::global_asm!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
     use core::ptr;
 
     struct Payload {

@@ -2,4 +2,5 @@
 //! beneath everything else in the loader.
 //!
 //! - [`catch`]: the trap-resume mechanism of the entry trampoline (assembly, no C library).
+
 pub(crate) mod catch;

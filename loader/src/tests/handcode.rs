@@ -4,9 +4,10 @@
 
 use crate::code_registry::{self, CodeInfo};
 use crate::linear_memory::LinearMemory;
+use crate::prelude::*;
 use crate::traphandlers::catch_traps;
+use core::ffi::c_void;
 use precast_format::TrapCode;
-use std::ffi::c_void;
 
 #[repr(C)]
 struct Payload {
@@ -18,7 +19,7 @@ unsafe extern "C" fn body(p: *mut c_void) {
     // SAFETY: the test passes a live Payload whose function takes one pointer.
     unsafe {
         let p = &*(p as *const Payload);
-        std::hint::black_box((p.func)(p.arg));
+        core::hint::black_box((p.func)(p.arg));
     }
 }
 
@@ -46,9 +47,9 @@ fn faults_at_trap_sites_are_caught() {
     let memory = empty_memory();
     let guard = memory.base();
     // SAFETY: `base` holds the code above; the transmuted signature matches it.
-    let load: unsafe extern "C" fn(*const u8) -> u32 = unsafe { std::mem::transmute(base) };
+    let load: unsafe extern "C" fn(*const u8) -> u32 = unsafe { core::mem::transmute(base) };
     // SAFETY: as above, at the ud2.
-    let trap: unsafe extern "C" fn(*const u8) -> u32 = unsafe { std::mem::transmute(base.add(3)) };
+    let trap: unsafe extern "C" fn(*const u8) -> u32 = unsafe { core::mem::transmute(base.add(3)) };
     let word = 0x1234_5678u32;
     for _ in 0..3 {
         let mut ok = Payload {
@@ -68,7 +69,7 @@ fn faults_at_trap_sites_are_caught() {
         assert_eq!(r.pcs.first().copied(), Some(base as usize));
         let mut ill = Payload {
             func: trap,
-            arg: std::ptr::null(),
+            arg: core::ptr::null(),
         };
         // SAFETY: as above.
         let r = unsafe { catch_traps(body, (&mut ill as *mut Payload).cast()) }.unwrap_err();
@@ -118,7 +119,7 @@ fn load_code() -> LoadCode {
     let registration = code_registry::register(&info);
     // SAFETY: the page holds the code above; the signature matches it.
     let load = unsafe {
-        std::mem::transmute::<*const u8, unsafe extern "C" fn(*const u8) -> u32>(page.as_ptr())
+        core::mem::transmute::<*const u8, unsafe extern "C" fn(*const u8) -> u32>(page.as_ptr())
     };
     LoadCode {
         _page: page,
@@ -166,7 +167,7 @@ fn faults_outside_memory_reservations_are_not_traps() {
             // SAFETY: a fresh PROT_NONE page no memory owns.
             let wild = unsafe {
                 rustix::mm::mmap_anonymous(
-                    std::ptr::null_mut(),
+                    core::ptr::null_mut(),
                     4096,
                     rustix::mm::ProtFlags::empty(),
                     rustix::mm::MapFlags::PRIVATE,

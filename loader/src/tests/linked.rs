@@ -1,6 +1,7 @@
 //! Descriptors that are not what a linkable object exports are refused before any section
 //! is read. (Linked modules themselves are tested end to end in `examples/linked-host`.)
 
+use crate::prelude::*;
 use crate::{Engine, Error, LinkedModule, LoadError, Module};
 use precast_format::linked::{self, Descriptor, SectionRef};
 
@@ -9,7 +10,7 @@ fn leaked(magic: [u8; 8], version: u32, count: u32) -> &'static LinkedModule {
         magic,
         version,
         count,
-        sections: std::array::from_fn(|_| SectionRef {
+        sections: core::array::from_fn(|_| SectionRef {
             rel: 0,
             reserved: 0,
             len: 0,

@@ -4,6 +4,7 @@
 use super::fd_table::{Entry, FdTable, Handle};
 use super::stdio::{Input, Output, OutputBuffer};
 use super::types::rights;
+use crate::prelude::*;
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::Path;

@@ -2,6 +2,7 @@
 
 use super::errno::{Errno, WasiResult};
 use super::stdio::{Input, Output};
+use crate::prelude::*;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};

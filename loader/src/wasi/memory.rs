@@ -4,6 +4,7 @@
 //! outside the slice.
 
 use super::errno::{Errno, WasiResult};
+use crate::prelude::*;
 use crate::shared_memory::{MemoryView, load_bytes, store_bytes};
 use std::borrow::Cow;
 use std::ops::Range;

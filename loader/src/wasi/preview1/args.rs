@@ -2,6 +2,7 @@
 //! strings in guest memory.
 
 use super::Args;
+use crate::prelude::*;
 use crate::wasi::ctx::WasiCtx;
 use crate::wasi::errno::{Errno, WasiResult};
 use crate::wasi::memory::GuestMemory;

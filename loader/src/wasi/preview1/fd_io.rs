@@ -1,6 +1,7 @@
 //! Reading, writing, seeking and syncing fds; `fd_close` and `fd_renumber`.
 
 use super::{Args, retry};
+use crate::prelude::*;
 use crate::wasi::ctx::WasiCtx;
 use crate::wasi::errno::{Errno, WasiResult};
 use crate::wasi::fd_table::Handle;

@@ -2,6 +2,7 @@
 //! listings.
 
 use super::{Args, filestat_of, filetype_of, retry};
+use crate::prelude::*;
 use crate::wasi::ctx::WasiCtx;
 use crate::wasi::errno::{Errno, WasiResult};
 use crate::wasi::fd_table::{Entry, Handle};

@@ -2,6 +2,7 @@
 //! checked guest memory and the raw arguments, and returns `Ok` (errno `success`) or an
 //! [`Errno`]; only `proc_exit` ends the call differently (see [`super::linker`]).
 
+use crate::prelude::*;
 pub(crate) mod args;
 pub(crate) mod clock;
 pub(crate) mod fd_io;

@@ -3,6 +3,7 @@
 
 use super::fd_stat::timestamps;
 use super::{Args, dir_entry, dir_file, filestat_of, guest_bytes, retry};
+use crate::prelude::*;
 use crate::wasi::ctx::WasiCtx;
 use crate::wasi::errno::{Errno, WasiResult};
 use crate::wasi::fd_table::{Entry, Handle};

@@ -4,6 +4,7 @@
 
 use super::Args;
 use super::clock::{host_clock, now};
+use crate::prelude::*;
 use crate::wasi::ctx::WasiCtx;
 use crate::wasi::errno::{Errno, WasiResult};
 use crate::wasi::fd_table::Handle;

@@ -2,6 +2,7 @@
 //! and the connections accepted from them.
 
 use super::{Args, retry};
+use crate::prelude::*;
 use crate::wasi::ctx::WasiCtx;
 use crate::wasi::errno::{Errno, WasiResult};
 use crate::wasi::fd_table::{Entry, Handle};
