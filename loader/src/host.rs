@@ -6,10 +6,51 @@ pub const HOST_TARGET: &str = env!("PRECAST_HOST_TARGET");
 /// Whether the host CPU has the named feature (names from
 /// [`CpuFeatures::NAMES`](precast_format::CpuFeatures::NAMES)). Unknown names and features of
 /// other architectures are reported as absent.
+#[cfg(feature = "std")]
 pub fn has_cpu_feature(name: &str) -> bool {
     libc_has_cpu_feature(name).unwrap_or_else(|| detect_cpu_feature(name))
 }
 
+/// Whether the host CPU has the named feature. Without an operating system to ask, the
+/// features are those this program was compiled for (`-C target-feature`/`target-cpu`): the
+/// firmware is built for its CPU, and an artifact needing more is refused.
+#[cfg(not(feature = "std"))]
+pub fn has_cpu_feature(name: &str) -> bool {
+    macro_rules! compiled_for {
+        ($($name:literal => $feature:literal),* $(,)?) => {
+            match name {
+                $($name => cfg!(target_feature = $feature),)*
+                _ => false,
+            }
+        };
+    }
+    #[cfg(target_arch = "x86_64")]
+    return compiled_for! {
+        "sse3" => "sse3", "ssse3" => "ssse3", "sse4.1" => "sse4.1", "sse4.2" => "sse4.2",
+        "popcnt" => "popcnt", "avx" => "avx", "avx2" => "avx2", "bmi1" => "bmi1",
+        "bmi2" => "bmi2", "lzcnt" => "lzcnt", "fma" => "fma", "avx512f" => "avx512f",
+        "avx512vl" => "avx512vl", "avx512dq" => "avx512dq", "avx512bw" => "avx512bw",
+        "avx512vbmi" => "avx512vbmi", "cmpxchg16b" => "cmpxchg16b",
+    };
+    #[cfg(target_arch = "aarch64")]
+    return compiled_for! {
+        "lse" => "lse", "pauth" => "paca", "fp16" => "fp16", "dotprod" => "dotprod",
+        "i8mm" => "i8mm",
+    };
+    #[cfg(target_arch = "riscv64")]
+    return compiled_for! {
+        "c" => "c", "v" => "v", "zba" => "zba", "zbb" => "zbb", "zbs" => "zbs",
+        "zbc" => "zbc", "zbkb" => "zbkb", "zfh" => "zfh", "zfhmin" => "zfhmin",
+        "zfa" => "zfa", "zicond" => "zicond", "zcb" => "zcb", "zvbb" => "zvbb",
+    };
+    #[allow(unreachable_code)]
+    {
+        let _ = name;
+        false
+    }
+}
+
+#[cfg(feature = "std")]
 /// What the C library detected at process start (glibc on x86_64), if it can tell: no
 /// `cpuid` of ours, which traps to the hypervisor on a virtual machine.
 fn libc_has_cpu_feature(name: &str) -> Option<bool> {
@@ -35,6 +76,7 @@ fn libc_has_cpu_feature(name: &str) -> Option<bool> {
 }
 
 /// Asks the CPU (and the OS, for register state) through the standard library.
+#[cfg(feature = "std")]
 fn detect_cpu_feature(name: &str) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -87,7 +129,7 @@ fn detect_cpu_feature(name: &str) -> bool {
 
 /// riscv64 extensions, from the kernel's `riscv_hwprobe` system call (Linux 6.4 and later,
 /// and qemu-user); only the single-letter extensions from `AT_HWCAP` on older kernels.
-#[cfg(target_arch = "riscv64")]
+#[cfg(all(feature = "std", target_arch = "riscv64"))]
 mod riscv {
     /// `__NR_riscv_hwprobe`.
     const SYS_RISCV_HWPROBE: libc::c_long = 258;
@@ -164,8 +206,7 @@ mod riscv {
 /// The features of [`CpuFeatures::NAMES`](precast_format::CpuFeatures::NAMES) the host
 /// has, detected once.
 pub fn host_cpu_features() -> precast_format::CpuFeatures {
-    static HOST: std::sync::OnceLock<precast_format::CpuFeatures> = std::sync::OnceLock::new();
-    *HOST.get_or_init(|| {
+    let detect = || {
         let mut set = precast_format::CpuFeatures::default();
         for (_, name) in precast_format::CpuFeatures::NAMES {
             if has_cpu_feature(name) {
@@ -173,10 +214,19 @@ pub fn host_cpu_features() -> precast_format::CpuFeatures {
             }
         }
         set
-    })
+    };
+    #[cfg(feature = "std")]
+    {
+        static HOST: std::sync::OnceLock<precast_format::CpuFeatures> = std::sync::OnceLock::new();
+        *HOST.get_or_init(detect)
+    }
+    // Compile-time facts: nothing to cache.
+    #[cfg(not(feature = "std"))]
+    detect()
 }
 
 /// Makes code just written to `code` visible to instruction fetch (a no-op on x86_64).
+#[cfg(feature = "std")]
 pub fn flush_icache(code: &[u8]) {
     unsafe extern "C" {
         fn precast_flush_icache(start: *mut core::ffi::c_char, end: *mut core::ffi::c_char);
@@ -187,9 +237,30 @@ pub fn flush_icache(code: &[u8]) {
     unsafe { precast_flush_icache(range.start.cast_mut().cast(), range.end.cast_mut().cast()) }
 }
 
+/// Makes code just written to `code` visible to instruction fetch: nothing on x86_64
+/// (coherent), `fence.i` on riscv64; elsewhere the embedder's platform must have done it
+/// before the code is registered.
+#[cfg(not(feature = "std"))]
+pub fn flush_icache(code: &[u8]) {
+    let _ = code;
+    // SAFETY: an instruction fence has no memory effects Rust can observe.
+    #[cfg(target_arch = "riscv64")]
+    unsafe {
+        core::arch::asm!("fence.i")
+    };
+}
+
 /// Size of a host page in bytes.
+#[cfg(feature = "std")]
 pub fn page_size() -> usize {
     rustix::param::page_size()
+}
+
+/// Size of a page of the minimal platform: the granule of its allocations (there is no
+/// virtual memory to protect).
+#[cfg(not(feature = "std"))]
+pub fn page_size() -> usize {
+    4096
 }
 
 /// Rounds `n` up to a multiple of the host page size (`None` on overflow).

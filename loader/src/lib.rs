@@ -47,6 +47,7 @@ mod prelude {
 mod artifact;
 mod builtins;
 mod checksum;
+#[cfg(feature = "std")]
 mod code_cache;
 mod code_registry;
 mod const_expr;
@@ -60,10 +61,13 @@ mod instance;
 mod linear_memory;
 mod linker;
 mod module;
+#[cfg(feature = "std")]
 mod parking;
 mod platform;
+#[cfg(feature = "std")]
 mod pool;
 mod ranges;
+#[cfg(feature = "std")]
 mod shared_memory;
 mod store;
 mod table_elements;
@@ -90,6 +94,7 @@ pub use host::has_cpu_feature;
 pub use instance::{Extern, Instance};
 pub use linker::{InstancePre, Linker};
 pub use module::{ExportType, ExternType, ImportType, LinkedModule, Module};
+#[cfg(feature = "std")]
 pub use shared_memory::SharedMemory;
 pub use store::{AsStore, AsStoreMut, Store, StoreOpaque};
 pub use trap::{FrameInfo, Trap};

@@ -14,6 +14,7 @@ use crate::prelude::*;
 use core::cell::{Cell, RefCell};
 use core::ffi::{c_int, c_void};
 use precast_format::TrapCode;
+#[cfg(feature = "std")]
 use std::sync::Once;
 
 /// Maximum number of frames recorded for a backtrace.
@@ -34,8 +35,8 @@ struct TrapState {
     nframes: Cell<usize>,
 }
 
-std::thread_local! {
-    static STATE: TrapState = const {
+impl TrapState {
+    const fn new() -> TrapState {
         TrapState {
             jmp: Cell::new(core::ptr::null_mut()),
             stack_top: Cell::new(0),
@@ -43,15 +44,70 @@ std::thread_local! {
             frames: [const { Cell::new(0) }; MAX_FRAMES],
             nframes: Cell::new(0),
         }
-    };
-    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+    }
 }
 
+/// The runtime's per-thread state: the trap state and what a builtin or host function
+/// recorded before failing.
+struct ThreadState {
+    trap: TrapState,
+    pending: RefCell<Option<Pending>>,
+}
+
+impl ThreadState {
+    const fn new() -> ThreadState {
+        ThreadState {
+            trap: TrapState::new(),
+            pending: RefCell::new(None),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+std::thread_local! {
+    static THREAD: ThreadState = const { ThreadState::new() };
+}
+
+/// Runs `f` on this thread's state, if it is reachable (not while the thread is being torn
+/// down).
+#[cfg(feature = "std")]
+fn try_with_thread<R>(f: impl FnOnce(&ThreadState) -> R) -> Result<R, ()> {
+    THREAD.try_with(f).map_err(|_| ())
+}
+
+/// Runs `f` on this thread's state, reached through the platform's TLS slot (allocated on
+/// the thread's first use; see [`crate::platform::tls`]).
+#[cfg(not(feature = "std"))]
+fn try_with_thread<R>(f: impl FnOnce(&ThreadState) -> R) -> Result<R, ()> {
+    let mut p = crate::platform::tls::get().cast::<ThreadState>();
+    if p.is_null() {
+        p = Box::into_raw(Box::new(ThreadState::new()));
+        crate::platform::tls::set(p.cast());
+    }
+    // SAFETY: the slot holds this thread's `ThreadState`, leaked on its first use and never
+    // freed or shared with another thread (the platform's TLS contract).
+    Ok(f(unsafe { &*p }))
+}
+
+fn with_state<R>(f: impl FnOnce(&TrapState) -> R) -> R {
+    match try_with_thread(|t| f(&t.trap)) {
+        Ok(r) => r,
+        Err(()) => panic!("the runtime's thread state is gone (thread exiting)"),
+    }
+}
+
+#[cfg(feature = "std")]
+fn try_with_state<R>(f: impl FnOnce(&TrapState) -> R) -> Result<R, ()> {
+    try_with_thread(|t| f(&t.trap))
+}
+
+#[cfg(feature = "std")]
 /// Size of the alternate signal stack installed for threads that run wasm (guard page not
 /// included): the handler runs on it, so a fault on an exhausted or corrupted stack is still
 /// handled.
 const ALT_STACK_SIZE: usize = 64 << 10;
 
+#[cfg(feature = "std")]
 std::thread_local! {
     static ALT_STACK: AltStack = const {
         AltStack {
@@ -61,6 +117,7 @@ std::thread_local! {
     };
 }
 
+#[cfg(feature = "std")]
 /// This thread's alternate signal stack, if we installed one (the thread may have its own
 /// of at least [`ALT_STACK_SIZE`], which is kept).
 struct AltStack {
@@ -70,6 +127,7 @@ struct AltStack {
     mapping: Cell<Option<(usize, usize)>>,
 }
 
+#[cfg(feature = "std")]
 impl AltStack {
     /// Installs an alternate signal stack unless this thread has one large enough.
     fn ensure(&self) {
@@ -112,6 +170,7 @@ impl AltStack {
     }
 }
 
+#[cfg(feature = "std")]
 impl Drop for AltStack {
     fn drop(&mut self) {
         let Some((base, len)) = self.mapping.get() else {
@@ -137,6 +196,7 @@ impl Drop for AltStack {
     }
 }
 
+#[cfg(feature = "std")]
 /// This thread's alternate signal stack, if one is enabled.
 pub(crate) fn current_alt_stack() -> Option<libc::stack_t> {
     let mut current = libc::stack_t {
@@ -160,12 +220,12 @@ pub(crate) enum Pending {
 
 /// Records `pending` for the next [`TrapCode::Pending`] trap on this thread.
 pub(crate) fn set_pending(pending: Pending) {
-    PENDING.with(|p| *p.borrow_mut() = Some(pending));
+    let _ = try_with_thread(|t| *t.pending.borrow_mut() = Some(pending));
 }
 
 /// Takes the recorded pending trap or error.
 pub(crate) fn take_pending() -> Option<Pending> {
-    PENDING.with(|p| p.borrow_mut().take())
+    try_with_thread(|t| t.pending.borrow_mut().take()).unwrap_or(None)
 }
 
 /// A caught trap before symbolization.
@@ -180,7 +240,7 @@ pub(crate) struct RawTrap {
 /// Whether this thread is currently executing wasm (inside [`catch_traps`]).
 #[cfg(test)]
 pub(crate) fn in_wasm() -> bool {
-    STATE.try_with(|s| !s.jmp.get().is_null()).unwrap_or(false)
+    try_with_thread(|t| !t.trap.jmp.get().is_null()).unwrap_or(false)
 }
 
 /// Runs `body(payload)`, catching traps raised by registered code.
@@ -209,21 +269,25 @@ pub(crate) unsafe fn catch_traps_with(
     payload: *mut c_void,
     signal_handlers: bool,
 ) -> Result<(), RawTrap> {
+    #[cfg(feature = "std")]
     if signal_handlers {
         init_signals();
         ALT_STACK.with(AltStack::ensure);
     }
+    // Without the Linux platform there are no handlers (the engine refuses to enable them).
+    #[cfg(not(feature = "std"))]
+    let _ = signal_handlers;
     let marker = 0u8;
     let here = core::ptr::addr_of!(marker) as usize;
-    let (slot, prev_top) = STATE.with(|s| (s.jmp.as_ptr(), s.stack_top.replace(here)));
+    let (slot, prev_top) = with_state(|s| (s.jmp.as_ptr(), s.stack_top.replace(here)));
     // SAFETY: `slot` is this thread's jump slot, valid for the whole call; the caller
     // guarantees `body` abandons no destructors and does not unwind.
     let ok = unsafe { precast_call_catch(body, payload, slot) };
-    STATE.with(|s| s.stack_top.set(prev_top));
+    with_state(|s| s.stack_top.set(prev_top));
     if ok != 0 {
         return Ok(());
     }
-    Err(STATE.with(|s| {
+    Err(with_state(|s| {
         let n = s.nframes.get().min(MAX_FRAMES);
         RawTrap {
             code: TrapCode::from_u8(s.code.get()).unwrap_or(TrapCode::Pending),
@@ -243,7 +307,7 @@ struct Regs {
 ///
 /// # Safety
 /// `ctx` must be the third argument of an `SA_SIGINFO` handler.
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[cfg(all(feature = "std", target_os = "linux", target_arch = "x86_64"))]
 unsafe fn regs(ctx: *mut c_void) -> Regs {
     // SAFETY: the kernel passes a valid `ucontext_t` to SA_SIGINFO handlers.
     let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
@@ -259,7 +323,7 @@ unsafe fn regs(ctx: *mut c_void) -> Regs {
 ///
 /// # Safety
 /// `ctx` must be the third argument of an `SA_SIGINFO` handler.
-#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+#[cfg(all(feature = "std", target_os = "linux", target_arch = "aarch64"))]
 unsafe fn regs(ctx: *mut c_void) -> Regs {
     // SAFETY: the kernel passes a valid `ucontext_t` to SA_SIGINFO handlers.
     let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
@@ -275,7 +339,7 @@ unsafe fn regs(ctx: *mut c_void) -> Regs {
 ///
 /// # Safety
 /// `ctx` must be the third argument of an `SA_SIGINFO` handler.
-#[cfg(all(target_os = "linux", target_arch = "riscv64"))]
+#[cfg(all(feature = "std", target_os = "linux", target_arch = "riscv64"))]
 unsafe fn regs(ctx: *mut c_void) -> Regs {
     // SAFETY: the kernel passes a valid `ucontext_t` to SA_SIGINFO handlers.
     let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
@@ -341,7 +405,7 @@ pub(crate) unsafe extern "C" fn raise(
         .ok()
         .and_then(TrapCode::from_u8)
         .unwrap_or(TrapCode::Pending);
-    let jmp = STATE.with(|s| {
+    let jmp = with_state(|s| {
         s.code.set(code as u8);
         let frame_pointers = code_registry::with_code(pc, |c| c.frame_pointers).unwrap_or(false);
         if frame_pointers {
@@ -356,15 +420,17 @@ pub(crate) unsafe extern "C" fn raise(
     });
     if jmp.is_null() {
         // Wasm runs only inside catch_traps: there is no entry to return to.
-        std::process::abort();
+        crate::platform::abort("a trap outside of any wasm entry");
     }
     // SAFETY: `jmp` is the live jump buffer of the innermost catch on this thread; the
     // frames above it own no destructors (the caller's contract).
     unsafe { precast_unwind(jmp) }
 }
 
+#[cfg(feature = "std")]
 const SIGNALS: [c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
 
+#[cfg(feature = "std")]
 /// The handlers that were installed before ours, to chain to.
 struct PrevActions(core::cell::UnsafeCell<[core::mem::MaybeUninit<libc::sigaction>; 4]>);
 
@@ -372,11 +438,14 @@ struct PrevActions(core::cell::UnsafeCell<[core::mem::MaybeUninit<libc::sigactio
 // only read afterwards.
 unsafe impl Sync for PrevActions {}
 
+#[cfg(feature = "std")]
 static PREV: PrevActions = PrevActions(core::cell::UnsafeCell::new(
     [core::mem::MaybeUninit::zeroed(); 4],
 ));
+#[cfg(feature = "std")]
 static INIT: Once = Once::new();
 
+#[cfg(feature = "std")]
 /// Installs the trap signal handlers (once per process).
 pub(crate) fn init_signals() {
     INIT.call_once(|| {
@@ -399,6 +468,7 @@ pub(crate) fn init_signals() {
     });
 }
 
+#[cfg(feature = "std")]
 /// The signal handler.
 unsafe extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
     // SAFETY: called by the kernel as an SA_SIGINFO handler with a valid context.
@@ -408,6 +478,7 @@ unsafe extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mu
     }
 }
 
+#[cfg(feature = "std")]
 /// Unwinds to the innermost [`catch_traps`] if the fault is at a trap site of registered code
 /// executed by this thread inside wasm and, for a memory fault, its address lies in a linear
 /// memory's reservation; returns otherwise (the fault is then no wasm trap but a bug, and the
@@ -416,7 +487,7 @@ unsafe extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mu
 /// # Safety
 /// Must be called from the signal handler with its arguments.
 unsafe fn try_handle(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
-    let Ok(jmp) = STATE.try_with(|s| s.jmp.get()) else {
+    let Ok(jmp) = try_with_state(|s| s.jmp.get()) else {
         return;
     };
     if jmp.is_null() {
@@ -436,7 +507,7 @@ unsafe fn try_handle(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void
             return;
         }
     }
-    let _ = STATE.try_with(|s| {
+    let _ = try_with_state(|s| {
         s.code.set(code as u8);
         if frame_pointers {
             // SAFETY: we are on the faulting thread, inside catch_traps (jmp is set).
@@ -452,6 +523,7 @@ unsafe fn try_handle(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void
     unsafe { precast_unwind(jmp) }
 }
 
+#[cfg(feature = "std")]
 /// Passes a signal that is not ours to the handler installed before ours.
 ///
 /// # Safety
