@@ -1,7 +1,9 @@
 //! Globals, tables, memories, and the extern view of all four entity kinds.
 
 use crate::error::set_last_error;
-use crate::refs::{RefInner, inner, is_func, is_global, is_memory, is_table, ref_casts, wasm_ref_t};
+use crate::refs::{
+    RefInner, inner, is_func, is_global, is_memory, is_table, ref_casts, wasm_ref_t,
+};
 use crate::store::{StoreCell, cell_of, wasm_store_t};
 use crate::types::{wasm_externtype_t, wasm_globaltype_t, wasm_memorytype_t, wasm_tabletype_t};
 use crate::val::{from_val, ref_to_val, to_val, val_to_ref, wasm_val_t};
@@ -267,7 +269,11 @@ pub unsafe extern "C" fn wasm_table_get(t: *const wasm_ref_t, index: u32) -> *mu
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wasm_table_set(t: *mut wasm_ref_t, index: u32, r: *mut wasm_ref_t) -> bool {
+pub unsafe extern "C" fn wasm_table_set(
+    t: *mut wasm_ref_t,
+    index: u32,
+    r: *mut wasm_ref_t,
+) -> bool {
     guard(false, || {
         // SAFETY: NULL or a live reference object, per the header.
         let res = unsafe { table_of(t) }.and_then(|(cell, t)| {

@@ -318,7 +318,11 @@ pub unsafe extern "C" fn wasm_func_call(
 ) -> *mut wasm_ref_t {
     // A panic is reported as a trap (NULL would say the call succeeded).
     crate::guard_with(
-        || trap_ptr(TrapObj::with_message("internal error: the call panicked".into())),
+        || {
+            trap_ptr(TrapObj::with_message(
+                "internal error: the call panicked".into(),
+            ))
+        },
         || {
             // SAFETY: NULL or valid objects and vectors, per the header.
             match unsafe { call(f, args, results) } {

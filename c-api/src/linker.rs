@@ -36,7 +36,10 @@ unsafe fn linker<'a>(l: *mut precast_linker_t) -> Result<&'a mut Linker<StoreDat
 ///
 /// # Safety
 /// Both are NULL or NUL-terminated strings.
-unsafe fn names<'a>(module: *const c_char, name: *const c_char) -> Result<(&'a str, &'a str), String> {
+unsafe fn names<'a>(
+    module: *const c_char,
+    name: *const c_char,
+) -> Result<(&'a str, &'a str), String> {
     // SAFETY: per this function's contract.
     Ok(unsafe { (c_str(module, "the module name")?, c_str(name, "the name")?) })
 }
@@ -145,7 +148,9 @@ pub unsafe extern "C" fn precast_linker_define_func(
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn precast_linker_define_wasi(l: *mut precast_linker_t) -> *mut precast_error_t {
+pub unsafe extern "C" fn precast_linker_define_wasi(
+    l: *mut precast_linker_t,
+) -> *mut precast_error_t {
     guard(std::ptr::null_mut(), || {
         // SAFETY: NULL or a live linker, per the header.
         let r = unsafe { linker(l) }.and_then(|l| {

@@ -93,9 +93,11 @@ const NO_COMPILER: &str = "this is a WebAssembly binary, not a Precast artifact:
 /// Refuses every load of an engine that requires signatures but trusts no key.
 fn check_policy(engine: &EngineObj) -> Result<(), String> {
     if engine.require_signatures && engine.engine.config().trusted_keys.is_empty() {
-        return Err("this engine requires signed artifacts (precast_config_require_signatures), \
+        return Err(
+            "this engine requires signed artifacts (precast_config_require_signatures), \
              but trusts no key (precast_config_trust_key_pem): no artifact can load"
-            .into());
+                .into(),
+        );
     }
     Ok(())
 }
@@ -110,9 +112,7 @@ pub(crate) fn load_bytes(engine: &EngineObj, bytes: &[u8]) -> Result<ModuleObj, 
         Verification::Full | Verification::Fast => Module::from_bytes(&engine.engine, bytes),
         // SAFETY: the embedder chose PRECAST_VERIFY_UNCHECKED, whose documented contract
         // (precast.h) is that every artifact it loads is exactly what the compiler wrote.
-        Verification::Unchecked => unsafe {
-            Module::from_bytes_unchecked(&engine.engine, bytes)
-        },
+        Verification::Unchecked => unsafe { Module::from_bytes_unchecked(&engine.engine, bytes) },
     }
     .map_err(|e| e.to_string())?;
     Ok(ModuleObj::new(module, Source::Bytes(bytes.into())))
@@ -367,7 +367,10 @@ unsafe fn engine_of<'a>(engine: *const wasm_engine_t) -> Result<&'a EngineObj, S
 ///
 /// # Safety
 /// `out` is NULL or writable.
-unsafe fn finish(r: Result<ModuleObj, String>, out: *mut *mut wasm_ref_t) -> *mut crate::precast_error_t {
+unsafe fn finish(
+    r: Result<ModuleObj, String>,
+    out: *mut *mut wasm_ref_t,
+) -> *mut crate::precast_error_t {
     let (ptr, err) = match r {
         Ok(m) => (module_ptr(m), std::ptr::null_mut()),
         Err(e) => (std::ptr::null_mut(), error_ptr(e)),
@@ -406,8 +409,7 @@ pub unsafe extern "C" fn precast_module_from_linked(
             // long as the program. `Module::from_linked` checks its magic and layout version
             // before reading anything else.
             let linked: &'static LinkedModule = unsafe { &*linked };
-            let module =
-                Module::from_linked(&engine.engine, linked).map_err(|e| e.to_string())?;
+            let module = Module::from_linked(&engine.engine, linked).map_err(|e| e.to_string())?;
             if engine.verification == Verification::Full {
                 module.verify_integrity().map_err(|e| e.to_string())?;
             }
@@ -473,7 +475,11 @@ pub unsafe extern "C" fn precast_module_name(m: *const wasm_ref_t) -> *const c_c
     guard(std::ptr::null(), || {
         // SAFETY: NULL or a live module (borrowed; the name lives as long).
         match unsafe { module_of(m) } {
-            Ok(m) => m.meta.name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
+            Ok(m) => m
+                .meta
+                .name
+                .as_ref()
+                .map_or(std::ptr::null(), |n| n.as_ptr()),
             Err(_) => std::ptr::null(),
         }
     })

@@ -158,9 +158,7 @@ impl RefInner {
     fn host_info(&self) -> *mut c_void {
         match self {
             RefInner::Extern { store, ext } => store.host_info(Entity::Extern(*ext)),
-            RefInner::Instance { store, instance } => {
-                store.host_info(Entity::Instance(*instance))
-            }
+            RefInner::Instance { store, instance } => store.host_info(Entity::Instance(*instance)),
             RefInner::Module(m) => m.host_info().get(),
             RefInner::Trap(t) => t.host_info.get(),
             RefInner::Foreign(f) => f.host_info.get(),

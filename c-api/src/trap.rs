@@ -227,10 +227,7 @@ pub unsafe extern "C" fn wasm_trap_origin(t: *const wasm_ref_t) -> *mut wasm_fra
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wasm_trap_trace(
-    t: *const wasm_ref_t,
-    out: *mut CVec<*mut wasm_frame_t>,
-) {
+pub unsafe extern "C" fn wasm_trap_trace(t: *const wasm_ref_t, out: *mut CVec<*mut wasm_frame_t>) {
     guard((), || {
         // SAFETY: NULL or a live trap (borrowed).
         let frames = unsafe { trap_of(t) }.map_or_else(Vec::new, |t| {

@@ -338,12 +338,36 @@ macro_rules! type_delete_copy {
 
 type_delete_copy!(wasm_valtype_t, wasm_valtype_delete, wasm_valtype_copy);
 type_delete_copy!(wasm_externtype_t, wasm_functype_delete, wasm_functype_copy);
-type_delete_copy!(wasm_externtype_t, wasm_globaltype_delete, wasm_globaltype_copy);
-type_delete_copy!(wasm_externtype_t, wasm_tabletype_delete, wasm_tabletype_copy);
-type_delete_copy!(wasm_externtype_t, wasm_memorytype_delete, wasm_memorytype_copy);
-type_delete_copy!(wasm_externtype_t, wasm_externtype_delete, wasm_externtype_copy);
-type_delete_copy!(wasm_importtype_t, wasm_importtype_delete, wasm_importtype_copy);
-type_delete_copy!(wasm_exporttype_t, wasm_exporttype_delete, wasm_exporttype_copy);
+type_delete_copy!(
+    wasm_externtype_t,
+    wasm_globaltype_delete,
+    wasm_globaltype_copy
+);
+type_delete_copy!(
+    wasm_externtype_t,
+    wasm_tabletype_delete,
+    wasm_tabletype_copy
+);
+type_delete_copy!(
+    wasm_externtype_t,
+    wasm_memorytype_delete,
+    wasm_memorytype_copy
+);
+type_delete_copy!(
+    wasm_externtype_t,
+    wasm_externtype_delete,
+    wasm_externtype_copy
+);
+type_delete_copy!(
+    wasm_importtype_t,
+    wasm_importtype_delete,
+    wasm_importtype_copy
+);
+type_delete_copy!(
+    wasm_exporttype_t,
+    wasm_exporttype_delete,
+    wasm_exporttype_copy
+);
 
 declare_vec!(
     *mut wasm_valtype_t,
@@ -485,10 +509,7 @@ pub unsafe extern "C" fn wasm_functype_new(
 ///
 /// # Safety
 /// `t` is NULL or a live type object.
-unsafe fn func_vec(
-    t: *const wasm_functype_t,
-    results: bool,
-) -> *const CVec<*mut wasm_valtype_t> {
+unsafe fn func_vec(t: *const wasm_functype_t, results: bool) -> *const CVec<*mut wasm_valtype_t> {
     // SAFETY: per this function's contract.
     match unsafe { t.as_ref() }.map(|t| &t.which) {
         Some(TypeObj::Func {
@@ -616,9 +637,7 @@ pub unsafe extern "C" fn wasm_tabletype_element(
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wasm_tabletype_limits(
-    t: *const wasm_tabletype_t,
-) -> *const wasm_limits_t {
+pub unsafe extern "C" fn wasm_tabletype_limits(t: *const wasm_tabletype_t) -> *const wasm_limits_t {
     guard(std::ptr::null(), || {
         // SAFETY: NULL or a live type object (borrowed; the result lives as long).
         match unsafe { t.as_ref() }.map(|t| &t.which) {

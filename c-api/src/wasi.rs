@@ -23,7 +23,8 @@ pub struct precast_wasi_config_t {
 /// Where host WASI functions find their context in the store data (an empty context is
 /// made if the store was given none).
 pub(crate) fn wasi_cx(data: &mut StoreData) -> &mut WasiCtx {
-    data.wasi.get_or_insert_with(|| WasiCtxBuilder::new().build())
+    data.wasi
+        .get_or_insert_with(|| WasiCtxBuilder::new().build())
 }
 
 /// A linker with every WASI function.
