@@ -360,7 +360,7 @@ unsafe fn memory_atomic_wait(
     }
     let timeout = u64::try_from(timeout_ns)
         .ok()
-        .map(std::time::Duration::from_nanos);
+        .map(core::time::Duration::from_nanos);
     parking::wait(addr, holds_expected, timeout) as i64
 }
 

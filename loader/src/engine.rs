@@ -1,9 +1,10 @@
 //! [`Config`] and [`Engine`]: process-level settings and the engine-wide type registry.
 
+use crate::platform::sync::RwLock;
 use crate::prelude::*;
+use alloc::sync::Arc;
+use hashbrown::HashMap;
 use precast_format::module::FuncType;
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 
 /// An ed25519 public key whose signatures the engine accepts ([`Config::trust`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -190,12 +191,10 @@ struct RegistryInner {
 impl TypeRegistry {
     /// The canonical id of `ty`, registering it if new.
     pub fn register(&self, ty: &FuncType) -> u32 {
-        if let Ok(r) = self.inner.read()
-            && let Some(&id) = r.ids.get(ty)
-        {
+        if let Some(&id) = self.inner.read().ids.get(ty) {
             return id;
         }
-        let mut w = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.inner.write();
         if let Some(&id) = w.ids.get(ty) {
             return id;
         }
@@ -208,7 +207,7 @@ impl TypeRegistry {
 
     /// A fresh id for `ty` that no other registration shares.
     pub fn register_unique(&self, ty: &FuncType) -> u32 {
-        let mut w = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.inner.write();
         let id = u32::try_from(w.types.len()).unwrap_or(u32::MAX - 1);
         w.types.push(Arc::new(ty.clone()));
         id
@@ -216,7 +215,7 @@ impl TypeRegistry {
 
     /// The type with canonical id `id`.
     pub fn get(&self, id: u32) -> Option<Arc<FuncType>> {
-        let r = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let r = self.inner.read();
         r.types.get(id as usize).cloned()
     }
 }

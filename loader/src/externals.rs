@@ -2,7 +2,9 @@
 //! by modules.
 
 use crate::error::{Error, api};
-use crate::shared_memory::{MemoryStorage, MemoryView, SharedMemory, range};
+use crate::memory_storage::{MemoryStorage, MemoryView, range};
+#[cfg(feature = "std")]
+use crate::shared_memory::SharedMemory;
 use crate::store::{AsStore, AsStoreMut, StoreId};
 use crate::values::{Val, raw_to_val, ref_to_raw, val_to_raw, val_type_name};
 use precast_format::module::{GlobalType, MemoryType, TableType, ValType};

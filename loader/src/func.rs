@@ -447,18 +447,20 @@ unsafe extern "C" fn host_dispatch(
     values: *mut RawVal,
     _fp: *const u8,
 ) -> u32 {
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let result = crate::platform::catch_panic(|| {
         // SAFETY: called by an exit trampoline with our context, the wasm caller's VMContext
         // and a buffer of max(params, results) slots.
         unsafe { dispatch(ctx, caller_vmctx, values) }
-    }));
+    });
     host_call_status(result)
 }
 
 /// The status a dispatch returns for the outcome of a host call: 0, or 1 with the error (a
 /// panic becomes [`Error::Host`]) made pending for the exit trampoline's trap.
 #[inline]
-pub(crate) fn host_call_status(result: std::thread::Result<Result<(), Error>>) -> u32 {
+pub(crate) fn host_call_status(
+    result: Result<Result<(), Error>, Box<dyn Any + Send + 'static>>,
+) -> u32 {
     let error = match result {
         Ok(Ok(())) => return 0,
         Ok(Err(e)) => e,

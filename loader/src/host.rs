@@ -269,6 +269,7 @@ pub fn round_up_to_page(n: usize) -> Option<usize> {
     n.checked_add(p - 1).map(|v| v & !(p - 1))
 }
 
+#[cfg(feature = "std")]
 /// Lowest usable address of the current thread's stack (cached per thread), if the OS tells.
 pub fn thread_stack_low() -> Option<usize> {
     std::thread_local! {
@@ -282,6 +283,7 @@ pub fn thread_stack_low() -> Option<usize> {
     Some(low)
 }
 
+#[cfg(feature = "std")]
 #[cfg(target_os = "linux")]
 fn query_stack_low() -> Option<usize> {
     // SAFETY: standard pthread attribute queries on the calling thread; the attribute object
@@ -301,11 +303,13 @@ fn query_stack_low() -> Option<usize> {
     }
 }
 
+#[cfg(feature = "std")]
 #[cfg(not(target_os = "linux"))]
 fn query_stack_low() -> Option<usize> {
     None
 }
 
+#[cfg(feature = "std")]
 /// An address at or above the lowest usable address of the main thread's stack, when the
 /// calling thread is the main thread and `sp` lies on its stack (cached per thread): from
 /// glibc's `__libc_stack_end` and `RLIMIT_STACK`, without reading `/proc/self/maps`.
@@ -336,6 +340,7 @@ pub fn main_stack_low_bound(sp: usize) -> Option<usize> {
 /// alignment, beyond execve's quarter-of-the-limit bound on arguments and environment.
 pub const MAIN_STACK_SLACK: usize = 64 * 1024;
 
+#[cfg(feature = "std")]
 /// `(highest address of the main stack, bound)` as [`main_stack_low_bound`] describes.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn query_main_stack_bound() -> Option<(usize, usize)> {
@@ -363,6 +368,7 @@ fn query_main_stack_bound() -> Option<(usize, usize)> {
     Some((top, top.checked_sub(rlim)?))
 }
 
+#[cfg(feature = "std")]
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn query_main_stack_bound() -> Option<(usize, usize)> {
     None
@@ -379,6 +385,7 @@ pub const HOST_STACK_MARGIN: usize = 128 * 1024;
 /// (~70 us, a tenth of a process's cold start); when a cheap upper bound of it
 /// ([`main_stack_low_bound`]) already leaves room for the limit, the result is the same
 /// and the exact query is skipped.
+#[cfg(feature = "std")]
 pub fn stack_limit(sp: usize, max_wasm_stack: usize) -> usize {
     let limit = sp.saturating_sub(max_wasm_stack);
     if main_stack_low_bound(sp).is_some_and(|b| limit >= b.saturating_add(HOST_STACK_MARGIN)) {
@@ -388,6 +395,15 @@ pub fn stack_limit(sp: usize, max_wasm_stack: usize) -> usize {
         Some(low) => limit.max(low.saturating_add(HOST_STACK_MARGIN)).min(sp),
         None => limit,
     }
+}
+
+/// The stack limit for wasm entered at stack pointer `sp`: `max_wasm_stack` below it. With
+/// no operating system to ask for the stack's end, the embedder configures
+/// [`Config::max_wasm_stack`](crate::Config) to fit the stack it runs wasm on, leaving room
+/// for host functions.
+#[cfg(not(feature = "std"))]
+pub fn stack_limit(sp: usize, max_wasm_stack: usize) -> usize {
+    sp.saturating_sub(max_wasm_stack)
 }
 
 #[cfg(test)]

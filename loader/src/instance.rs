@@ -6,10 +6,10 @@ use crate::engine::Engine;
 use crate::error::{Error, LinkError, LoadError, api};
 use crate::externals::{Global, Memory, Table};
 use crate::func::Func;
-use crate::linear_memory::LinearMemory;
+use crate::memory_storage::MemoryStorage;
 use crate::module::{ExternType, Module};
+use crate::platform::memory::LinearMemory;
 use crate::prelude::*;
-use crate::shared_memory::MemoryStorage;
 use crate::store::{
     AsStore, AsStoreMut, GlobalEntry, MemoryEntry, Owned, StoreId, StoreOpaque, TableEntry,
 };

@@ -58,13 +58,19 @@ mod externals;
 mod func;
 mod host;
 mod instance;
-mod linear_memory;
 mod linker;
+mod memory_storage;
 mod module;
 #[cfg(feature = "std")]
 mod parking;
+#[cfg(not(feature = "std"))]
+#[path = "platform/no_parking.rs"]
+mod parking;
 mod platform;
 #[cfg(feature = "std")]
+mod pool;
+#[cfg(not(feature = "std"))]
+#[path = "platform/no_pool.rs"]
 mod pool;
 mod ranges;
 #[cfg(feature = "std")]

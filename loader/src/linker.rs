@@ -11,8 +11,8 @@ use crate::store::AsStoreMut;
 use crate::store::{AsStore, Store};
 use crate::values::Val;
 use alloc::sync::Arc;
+use hashbrown::HashMap;
 use precast_format::module::FuncType;
-use std::collections::HashMap;
 
 fn materialize<T: 'static>(store: &mut Store<T>, def: Definition<T>) -> Extern {
     match def {

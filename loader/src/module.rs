@@ -7,7 +7,7 @@ use crate::code_registry::{self, CodeInfo, Registration};
 use crate::engine::Engine;
 use crate::error::{Error, LoadError};
 use crate::host;
-use crate::linear_memory::ImageSource;
+use crate::platform::memory::ImageSource;
 use crate::prelude::*;
 use alloc::sync::Arc;
 use core::ops::Range;

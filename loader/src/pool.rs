@@ -309,7 +309,8 @@ impl Pool {
             if r.is_err() {
                 // Cannot reset: replace the whole slot with fresh inaccessible pages.
                 // SAFETY: the slot's reservation is ours.
-                if unsafe { crate::linear_memory::unmap_image(slot.base, self.stride) }.is_err() {
+                if unsafe { crate::platform::memory::unmap_image(slot.base, self.stride) }.is_err()
+                {
                     // The slot cannot be trusted to be clean: leak it.
                     return;
                 }

@@ -9,9 +9,9 @@
 //! at, as long as its owner removes the entry before freeing it) stays valid for the whole
 //! lookup. Lookups are a binary search; the memory held is that of the live entries.
 
+use crate::platform::sync::Mutex;
 use crate::prelude::*;
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// One registered range `[start, end)` and a word of data for its owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl Ranges {
     /// Replaces the snapshot by `edit` of a copy of it and frees the old one once no lookup
     /// can be reading it.
     fn update(&self, edit: impl FnOnce(&mut Vec<Entry>)) {
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _writer = self.writer.lock();
         let old = self.current.load(Ordering::SeqCst);
         // SAFETY: only writers free snapshots, and we hold the writer lock.
         let mut next = match unsafe { old.as_ref() } {
@@ -83,6 +83,7 @@ impl Ranges {
         let before = self.epoch.fetch_add(1, Ordering::SeqCst);
         while self.readers[before & 1].load(Ordering::SeqCst) != 0 {
             core::hint::spin_loop();
+            #[cfg(feature = "std")]
             std::thread::yield_now();
         }
         if old.is_null() {
@@ -127,7 +128,7 @@ impl Ranges {
 
     #[cfg(test)]
     fn lookup_all<R>(&self, f: impl FnOnce(&[Entry]) -> R) -> R {
-        let _writer = self.writer.lock().unwrap();
+        let _writer = self.writer.lock();
         // SAFETY: snapshots are freed only by writers, excluded by the lock.
         f(unsafe { self.current.load(Ordering::SeqCst).as_ref() }.map_or(&[], |v| v))
     }

@@ -1,6 +1,5 @@
 //! [`SharedMemory`]: a shared linear memory (threads proposal) that instances in several
-//! stores, on several threads, import at once; and [`MemoryStorage`], what a store's memory
-//! entry holds: a memory of its own or an attached shared one.
+//! stores, on several threads, import at once (the Linux platform only: it needs threads).
 //!
 //! A shared memory never moves: it grows in place inside its reservation, under a lock, and
 //! publishes its new length to the one `VMMemoryDefinition` every attached instance reads.
@@ -8,7 +7,8 @@
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::externals::Memory;
-use crate::linear_memory::LinearMemory;
+use crate::memory_storage::{load_bytes, range, store_bytes};
+use crate::platform::memory::LinearMemory;
 use crate::prelude::*;
 use crate::store::AsStoreMut;
 use crate::vm::VMMemoryDefinition;
@@ -183,7 +183,7 @@ impl SharedMemory {
         unsafe { AtomicUsize::from_ptr(&raw mut (*self.def_ptr()).length) }
     }
 
-    fn base(&self) -> *mut u8 {
+    pub(crate) fn base(&self) -> *mut u8 {
         // SAFETY: `base` is written once, before the memory is shared.
         unsafe { (*self.def_ptr()).base }
     }
@@ -195,129 +195,5 @@ impl SharedMemory {
         self.length()
             .store(mem.byte_len() as usize, Ordering::Release);
         Some(old)
-    }
-}
-
-/// `len` elements of `data` at `offset`, if all are in range.
-pub(crate) fn range<E>(data: &[E], offset: u64, len: usize) -> Option<&[E]> {
-    let start = usize::try_from(offset).ok()?;
-    data.get(start..start.checked_add(len)?)
-}
-
-/// The storage of a store's memory entry.
-#[derive(Debug)]
-pub(crate) enum MemoryStorage {
-    /// A memory of the store's own.
-    Own(LinearMemory),
-    /// A shared memory attached to the store.
-    Shared(SharedMemory),
-}
-
-impl MemoryStorage {
-    /// Base address.
-    pub fn base(&self) -> *mut u8 {
-        match self {
-            MemoryStorage::Own(m) => m.base(),
-            MemoryStorage::Shared(s) => s.base(),
-        }
-    }
-
-    /// Current length in bytes.
-    pub fn byte_len(&self) -> u64 {
-        match self {
-            MemoryStorage::Own(m) => m.byte_len(),
-            MemoryStorage::Shared(s) => s.byte_len(),
-        }
-    }
-
-    /// Current length in wasm pages.
-    pub fn pages(&self) -> u64 {
-        match self {
-            MemoryStorage::Own(m) => m.pages(),
-            MemoryStorage::Shared(s) => s.pages(),
-        }
-    }
-
-    /// Grows by `delta` pages; returns the old size in pages.
-    pub fn grow(&mut self, delta: u64) -> Option<u64> {
-        match self {
-            MemoryStorage::Own(m) => m.grow(delta),
-            MemoryStorage::Shared(s) => s.grow_pages(delta),
-        }
-    }
-
-    /// The bytes of a memory of the store's own (`None` for an attached shared memory,
-    /// whose bytes other threads may write at any time: see [`Self::view_mut`]).
-    pub fn exclusive(&self) -> Option<&[u8]> {
-        match self {
-            MemoryStorage::Own(m) => Some(m.as_slice()),
-            MemoryStorage::Shared(_) => None,
-        }
-    }
-
-    /// The bytes, mutably, as [`Self::exclusive`].
-    pub fn exclusive_mut(&mut self) -> Option<&mut [u8]> {
-        match self {
-            MemoryStorage::Own(m) => Some(m.as_mut_slice()),
-            MemoryStorage::Shared(_) => None,
-        }
-    }
-
-    /// The bytes in the form their sharing allows: a plain slice for a memory of the store's
-    /// own, atomics for a shared one.
-    pub fn view_mut(&mut self) -> MemoryView<'_> {
-        match self {
-            MemoryStorage::Own(m) => MemoryView::Exclusive(m.as_mut_slice()),
-            MemoryStorage::Shared(s) => MemoryView::Shared(s.data()),
-        }
-    }
-}
-
-/// A store memory's bytes, as the host may access them.
-pub(crate) enum MemoryView<'a> {
-    /// Nobody else can read or write them meanwhile.
-    Exclusive(&'a mut [u8]),
-    /// Other threads may read and write them at any time.
-    Shared(&'a [AtomicU8]),
-}
-
-impl MemoryView<'_> {
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        match self {
-            MemoryView::Exclusive(b) => b.len(),
-            MemoryView::Shared(b) => b.len(),
-        }
-    }
-
-    /// Copies the bytes at `at` into `out` (`at..at + out.len()` must be in range).
-    pub fn read(&self, at: usize, out: &mut [u8]) {
-        match self {
-            MemoryView::Exclusive(b) => out.copy_from_slice(&b[at..at + out.len()]),
-            MemoryView::Shared(b) => load_bytes(&b[at..at + out.len()], out),
-        }
-    }
-
-    /// Copies `data` to `at` (`at..at + data.len()` must be in range).
-    pub fn write(&mut self, at: usize, data: &[u8]) {
-        match self {
-            MemoryView::Exclusive(b) => b[at..at + data.len()].copy_from_slice(data),
-            MemoryView::Shared(b) => store_bytes(&b[at..at + data.len()], data),
-        }
-    }
-}
-
-/// Copies shared bytes out, one relaxed atomic load each (a racing writer's bytes may or may
-/// not be seen, as for any unsynchronized access in the threads proposal's memory model).
-pub(crate) fn load_bytes(src: &[AtomicU8], out: &mut [u8]) {
-    for (o, b) in out.iter_mut().zip(src) {
-        *o = b.load(Ordering::Relaxed);
-    }
-}
-
-/// Copies bytes into shared memory, one relaxed atomic store each.
-pub(crate) fn store_bytes(dst: &[AtomicU8], data: &[u8]) {
-    for (b, &d) in dst.iter().zip(data) {
-        b.store(d, Ordering::Relaxed);
     }
 }

@@ -5,19 +5,21 @@ use crate::engine::Engine;
 use crate::error::{Error, api};
 use crate::func::HostFuncContext;
 use crate::instance::InstanceData;
-use crate::linear_memory::LinearMemory;
+use crate::memory_storage::MemoryStorage;
 use crate::module::Module;
+use crate::platform::memory::LinearMemory;
 use crate::prelude::*;
-use crate::shared_memory::{MemoryStorage, SharedMemory};
+#[cfg(feature = "std")]
+use crate::shared_memory::SharedMemory;
 use crate::table_elements::TableElements;
 use crate::trap::{Trap, symbolize};
 use crate::traphandlers::{Pending, RawTrap, take_pending};
 use crate::vm::{VMGlobal, VMMemoryDefinition, VMStoreState, VMTableDefinition};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
+use hashbrown::HashMap;
 use precast_format::TrapCode;
 use precast_format::module::{GlobalType, MemoryType, TableType};
-use std::collections::HashMap;
 
 /// Identifies a store; handles carry it so they are only used with their own store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

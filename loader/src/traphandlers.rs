@@ -503,7 +503,7 @@ unsafe fn try_handle(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void
     if signum == libc::SIGSEGV || signum == libc::SIGBUS {
         // SAFETY: the kernel passes a valid siginfo; `si_addr` is set for these signals.
         let addr = unsafe { (*info).si_addr() } as usize;
-        if !crate::linear_memory::is_reserved(addr) {
+        if !crate::platform::memory::is_reserved(addr) {
             return;
         }
     }

@@ -173,7 +173,7 @@ unsafe extern "C" fn dispatch_typed<T: 'static, P, R, F: IntoFunc<T, P, R>>(
     slots: *mut ValSlot,
     _fp: *const u8,
 ) -> u32 {
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let result = crate::platform::catch_panic(|| {
         // SAFETY: an exit trampoline calls this with the context it was created with (whose
         // `state` is the `F` this dispatch was instantiated for, and whose store is a
         // `repr(C)` `StoreInner<T>`), the wasm caller's VMContext and max(params, results)
@@ -186,7 +186,7 @@ unsafe extern "C" fn dispatch_typed<T: 'static, P, R, F: IntoFunc<T, P, R>>(
             };
             (*f).call_slots(caller, slots)
         }
-    }));
+    });
     host_call_status(result)
 }
 

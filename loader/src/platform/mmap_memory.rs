@@ -10,6 +10,7 @@
 
 use crate::error::Error;
 use crate::host;
+use crate::memory_storage::{initial_bytes, type_max_bytes};
 use crate::pool::{MemorySlot, Pool};
 use crate::prelude::*;
 use crate::ranges::{Entry, Ranges};
@@ -88,35 +89,6 @@ pub(crate) struct LinearMemory {
 // SAFETY: the memory is plain bytes owned by this value; the pool it may come from is
 // thread-safe.
 unsafe impl Send for LinearMemory {}
-
-/// Largest number of bytes a memory of `ty` may ever have (per its index type and maximum).
-fn type_max_bytes(ty: &MemoryType) -> u64 {
-    let page = ty.page_size();
-    let index_limit: u128 = if ty.memory64 { 1 << 64 } else { 1 << 32 };
-    // The page count must also fit the index type (memory.size returns it).
-    let max_pages = (index_limit / u128::from(page)).min(index_limit - 1);
-    let by_index = max_pages * u128::from(page);
-    let by_max = ty
-        .maximum
-        .map_or(u128::MAX, |m| u128::from(m) * u128::from(page));
-    by_index.min(by_max).min(u128::from(u64::MAX)) as u64
-}
-
-/// The type's initial size in bytes, if it fits `reservation`.
-fn initial_bytes(ty: &MemoryType, reservation: u64) -> Result<u64, String> {
-    if ty.page_size_log2 > 16 {
-        return Err(format!("unsupported page size 2^{}", ty.page_size_log2));
-    }
-    ty.minimum
-        .checked_mul(ty.page_size())
-        .filter(|&b| b <= type_max_bytes(ty) && b <= reservation)
-        .ok_or_else(|| {
-            format!(
-                "memory minimum of {} pages exceeds the {reservation:#x}-byte reservation",
-                ty.minimum
-            )
-        })
-}
 
 /// Maps `len` bytes of `fd` at `offset` copy-on-write over `at`.
 ///

@@ -3,7 +3,7 @@
 //! `catch_traps`; the process goes on. A fault elsewhere kills it.
 
 use crate::code_registry::{self, CodeInfo};
-use crate::linear_memory::LinearMemory;
+use crate::platform::memory::LinearMemory;
 use crate::prelude::*;
 use crate::traphandlers::catch_traps;
 use core::ffi::c_void;

@@ -5,7 +5,7 @@ use super::ctx::WasiCtx;
 use super::errno::Errno;
 use super::memory::GuestMemory;
 use super::preview1::{Args, Impl, args, clock, fd_io, fd_stat, path_ops, poll, sock};
-use crate::shared_memory::MemoryView;
+use crate::memory_storage::MemoryView;
 use crate::{Caller, Error, Extern, FuncType, Linker, Val, ValType};
 
 /// The import module name of WASI preview1.

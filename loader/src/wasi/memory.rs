@@ -4,8 +4,8 @@
 //! outside the slice.
 
 use super::errno::{Errno, WasiResult};
+use crate::memory_storage::{MemoryView, load_bytes, store_bytes};
 use crate::prelude::*;
-use crate::shared_memory::{MemoryView, load_bytes, store_bytes};
 use std::borrow::Cow;
 use std::ops::Range;
 

@@ -7,8 +7,8 @@ use super::memory::GuestMemory;
 use super::preview1::{Args, Impl, args, fd_io, fd_stat, path_ops, poll};
 use super::types::{lookupflags, oflags, rights};
 use crate::Val;
+use crate::memory_storage::MemoryView;
 use crate::prelude::*;
-use crate::shared_memory::MemoryView;
 use std::path::{Path, PathBuf};
 
 /// A scratch directory removed on drop.
