@@ -6,7 +6,7 @@
  *   - modules: artifact files, artifact bytes, modules linked into the executable
  *     (`precast compile --link-name NAME`), integrity checks;
  *   - engine settings: verification level, trusted signature keys, required signatures,
- *     stack size, Spectre mitigations;
+ *     stack size, Spectre mitigations, signal handlers;
  *   - traps: trap codes, the `proc_exit` status, the message with its backtrace, frame
  *     names;
  *   - WASI preview1: a configuration (arguments, environment, stdio, preopened
@@ -92,6 +92,13 @@ WASM_API_EXTERN void precast_config_set_max_wasm_stack(wasm_config_t*, size_t);
 
 /* Refuse artifacts compiled with `--no-spectre-mitigations` (default: accept them). */
 WASM_API_EXTERN void precast_config_require_spectre_mitigations(wasm_config_t*, bool);
+
+/* Whether the engine installs the trap signal handlers (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+ * once per process) and a per-thread alternate signal stack. Default: true. With false,
+ * for hosts that own those signals, nothing is installed and only artifacts compiled with
+ * `precast compile --no-signals` load (their traps are all raised by calls into the
+ * runtime); others are refused with a message saying so. */
+WASM_API_EXTERN void precast_config_set_signal_handlers(wasm_config_t*, bool);
 
 /* ------------------------------------------------------------------------------------ */
 /* Modules                                                                              */

@@ -1,5 +1,5 @@
 //! precast.h's engine settings on `wasm_config_t`: verification level, trusted keys,
-//! required signatures, stack size, Spectre mitigations.
+//! required signatures, stack size, Spectre mitigations, signal handlers.
 
 use crate::error::{result_ptr, set_last_error};
 use crate::store::{Verification, wasm_config_t};
@@ -113,6 +113,16 @@ pub unsafe extern "C" fn precast_config_require_spectre_mitigations(
         // SAFETY: NULL or a live config, per the header.
         if let Ok(c) = unsafe { config(c) } {
             c.config.require_spectre_mitigations = require;
+        }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn precast_config_set_signal_handlers(c: *mut wasm_config_t, install: bool) {
+    guard((), || {
+        // SAFETY: NULL or a live config, per the header.
+        if let Ok(c) = unsafe { config(c) } {
+            c.config.signal_handlers(install);
         }
     })
 }

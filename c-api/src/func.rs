@@ -327,7 +327,7 @@ pub unsafe extern "C" fn wasm_func_call(
             // SAFETY: NULL or valid objects and vectors, per the header.
             match unsafe { call(f, args, results) } {
                 Ok(()) => std::ptr::null_mut(),
-                Err(t) => trap_ptr(t),
+                Err(t) => trap_ptr(*t),
             }
         },
     )
@@ -341,8 +341,8 @@ unsafe fn call(
     f: *const wasm_ref_t,
     args: *const CVec<wasm_val_t>,
     results: *mut CVec<wasm_val_t>,
-) -> Result<(), TrapObj> {
-    let api = |m: String| TrapObj::with_message(m);
+) -> Result<(), Box<TrapObj>> {
+    let api = |m: String| Box::new(TrapObj::with_message(m));
     // SAFETY: per this function's contract.
     let (cell, func) = unsafe { func_of(f) }.map_err(api)?;
     let ty = cell.with(|s| func.ty(&s)).map_err(|e| api(e.to_string()))?;
@@ -379,7 +379,7 @@ unsafe fn call(
     }
     let mut out: Vec<Val> = ty.results.iter().map(Val::default_for).collect();
     cell.with(|s| func.call(&mut &mut *s, &params, &mut out))
-        .map_err(TrapObj::from_error)?;
+        .map_err(|e| Box::new(TrapObj::from_error(e)))?;
     let vals = from_vals(&cell, &out).map_err(api)?;
     for (slot, v) in slots.iter_mut().zip(vals) {
         *slot = v;

@@ -223,8 +223,9 @@ pub(crate) unsafe fn copy<T: Elem>(out: *mut CVec<T>, src: *const CVec<T>) {
         if out.is_null() {
             return;
         }
-        // SAFETY: NULL or a valid vector with valid elements, per this function's contract.
+        // SAFETY: NULL or a valid vector, per this function's contract.
         let v = match unsafe { src.as_ref() } {
+            // SAFETY: a valid vector with valid elements, per this function's contract.
             Some(src) => unsafe { src.deep_copy() },
             None => CVec::empty(),
         };

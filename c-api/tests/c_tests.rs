@@ -18,6 +18,12 @@ fn write_artifacts(dir: &Path) -> PathBuf {
         let bytes = compile(&wat.join(format!("{name}.wat")), None);
         std::fs::write(dir.join(format!("{name}.pcst")), bytes).unwrap();
     }
+    // Without signal-based traps (`precast compile --no-signals`).
+    let mut no_signals = precast_compiler::Config::default();
+    no_signals.settings.signals_based_traps = false;
+    no_signals.settings.bounds_checks = precast_compiler::format::header::BoundsChecks::Explicit;
+    let bytes = compile_with(&wat.join("linked.wat"), &no_signals);
+    std::fs::write(dir.join("linked.nosignals.pcst"), bytes).unwrap();
     let basic = std::fs::read(dir.join("basic.pcst")).unwrap();
     std::fs::write(dir.join("truncated.pcst"), &basic[..basic.len() / 2]).unwrap();
     let wasm = wat::parse_file(wat.join("basic.wat")).unwrap();
@@ -36,7 +42,11 @@ fn write_artifacts(dir: &Path) -> PathBuf {
     let mut signed = std::fs::read(dir.join("linked.pcst")).unwrap();
     precast_compiler::signing::sign(&mut signed, &key).unwrap();
     std::fs::write(dir.join("linked.signed.pcst"), signed).unwrap();
-    std::fs::write(dir.join("not_a_key.pem"), "-----BEGIN PUBLIC KEY-----\nnope\n").unwrap();
+    std::fs::write(
+        dir.join("not_a_key.pem"),
+        "-----BEGIN PUBLIC KEY-----\nnope\n",
+    )
+    .unwrap();
 
     std::fs::create_dir_all(dir.join("data")).unwrap();
     std::fs::write(dir.join("data/hello.txt"), "hello from a file").unwrap();
@@ -86,13 +96,26 @@ fn c_tests_pass() {
         .and_then(|s| s.split("--- end ---").next())
         .expect("the inherited run's output");
     assert!(
-        inherited.starts_with(&format!("arg: {}\narg: {}\n", precast_exe.display(), dir.display())),
+        inherited.starts_with(&format!(
+            "arg: {}\narg: {}\n",
+            precast_exe.display(),
+            dir.display()
+        )),
         "inherited arguments:\n{inherited}"
     );
-    assert!(inherited.contains("env: PATH="), "inherited environment:\n{inherited}");
-    assert!(inherited.contains("stdin: \n"), "inherited (empty) stdin:\n{inherited}");
+    assert!(
+        inherited.contains("env: PATH="),
+        "inherited environment:\n{inherited}"
+    );
+    assert!(
+        inherited.contains("stdin: \n"),
+        "inherited (empty) stdin:\n{inherited}"
+    );
 
-    println!("C checks: {n_wasm} (wasm.h) + {n_precast} (precast.h) = {}", n_wasm + n_precast);
+    println!(
+        "C checks: {n_wasm} (wasm.h) + {n_precast} (precast.h) = {}",
+        n_wasm + n_precast
+    );
     assert!(n_wasm > 300 && n_precast > 100, "too few checks ran");
 }
 
@@ -108,7 +131,11 @@ fn declared_functions() -> BTreeSet<String> {
         .output()
         .expect("run cc -E");
     let _ = std::fs::remove_file(&src);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     text.split("__precast_api__")
         .skip(1)
@@ -154,7 +181,11 @@ fn identifiers_used(file: &Path) -> BTreeSet<String> {
         .arg(file)
         .output()
         .expect("run cc -E");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let own = file.file_name().unwrap().to_string_lossy().into_owned();
     let mut in_file = false;
@@ -183,13 +214,19 @@ fn headers_match_exports_and_tests_use_them_all() {
     let missing: Vec<_> = declared.difference(&exported).collect();
     let undeclared: Vec<_> = exported.difference(&declared).collect();
     assert!(missing.is_empty(), "declared but not exported: {missing:?}");
-    assert!(undeclared.is_empty(), "exported but not declared: {undeclared:?}");
+    assert!(
+        undeclared.is_empty(),
+        "exported but not declared: {undeclared:?}"
+    );
 
     let tests = crate_dir().join("tests");
     let mut used = identifiers_used(&tests.join("test_wasm.c"));
     used.extend(identifiers_used(&tests.join("test_precast.c")));
     let untested: Vec<_> = declared.iter().filter(|f| !used.contains(*f)).collect();
-    assert!(untested.is_empty(), "functions no C test calls: {untested:?}");
+    assert!(
+        untested.is_empty(),
+        "functions no C test calls: {untested:?}"
+    );
     let wasm_h = declared.iter().filter(|f| f.starts_with("wasm_")).count();
     println!(
         "{} functions exported ({wasm_h} of wasm.h, {} of precast.h), all called by the C tests",

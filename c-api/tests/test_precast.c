@@ -262,6 +262,33 @@ static void test_limits(void) {
   wasm_engine_delete(e);
 }
 
+static void test_signal_handlers(void) {
+  /* An engine that installs no signal handlers loads only --no-signals artifacts. */
+  wasm_config_t* c = wasm_config_new();
+  precast_config_set_signal_handlers(c, false);
+  wasm_engine_t* e = wasm_engine_new_with_config(c);
+  wasm_module_t* m = NULL;
+  CHECK_ERR(precast_module_from_file(e, path_of("linked.pcst"), &m), "signal-based traps");
+  CHECK_OK(precast_module_from_file(e, path_of("linked.nosignals.pcst"), &m));
+  wasm_store_t* s = wasm_store_new(e);
+  wasm_extern_vec_t none = WASM_EMPTY_VEC;
+  wasm_instance_t* inst = wasm_instance_new(s, m, &none, NULL);
+  CHECK(inst != NULL, "instantiate a --no-signals module");
+  int32_t n = 10, div[2] = {1, 0};
+  wasm_val_t out[1] = {WASM_INIT_VAL};
+  CHECK(call(m, inst, "fib", 1, &n, out, 1) == NULL && out[0].of.i32 == 55, "fib(10)");
+  wasm_trap_t* t = call(m, inst, "ratio", 2, div, out, 1);
+  precast_trap_code_t code = 0;
+  CHECK(t != NULL && precast_trap_code(t, &code) && code == PRECAST_TRAP_INTEGER_DIVISION_BY_ZERO,
+        "a trap without signals");
+  wasm_trap_delete(t);
+  precast_config_set_signal_handlers(NULL, true);
+  wasm_instance_delete(inst);
+  wasm_module_delete(m);
+  wasm_store_delete(s);
+  wasm_engine_delete(e);
+}
+
 static const char* expected_stdout =
     "arg: wasi\narg: a\narg: b\nenv: GREETING=hi\nstdin: input!\nfile: hello from a file\n";
 
@@ -518,6 +545,7 @@ int main(int argc, char** argv) {
   test_verification();
   test_signatures();
   test_limits();
+  test_signal_handlers();
   test_wasi(argv[0]);
   test_linker();
   printf("%d checks passed\n", checks_passed);

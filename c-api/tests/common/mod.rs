@@ -22,12 +22,17 @@ pub fn scratch(name: &str) -> PathBuf {
 /// Compiles the wat (or wasm) file `src` to artifact bytes, as a linkable object when
 /// `link_name` is given.
 pub fn compile(src: &Path, link_name: Option<&str>) -> Vec<u8> {
-    let text = std::fs::read(src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
     let config = precast_compiler::Config {
         link_name: link_name.map(str::to_string),
         ..precast_compiler::Config::default()
     };
-    precast_compiler::compile(&text, &config)
+    compile_with(src, &config)
+}
+
+/// Compiles the wat (or wasm) file `src` to artifact bytes with `config`.
+pub fn compile_with(src: &Path, config: &precast_compiler::Config) -> Vec<u8> {
+    let text = std::fs::read(src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    precast_compiler::compile(&text, config)
         .unwrap_or_else(|e| panic!("compiling {}: {e}", src.display()))
 }
 
@@ -58,17 +63,25 @@ pub const SYSTEM_LIBS: &[&str] = &["-lpthread", "-ldl", "-lm"];
 pub fn build_c(sources: &[PathBuf], objects: &[PathBuf], out: &Path) {
     let include = crate_dir().join("include");
     let mut cmd = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
-        .arg("-I")
-        .arg(&include)
-        .arg("-I")
-        .arg(crate_dir().join("tests"))
-        .args(sources)
-        .args(objects)
-        .arg(lib_dir().join("libprecast.a"))
-        .args(SYSTEM_LIBS)
-        .arg("-o")
-        .arg(out);
+    cmd.args([
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+        "-g",
+        "-O1",
+    ])
+    .arg("-I")
+    .arg(&include)
+    .arg("-I")
+    .arg(crate_dir().join("tests"))
+    .args(sources)
+    .args(objects)
+    .arg(lib_dir().join("libprecast.a"))
+    .args(SYSTEM_LIBS)
+    .arg("-o")
+    .arg(out);
     let o = cmd.output().expect("run cc");
     assert!(
         o.status.success(),
