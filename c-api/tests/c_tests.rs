@@ -234,3 +234,43 @@ fn headers_match_exports_and_tests_use_them_all() {
         declared.len() - wasm_h
     );
 }
+
+#[test]
+fn headers_compile_as_c99_and_cxx() {
+    let include = crate_dir().join("include");
+    let dir = scratch("headers");
+    let src = dir.join("both.c");
+    std::fs::write(
+        &src,
+        "#include \"precast.h\"\n#include \"wasm.h\"\nint main(void) { return 0; }\n",
+    )
+    .unwrap();
+    let cxx = dir.join("both.cc");
+    std::fs::copy(&src, &cxx).unwrap();
+    let mut compilers = vec![("cc", "-std=c99", &src)];
+    // C++ (the standard's value macros use designated initializers: C++20).
+    if Command::new("c++").arg("--version").output().is_ok() {
+        compilers.push(("c++", "-std=c++20", &cxx));
+    }
+    for (compiler, std, file) in compilers {
+        let out = Command::new(compiler)
+            .args([
+                std,
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-pedantic",
+                "-fsyntax-only",
+                "-I",
+            ])
+            .arg(&include)
+            .arg(file)
+            .output()
+            .expect("run the compiler");
+        assert!(
+            out.status.success(),
+            "{compiler} {std}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
