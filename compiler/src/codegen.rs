@@ -78,6 +78,8 @@ pub fn compile_all(
     jobs.extend((0..ntypes).map(Job::Exit));
 
     let run = |(builder_ctx, ctx): &mut (FunctionBuilderContext, Context), job: Job<'_>| {
+        // Wasm functions without signal-based traps get their traps rewritten into calls.
+        let mut calls_for_traps = false;
         let (func, what) = match job {
             Job::Func(input) => {
                 let mut validator = input.validator.into_validator(Default::default());
@@ -88,6 +90,7 @@ pub fn compile_all(
                     &mut validator,
                     builder_ctx,
                 )?;
+                calls_for_traps = !config.settings.signals_based_traps;
                 (f, format!("{}", input.index))
             }
             Job::Entry(ty) => (
@@ -99,7 +102,15 @@ pub fn compile_all(
                 format!("exit trampoline for type {ty}"),
             ),
         };
-        compile_one(ctx, isa, func, &what, config.settings.signals_based_traps)
+        let rewrite = calls_for_traps.then_some(&env);
+        compile_one(
+            ctx,
+            isa,
+            func,
+            &what,
+            rewrite,
+            config.settings.signals_based_traps,
+        )
     };
 
     let compiled: Vec<CompiledFunc> = if config.parallel {
@@ -139,6 +150,7 @@ fn compile_one(
     isa: &dyn TargetIsa,
     func: ir::Function,
     what: &str,
+    rewrite_traps: Option<&ModuleEnv<'_>>,
     signals_based_traps: bool,
 ) -> Result<CompiledFunc, CompileError> {
     ctx.clear();
@@ -147,6 +159,16 @@ fn compile_one(
         func: what.to_string(),
         message,
     };
+    if let Some(env) = rewrite_traps {
+        // Optimize first (merging redundant trap checks), then turn the remaining traps
+        // into calls; `compile` optimizes the result again.
+        ctx.optimize(isa, &mut ControlPlane::default())
+            .map_err(|e| err(format!("{e:?}")))?;
+        translate::raise_traps_by_calls(&mut ctx.func, env).map_err(err)?;
+        // The control flow changed: the verifier checks the analyses against it.
+        ctx.compute_cfg();
+        ctx.compute_domtree();
+    }
     let compiled = ctx
         .compile(isa, &mut ControlPlane::default())
         .map_err(|e| err(format!("{:?}", e.inner)))?;

@@ -5,6 +5,7 @@
 //! equal the `<name>.stdout.expected`/`<name>.stderr.expected` files beside the program. A
 //! program without them fails, unless it is listed, with the reason, as expecting no output.
 
+use crate::compile::Mode;
 use precast_loader::wasi::{self, OutputBuffer, WasiCtx, WasiCtxBuilder};
 use precast_loader::{Engine, Error, FuncType, Linker, Module, Store};
 use rayon::prelude::*;
@@ -31,11 +32,11 @@ pub fn programs(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Compiles and runs one program; returns its exit status, stdout and stderr.
-fn run(wasm: &Path) -> Result<(i32, Vec<u8>, Vec<u8>), String> {
+/// Compiles and runs one program in `mode`; returns its exit status, stdout and stderr.
+fn run(wasm: &Path, mode: Mode) -> Result<(i32, Vec<u8>, Vec<u8>), String> {
     let bytes = std::fs::read(wasm).map_err(|e| e.to_string())?;
-    let artifact = crate::compile::compile(&bytes).map_err(|e| format!("compile: {e}"))?;
-    let engine = Engine::default();
+    let artifact = crate::compile::compile_in(&bytes, mode).map_err(|e| format!("compile: {e}"))?;
+    let engine = Engine::new(&mode.engine_config());
     let module = Module::from_bytes(&engine, &artifact).map_err(|e| format!("load: {e}"))?;
     let dir = wasm.parent().ok_or("no parent directory")?;
     let (stdout, stderr) = (OutputBuffer::new(), OutputBuffer::new());
@@ -113,7 +114,12 @@ fn expected(wasm: &Path, stream: &str) -> Result<Vec<u8>, String> {
 
 /// Runs one program and compares its exit status and output with the expected ones.
 pub fn check(wasm: &Path) -> Result<(), String> {
-    let (status, out, err) = run(wasm)?;
+    check_in(wasm, Mode::Default)
+}
+
+/// [`check`], compiling and loading in `mode`.
+pub fn check_in(wasm: &Path, mode: Mode) -> Result<(), String> {
+    let (status, out, err) = run(wasm, mode)?;
     let mut problems = Vec::new();
     if status != 0 {
         problems.push(format!("exit status {status}"));
@@ -153,6 +159,11 @@ pub type Outcome = (String, Result<(), String>, f64);
 
 /// Runs every program under `root` in parallel, printing a line per program to stderr.
 pub fn run_all(root: &Path) -> Vec<Outcome> {
+    run_all_in(root, Mode::Default)
+}
+
+/// [`run_all`], compiling and loading in `mode`.
+pub fn run_all_in(root: &Path, mode: Mode) -> Vec<Outcome> {
     let results: Vec<Outcome> = programs(root)
         .par_iter()
         .map(|p| {
@@ -162,7 +173,7 @@ pub fn run_all(root: &Path) -> Vec<Outcome> {
                 .unwrap_or(p)
                 .to_string_lossy()
                 .into_owned();
-            (name, check(p), t.elapsed().as_secs_f64())
+            (name, check_in(p, mode), t.elapsed().as_secs_f64())
         })
         .collect();
     for (name, r, secs) in &results {

@@ -1,8 +1,9 @@
 //! The whole spec testsuite compiled with explicit bounds checks and without signal-based
 //! traps (`precast compile --no-signals`), run by an engine that installs no signal handlers,
-//! passes exactly what the default mode passes, file by file. The faulting signals are at
-//! their default action (death) during the run and still are afterwards: no directive's trap
-//! depended on one. (Its own test binary: nothing else in this process installs a handler.)
+//! passes exactly what the default mode passes, file by file, and every sightglass program
+//! gives its expected output in that mode. The faulting signals are at their default action
+//! (death) during these runs and still are afterwards: no trap depended on one. (Its own test
+//! binary: nothing else in this process installs a handler.)
 
 use precast_tests::compile::Mode;
 use precast_tests::spec;
@@ -33,7 +34,7 @@ fn totals(c: &BTreeMap<String, (usize, usize)>) -> (usize, usize) {
 }
 
 #[test]
-fn spec_suite_without_signal_handlers_matches_the_default_mode() {
+fn suites_without_signal_handlers_match_the_default_mode() {
     let root = spec::testsuite_dir().unwrap_or_else(|e| panic!("{e}"));
     // Rust's own SIGSEGV/SIGBUS handler (main-thread stack overflow) goes too.
     for (sig, name) in SIGNALS {
@@ -53,6 +54,18 @@ fn spec_suite_without_signal_handlers_matches_the_default_mode() {
         ..Default::default()
     };
     let without = counts(&spec::run(&root, &[], &no_signals));
+    let sightglass = precast_tests::sightglass::suite_dir().unwrap_or_else(|e| panic!("{e}"));
+    let programs = precast_tests::sightglass::run_all_in(&sightglass, Mode::NoSignals);
+    assert!(!programs.is_empty(), "no sightglass programs");
+    let failed: Vec<&str> = programs
+        .iter()
+        .filter(|(_, r, _)| r.is_err())
+        .map(|(name, _, _)| name.as_str())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "sightglass programs failing without signal handlers: {failed:?}"
+    );
     for (sig, name) in SIGNALS {
         assert_eq!(
             disposition(sig),

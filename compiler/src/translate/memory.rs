@@ -92,7 +92,12 @@ impl Translator<'_, '_> {
                 index
             } else {
                 let end_v = self.b.ins().iconst(self.env.ptr, end as i64);
-                self.uadd_overflow_trap(index, end_v, TrapCode::MemoryOutOfBounds)
+                if is64 {
+                    self.uadd_overflow_trap(index, end_v, TrapCode::MemoryOutOfBounds)
+                } else {
+                    // A 32-bit index plus at most i64::MAX cannot wrap.
+                    self.b.ins().iadd(index, end_v)
+                }
             };
             let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end_addr, len);
             self.trapnz(oob, TrapCode::MemoryOutOfBounds);
@@ -123,14 +128,15 @@ impl Translator<'_, '_> {
         self.b.ins().select_spectre_guard(oob, null, addr)
     }
 
-    /// Flags of a wasm linear-memory access: little-endian; with signal-based traps it may
-    /// fault out of bounds (a guard page), without it never faults (every access is checked
-    /// explicitly) and is no trap site.
+    /// Flags of a wasm linear-memory access: little-endian, in the linear-memory alias region;
+    /// with signal-based traps it may fault out of bounds (a guard page), without it never
+    /// faults (every access is checked explicitly) and is no trap site.
     pub(crate) fn heap_flags(&self) -> ir::MemFlagsData {
         let code = self.signals().then(|| trap(TrapCode::MemoryOutOfBounds));
         ir::MemFlagsData::new()
             .with_endianness(ir::Endianness::Little)
             .with_trap_code(code)
+            .with_alias_region(Some(self.regions.heap))
     }
 
     /// A load of `mem_ty` extended to `result` (`signed` selects sign extension).

@@ -14,7 +14,7 @@ mod tables;
 mod traps;
 
 pub use env::{ModuleEnv, from_ir_trap, trap};
-pub use traps::{builtin_signature, frame_size_bound};
+pub use traps::{builtin_signature, frame_size_bound, raise_traps_by_calls};
 
 use crate::CompileError;
 use control::{Frame, FrameKind};
@@ -64,13 +64,43 @@ pub(crate) struct Translator<'m, 'f> {
     direct: HashMap<u32, ir::FuncRef>,
     /// Imported builtin signatures, by builtin index.
     builtin_sigs: HashMap<u32, ir::SigRef>,
-    /// Without signal-based traps: the cold block that raises each trap code, shared by
-    /// every site of the function that raises it (sealed when the body is done).
-    trap_blocks: HashMap<precast_format::TrapCode, ir::Block>,
+    /// The alias regions of linear-memory, mutable-global and table-element accesses: a
+    /// store to one does not clobber what code loaded from another or from the rest of the
+    /// VMContext (memory bases and lengths, table bases and lengths), which only calls and
+    /// other stores change.
+    pub(crate) regions: Regions,
+}
+
+/// Disjoint alias regions (see [`Translator::regions`]); everything else is in none.
+#[derive(Clone, Copy)]
+pub(crate) struct Regions {
+    /// Linear memories.
+    pub heap: ir::AliasRegion,
+    /// The values of mutable globals.
+    pub globals: ir::AliasRegion,
+    /// Table elements.
+    pub tables: ir::AliasRegion,
+}
+
+impl Regions {
+    fn new(func: &mut ir::Function) -> Regions {
+        let mut region = |user_id: u32, description: &'static str| {
+            func.dfg.alias_regions.insert(ir::AliasRegionData {
+                user_id,
+                description: description.into(),
+            })
+        };
+        Regions {
+            heap: region(1, "linear memories"),
+            globals: region(2, "mutable globals"),
+            tables: region(3, "table elements"),
+        }
+    }
 }
 
 impl<'m, 'f> Translator<'m, 'f> {
     fn new(env: &'m ModuleEnv<'m>, b: FunctionBuilder<'f>) -> Self {
+        let regions = Regions::new(b.func);
         Translator {
             env,
             b,
@@ -83,7 +113,7 @@ impl<'m, 'f> Translator<'m, 'f> {
             sigs: HashMap::new(),
             direct: HashMap::new(),
             builtin_sigs: HashMap::new(),
-            trap_blocks: HashMap::new(),
+            regions,
         }
     }
 
@@ -156,10 +186,6 @@ impl<'m, 'f> Translator<'m, 'f> {
         // The final `end` left us in the return block with the results on the stack.
         let results = std::mem::take(&mut self.stack);
         self.b.ins().return_(&results);
-        // Every branch to a trap block has been emitted.
-        for block in self.trap_blocks.values() {
-            self.b.seal_block(*block);
-        }
         Ok(())
     }
 
@@ -212,6 +238,30 @@ impl<'m, 'f> Translator<'m, 'f> {
         self.b
             .ins()
             .load(ty, ir::MemFlagsData::trusted(), base, offset as i32)
+    }
+
+    /// Loads a `ty` from VMContext-owned memory in alias region `region` (never traps).
+    pub(crate) fn load_in(
+        &mut self,
+        region: ir::AliasRegion,
+        ty: ir::Type,
+        base: ir::Value,
+        offset: u32,
+    ) -> ir::Value {
+        let flags = ir::MemFlagsData::trusted().with_alias_region(Some(region));
+        self.b.ins().load(ty, flags, base, offset as i32)
+    }
+
+    /// Stores `value` to VMContext-owned memory in alias region `region` (never traps).
+    pub(crate) fn store_in(
+        &mut self,
+        region: ir::AliasRegion,
+        value: ir::Value,
+        base: ir::Value,
+        offset: u32,
+    ) {
+        let flags = ir::MemFlagsData::trusted().with_alias_region(Some(region));
+        self.b.ins().store(flags, value, base, offset as i32);
     }
 
     /// Loads a `ty` that never changes during the instance's life (hoistable).
@@ -296,6 +346,7 @@ impl<'m, 'f> Translator<'m, 'f> {
         which: precast_format::builtins::Builtin,
         args: &[ir::Value],
     ) -> Vec<ir::Value> {
+        let vmctx = self.vmctx;
         let idx = which.index();
         let sig = match self.builtin_sigs.get(&idx) {
             Some(s) => *s,
@@ -319,9 +370,9 @@ impl<'m, 'f> Translator<'m, 'f> {
             );
         }
         let ptr = self.env.ptr;
-        let table = self.load_invariant(ptr, self.vmctx, self.env.offsets.builtins);
+        let table = self.load_invariant(ptr, vmctx, self.env.offsets.builtins);
         let fptr = self.load_invariant(ptr, table, idx * u32::from(self.env.offsets.pointer_size));
-        let mut all = vec![self.vmctx];
+        let mut all = vec![vmctx];
         all.extend_from_slice(args);
         let call = self.b.ins().call_indirect(sig, fptr, &all);
         self.b.inst_results(call).to_vec()

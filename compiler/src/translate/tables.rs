@@ -58,7 +58,7 @@ impl Translator<'_, '_> {
     pub(crate) fn op_table_get(&mut self, table: u32) {
         let index = self.pop();
         let addr = self.table_elem_addr(table, index);
-        let v = self.load_trusted(self.env.ptr, addr, 0);
+        let v = self.load_in(self.regions.tables, self.env.ptr, addr, 0);
         self.push(v);
     }
 
@@ -66,9 +66,7 @@ impl Translator<'_, '_> {
     pub(crate) fn op_table_set(&mut self, table: u32) {
         let (index, value) = self.pop2();
         let addr = self.table_elem_addr(table, index);
-        self.b
-            .ins()
-            .store(ir::MemFlagsData::trusted(), value, addr, 0);
+        self.store_in(self.regions.tables, value, addr, 0);
     }
 
     /// `table.size`.
@@ -164,7 +162,7 @@ impl Translator<'_, '_> {
         let (base, off, ty) = self.global_addr(index);
         let mutable = self.env.info.globals[index as usize].ty.mutable;
         let v = if mutable {
-            self.load_trusted(ty, base, off)
+            self.load_in(self.regions.globals, ty, base, off)
         } else {
             self.load_invariant(ty, base, off)
         };
@@ -175,9 +173,7 @@ impl Translator<'_, '_> {
     pub(crate) fn op_global_set(&mut self, index: u32) {
         let value = self.pop();
         let (base, off, _) = self.global_addr(index);
-        self.b
-            .ins()
-            .store(ir::MemFlagsData::trusted(), value, base, off as i32);
+        self.store_in(self.regions.globals, value, base, off);
     }
 
     /// `call` and `return_call`.
@@ -248,7 +244,7 @@ impl Translator<'_, '_> {
         let n = self.env.info.types[ty as usize].params.len();
         let params = self.popn(n);
         let addr = self.table_elem_addr(table, index);
-        let fref = self.load_trusted(self.env.ptr, addr, 0);
+        let fref = self.load_in(self.regions.tables, self.env.ptr, addr, 0);
         self.trapz(fref, TrapCode::IndirectCallToNull);
         let p = self.env.offsets.pointer_size;
         let actual = self.load_trusted(I32, fref, abi::func_ref::type_id(p));

@@ -1,20 +1,24 @@
 //! Raising traps.
 //!
-//! With signal-based traps ([`Settings::signals_based_traps`]), a trap is a Cranelift trapping
-//! instruction (`trap`, `trapnz`, a faulting load, `sdiv`, `fcvt_to_sint`, the prologue's
-//! stack check) whose fault the loader's signal handler turns into a trap.
+//! The translator emits Cranelift's trap instructions (`trap`, `trapz`, `trapnz`,
+//! `uadd_overflow_trap`) for every trap condition. With signal-based traps
+//! ([`Settings::signals_based_traps`]) they stay, along with faulting loads, `sdiv`,
+//! `fcvt_to_sint` and the prologue's stack check, and the loader's signal handler turns
+//! their fault into a trap.
 //!
-//! Without, no trap depends on a fault or an illegal instruction: every trap condition is
-//! tested, and a true condition branches to a cold block that calls the `Trap` builtin with
-//! the trap code (one such block per code and function); the builtin unwinds to the host, and
-//! the `trap` instruction after the call is never executed. Integer division and remainder
-//! and float-to-int conversions are guarded before the instruction (Cranelift's own checks
-//! inside them become unreachable), and the stack limit is checked at the start of every body
-//! ([`abi::store::STACK_FRAME_BOUND`]).
+//! Without, no trap depends on a fault or an illegal instruction: memory accesses are all
+//! checked and flagged as not trapping; integer division and remainder and float-to-int
+//! conversions are guarded before the instruction (Cranelift's own checks inside them become
+//! unreachable); the stack limit is checked at the start of every body
+//! ([`abi::store::STACK_FRAME_BOUND`]); and after Cranelift's mid-end has merged redundant
+//! checks, [`raise_traps_by_calls`] turns every remaining trap instruction into a branch to a
+//! cold block, one per trap code and function, that calls the `Trap` builtin with the code;
+//! the builtin unwinds to the host, and the `trap` instruction after the call is never
+//! executed.
 //!
 //! [`Settings::signals_based_traps`]: precast_format::Settings::signals_based_traps
 
-use super::{Translator, env::trap};
+use super::{Translator, env::from_ir_trap, env::trap};
 use cranelift_codegen::ir::{
     self, InstBuilder,
     condcodes::{FloatCC, IntCC},
@@ -79,6 +83,119 @@ pub fn frame_size_bound(func: &ir::Function, frame_to_fp: u32, pointer_bytes: u3
     2 * u64::from(pointer_bytes) + u64::from(frame_to_fp) + tail_args
 }
 
+/// Without signal-based traps: rewrites every `trap`, `trapz` and `trapnz` of the optimized
+/// wasm function `func` into a branch to a cold block, one per trap code, that calls the
+/// `Trap` builtin with the code (and ends with a `trap` that is never executed, the
+/// builtin does not return). Afterwards no instruction of `func` depends on a fault: its
+/// memory accesses are all checked (and flagged as not trapping), its divisions and
+/// float-to-int conversions guarded (Cranelift's own checks inside them are unreachable).
+///
+/// The translator emits trap instructions and this runs after Cranelift's mid-end, so that
+/// the egraph merges redundant checks (a load and a store at one address, an access inside
+/// a loop checked before it) exactly as it does for code with signal-based traps; branches
+/// from the start would stay. The trap blocks read the VMContext from a frame slot the
+/// function fills at entry, so nothing is live into them and their call constrains no
+/// register of the code around the branches.
+pub fn raise_traps_by_calls(
+    func: &mut ir::Function,
+    env: &super::ModuleEnv<'_>,
+) -> Result<(), String> {
+    use cranelift_codegen::cursor::{Cursor, FuncCursor};
+    let Some(entry) = func.layout.entry_block() else {
+        return Ok(());
+    };
+    let mut sites = Vec::new();
+    for block in func.layout.blocks() {
+        for inst in func.layout.block_insts(block) {
+            match func.dfg.insts[inst] {
+                ir::InstructionData::CondTrap { opcode, arg, code } => {
+                    sites.push((inst, Some((arg, opcode == ir::Opcode::Trapz)), code))
+                }
+                ir::InstructionData::Trap { code, .. } => sites.push((inst, None, code)),
+                _ => {}
+            }
+        }
+    }
+    if sites.is_empty() {
+        return Ok(());
+    }
+    let ptr = env.ptr;
+    let vmctx = func.dfg.block_params(entry)[0];
+    let slot = func.create_sized_stack_slot(ir::StackSlotData::new(
+        ir::StackSlotKind::ExplicitSlot,
+        ptr.bytes(),
+        ptr.bytes().trailing_zeros() as u8,
+    ));
+    let sig = func.import_signature(builtin_signature(
+        Builtin::Trap,
+        ptr,
+        env.host_call_conv,
+        env.extend_i32_args,
+    ));
+    let mut pos = FuncCursor::new(func);
+    pos.goto_first_insertion_point(entry);
+    pos.ins().stack_store(ptr, vmctx, slot, 0);
+
+    let mut blocks: std::collections::HashMap<ir::TrapCode, ir::Block> = Default::default();
+    for (inst, cond, code) in sites {
+        let raise = *blocks.entry(code).or_insert_with(|| {
+            let b = pos.func.dfg.make_block();
+            pos.func.layout.append_block(b);
+            pos.func.layout.set_cold(b);
+            b
+        });
+        match cond {
+            Some((arg, when_zero)) => {
+                let cont = pos.func.dfg.make_block();
+                let next = pos.func.layout.next_inst(inst).ok_or("trap ends a block")?;
+                // `cont` takes the instructions after the trap, right after its block.
+                pos.func.layout.split_block(cont, next);
+                if when_zero {
+                    pos.func.replace(inst).brif(arg, cont, &[], raise, &[]);
+                } else {
+                    pos.func.replace(inst).brif(arg, raise, &[], cont, &[]);
+                }
+            }
+            None => {
+                pos.func.replace(inst).jump(raise, &[]);
+            }
+        }
+    }
+    // Every trapping instruction is gone (the `trap`s added below are never reached).
+    for block in pos.func.layout.blocks() {
+        for inst in pos.func.layout.block_insts(block) {
+            let op = pos.func.dfg.insts[inst].opcode();
+            if matches!(
+                op,
+                ir::Opcode::Trap
+                    | ir::Opcode::Trapz
+                    | ir::Opcode::Trapnz
+                    | ir::Opcode::UaddOverflowTrap
+            ) {
+                return Err(format!("`{op}` left in code without signal-based traps"));
+            }
+        }
+    }
+    let p = u32::from(env.offsets.pointer_size);
+    let builtins = env.offsets.builtins as i32;
+    let mut blocks: Vec<(ir::TrapCode, ir::Block)> = blocks.into_iter().collect();
+    blocks.sort_by_key(|(code, _)| code.as_raw());
+    for (code, block) in blocks {
+        pos.goto_bottom(block);
+        let flags = ir::MemFlagsData::trusted().with_readonly();
+        let v = pos.ins().stack_load(ptr, ptr, slot, 0);
+        let table = pos.ins().load(ptr, flags, v, builtins);
+        let f = pos
+            .ins()
+            .load(ptr, flags, table, (Builtin::Trap.index() * p) as i32);
+        let ours = from_ir_trap(code).ok_or("a trap code that is not Precast's")?;
+        let c = pos.ins().iconst(I32, i64::from(ours as u8));
+        pos.ins().call_indirect(sig, f, &[v, c]);
+        pos.ins().trap(code);
+    }
+    Ok(())
+}
+
 /// The exclusive bounds `(low, high)` of the f64 values whose truncation fits an integer of
 /// `bits` bits (`signed` or not): every f64 strictly between them converts.
 fn fcvt_bounds(signed: bool, bits: u32) -> (f64, f64) {
@@ -101,67 +218,26 @@ pub(crate) enum DivOp {
 }
 
 impl Translator<'_, '_> {
-    /// Ends the current block with a branch to the trap block of `code`, taken when `cond`
-    /// is non-zero (`when_zero`: zero), always when `cond` is `None`; translation continues
-    /// in a new block (unreachable for `None`).
-    fn branch_to_trap(&mut self, cond: Option<ir::Value>, when_zero: bool, code: TrapCode) {
-        let (block, fresh) = match self.trap_blocks.get(&code) {
-            Some(b) => (*b, false),
-            None => {
-                let b = self.b.create_block();
-                self.b.set_cold_block(b);
-                self.trap_blocks.insert(code, b);
-                (b, true)
-            }
-        };
-        let cont = self.b.create_block();
-        match cond {
-            Some(c) if when_zero => self.b.ins().brif(c, cont, &[], block, &[]),
-            Some(c) => self.b.ins().brif(c, block, &[], cont, &[]),
-            None => self.b.ins().jump(block, &[]),
-        };
-        self.b.seal_block(cont);
-        if fresh {
-            self.b.switch_to_block(block);
-            let c = self.b.ins().iconst(I32, i64::from(code as u8));
-            self.call_builtin(Builtin::Trap, &[c]);
-            // Never reached: the builtin does not return.
-            self.b.ins().trap(trap(code));
-        }
-        self.b.switch_to_block(cont);
-    }
-
     /// Traps with `code` unconditionally; translation continues in an unreachable block.
     pub(crate) fn trap_now(&mut self, code: TrapCode) {
-        if self.signals() {
-            self.b.ins().trap(trap(code));
-            let c = self.b.create_block();
-            self.b.seal_block(c);
-            self.b.switch_to_block(c);
-        } else {
-            self.branch_to_trap(None, false, code);
-        }
+        self.b.ins().trap(trap(code));
+        let c = self.b.create_block();
+        self.b.seal_block(c);
+        self.b.switch_to_block(c);
     }
 
     /// Traps with `code` if `v` is non-zero.
     pub(crate) fn trapnz(&mut self, v: ir::Value, code: TrapCode) {
-        if self.signals() {
-            self.b.ins().trapnz(v, trap(code));
-        } else {
-            self.branch_to_trap(Some(v), false, code);
-        }
+        self.b.ins().trapnz(v, trap(code));
     }
 
     /// Traps with `code` if `v` is zero.
     pub(crate) fn trapz(&mut self, v: ir::Value, code: TrapCode) {
-        if self.signals() {
-            self.b.ins().trapz(v, trap(code));
-        } else {
-            self.branch_to_trap(Some(v), true, code);
-        }
+        self.b.ins().trapz(v, trap(code));
     }
 
-    /// `a + b`, trapping with `code` on unsigned overflow.
+    /// `a + b`, trapping with `code` on unsigned overflow (without signal-based traps as an
+    /// explicit `trapnz` of the overflow flag, which [`raise_traps_by_calls`] rewrites).
     pub(crate) fn uadd_overflow_trap(
         &mut self,
         a: ir::Value,

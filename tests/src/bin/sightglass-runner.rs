@@ -1,6 +1,7 @@
-//! `cargo xtask sightglass [--target TRIPLE]`: runs every sightglass program, compares its
-//! output with the expected files, prints a line per program and `N passed, N failed`, and
-//! exits non-zero on any failure. Cross-built for another target, it compiles through the
+//! `cargo xtask sightglass [--target TRIPLE] [--no-signals]`: runs every sightglass program,
+//! compares its output with the expected files, prints a line per program and `N passed, N
+//! failed`, and exits non-zero on any failure. `--no-signals`: compiled with explicit bounds
+//! checks and without signal-based traps, run by an engine without signal handlers. Cross-built for another target, it compiles through the
 //! build machine's compile server (see `precast_tests::compile`).
 
 use std::process::ExitCode;
@@ -14,7 +15,12 @@ fn main() -> ExitCode {
         }
     };
     let start = std::time::Instant::now();
-    let results = precast_tests::sightglass::run_all(&root);
+    let mode = if std::env::args().skip(1).any(|a| a == "--no-signals") {
+        precast_tests::compile::Mode::NoSignals
+    } else {
+        precast_tests::compile::Mode::Default
+    };
+    let results = precast_tests::sightglass::run_all_in(&root, mode);
     if results.is_empty() {
         eprintln!("error: no programs under {}", root.display());
         return ExitCode::FAILURE;
