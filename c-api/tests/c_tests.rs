@@ -58,7 +58,12 @@ fn write_artifacts(dir: &Path) -> PathBuf {
 
 /// Runs a C test program and returns its number of passed checks.
 fn run_c_test(exe: &Path, dir: &Path) -> (usize, String) {
-    let out = run(exe, &[dir]);
+    let out = Command::new(exe)
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .env("ASAN_OPTIONS", "detect_leaks=1")
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -76,18 +81,29 @@ fn run_c_test(exe: &Path, dir: &Path) -> (usize, String) {
     (n, stdout)
 }
 
-#[test]
-fn c_tests_pass() {
-    let dir = scratch("tests");
+/// Builds the C tests with `flags` into a scratch folder `name` and runs them: the check
+/// counts (wasm.h, precast.h). `None` if they do not build with these (extra) flags.
+fn run_c_tests(name: &str, flags: &[&str]) -> Option<(usize, usize)> {
+    let dir = scratch(name);
     let object = write_artifacts(&dir);
     let tests = crate_dir().join("tests");
 
     let wasm_exe = dir.join("test_wasm");
-    build_c(&[tests.join("test_wasm.c")], &[], &wasm_exe);
+    if let Err(e) = build_c_with(&[tests.join("test_wasm.c")], &[], &wasm_exe, flags) {
+        assert!(!flags.is_empty(), "{e}");
+        println!("SKIPPED: the C tests do not build with {flags:?}: {e}");
+        return None;
+    }
     let (n_wasm, _) = run_c_test(&wasm_exe, &dir);
 
     let precast_exe = dir.join("test_precast");
-    build_c(&[tests.join("test_precast.c")], &[object], &precast_exe);
+    build_c_with(
+        &[tests.join("test_precast.c")],
+        &[object],
+        &precast_exe,
+        flags,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let (n_precast, stdout) = run_c_test(&precast_exe, &dir);
     // The WASI program that inherited this process's argv, environment and stdio.
     let inherited = stdout
@@ -112,11 +128,28 @@ fn c_tests_pass() {
         "inherited (empty) stdin:\n{inherited}"
     );
 
+    assert!(n_wasm > 300 && n_precast > 100, "too few checks ran");
+    Some((n_wasm, n_precast))
+}
+
+#[test]
+fn c_tests_pass() {
+    let (n_wasm, n_precast) = run_c_tests("tests", &[]).expect("the C tests build");
     println!(
         "C checks: {n_wasm} (wasm.h) + {n_precast} (precast.h) = {}",
         n_wasm + n_precast
     );
-    assert!(n_wasm > 300 && n_precast > 100, "too few checks ran");
+}
+
+/// The same programs under AddressSanitizer and LeakSanitizer: no invalid access to the
+/// heap, no double or mismatched free, no leak (the Rust side allocates with the C
+/// library's malloc, which the sanitizer intercepts).
+#[test]
+fn c_tests_pass_under_address_sanitizer() {
+    let flags = ["-fsanitize=address", "-fno-omit-frame-pointer"];
+    if let Some((a, b)) = run_c_tests("asan", &flags) {
+        println!("C checks under ASan/LSan: {}", a + b);
+    }
 }
 
 /// The names of the functions `header` (with what it includes) declares, from the

@@ -61,6 +61,16 @@ pub const SYSTEM_LIBS: &[&str] = &["-lpthread", "-ldl", "-lm"];
 /// Compiles and links the C program `sources` (plus `objects`) against `libprecast.a` into
 /// `out`; panics with the compiler's output on failure.
 pub fn build_c(sources: &[PathBuf], objects: &[PathBuf], out: &Path) {
+    build_c_with(sources, objects, out, &[]).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// [`build_c`] with extra compiler flags; the compiler's output on failure.
+pub fn build_c_with(
+    sources: &[PathBuf],
+    objects: &[PathBuf],
+    out: &Path,
+    flags: &[&str],
+) -> Result<(), String> {
     let include = crate_dir().join("include");
     let mut cmd = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
     cmd.args([
@@ -72,6 +82,7 @@ pub fn build_c(sources: &[PathBuf], objects: &[PathBuf], out: &Path) {
         "-g",
         "-O1",
     ])
+    .args(flags)
     .arg("-I")
     .arg(&include)
     .arg("-I")
@@ -82,14 +93,16 @@ pub fn build_c(sources: &[PathBuf], objects: &[PathBuf], out: &Path) {
     .args(SYSTEM_LIBS)
     .arg("-o")
     .arg(out);
-    let o = cmd.output().expect("run cc");
-    assert!(
-        o.status.success(),
-        "cc failed ({:?}):\n{}{}",
-        cmd,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = cmd.output().map_err(|e| format!("cannot run cc: {e}"))?;
+    if !o.status.success() {
+        return Err(format!(
+            "cc failed ({:?}):\n{}{}",
+            cmd,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    Ok(())
 }
 
 /// Runs `exe` with `args`, stdin empty; returns its output (panics if it cannot start).
