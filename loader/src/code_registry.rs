@@ -10,6 +10,8 @@ use precast_format::tables::TrapTable;
 
 /// What the signal handler needs to know about one module's code.
 #[derive(Debug)]
+// The trap table is read by the signal handler (the Linux platform).
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 pub(crate) struct CodeInfo {
     /// Address of the first byte of `.text`.
     pub text_start: usize,
@@ -23,6 +25,7 @@ pub(crate) struct CodeInfo {
     pub frame_pointers: bool,
 }
 
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 impl CodeInfo {
     /// Whether `pc` lies in this code.
     pub fn contains(&self, pc: usize) -> bool {

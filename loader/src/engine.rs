@@ -129,10 +129,11 @@ impl Default for Config {
             trusted_keys: Vec::new(),
             require_spectre_mitigations: false,
             pooling: None,
-            memory_cache: 8,
-            code_cache: 8,
+            // Caches and handlers belong to the Linux platform.
+            memory_cache: if cfg!(feature = "std") { 8 } else { 0 },
+            code_cache: if cfg!(feature = "std") { 8 } else { 0 },
             cpu_features: precast_format::CpuFeatures(u64::MAX),
-            signal_handlers: true,
+            signal_handlers: cfg!(feature = "std"),
         }
     }
 }
@@ -228,6 +229,7 @@ pub(crate) struct EngineInner {
     /// Released memory reservations kept for reuse (when not pooling).
     pub memory_cache: Option<alloc::sync::Arc<crate::pool::Pool>>,
     /// Released code mappings (`None`: [`Config::code_cache`] is 0).
+    #[cfg(feature = "std")]
     pub code_cache: Option<Arc<crate::code_cache::CodeCache>>,
 }
 
@@ -259,7 +261,14 @@ impl Engine {
     /// Creates an engine, failing if the pool of [`Config::pooling`] cannot be reserved.
     pub fn try_new(config: &Config) -> Result<Engine, crate::Error> {
         if config.signal_handlers {
+            #[cfg(feature = "std")]
             crate::traphandlers::init_signals();
+            #[cfg(not(feature = "std"))]
+            return Err(crate::Error::Api(
+                "signal handlers need the Linux platform (the `std` feature): use \
+                 Config::signal_handlers(false) and artifacts compiled with --no-signals"
+                    .into(),
+            ));
         }
         let pool = match &config.pooling {
             Some(limits) => Some(alloc::sync::Arc::new(
@@ -279,6 +288,7 @@ impl Engine {
                 types: TypeRegistry::default(),
                 pool,
                 memory_cache,
+                #[cfg(feature = "std")]
                 code_cache: code_cache(config),
             }),
         })
@@ -320,12 +330,14 @@ fn unpooled_engine(config: &Config) -> Engine {
             types: TypeRegistry::default(),
             pool: None,
             memory_cache: None,
+            #[cfg(feature = "std")]
             code_cache: code_cache(config),
         }),
     }
 }
 
 /// The code mapping cache of `config`.
+#[cfg(feature = "std")]
 fn code_cache(config: &Config) -> Option<Arc<crate::code_cache::CodeCache>> {
     (config.code_cache > 0).then(|| crate::code_cache::CodeCache::new(config.code_cache as usize))
 }

@@ -7,6 +7,7 @@ use crate::trap::Trap;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// Reading the artifact file failed.
+    #[cfg(feature = "std")]
     #[error("cannot read artifact `{path}`: {error}")]
     Io {
         /// The file.

@@ -95,6 +95,7 @@ impl Memory {
     }
 
     /// The shared memory this memory is, if it is one.
+    #[cfg(feature = "std")]
     pub fn shared(&self, store: &impl AsStore) -> Option<SharedMemory> {
         let store = store.as_store();
         store.check(self.store).ok()?;
@@ -147,6 +148,7 @@ impl Memory {
             MemoryStorage::Own(m) => {
                 buf.copy_from_slice(range(m.as_slice(), offset, buf.len()).ok_or_else(oob)?)
             }
+            #[cfg(feature = "std")]
             MemoryStorage::Shared(s) => s.read(offset, buf)?,
         }
         Ok(())
@@ -161,6 +163,7 @@ impl Memory {
             MemoryStorage::Own(m) => range_mut(m.as_mut_slice(), offset, buf.len())
                 .ok_or_else(oob)?
                 .copy_from_slice(buf),
+            #[cfg(feature = "std")]
             MemoryStorage::Shared(s) => s.write(offset, buf)?,
         }
         Ok(())

@@ -256,14 +256,8 @@ pub fn page_size() -> usize {
     rustix::param::page_size()
 }
 
-/// Size of a page of the minimal platform: the granule of its allocations (there is no
-/// virtual memory to protect).
-#[cfg(not(feature = "std"))]
-pub fn page_size() -> usize {
-    4096
-}
-
 /// Rounds `n` up to a multiple of the host page size (`None` on overflow).
+#[cfg(feature = "std")]
 pub fn round_up_to_page(n: usize) -> Option<usize> {
     let p = page_size();
     n.checked_add(p - 1).map(|v| v & !(p - 1))
@@ -338,6 +332,7 @@ pub fn main_stack_low_bound(sp: usize) -> Option<usize> {
 
 /// Room above `__libc_stack_end` allowed for the auxiliary vector, platform strings and
 /// alignment, beyond execve's quarter-of-the-limit bound on arguments and environment.
+#[cfg(feature = "std")]
 pub const MAIN_STACK_SLACK: usize = 64 * 1024;
 
 #[cfg(feature = "std")]
@@ -376,6 +371,7 @@ fn query_main_stack_bound() -> Option<(usize, usize)> {
 
 /// Stack the host keeps below wasm's stack limit when the thread's stack is smaller than
 /// the configured wasm stack (for host functions and builtins called from deep wasm).
+#[cfg(feature = "std")]
 pub const HOST_STACK_MARGIN: usize = 128 * 1024;
 
 /// The stack limit for wasm entered at stack pointer `sp`: `max_wasm_stack` below it, but

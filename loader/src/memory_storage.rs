@@ -92,7 +92,9 @@ impl MemoryStorage {
     }
 }
 
-/// A store memory's bytes, as the host may access them.
+/// A store memory's bytes, as the host may access them (shared ones only with `std`, read
+/// and written by WASI).
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 pub(crate) enum MemoryView<'a> {
     /// Nobody else can read or write them meanwhile.
     Exclusive(&'a mut [u8]),
@@ -100,6 +102,7 @@ pub(crate) enum MemoryView<'a> {
     Shared(&'a [AtomicU8]),
 }
 
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 impl MemoryView<'_> {
     /// Length in bytes.
     pub fn len(&self) -> usize {
@@ -128,6 +131,7 @@ impl MemoryView<'_> {
 
 /// Copies shared bytes out, one relaxed atomic load each (a racing writer's bytes may or may
 /// not be seen, as for any unsynchronized access in the threads proposal's memory model).
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 pub(crate) fn load_bytes(src: &[AtomicU8], out: &mut [u8]) {
     for (o, b) in out.iter_mut().zip(src) {
         *o = b.load(Ordering::Relaxed);

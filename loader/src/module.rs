@@ -2,6 +2,7 @@
 //! registered for trap handling.
 
 use crate::artifact::{self, Decoded, Sections};
+#[cfg(feature = "std")]
 use crate::code_cache::{CodeCache, CodeMapping};
 use crate::code_registry::{self, CodeInfo, Registration};
 use crate::engine::Engine;
@@ -10,17 +11,29 @@ use crate::host;
 use crate::platform::memory::ImageSource;
 use crate::prelude::*;
 use alloc::sync::Arc;
+#[cfg(feature = "std")]
 use core::ops::Range;
 use core::sync::atomic::{AtomicU64, Ordering};
+#[cfg(feature = "std")]
 use memmap2::{Mmap, MmapMut, MmapOptions};
 use precast_format::module::{
     DataSegment, ExternKind, FuncType, GlobalType, ImportKind, MemoryImage, MemoryType, TableType,
 };
 use precast_format::tables::{FuncTable, NameTable, TrampolineTable};
 use precast_format::{Header, ModuleInfo, VMOffsets};
+#[cfg(feature = "std")]
 use std::fs::File;
+#[cfg(feature = "std")]
 use std::os::fd::{AsFd, AsRawFd};
+#[cfg(feature = "std")]
 use std::path::Path;
+
+/// The artifact file a module keeps open to map memory images from, and the file offset of
+/// its data section; there are no files without `std`.
+#[cfg(feature = "std")]
+type ArtifactFile = (File, u64);
+#[cfg(not(feature = "std"))]
+type ArtifactFile = core::convert::Infallible;
 
 /// The type of an importable or exportable entity.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,7 +110,8 @@ struct ModuleInner {
     _bytes: ArtifactBytes,
     /// The artifact file, kept open to map memory images from (`None`: loaded from bytes,
     /// or linked into the executable), and the file offset of its data section.
-    file: Option<(File, u64)>,
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    file: Option<ArtifactFile>,
     /// Process-unique id (pool slots remember which module's image they hold).
     id: u64,
     engine: Engine,
@@ -110,8 +124,10 @@ struct ModuleInner {
 #[derive(Debug)]
 enum ExecMemory {
     /// A read+execute mapping of the artifact file (returned to the engine's code cache).
+    #[cfg(feature = "std")]
     File { _mapping: CodeMapping },
     /// An executable copy.
+    #[cfg(feature = "std")]
     Copy { _copy: Mmap },
 }
 
@@ -119,6 +135,7 @@ enum ExecMemory {
 /// small file, a heap copy read with one `pread` (its `.text` then mapped on its own), or
 /// nothing of its own: a linked module's bytes are part of the executable.
 enum ArtifactBytes {
+    #[cfg(feature = "std")]
     Map(Mmap),
     Heap(Vec<u8>),
     Linked,
@@ -128,6 +145,7 @@ impl core::ops::Deref for ArtifactBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
+            #[cfg(feature = "std")]
             ArtifactBytes::Map(m) => m,
             ArtifactBytes::Heap(b) => b,
             ArtifactBytes::Linked => &[],
@@ -170,6 +188,7 @@ macro_rules! linked {
 /// protection of `.text` and faulting in the pages the checks read (shootout-ackermann,
 /// 66 KiB: 7.6 against 20.8 us; blake3-scalar, 199 KiB: 10.9 against 25.2 us). The price is
 /// a heap copy of the artifact per loaded module.
+#[cfg(feature = "std")]
 pub const READ_WHOLE_LIMIT: usize = 256 * 1024;
 
 /// A loaded, verified artifact. Cheap to clone; safe to share between threads.
@@ -202,6 +221,7 @@ impl Module {
     /// Reads or maps the artifact at `path` (read-only, private) and verifies it, every
     /// section included: a corrupted byte anywhere the loader reads is refused with a
     /// [`LoadError`] (costs a checksum over the file: see the README's measurements).
+    #[cfg(feature = "std")]
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module, Error> {
         Module::open(engine, path.as_ref(), true)
     }
@@ -217,6 +237,7 @@ impl Module {
     /// The file's code, trap table and data must be exactly what `precast compile` wrote
     /// (for example, an artifact this process or a trusted build step just wrote, on storage
     /// that does not corrupt it): corrupted machine code is executed as it is.
+    #[cfg(feature = "std")]
     pub unsafe fn from_file_unchecked(
         engine: &Engine,
         path: impl AsRef<Path>,
@@ -224,6 +245,7 @@ impl Module {
         Module::open(engine, path.as_ref(), false)
     }
 
+    #[cfg(feature = "std")]
     fn open(engine: &Engine, path: &Path, full: bool) -> Result<Module, Error> {
         let io = |error| LoadError::Io {
             path: path.display().to_string(),
@@ -293,13 +315,23 @@ impl Module {
             }
             .into());
         }
-        let mut anon = MmapMut::map_anon(bytes.len())
-            .map_err(|e| LoadError::Map(format!("cannot allocate {} bytes: {e}", bytes.len())))?;
-        anon.copy_from_slice(bytes);
-        let mapping = anon
-            .make_read_only()
-            .map_err(|e| LoadError::Map(format!("cannot protect the artifact copy: {e}")))?;
-        Module::from_mapping(engine, ArtifactBytes::Map(mapping), None, full)
+        #[cfg(feature = "std")]
+        let mapping = {
+            let mut anon = MmapMut::map_anon(bytes.len()).map_err(|e| {
+                LoadError::Map(format!("cannot allocate {} bytes: {e}", bytes.len()))
+            })?;
+            anon.copy_from_slice(bytes);
+            let mapping = anon
+                .make_read_only()
+                .map_err(|e| LoadError::Map(format!("cannot protect the artifact copy: {e}")))?;
+            ArtifactBytes::Map(mapping)
+        };
+        // Without an MMU to ask, the copy's `.text` runs where it is: the embedder's memory
+        // map must let the heap execute (as RAM does on most microcontrollers), or load
+        // linked modules, whose code the linker placed.
+        #[cfg(not(feature = "std"))]
+        let mapping = ArtifactBytes::Heap(bytes.to_vec());
+        Module::from_mapping(engine, mapping, None, full)
     }
 
     /// Loads a module linked into the executable ([`linked!`](crate::linked!)): checks the
@@ -341,7 +373,8 @@ impl Module {
     fn from_mapping(
         engine: &Engine,
         mapping: ArtifactBytes,
-        file: Option<File>,
+        #[cfg(feature = "std")] file: Option<File>,
+        #[cfg(not(feature = "std"))] file: Option<core::convert::Infallible>,
         full: bool,
     ) -> Result<Module, Error> {
         let s = artifact::elf_sections(&mapping)?;
@@ -350,6 +383,7 @@ impl Module {
             |bytes: &[u8]| (bytes.as_ptr() as usize).wrapping_sub(mapping.as_ptr() as usize);
         let text = offset(s.text)..offset(s.text) + s.text.len();
         let data_offset = offset(s.data) as u64;
+        #[cfg(feature = "std")]
         let code = match &mapping {
             ArtifactBytes::Map(m) => {
                 let (start, copy) = make_executable(m, text)?;
@@ -357,11 +391,22 @@ impl Module {
             }
             _ => map_text(engine, &mapping, file.as_ref(), text)?,
         };
+        #[cfg(not(feature = "std"))]
+        let code = {
+            let code = mapping
+                .get(text)
+                .ok_or_else(|| LoadError::Map("text range".into()))?;
+            host::flush_icache(code);
+            (code.as_ptr() as usize, None)
+        };
         // SAFETY: the slices borrow from `mapping`'s heap buffer or mapping, which moves into
         // the module with them and is never moved or freed before it (see
         // `ModuleInner::sections`).
         let sections = unsafe { core::mem::transmute::<Sections<'_>, Sections<'static>>(s) };
+        #[cfg(feature = "std")]
         let file = file.map(|f| (f, data_offset));
+        #[cfg(not(feature = "std"))]
+        let _ = data_offset;
         Module::new(engine, header, sections, code, mapping, file)
     }
 
@@ -371,7 +416,7 @@ impl Module {
         sections: Sections<'static>,
         (text_start, exec): (usize, Option<ExecMemory>),
         bytes: ArtifactBytes,
-        file: Option<(File, u64)>,
+        file: Option<ArtifactFile>,
     ) -> Result<Module, Error> {
         let code = Box::new(CodeInfo {
             text_start,
@@ -542,6 +587,7 @@ impl Module {
         let end = start.checked_add(usize::try_from(img.len).ok()?)?;
         Some(ImageSource {
             key: (inner.id, img.memory),
+            #[cfg(feature = "std")]
             file: inner
                 .file
                 .as_ref()
@@ -635,6 +681,7 @@ fn prepare(engine: &Engine, s: &Sections<'_>, text_start: usize) -> Result<Prepa
     })
 }
 
+#[cfg(feature = "std")]
 /// Maps `text` (a range of the artifact `file`, whose bytes `bytes` holds) read+execute on
 /// its own, straight from the file when it starts at a page boundary (never written, never
 /// touched here), else as an executable copy.
@@ -674,6 +721,7 @@ fn map_text(
     ))
 }
 
+#[cfg(feature = "std")]
 /// Makes `text` (a range of `mapping`) executable, in place when it is page aligned, else in
 /// an executable copy. Returns the address of the executable text.
 fn make_executable(mapping: &Mmap, text: Range<usize>) -> Result<(usize, Option<Mmap>), LoadError> {

@@ -70,6 +70,7 @@ impl MemoryEntry {
     /// Publishes the current base and length to the definition (a shared memory publishes
     /// its own).
     pub fn sync(&mut self) {
+        #[cfg_attr(not(feature = "std"), allow(irrefutable_let_patterns))]
         if let MemoryStorage::Own(mem) = &self.mem {
             // SAFETY: `def` points to a live definition owned by this store.
             unsafe {
@@ -430,6 +431,7 @@ impl StoreOpaque {
     }
 
     /// Attaches `shared` as a memory of this store; returns its index.
+    #[cfg(feature = "std")]
     pub(crate) fn push_shared_memory(&mut self, shared: SharedMemory) -> usize {
         self.memories.push(MemoryEntry {
             ty: shared.declared_ty(),

@@ -12,7 +12,9 @@ use crate::error::Error;
 use crate::platform::catch::{precast_call_catch, precast_unwind};
 use crate::prelude::*;
 use core::cell::{Cell, RefCell};
-use core::ffi::{c_int, c_void};
+#[cfg(feature = "std")]
+use core::ffi::c_int;
+use core::ffi::c_void;
 use precast_format::TrapCode;
 #[cfg(feature = "std")]
 use std::sync::Once;
@@ -436,6 +438,7 @@ struct PrevActions(core::cell::UnsafeCell<[core::mem::MaybeUninit<libc::sigactio
 
 // SAFETY: written exactly once inside `INIT` before any of our handlers is installed, and
 // only read afterwards.
+#[cfg(feature = "std")]
 unsafe impl Sync for PrevActions {}
 
 #[cfg(feature = "std")]

@@ -19,7 +19,9 @@ const ALIGN: usize = 16;
 /// The initial contents of a memory: `bytes` at `memory_offset`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ImageSource<'a> {
-    /// Identifies the image across modules (module id, memory index).
+    /// Identifies the image across modules (module id, memory index); pool slots key on
+    /// it on Linux, unused here.
+    #[allow(dead_code)]
     pub key: (u64, u32),
     /// Where the image goes in the memory.
     pub memory_offset: u64,
