@@ -403,6 +403,47 @@ fn cross(targets: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Bare-metal targets the `no_std` loader must build for.
+const BARE: [&str; 2] = ["x86_64-unknown-none", "aarch64-unknown-none"];
+
+/// Builds (and lints) `precast-loader --no-default-features` for each bare-metal target:
+/// the runtime core on the minimal platform. A target whose standard library is not
+/// installed is reported and skipped, or fails when `PRECAST_CROSS_REQUIRED` is set (CI).
+fn nostd() -> Result<()> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .with_context(|| format!("cannot start {rustc}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let required = std::env::var_os("PRECAST_CROSS_REQUIRED").is_some();
+    for t in BARE {
+        if !sysroot.join("lib/rustlib").join(t).is_dir() {
+            let msg = format!("{t}: its standard library is not installed (rustup target add {t})");
+            if required {
+                bail!("no_std builds are required (PRECAST_CROSS_REQUIRED) but {msg}");
+            }
+            eprintln!("\n!!!!! SKIPPED the no_std build for {msg} !!!!!\n");
+            continue;
+        }
+        let core = [
+            "-p",
+            "precast-loader",
+            "--no-default-features",
+            "--target",
+            t,
+        ];
+        run(cargo().arg("build").args(core))?;
+        if has_cargo_tool("clippy") {
+            run(cargo()
+                .arg("clippy")
+                .args(core)
+                .args(["--", "-D", "warnings"]))?;
+        }
+    }
+    Ok(())
+}
+
 /// The host's target triple (`rustc -vV`).
 fn host_triple() -> Result<String> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
@@ -480,6 +521,7 @@ fn ci() -> Result<()> {
     spec(&[])?;
     wasi(&[])?;
     corrupt::corrupt(&root(), &[])?;
+    nostd()?;
     cross(&[])?;
     Ok(())
 }
@@ -491,6 +533,7 @@ fn main() -> Result<()> {
         Some("wasi") => wasi(&args[1..]),
         Some("sightglass") => sightglass(&args[1..]),
         Some("cross") => cross(&args[1..]),
+        Some("nostd") => nostd(),
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         Some("corrupt") => corrupt::corrupt(&root(), &args[1..]),
@@ -498,7 +541,7 @@ fn main() -> Result<()> {
         _ => {
             eprintln!(
                 "usage: cargo xtask <spec [--target T] [FILTER...] | wasi [--target T] [FILTER...] \
-                 | sightglass [--target T] | cross [TRIPLE...] | bench [--quick] [--out DIR] \
+                 | sightglass [--target T] | cross [TRIPLE...] | nostd | bench [--quick] [--out DIR] \
                  [FILTER...] | corrupt [--flips N] [--seed S] [--unchecked] [--timeout SECS] \
                  | fuzz [TARGET...] [--time SECS] [--smoke] | ci>"
             );
