@@ -238,7 +238,10 @@ WASM_API_EXTERN own wasm_instance_t* precast_instance_new_with_wasi(
 /* Linker                                                                               */
 
 /* Resolves imports by module and field name: from host functions (created in every store
- * that instantiates), externs of a store, the exports of instances, and WASI. */
+ * that instantiates), externs of a store, the exports of instances, and WASI.
+ * precast_linker_define_instance, precast_linker_instantiate, precast_linker_get and
+ * precast_instance_new_with_wasi need the store itself, so they fail (with an error saying
+ * so) when called from inside a host function running on that store. */
 typedef struct precast_linker_t precast_linker_t;
 
 WASM_API_EXTERN own precast_linker_t* precast_linker_new(wasm_engine_t*);
