@@ -137,7 +137,9 @@ pub fn raise_traps_by_calls(
     pos.ins().stack_store(ptr, vmctx, slot, 0);
 
     let mut blocks: std::collections::HashMap<ir::TrapCode, ir::Block> = Default::default();
-    for (inst, cond, code) in sites {
+    // Last first: each split moves the instructions after a trap up to the next split, so
+    // every instruction moves once.
+    for (inst, cond, code) in sites.into_iter().rev() {
         let raise = *blocks.entry(code).or_insert_with(|| {
             let b = pos.func.dfg.make_block();
             pos.func.layout.append_block(b);
