@@ -2,7 +2,7 @@
 
 use crate::error::set_last_error;
 use crate::externals::{ext_of, extern_ptr};
-use crate::module::module_of;
+use crate::module::{ModuleObj, module_of};
 use crate::refs::{RefInner, inner, wasm_ref_t};
 use crate::store::{StoreCell, cell_of, wasm_store_t};
 use crate::trap::{TrapObj, trap_ptr};
@@ -69,12 +69,18 @@ pub(crate) unsafe fn report(e: Error, trap: *mut *mut wasm_ref_t) {
     }
 }
 
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wasm_instance_new(
+/// The body of the instantiating entry points: clears `*trap`, resolves the store, the module
+/// and the given imports, lets `resolve` turn the given externs into the module's import
+/// list, and instantiates; a failure is reported through `trap` and the last error.
+///
+/// # Safety
+/// As [`wasm_instance_new`]: NULL or live objects, `trap` NULL or writable.
+pub(crate) unsafe fn instantiate(
     store: *mut wasm_store_t,
     module: *const wasm_ref_t,
     imports: *const CVec<*mut wasm_ref_t>,
     trap: *mut *mut wasm_ref_t,
+    resolve: impl FnOnce(&StoreCell, &ModuleObj, Vec<Extern>) -> Result<Vec<Extern>, Error>,
 ) -> *mut wasm_ref_t {
     guard(std::ptr::null_mut(), || {
         if !trap.is_null() {
@@ -87,7 +93,8 @@ pub unsafe extern "C" fn wasm_instance_new(
             // SAFETY: as above.
             let module = unsafe { module_of(module) }.map_err(Error::Api)?;
             // SAFETY: as above.
-            let exts = unsafe { externs_of(imports) }.map_err(Error::Api)?;
+            let given = unsafe { externs_of(imports) }.map_err(Error::Api)?;
+            let exts = resolve(&cell, module, given)?;
             let instance = cell.with(|s| Instance::new(&mut &mut *s, &module.module, &exts))?;
             Ok::<_, Error>(instance_ptr(&cell, instance))
         })();
@@ -97,6 +104,17 @@ pub unsafe extern "C" fn wasm_instance_new(
             std::ptr::null_mut()
         })
     })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wasm_instance_new(
+    store: *mut wasm_store_t,
+    module: *const wasm_ref_t,
+    imports: *const CVec<*mut wasm_ref_t>,
+    trap: *mut *mut wasm_ref_t,
+) -> *mut wasm_ref_t {
+    // SAFETY: the header's contract is `instantiate`'s; the imports are the module's own.
+    unsafe { instantiate(store, module, imports, trap, |_, _, given| Ok(given)) }
 }
 
 #[unsafe(no_mangle)]

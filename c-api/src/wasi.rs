@@ -2,14 +2,13 @@
 //! instantiation with WASI imports resolved.
 
 use crate::error::{result_ptr, set_last_error};
-use crate::instance::{externs_of, instance_ptr, report};
-use crate::module::module_of;
+use crate::instance::instantiate;
 use crate::refs::wasm_ref_t;
 use crate::store::{StoreCell, StoreData, cell_of, wasm_store_t};
 use crate::vec::{CVec, byte_vec, wasm_byte_vec_t, write_out};
 use crate::{boxed, c_str, guard, precast_error_t, unbox};
 use precast_loader::wasi::{self, OutputBuffer, WasiCtx, WasiCtxBuilder};
-use precast_loader::{Error, Instance, LinkError, Linker};
+use precast_loader::{Error, LinkError, Linker};
 use std::ffi::c_char;
 
 /// `precast_wasi_config_t`.
@@ -295,19 +294,10 @@ pub unsafe extern "C" fn precast_instance_new_with_wasi(
     imports: *const CVec<*mut wasm_ref_t>,
     trap: *mut *mut wasm_ref_t,
 ) -> *mut wasm_ref_t {
-    guard(std::ptr::null_mut(), || {
-        if !trap.is_null() {
-            // SAFETY: non-null and writable per the header.
-            unsafe { trap.write(std::ptr::null_mut()) };
-        }
-        let r = (|| {
-            // SAFETY: NULL or live objects, per the header.
-            let cell = unsafe { cell_of(store) }.map_err(Error::Api)?;
-            // SAFETY: as above.
-            let module = unsafe { module_of(module) }.map_err(Error::Api)?;
-            // SAFETY: as above.
-            let given = unsafe { externs_of(imports) }.map_err(Error::Api)?;
-            let linker = wasi_linker(&cell)?;
+    // SAFETY: the header's contract is `instantiate`'s.
+    unsafe {
+        instantiate(store, module, imports, trap, |cell, module, given| {
+            let linker = wasi_linker(cell)?;
             let mut given = given.into_iter();
             let mut exts = Vec::new();
             for imp in module.module.imports() {
@@ -327,13 +317,7 @@ pub unsafe extern "C" fn precast_instance_new_with_wasi(
                     "more imports were given than the module has non-WASI imports".into(),
                 ));
             }
-            let instance = cell.with(|s| Instance::new(&mut &mut *s, &module.module, &exts))?;
-            Ok::<_, Error>(instance_ptr(&cell, instance))
-        })();
-        r.unwrap_or_else(|e| {
-            // SAFETY: `trap` is NULL or writable per the header.
-            unsafe { report(e, trap) };
-            std::ptr::null_mut()
+            Ok(exts)
         })
-    })
+    }
 }
