@@ -61,3 +61,21 @@ pub fn shared_type() -> precast_loader::MemoryType {
         page_size_log2: 16,
     }
 }
+
+/// The signals a wasm trap could raise if it depended on a fault, with their names.
+pub const TRAP_SIGNALS: [(libc::c_int, &str); 4] = [
+    (libc::SIGSEGV, "SIGSEGV"),
+    (libc::SIGBUS, "SIGBUS"),
+    (libc::SIGILL, "SIGILL"),
+    (libc::SIGFPE, "SIGFPE"),
+];
+
+/// The current disposition of `sig` (a handler address, `SIG_DFL` or `SIG_IGN`).
+pub fn disposition(sig: libc::c_int) -> libc::sighandler_t {
+    // SAFETY: a query: no new action, `old` is a valid out-pointer.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(libc::sigaction(sig, std::ptr::null(), &mut old), 0);
+        old.sa_sigaction
+    }
+}

@@ -11,6 +11,7 @@
 use precast_format::{Settings, TrapCode};
 use precast_loader::Val::{self, F32, F64, I32};
 use precast_loader::{Config, Engine, Error, Extern, Instance, Linker, Module, Store};
+use precast_tests::harness::{TRAP_SIGNALS as SIGNALS, disposition};
 use std::process::Command;
 
 const WAT: &str = r#"
@@ -259,23 +260,6 @@ fn run_all(store: &mut Store<()>, instance: &Instance) -> Vec<(TrapCode, Vec<(u3
         other => panic!("call-fail: expected the host's error, got {other:?}"),
     }
     out
-}
-
-const SIGNALS: [(libc::c_int, &str); 4] = [
-    (libc::SIGSEGV, "SIGSEGV"),
-    (libc::SIGBUS, "SIGBUS"),
-    (libc::SIGILL, "SIGILL"),
-    (libc::SIGFPE, "SIGFPE"),
-];
-
-/// The current disposition of `sig` (a handler address, `SIG_DFL` or `SIG_IGN`).
-fn disposition(sig: libc::c_int) -> libc::sighandler_t {
-    // SAFETY: a query: no new action, `old` is a valid out-pointer.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        assert_eq!(libc::sigaction(sig, std::ptr::null(), &mut old), 0);
-        old.sa_sigaction
-    }
 }
 
 const CHILD_ENV: &str = "PRECAST_NO_SIGNAL_HANDLERS_CHILD";

@@ -6,24 +6,9 @@
 //! binary: nothing else in this process installs a handler.)
 
 use precast_tests::compile::Mode;
+use precast_tests::harness::{TRAP_SIGNALS as SIGNALS, disposition};
 use precast_tests::spec;
 use std::collections::BTreeMap;
-
-const SIGNALS: [(libc::c_int, &str); 4] = [
-    (libc::SIGSEGV, "SIGSEGV"),
-    (libc::SIGBUS, "SIGBUS"),
-    (libc::SIGILL, "SIGILL"),
-    (libc::SIGFPE, "SIGFPE"),
-];
-
-fn disposition(sig: libc::c_int) -> libc::sighandler_t {
-    // SAFETY: a query: no new action, `old` is a valid out-pointer.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        assert_eq!(libc::sigaction(sig, std::ptr::null(), &mut old), 0);
-        old.sa_sigaction
-    }
-}
 
 fn counts(rows: &[spec::Row]) -> BTreeMap<String, (usize, usize)> {
     rows.iter().map(|r| (r.file.clone(), r.counts())).collect()
