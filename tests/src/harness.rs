@@ -79,3 +79,20 @@ pub fn disposition(sig: libc::c_int) -> libc::sighandler_t {
         old.sa_sigaction
     }
 }
+
+/// Sets every signal of [`TRAP_SIGNALS`] to its default action (death), Rust's own
+/// stack-overflow handler included.
+pub fn reset_trap_signals() {
+    for (sig, name) in TRAP_SIGNALS {
+        // SAFETY: setting a signal's disposition to its default has no preconditions.
+        unsafe {
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            assert_eq!(
+                libc::sigaction(sig, &dfl, std::ptr::null_mut()),
+                0,
+                "{name}"
+            );
+        }
+    }
+}

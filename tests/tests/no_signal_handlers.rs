@@ -11,7 +11,7 @@
 use precast_format::{Settings, TrapCode};
 use precast_loader::Val::{self, F32, F64, I32};
 use precast_loader::{Config, Engine, Error, Extern, Instance, Linker, Module, Store};
-use precast_tests::harness::{TRAP_SIGNALS as SIGNALS, disposition};
+use precast_tests::harness::{TRAP_SIGNALS as SIGNALS, disposition, reset_trap_signals};
 use std::process::Command;
 
 const WAT: &str = r#"
@@ -268,18 +268,7 @@ const CHILD_DONE: &str =
 
 /// The child process's part of [`no_handler_is_installed_and_every_trap_comes_back`].
 fn child() {
-    for (sig, name) in SIGNALS {
-        // SAFETY: setting a signal's disposition to its default has no preconditions.
-        unsafe {
-            let mut dfl: libc::sigaction = std::mem::zeroed();
-            dfl.sa_sigaction = libc::SIG_DFL;
-            assert_eq!(
-                libc::sigaction(sig, &dfl, std::ptr::null_mut()),
-                0,
-                "{name}"
-            );
-        }
-    }
+    reset_trap_signals();
     let mut config = Config::default();
     config.signal_handlers(false);
     let engine = Engine::new(&config);

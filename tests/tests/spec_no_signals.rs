@@ -6,7 +6,7 @@
 //! binary: nothing else in this process installs a handler.)
 
 use precast_tests::compile::Mode;
-use precast_tests::harness::{TRAP_SIGNALS as SIGNALS, disposition};
+use precast_tests::harness::{TRAP_SIGNALS as SIGNALS, disposition, reset_trap_signals};
 use precast_tests::spec;
 use std::collections::BTreeMap;
 
@@ -22,18 +22,7 @@ fn totals(c: &BTreeMap<String, (usize, usize)>) -> (usize, usize) {
 fn suites_without_signal_handlers_match_the_default_mode() {
     let root = spec::testsuite_dir().unwrap_or_else(|e| panic!("{e}"));
     // Rust's own SIGSEGV/SIGBUS handler (main-thread stack overflow) goes too.
-    for (sig, name) in SIGNALS {
-        // SAFETY: setting a signal's disposition to its default has no preconditions.
-        unsafe {
-            let mut dfl: libc::sigaction = std::mem::zeroed();
-            dfl.sa_sigaction = libc::SIG_DFL;
-            assert_eq!(
-                libc::sigaction(sig, &dfl, std::ptr::null_mut()),
-                0,
-                "{name}"
-            );
-        }
-    }
+    reset_trap_signals();
     let no_signals = spec::RunOptions {
         mode: Mode::NoSignals,
         ..Default::default()
