@@ -110,8 +110,8 @@ impl Region {
 
 mod precast_side {
     use super::*;
-    use precast_loader::wasi::{WasiCtx, WasiCtxBuilder};
     use precast_loader::{Caller, Engine, Error, ExternType, Linker, Module, Store};
+    use precast_wasi::{WasiCtx, WasiCtxBuilder};
 
     /// A linker whose every function import of `module` is a placeholder that errors.
     fn placeholder_linker(engine: &Engine, module: &Module) -> Result<Linker<()>> {
@@ -178,7 +178,7 @@ mod precast_side {
         linker.func_wrap("bench", "end", |mut c: Caller<'_, State>| {
             c.data_mut().region.end = Some(Instant::now());
         })?;
-        precast_loader::wasi::add_to_linker(&mut linker, |s: &mut State| &mut s.wasi)?;
+        precast_wasi::add_to_linker(&mut linker, |s: &mut State| &mut s.wasi)?;
         let wasi = WasiCtxBuilder::new()
             .arg("benchmark.wasm")
             .preopened_dir(dir, ".")?

@@ -153,9 +153,8 @@ pub unsafe extern "C" fn precast_linker_define_wasi(
 ) -> *mut precast_error_t {
     guard(std::ptr::null_mut(), || {
         // SAFETY: NULL or a live linker, per the header.
-        let r = unsafe { linker(l) }.and_then(|l| {
-            precast_loader::wasi::add_to_linker(l, wasi_cx).map_err(|e| e.to_string())
-        });
+        let r = unsafe { linker(l) }
+            .and_then(|l| precast_wasi::add_to_linker(l, wasi_cx).map_err(|e| e.to_string()));
         result_ptr(r)
     })
 }

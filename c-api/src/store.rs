@@ -13,8 +13,8 @@
 use crate::error::set_last_error;
 use crate::refs::{HostInfo, RefInner, wasm_ref_t};
 use crate::{boxed, guard, unbox};
-use precast_loader::wasi::{OutputBuffer, WasiCtx};
 use precast_loader::{AsStoreMut, Caller, Config, Engine, Extern, Func, Instance, Linker, Store};
+use precast_wasi::{OutputBuffer, WasiCtx};
 use std::cell::{OnceCell, RefCell, UnsafeCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};

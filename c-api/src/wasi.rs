@@ -7,8 +7,8 @@ use crate::refs::wasm_ref_t;
 use crate::store::{StoreCell, StoreData, cell_of, wasm_store_t};
 use crate::vec::{CVec, byte_vec, wasm_byte_vec_t, write_out};
 use crate::{boxed, c_str, guard, precast_error_t, unbox};
-use precast_loader::wasi::{self, OutputBuffer, WasiCtx, WasiCtxBuilder};
 use precast_loader::{Error, LinkError, Linker};
+use precast_wasi::{self as wasi, OutputBuffer, WasiCtx, WasiCtxBuilder};
 use std::ffi::c_char;
 
 /// `precast_wasi_config_t`.

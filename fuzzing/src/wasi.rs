@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arbitrary::Unstructured;
-use precast_loader::wasi::{self, OutputBuffer, WasiCtx, WasiCtxBuilder};
 use precast_loader::{Linker, Module, Store, Val};
+use precast_wasi::{self as wasi, OutputBuffer, WasiCtx, WasiCtxBuilder};
 
 /// How the host fills a parameter (or two).
 #[derive(Clone, Copy, Debug)]

@@ -78,8 +78,28 @@ impl Memory {
         }
     }
 
-    /// The memory's bytes as its sharing allows, and the embedder data (for WASI).
-    pub(crate) fn view_and_store_mut<'a, T>(
+    /// The memory's bytes in the form its sharing allows, and the embedder data, both
+    /// mutably: for host functions that read or write guest memory while updating their own
+    /// state, and that must also serve shared memories (WASI does). A memory of the store's
+    /// own is [`MemoryView::Exclusive`]; a shared memory is [`MemoryView::Shared`], whose
+    /// bytes other threads may write at any time (see [`MemoryView`]). The view is empty if
+    /// the memory belongs to another store.
+    ///
+    /// ```no_run
+    /// # use precast_loader::{Caller, Extern, MemoryView};
+    /// fn first_byte<T>(caller: &mut Caller<'_, T>) -> Option<u8> {
+    ///     let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+    ///         return None;
+    ///     };
+    ///     let (view, _data): (MemoryView<'_>, &mut T) = memory.view_and_store_mut(caller);
+    ///     let mut byte = [0];
+    ///     (!view.is_empty()).then(|| {
+    ///         view.read(0, &mut byte);
+    ///         byte[0]
+    ///     })
+    /// }
+    /// ```
+    pub fn view_and_store_mut<'a, T>(
         &self,
         caller: &'a mut crate::Caller<'_, T>,
     ) -> (MemoryView<'a>, &'a mut T) {

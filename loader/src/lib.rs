@@ -29,7 +29,8 @@
 
 #![warn(missing_docs)]
 // Always `no_std`: the core names `core`/`alloc` paths, and what needs the standard library
-// (the Linux platform, WASI) is behind the `std` feature.
+// (the Linux platform) is behind the `std` feature. WASI is its own crate, `precast-wasi`,
+// built on this crate's public API.
 #![no_std]
 
 #[macro_use]
@@ -83,8 +84,6 @@ mod typed;
 mod types;
 mod values;
 mod vm;
-#[cfg(feature = "wasi")]
-pub mod wasi;
 mod wrap;
 
 #[cfg(test)]
@@ -99,6 +98,7 @@ pub use host::HOST_TARGET;
 pub use host::has_cpu_feature;
 pub use instance::{Extern, Instance};
 pub use linker::{InstancePre, Linker};
+pub use memory_storage::MemoryView;
 pub use module::{ExportType, ExternType, ImportType, LinkedModule, Module};
 #[cfg(feature = "std")]
 pub use shared_memory::SharedMemory;

@@ -92,17 +92,25 @@ impl MemoryStorage {
     }
 }
 
-/// A store memory's bytes, as the host may access them (shared ones only with `std`, read
-/// and written by WASI).
-#[cfg_attr(not(feature = "std"), allow(dead_code))]
-pub(crate) enum MemoryView<'a> {
-    /// Nobody else can read or write them meanwhile.
+/// A linear memory's bytes as the host may access them, in the form the memory's sharing
+/// allows: from [`Memory::view_and_store_mut`] in a host function (which also lends the
+/// embedder data, as WASI needs while it reads and writes guest buffers).
+///
+/// A memory of the store's own is lent as a plain slice: nobody else can read or write it
+/// while the view lives. A shared memory (with `std`) is lent as atomics, never as `&[u8]`:
+/// other threads may read and write it at any time, so its bytes are only copied in and out
+/// with relaxed atomic accesses ([`MemoryView::read`], [`MemoryView::write`]), and a racing
+/// thread's bytes may or may not be seen, as for any unsynchronized access in the threads
+/// proposal's memory model.
+///
+/// [`Memory::view_and_store_mut`]: crate::Memory::view_and_store_mut
+pub enum MemoryView<'a> {
+    /// A memory nobody else can read or write meanwhile.
     Exclusive(&'a mut [u8]),
-    /// Other threads may read and write them at any time.
+    /// A shared memory: other threads may read and write it at any time.
     Shared(&'a [AtomicU8]),
 }
 
-#[cfg_attr(not(feature = "std"), allow(dead_code))]
 impl MemoryView<'_> {
     /// Length in bytes.
     pub fn len(&self) -> usize {
@@ -112,26 +120,64 @@ impl MemoryView<'_> {
         }
     }
 
-    /// Copies the bytes at `at` into `out` (`at..at + out.len()` must be in range).
+    /// Whether the view has no bytes (e.g. a memory of another store).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Copies the `out.len()` bytes at `at` into `out` (from a shared memory one relaxed
+    /// atomic load each).
+    ///
+    /// # Panics
+    ///
+    /// If `at..at + out.len()` is not within the view; check against [`MemoryView::len`]
+    /// first.
     pub fn read(&self, at: usize, out: &mut [u8]) {
+        let r = span(at, out.len(), self.len());
         match self {
-            MemoryView::Exclusive(b) => out.copy_from_slice(&b[at..at + out.len()]),
-            MemoryView::Shared(b) => load_bytes(&b[at..at + out.len()], out),
+            MemoryView::Exclusive(b) => out.copy_from_slice(&b[r]),
+            MemoryView::Shared(b) => load_bytes(&b[r], out),
         }
     }
 
-    /// Copies `data` to `at` (`at..at + data.len()` must be in range).
+    /// Copies `data` to `at` (into a shared memory one relaxed atomic store each).
+    ///
+    /// # Panics
+    ///
+    /// If `at..at + data.len()` is not within the view; check against [`MemoryView::len`]
+    /// first.
     pub fn write(&mut self, at: usize, data: &[u8]) {
+        let r = span(at, data.len(), self.len());
         match self {
-            MemoryView::Exclusive(b) => b[at..at + data.len()].copy_from_slice(data),
-            MemoryView::Shared(b) => store_bytes(&b[at..at + data.len()], data),
+            MemoryView::Exclusive(b) => b[r].copy_from_slice(data),
+            MemoryView::Shared(b) => store_bytes(&b[r], data),
         }
+    }
+}
+
+impl core::fmt::Debug for MemoryView<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let kind = match self {
+            MemoryView::Exclusive(_) => "Exclusive",
+            MemoryView::Shared(_) => "Shared",
+        };
+        f.debug_struct("MemoryView")
+            .field("kind", &kind)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+/// `at..at + len` within `0..size`, or a panic naming the access.
+fn span(at: usize, len: usize, size: usize) -> core::ops::Range<usize> {
+    match at.checked_add(len) {
+        Some(end) if end <= size => at..end,
+        _ => panic!("memory view access of {len} bytes at {at} is out of bounds of {size} bytes"),
     }
 }
 
 /// Copies shared bytes out, one relaxed atomic load each (a racing writer's bytes may or may
 /// not be seen, as for any unsynchronized access in the threads proposal's memory model).
-#[cfg_attr(not(feature = "std"), allow(dead_code))]
 pub(crate) fn load_bytes(src: &[AtomicU8], out: &mut [u8]) {
     for (o, b) in out.iter_mut().zip(src) {
         *o = b.load(Ordering::Relaxed);

@@ -4,8 +4,8 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use precast_format::module::{ExternKind, ValType};
-use precast_loader::wasi::{self, WasiCtx, WasiCtxBuilder};
 use precast_loader::{Config, Engine, Error, Extern, Linker, Module, Store, TrustedKey, Val};
+use precast_wasi::{self as wasi, WasiCtx, WasiCtxBuilder};
 use std::path::{Path, PathBuf};
 
 /// What to invoke and with which arguments.

@@ -2,8 +2,8 @@
 //! WASI, call exports with typed values, handle traps. Run with
 //! `cargo run -p precast-tests --example embed`.
 
-use precast_loader::wasi::{self, OutputBuffer, WasiCtx, WasiCtxBuilder};
 use precast_loader::{Engine, Error, FuncType, Linker, Module, Store, Val, ValType};
+use precast_wasi::{self as wasi, OutputBuffer, WasiCtx, WasiCtxBuilder};
 
 const APP: &str = r#"(module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))

@@ -6,8 +6,8 @@
 //! program without them fails, unless it is listed, with the reason, as expecting no output.
 
 use crate::compile::Mode;
-use precast_loader::wasi::{self, OutputBuffer, WasiCtx, WasiCtxBuilder};
 use precast_loader::{Engine, Error, FuncType, Linker, Module, Store};
+use precast_wasi::{self as wasi, OutputBuffer, WasiCtx, WasiCtxBuilder};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 

@@ -9,10 +9,10 @@
 //! linked-host cpu                                a module for a CPU feature set not allowed
 //! ```
 
-use precast_loader::wasi::{self, WasiCtx, WasiCtxBuilder};
 use precast_loader::{
     Config, Engine, Error, LinkedModule, Linker, Module, PoolConfig, Store, linked,
 };
+use precast_wasi::{self as wasi, WasiCtx, WasiCtxBuilder};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -7,8 +7,8 @@
 
 #![no_main]
 
-use precast_loader::wasi::{self, WasiCtx, WasiCtxBuilder};
 use precast_loader::{Engine, Error, Linker, Module, Store, linked};
+use precast_wasi::{self as wasi, WasiCtx, WasiCtxBuilder};
 
 fn run() -> Result<(), Error> {
     // Left to the process exit: resetting and unmapping the memory, freeing the heap.

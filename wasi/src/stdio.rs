@@ -2,7 +2,6 @@
 
 use super::errno::{Errno, WasiResult};
 use super::types::filetype;
-use crate::prelude::*;
 use std::io::IoSlice;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -2,10 +2,9 @@
 //! strings in guest memory.
 
 use super::Args;
-use crate::prelude::*;
-use crate::wasi::ctx::WasiCtx;
-use crate::wasi::errno::{Errno, WasiResult};
-use crate::wasi::memory::GuestMemory;
+use crate::ctx::WasiCtx;
+use crate::errno::{Errno, WasiResult};
+use crate::memory::GuestMemory;
 
 /// Writes `list` as pointers at `ptrs` to NUL-terminated strings packed at `buf`.
 fn write_list(mem: &mut GuestMemory<'_>, list: &[Vec<u8>], ptrs: u32, buf: u32) -> WasiResult<()> {

@@ -6,9 +6,8 @@ use super::errno::Errno;
 use super::memory::GuestMemory;
 use super::preview1::{Args, Impl, args, fd_io, fd_stat, path_ops, poll};
 use super::types::{lookupflags, oflags, rights};
-use crate::Val;
-use crate::memory_storage::MemoryView;
-use crate::prelude::*;
+use precast_loader::MemoryView;
+use precast_loader::Val;
 use std::path::{Path, PathBuf};
 
 /// A scratch directory removed on drop.

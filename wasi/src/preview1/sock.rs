@@ -2,12 +2,11 @@
 //! and the connections accepted from them.
 
 use super::{Args, retry};
-use crate::prelude::*;
-use crate::wasi::ctx::WasiCtx;
-use crate::wasi::errno::{Errno, WasiResult};
-use crate::wasi::fd_table::{Entry, Handle};
-use crate::wasi::memory::GuestMemory;
-use crate::wasi::types::{RECV_PEEK, RECV_WAITALL, SHUT_RD, SHUT_WR, fdflags, rights};
+use crate::ctx::WasiCtx;
+use crate::errno::{Errno, WasiResult};
+use crate::fd_table::{Entry, Handle};
+use crate::memory::GuestMemory;
+use crate::types::{RECV_PEEK, RECV_WAITALL, SHUT_RD, SHUT_WR, fdflags, rights};
 use std::io::IoSlice;
 use std::net::Shutdown;
 
@@ -68,7 +67,7 @@ pub(crate) fn sock_recv(
     if ri_flags & RECV_WAITALL != 0 {
         flags |= rustix::net::RecvFlags::WAITALL;
     }
-    let total = crate::wasi::memory::total_len(&iovs).min(16 << 20);
+    let total = crate::memory::total_len(&iovs).min(16 << 20);
     let mut tmp = vec![0u8; total];
     let n = if total == 0 {
         0

@@ -1,8 +1,14 @@
-//! WASI preview1 (`wasi_snapshot_preview1`) on the host OS (Linux), in the shape of
-//! Wasmtime's API.
+//! `precast-wasi`: WASI preview1 (`wasi_snapshot_preview1`) for the Precast loader, on the
+//! host OS (Linux), in the shape of Wasmtime's API.
+//!
+//! It is built only on `precast-loader`'s public API: the functions are host functions
+//! defined with [`Linker::func_new`](precast_loader::Linker::func_new), and they reach the
+//! caller's memory through
+//! [`Memory::view_and_store_mut`](precast_loader::Memory::view_and_store_mut) (which serves
+//! shared memories too, see [`MemoryView`](precast_loader::MemoryView)).
 //!
 //! ```no_run
-//! use precast_loader::wasi::{self, OutputBuffer, WasiCtx, WasiCtxBuilder};
+//! use precast_wasi::{self as wasi, OutputBuffer, WasiCtx, WasiCtxBuilder};
 //! use precast_loader::{Engine, Error, Linker, Module, Store};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let engine = Engine::default();
@@ -44,6 +50,8 @@
 //! mapping), `types` (preview1 constants and layouts), `fd_table` (fds and rights), `path`
 //! (confined resolution), `stdio`, `ctx` (context and builder), `preview1/` (the functions,
 //! by subject), `linker` (registration).
+
+#![warn(missing_docs)]
 
 mod ctx;
 mod errno;

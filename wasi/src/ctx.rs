@@ -4,7 +4,6 @@
 use super::fd_table::{Entry, FdTable, Handle};
 use super::stdio::{Input, Output, OutputBuffer};
 use super::types::rights;
-use crate::prelude::*;
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::Path;
@@ -41,7 +40,7 @@ impl WasiCtx {
 /// Sets up a [`WasiCtx`], in the style of Wasmtime's builder.
 ///
 /// ```no_run
-/// use precast_loader::wasi::{OutputBuffer, WasiCtxBuilder};
+/// use precast_wasi::{OutputBuffer, WasiCtxBuilder};
 /// # fn main() -> std::io::Result<()> {
 /// let stdout = OutputBuffer::new();
 /// let ctx = WasiCtxBuilder::new()

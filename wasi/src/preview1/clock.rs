@@ -1,10 +1,10 @@
 //! Clocks, randomness, `sched_yield` and `proc_raise`.
 
 use super::Args;
-use crate::wasi::ctx::WasiCtx;
-use crate::wasi::errno::{Errno, WasiResult};
-use crate::wasi::memory::GuestMemory;
-use crate::wasi::types::clockid;
+use crate::ctx::WasiCtx;
+use crate::errno::{Errno, WasiResult};
+use crate::memory::GuestMemory;
+use crate::types::clockid;
 use rustix::time::ClockId;
 
 /// The host clock for a preview1 clock id, or `inval`.

@@ -2,7 +2,6 @@
 //! checked guest memory and the raw arguments, and returns `Ok` (errno `success`) or an
 //! [`Errno`]; only `proc_exit` ends the call differently (see [`super::linker`]).
 
-use crate::prelude::*;
 pub(crate) mod args;
 pub(crate) mod clock;
 pub(crate) mod fd_io;
@@ -16,7 +15,7 @@ use super::errno::{Errno, WasiResult};
 use super::fd_table::{Entry, Handle};
 use super::memory::GuestMemory;
 use super::types::{Filestat, filetype};
-use crate::Val;
+use precast_loader::Val;
 
 /// The raw arguments of a call; the linker already checked their types against the import,
 /// so a mismatch cannot happen (it reads as 0 rather than panicking).

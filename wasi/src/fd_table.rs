@@ -2,7 +2,6 @@
 
 use super::errno::{Errno, WasiResult};
 use super::stdio::{Input, Output};
-use crate::prelude::*;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
@@ -128,7 +127,7 @@ impl FdTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wasi::stdio::Output;
+    use crate::stdio::Output;
 
     fn entry() -> Entry {
         Entry::new(Handle::Stdout(Output::Null), 0, 0)

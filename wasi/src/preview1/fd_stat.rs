@@ -2,12 +2,11 @@
 //! listings.
 
 use super::{Args, filestat_of, filetype_of, retry};
-use crate::prelude::*;
-use crate::wasi::ctx::WasiCtx;
-use crate::wasi::errno::{Errno, WasiResult};
-use crate::wasi::fd_table::{Entry, Handle};
-use crate::wasi::memory::GuestMemory;
-use crate::wasi::types::{
+use crate::ctx::WasiCtx;
+use crate::errno::{Errno, WasiResult};
+use crate::fd_table::{Entry, Handle};
+use crate::memory::GuestMemory;
+use crate::types::{
     FDSTAT_SIZE, FILESTAT_SIZE, Fdstat, Filestat, PREOPENTYPE_DIR, dirent_header, fdflags,
     filetype, fstflags, rights,
 };
@@ -101,9 +100,9 @@ pub(crate) fn entry_filestat(e: &Entry) -> WasiResult<Filestat> {
         Handle::File(f) | Handle::Dir { dir: f, .. } => filestat_of(&host(f.as_fd())?),
         Handle::Stream(s) => filestat_of(&host(s.as_fd())?),
         Handle::Listener(l) => filestat_of(&host(l.as_fd())?),
-        Handle::Stdin(crate::wasi::stdio::Input::Inherit) => Filestat {
+        Handle::Stdin(crate::stdio::Input::Inherit) => Filestat {
             filetype: entry_filetype(e),
-            ..filestat_of(&host(crate::wasi::stdio::host_fd(0))?)
+            ..filestat_of(&host(crate::stdio::host_fd(0))?)
         },
         Handle::Stdout(o) => match o.host_fd() {
             Some(fd) => Filestat {

@@ -4,12 +4,11 @@
 
 use super::Args;
 use super::clock::{host_clock, now};
-use crate::prelude::*;
-use crate::wasi::ctx::WasiCtx;
-use crate::wasi::errno::{Errno, WasiResult};
-use crate::wasi::fd_table::Handle;
-use crate::wasi::memory::GuestMemory;
-use crate::wasi::types::{
+use crate::ctx::WasiCtx;
+use crate::errno::{Errno, WasiResult};
+use crate::fd_table::Handle;
+use crate::memory::GuestMemory;
+use crate::types::{
     EVENT_FD_READWRITE_HANGUP, EVENT_SIZE, SUBSCRIPTION_CLOCK_ABSTIME, SUBSCRIPTION_SIZE,
     eventtype, rights,
 };
@@ -142,7 +141,7 @@ pub(crate) fn poll_oneoff(
                             ev.nbytes = n;
                             None
                         }
-                        None => Some(crate::wasi::stdio::host_fd(0)),
+                        None => Some(crate::stdio::host_fd(0)),
                     },
                     Handle::Stdout(o) => o.host_fd(),
                     Handle::Stream(s) => Some(s.as_fd()),

@@ -1,15 +1,14 @@
 //! `path_*`: opening, creating, removing, renaming, linking and inspecting files by path,
-//! always relative to a directory fd and never outside it (see [`crate::wasi::path`]).
+//! always relative to a directory fd and never outside it (see [`crate::path`]).
 
 use super::fd_stat::timestamps;
 use super::{Args, dir_entry, dir_file, filestat_of, guest_bytes, retry};
-use crate::prelude::*;
-use crate::wasi::ctx::WasiCtx;
-use crate::wasi::errno::{Errno, WasiResult};
-use crate::wasi::fd_table::{Entry, Handle};
-use crate::wasi::memory::GuestMemory;
-use crate::wasi::path;
-use crate::wasi::types::{FILESTAT_SIZE, fdflags, lookupflags, oflags, rights};
+use crate::ctx::WasiCtx;
+use crate::errno::{Errno, WasiResult};
+use crate::fd_table::{Entry, Handle};
+use crate::memory::GuestMemory;
+use crate::path;
+use crate::types::{FILESTAT_SIZE, fdflags, lookupflags, oflags, rights};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use std::os::fd::AsFd;
 

@@ -5,8 +5,7 @@ use super::ctx::WasiCtx;
 use super::errno::Errno;
 use super::memory::GuestMemory;
 use super::preview1::{Args, Impl, args, clock, fd_io, fd_stat, path_ops, poll, sock};
-use crate::memory_storage::MemoryView;
-use crate::{Caller, Error, Extern, FuncType, Linker, Val, ValType};
+use precast_loader::{Caller, Error, Extern, FuncType, Linker, MemoryView, Module, Val, ValType};
 
 /// The import module name of WASI preview1.
 pub const MODULE: &str = "wasi_snapshot_preview1";
@@ -164,7 +163,7 @@ where
 }
 
 /// Whether a module imports anything from `wasi_snapshot_preview1`.
-pub fn imports_wasi(module: &crate::Module) -> bool {
+pub fn imports_wasi(module: &Module) -> bool {
     module.imports().any(|i| i.module == MODULE)
 }
 

@@ -1,12 +1,11 @@
 //! Reading, writing, seeking and syncing fds; `fd_close` and `fd_renumber`.
 
 use super::{Args, retry};
-use crate::prelude::*;
-use crate::wasi::ctx::WasiCtx;
-use crate::wasi::errno::{Errno, WasiResult};
-use crate::wasi::fd_table::Handle;
-use crate::wasi::memory::{GuestMemory, IoVec, total_len};
-use crate::wasi::types::{rights, whence};
+use crate::ctx::WasiCtx;
+use crate::errno::{Errno, WasiResult};
+use crate::fd_table::Handle;
+use crate::memory::{GuestMemory, IoVec, total_len};
+use crate::types::{rights, whence};
 use std::io::IoSlice;
 
 /// The most bytes one call moves through a bounce buffer (multi-buffer reads); a larger

@@ -4,8 +4,7 @@
 //! outside the slice.
 
 use super::errno::{Errno, WasiResult};
-use crate::memory_storage::{MemoryView, load_bytes, store_bytes};
-use crate::prelude::*;
+use precast_loader::MemoryView;
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -52,9 +51,9 @@ impl<'a> GuestMemory<'a> {
         let r = self.range(ptr, u64::from(len))?;
         Ok(match &self.bytes {
             MemoryView::Exclusive(b) => Cow::Borrowed(&b[r]),
-            MemoryView::Shared(b) => {
+            MemoryView::Shared(_) => {
                 let mut out = vec![0; r.len()];
-                load_bytes(&b[r], &mut out);
+                self.bytes.read(r.start, &mut out);
                 Cow::Owned(out)
             }
         })
@@ -72,10 +71,10 @@ impl<'a> GuestMemory<'a> {
         let r = self.range(ptr, u64::from(len))?;
         match &mut self.bytes {
             MemoryView::Exclusive(b) => Ok(f(&mut b[r])?.min(len as usize)),
-            MemoryView::Shared(b) => {
+            MemoryView::Shared(_) => {
                 let mut tmp = vec![0; r.len()];
                 let n = f(&mut tmp)?.min(tmp.len());
-                store_bytes(&b[r.start..r.start + n], &tmp[..n]);
+                self.bytes.write(r.start, &tmp[..n]);
                 Ok(n)
             }
         }

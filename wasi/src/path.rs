@@ -139,7 +139,6 @@ pub(crate) fn parent<'d, 'p>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prelude::*;
     use std::path::{Path, PathBuf};
 
     /// A scratch directory removed on drop.
