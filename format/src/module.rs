@@ -166,6 +166,39 @@ impl MemoryType {
     pub fn page_size(&self) -> u64 {
         1 << self.page_size_log2
     }
+
+    /// Largest number of bytes a memory of this type may ever have (per its index type and
+    /// maximum).
+    pub fn max_bytes(&self) -> u64 {
+        let page = self.page_size();
+        let index_limit: u128 = if self.memory64 { 1 << 64 } else { 1 << 32 };
+        // The page count must also fit the index type (memory.size returns it).
+        let max_pages = (index_limit / u128::from(page)).min(index_limit - 1);
+        let by_index = max_pages * u128::from(page);
+        let by_max = self
+            .maximum
+            .map_or(u128::MAX, |m| u128::from(m) * u128::from(page));
+        by_index.min(by_max).min(u128::from(u64::MAX)) as u64
+    }
+
+    /// The initial size in bytes, if it fits a `reservation` of that many bytes.
+    pub fn initial_bytes(&self, reservation: u64) -> Result<u64, String> {
+        if self.page_size_log2 > 16 {
+            return Err(alloc::format!(
+                "unsupported page size 2^{}",
+                self.page_size_log2
+            ));
+        }
+        self.minimum
+            .checked_mul(self.page_size())
+            .filter(|&b| b <= self.max_bytes() && b <= reservation)
+            .ok_or_else(|| {
+                alloc::format!(
+                    "memory minimum of {} pages exceeds the {reservation:#x}-byte reservation",
+                    self.minimum
+                )
+            })
+    }
 }
 
 /// A global type.

@@ -4,7 +4,7 @@
 //! written; a failing check records the trap and returns a non-zero status.
 
 use crate::instance::InstanceData;
-use crate::parking;
+use crate::platform::parking;
 use crate::store::StoreOpaque;
 use crate::traphandlers::{Pending, set_pending};
 use crate::vm;

@@ -4,7 +4,7 @@
 //! modules can be registered. Each entry holds the text range and a pointer to a [`CodeInfo`]
 //! owned by the module; the module unregisters on drop before freeing it.
 
-use crate::ranges::{Entry, Ranges};
+use crate::platform::ranges::{Entry, Ranges};
 use precast_format::TrapCode;
 use precast_format::tables::TrapTable;
 

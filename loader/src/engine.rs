@@ -1,5 +1,7 @@
 //! [`Config`] and [`Engine`]: process-level settings and the engine-wide type registry.
 
+pub use crate::platform::PoolConfig;
+use crate::platform::Reservation;
 use crate::platform::sync::RwLock;
 use crate::prelude::*;
 use alloc::sync::Arc;
@@ -8,69 +10,67 @@ use precast_format::module::FuncType;
 
 /// An ed25519 public key whose signatures the engine accepts ([`Config::trust`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct TrustedKey(pub(crate) ed25519_dalek::VerifyingKey);
+pub struct TrustedKey(
+    #[cfg(feature = "signatures")] pub(crate) ed25519_dalek::VerifyingKey,
+    /// Without the `signatures` feature no key can be made (the constructors refuse).
+    #[cfg(not(feature = "signatures"))]
+    pub(crate) core::convert::Infallible,
+);
+
+/// Why a key cannot be made without the `signatures` feature.
+#[cfg(not(feature = "signatures"))]
+const NO_SIGNATURES: &str =
+    "this loader was built without signature verification (the `signatures` feature)";
 
 impl TrustedKey {
-    /// The key from its 32 bytes; `None` if they are not a valid ed25519 public key.
+    /// The key from its 32 bytes; `None` if they are not a valid ed25519 public key (always
+    /// `None` without the `signatures` feature).
     pub fn from_bytes(bytes: &[u8; 32]) -> Option<TrustedKey> {
-        ed25519_dalek::VerifyingKey::from_bytes(bytes)
+        #[cfg(feature = "signatures")]
+        return ed25519_dalek::VerifyingKey::from_bytes(bytes)
             .ok()
-            .map(TrustedKey)
+            .map(TrustedKey);
+        #[cfg(not(feature = "signatures"))]
+        {
+            let _ = bytes;
+            None
+        }
     }
 
     /// The key from a PEM SubjectPublicKeyInfo (`-----BEGIN PUBLIC KEY-----`), as
     /// `precast keygen` writes to `KEY.pub` and `openssl pkey -pubout` writes.
     pub fn from_pem(pem: &str) -> Result<TrustedKey, String> {
-        use ed25519_dalek::pkcs8::DecodePublicKey;
-        ed25519_dalek::VerifyingKey::from_public_key_pem(pem)
-            .map(TrustedKey)
-            .map_err(|e| format!("not an ed25519 public key in PEM: {e}"))
+        #[cfg(feature = "signatures")]
+        {
+            use ed25519_dalek::pkcs8::DecodePublicKey;
+            ed25519_dalek::VerifyingKey::from_public_key_pem(pem)
+                .map(TrustedKey)
+                .map_err(|e| format!("not an ed25519 public key in PEM: {e}"))
+        }
+        #[cfg(not(feature = "signatures"))]
+        {
+            let _ = pem;
+            Err(NO_SIGNATURES.into())
+        }
     }
 
     /// The key's 32 bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.0.to_bytes()
+        #[cfg(feature = "signatures")]
+        return self.0.to_bytes();
+        #[cfg(not(feature = "signatures"))]
+        match self.0 {}
     }
 
     /// A short fingerprint for messages (the first 8 bytes of the key's SHA-256, hex).
     pub fn fingerprint(&self) -> String {
-        precast_format::signature::fingerprint(self.0.as_bytes())
+        precast_format::signature::fingerprint(&self.to_bytes())
     }
 }
 
 impl core::fmt::Debug for TrustedKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "TrustedKey({})", self.fingerprint())
-    }
-}
-
-/// Limits of the instance pool ([`Config::pooling`]): everything is reserved when the
-/// engine is created, and an instantiation that needs more than a slot holds fails with
-/// [`Error::Resource`](crate::Error::Resource).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolConfig {
-    /// Instances that can be alive at once (each takes a VMContext slot).
-    pub instances: u32,
-    /// Linear memories that can be alive at once (each takes a reservation of
-    /// [`Config::memory_reservation`] + [`Config::memory_guard_size`] bytes of address space).
-    pub memories: u32,
-    /// Tables that can be alive at once.
-    pub tables: u32,
-    /// Largest VMContext of a pooled instance, in bytes.
-    pub max_vmctx_size: usize,
-    /// Largest table, in elements (across its lifetime: growing beyond fails).
-    pub max_table_elements: u64,
-}
-
-impl Default for PoolConfig {
-    fn default() -> Self {
-        PoolConfig {
-            instances: 100,
-            memories: 100,
-            tables: 100,
-            max_vmctx_size: 64 * 1024,
-            max_table_elements: 20_000,
-        }
     }
 }
 
@@ -139,6 +139,14 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The address space each linear memory takes.
+    pub(crate) fn reservation(&self) -> Reservation {
+        Reservation {
+            size: self.memory_reservation,
+            guard: self.memory_guard_size,
+        }
+    }
+
     /// The default configuration.
     pub fn new() -> Config {
         Config::default()
@@ -225,12 +233,12 @@ impl TypeRegistry {
 pub(crate) struct EngineInner {
     pub config: Config,
     pub types: TypeRegistry,
-    pub pool: Option<alloc::sync::Arc<crate::pool::Pool>>,
+    pub pool: Option<alloc::sync::Arc<crate::platform::pool::Pool>>,
     /// Released memory reservations kept for reuse (when not pooling).
-    pub memory_cache: Option<alloc::sync::Arc<crate::pool::Pool>>,
+    pub memory_cache: Option<alloc::sync::Arc<crate::platform::pool::Pool>>,
     /// Released code mappings (`None`: [`Config::code_cache`] is 0).
     #[cfg(feature = "std")]
-    pub code_cache: Option<Arc<crate::code_cache::CodeCache>>,
+    pub code_cache: Option<Arc<crate::platform::code_cache::CodeCache>>,
 }
 
 /// Shared, thread-safe loader context: configuration and type registry. Cheap to clone.
@@ -272,14 +280,17 @@ impl Engine {
         }
         let pool = match &config.pooling {
             Some(limits) => Some(alloc::sync::Arc::new(
-                crate::pool::Pool::new(limits, config).map_err(crate::Error::Resource)?,
+                crate::platform::pool::Pool::new(limits, config.reservation())
+                    .map_err(crate::Error::Resource)?,
             )),
             None => None,
         };
         let memory_cache = match (&pool, config.memory_cache) {
-            (None, keep) if keep > 0 => crate::pool::Pool::memory_cache(keep, config)
-                .ok()
-                .map(alloc::sync::Arc::new),
+            (None, keep) if keep > 0 => {
+                crate::platform::pool::Pool::memory_cache(keep, config.reservation())
+                    .ok()
+                    .map(alloc::sync::Arc::new)
+            }
             _ => None,
         };
         Ok(Engine {
@@ -309,12 +320,12 @@ impl Engine {
     }
 
     /// The instance pool, when the engine pools.
-    pub(crate) fn pool(&self) -> Option<&alloc::sync::Arc<crate::pool::Pool>> {
+    pub(crate) fn pool(&self) -> Option<&alloc::sync::Arc<crate::platform::pool::Pool>> {
         self.inner.pool.as_ref()
     }
 
     /// Where linear memories come from: the pool, the reservation cache, or (`None`) the OS.
-    pub(crate) fn memory_source(&self) -> Option<&alloc::sync::Arc<crate::pool::Pool>> {
+    pub(crate) fn memory_source(&self) -> Option<&alloc::sync::Arc<crate::platform::pool::Pool>> {
         self.inner
             .pool
             .as_ref()
@@ -338,8 +349,9 @@ fn unpooled_engine(config: &Config) -> Engine {
 
 /// The code mapping cache of `config`.
 #[cfg(feature = "std")]
-fn code_cache(config: &Config) -> Option<Arc<crate::code_cache::CodeCache>> {
-    (config.code_cache > 0).then(|| crate::code_cache::CodeCache::new(config.code_cache as usize))
+fn code_cache(config: &Config) -> Option<Arc<crate::platform::code_cache::CodeCache>> {
+    (config.code_cache > 0)
+        .then(|| crate::platform::code_cache::CodeCache::new(config.code_cache as usize))
 }
 
 #[cfg(test)]

@@ -412,7 +412,7 @@ pub(crate) unsafe fn invoke(
             let marker = 0u8;
             let sp = core::ptr::addr_of!(marker) as usize;
             let max = (*store).engine.config().max_wasm_stack;
-            (*(*store).state.as_ptr()).stack_limit = crate::host::stack_limit(sp, max);
+            (*(*store).state.as_ptr()).stack_limit = crate::platform::host::stack_limit(sp, max);
         }
         (*store).entry_depth += 1;
     }

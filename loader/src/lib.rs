@@ -48,8 +48,6 @@ mod prelude {
 mod artifact;
 mod builtins;
 mod checksum;
-#[cfg(feature = "std")]
-mod code_cache;
 mod code_registry;
 mod const_expr;
 mod elf;
@@ -57,23 +55,11 @@ mod engine;
 mod error;
 mod externals;
 mod func;
-mod host;
 mod instance;
 mod linker;
 mod memory_storage;
 mod module;
-#[cfg(feature = "std")]
-mod parking;
-#[cfg(not(feature = "std"))]
-#[path = "platform/no_parking.rs"]
-mod parking;
 mod platform;
-#[cfg(feature = "std")]
-mod pool;
-#[cfg(not(feature = "std"))]
-#[path = "platform/no_pool.rs"]
-mod pool;
-mod ranges;
 #[cfg(feature = "std")]
 mod shared_memory;
 mod store;
@@ -94,12 +80,11 @@ pub use engine::{Config, Engine, PoolConfig, TrustedKey};
 pub use error::{Error, LinkError, LoadError};
 pub use externals::{Global, Memory, Table};
 pub use func::{Caller, Func};
-pub use host::HOST_TARGET;
-pub use host::has_cpu_feature;
 pub use instance::{Extern, Instance};
 pub use linker::{InstancePre, Linker};
 pub use memory_storage::MemoryView;
 pub use module::{ExportType, ExternType, ImportType, LinkedModule, Module};
+pub use platform::host::{HOST_TARGET, has_cpu_feature};
 #[cfg(feature = "std")]
 pub use shared_memory::SharedMemory;
 pub use store::{AsStore, AsStoreMut, Store, StoreOpaque};

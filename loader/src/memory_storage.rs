@@ -3,11 +3,9 @@
 //! ([`MemoryView`]).
 
 use crate::platform::memory::LinearMemory;
-use crate::prelude::*;
 #[cfg(feature = "std")]
 use crate::shared_memory::SharedMemory;
 use core::sync::atomic::{AtomicU8, Ordering};
-use precast_format::module::MemoryType;
 
 /// `len` elements of `data` at `offset`, if all are in range.
 pub(crate) fn range<E>(data: &[E], offset: u64, len: usize) -> Option<&[E]> {
@@ -189,33 +187,4 @@ pub(crate) fn store_bytes(dst: &[AtomicU8], data: &[u8]) {
     for (b, &d) in dst.iter().zip(data) {
         b.store(d, Ordering::Relaxed);
     }
-}
-
-/// Largest number of bytes a memory of `ty` may ever have (per its index type and maximum).
-pub(crate) fn type_max_bytes(ty: &MemoryType) -> u64 {
-    let page = ty.page_size();
-    let index_limit: u128 = if ty.memory64 { 1 << 64 } else { 1 << 32 };
-    // The page count must also fit the index type (memory.size returns it).
-    let max_pages = (index_limit / u128::from(page)).min(index_limit - 1);
-    let by_index = max_pages * u128::from(page);
-    let by_max = ty
-        .maximum
-        .map_or(u128::MAX, |m| u128::from(m) * u128::from(page));
-    by_index.min(by_max).min(u128::from(u64::MAX)) as u64
-}
-
-/// The type's initial size in bytes, if it fits `reservation`.
-pub(crate) fn initial_bytes(ty: &MemoryType, reservation: u64) -> Result<u64, String> {
-    if ty.page_size_log2 > 16 {
-        return Err(format!("unsupported page size 2^{}", ty.page_size_log2));
-    }
-    ty.minimum
-        .checked_mul(ty.page_size())
-        .filter(|&b| b <= type_max_bytes(ty) && b <= reservation)
-        .ok_or_else(|| {
-            format!(
-                "memory minimum of {} pages exceeds the {reservation:#x}-byte reservation",
-                ty.minimum
-            )
-        })
 }

@@ -2,20 +2,18 @@
 //! registered for trap handling.
 
 use crate::artifact::{self, Decoded, Sections};
-#[cfg(feature = "std")]
-use crate::code_cache::{CodeCache, CodeMapping};
 use crate::code_registry::{self, CodeInfo, Registration};
 use crate::engine::Engine;
 use crate::error::{Error, LoadError};
-use crate::host;
+#[cfg(feature = "std")]
+use crate::platform::code;
+#[cfg(not(feature = "std"))]
+use crate::platform::host;
 use crate::platform::memory::ImageSource;
+use crate::platform::{ArtifactBytes, ExecMemory};
 use crate::prelude::*;
 use alloc::sync::Arc;
-#[cfg(feature = "std")]
-use core::ops::Range;
 use core::sync::atomic::{AtomicU64, Ordering};
-#[cfg(feature = "std")]
-use memmap2::{Mmap, MmapMut, MmapOptions};
 use precast_format::module::{
     DataSegment, ExternKind, FuncType, GlobalType, ImportKind, MemoryImage, MemoryType, TableType,
 };
@@ -24,7 +22,7 @@ use precast_format::{Header, ModuleInfo, VMOffsets};
 #[cfg(feature = "std")]
 use std::fs::File;
 #[cfg(feature = "std")]
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 #[cfg(feature = "std")]
 use std::path::Path;
 
@@ -117,40 +115,6 @@ struct ModuleInner {
     engine: Engine,
     header: Header,
     prepared: Prepared,
-}
-
-/// Executable memory holding a module's `.text` apart from its artifact bytes (held for its
-/// `Drop`).
-#[derive(Debug)]
-enum ExecMemory {
-    /// A read+execute mapping of the artifact file (returned to the engine's code cache).
-    #[cfg(feature = "std")]
-    File { _mapping: CodeMapping },
-    /// An executable copy.
-    #[cfg(feature = "std")]
-    Copy { _copy: Mmap },
-}
-
-/// The artifact's bytes: a private read-only mapping of the file (or of a copy), or, for a
-/// small file, a heap copy read with one `pread` (its `.text` then mapped on its own), or
-/// nothing of its own: a linked module's bytes are part of the executable.
-enum ArtifactBytes {
-    #[cfg(feature = "std")]
-    Map(Mmap),
-    Heap(Vec<u8>),
-    Linked,
-}
-
-impl core::ops::Deref for ArtifactBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            #[cfg(feature = "std")]
-            ArtifactBytes::Map(m) => m,
-            ArtifactBytes::Heap(b) => b,
-            ArtifactBytes::Linked => &[],
-        }
-    }
 }
 
 /// A module linked into the executable: the descriptor a linkable object exports
@@ -251,44 +215,16 @@ impl Module {
             path: path.display().to_string(),
             error,
         };
-        let file = File::open(path).map_err(io)?;
-        // The size: `lseek` is a third of the cost of `statx` (and `pread`/`mmap` below do
-        // not use the file position); files that cannot seek fall back to `statx`.
-        // SAFETY: `lseek` on the descriptor we own; no memory is passed.
-        let end = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_END) };
-        let len = match u64::try_from(end) {
-            Ok(n) => n,
-            Err(_) => file.metadata().map_err(io)?.len(),
-        };
-        if len == 0 {
-            return Err(LoadError::NotElf {
+        let (bytes, file) = code::read_artifact(path, READ_WHOLE_LIMIT).map_err(|e| match e {
+            code::ReadError::Io(error) => io(error),
+            code::ReadError::Empty => LoadError::NotElf {
                 reason: "the file is empty".into(),
-            }
-            .into());
-        }
-        let len = usize::try_from(len).map_err(|_| LoadError::NotElf {
-            reason: format!("the file is {len} bytes, too large to map"),
+            },
+            code::ReadError::TooLarge(len) => LoadError::NotElf {
+                reason: format!("the file is {len} bytes, too large to map"),
+            },
         })?;
-        if len <= READ_WHOLE_LIMIT {
-            // Read into the spare capacity: no zeroing first.
-            let mut bytes: Vec<u8> = Vec::with_capacity(len);
-            while bytes.len() < len {
-                let at = bytes.len() as u64;
-                match rustix::io::pread(&file, rustix::buffer::spare_capacity(&mut bytes), at) {
-                    Ok(0) => break, // The file shrank meanwhile: verify what was read.
-                    Ok(_) => {}
-                    Err(rustix::io::Errno::INTR) => {}
-                    Err(e) => return Err(io(e.into()).into()),
-                }
-            }
-            return Module::from_mapping(engine, ArtifactBytes::Heap(bytes), Some(file), full);
-        }
-        // SAFETY: a private read-only mapping; the loader never writes through it and
-        // verifies every byte it uses. Concurrent truncation of the file by another process
-        // is outside what any mmap-based loader can defend against.
-        let mapping =
-            unsafe { MmapOptions::new().len(len).map_copy_read_only(&file) }.map_err(io)?;
-        Module::from_mapping(engine, ArtifactBytes::Map(mapping), Some(file), full)
+        Module::from_mapping(engine, bytes, Some(file), full)
     }
 
     /// Copies `bytes` into an anonymous mapping and verifies it, every section included
@@ -316,16 +252,7 @@ impl Module {
             .into());
         }
         #[cfg(feature = "std")]
-        let mapping = {
-            let mut anon = MmapMut::map_anon(bytes.len()).map_err(|e| {
-                LoadError::Map(format!("cannot allocate {} bytes: {e}", bytes.len()))
-            })?;
-            anon.copy_from_slice(bytes);
-            let mapping = anon
-                .make_read_only()
-                .map_err(|e| LoadError::Map(format!("cannot protect the artifact copy: {e}")))?;
-            ArtifactBytes::Map(mapping)
-        };
+        let mapping = code::copy_read_only(bytes).map_err(LoadError::Map)?;
         // Without an MMU to ask, the copy's `.text` runs where it is: the embedder's memory
         // map must let the heap execute (as RAM does on most microcontrollers), or load
         // linked modules, whose code the linker placed.
@@ -385,11 +312,14 @@ impl Module {
         let data_offset = offset(s.data) as u64;
         #[cfg(feature = "std")]
         let code = match &mapping {
-            ArtifactBytes::Map(m) => {
-                let (start, copy) = make_executable(m, text)?;
-                (start, copy.map(|c| ExecMemory::Copy { _copy: c }))
-            }
-            _ => map_text(engine, &mapping, file.as_ref(), text)?,
+            ArtifactBytes::Map(m) => code::make_executable(m, text).map_err(LoadError::Map)?,
+            _ => code::map_text(
+                engine.inner.code_cache.as_ref(),
+                &mapping,
+                file.as_ref(),
+                text,
+            )
+            .map_err(LoadError::Map)?,
         };
         #[cfg(not(feature = "std"))]
         let code = {
@@ -679,80 +609,4 @@ fn prepare(engine: &Engine, s: &Sections<'_>, text_start: usize) -> Result<Prepa
         table_images: plan.table_images,
         elem_in_image: plan.elem_in_image,
     })
-}
-
-#[cfg(feature = "std")]
-/// Maps `text` (a range of the artifact `file`, whose bytes `bytes` holds) read+execute on
-/// its own, straight from the file when it starts at a page boundary (never written, never
-/// touched here), else as an executable copy.
-fn map_text(
-    engine: &Engine,
-    bytes: &[u8],
-    file: Option<&File>,
-    text: Range<usize>,
-) -> Result<(usize, Option<ExecMemory>), LoadError> {
-    if text.is_empty() {
-        return Ok((bytes.as_ptr() as usize + text.start, None));
-    }
-    if let Some(file) = file
-        && text.start.is_multiple_of(host::page_size())
-    {
-        // The file's `.text`, whose bytes were just verified through `bytes`. A concurrent
-        // change of the file is outside what any mmap-based loader can defend against.
-        let cache = engine.inner.code_cache.as_ref();
-        if let Ok(m) = CodeCache::map(cache, file, text.start as u64, text.len()) {
-            return Ok((m.addr(), Some(ExecMemory::File { _mapping: m })));
-        }
-    }
-    let mut copy = MmapMut::map_anon(text.len())
-        .map_err(|e| LoadError::Map(format!("cannot allocate code memory: {e}")))?;
-    copy.copy_from_slice(
-        bytes
-            .get(text)
-            .ok_or_else(|| LoadError::Map("text range".into()))?,
-    );
-    host::flush_icache(&copy);
-    let exec = copy
-        .make_exec()
-        .map_err(|e| LoadError::Map(format!("cannot make code executable: {e}")))?;
-    Ok((
-        exec.as_ptr() as usize,
-        Some(ExecMemory::Copy { _copy: exec }),
-    ))
-}
-
-#[cfg(feature = "std")]
-/// Makes `text` (a range of `mapping`) executable, in place when it is page aligned, else in
-/// an executable copy. Returns the address of the executable text.
-fn make_executable(mapping: &Mmap, text: Range<usize>) -> Result<(usize, Option<Mmap>), LoadError> {
-    let base = mapping.as_ptr() as usize;
-    if text.is_empty() {
-        return Ok((base + text.start, None));
-    }
-    if text.start.is_multiple_of(host::page_size()) {
-        let len = host::round_up_to_page(text.len())
-            .ok_or_else(|| LoadError::Map("text size overflows".into()))?;
-        // SAFETY: the range starts at a page boundary inside our private mapping, and
-        // mprotect rounds the length to whole pages, all of which are mapped (the mapping
-        // covers the page holding the last text byte). Only protection changes: the pages
-        // are never written.
-        let r = unsafe {
-            rustix::mm::mprotect(
-                (base + text.start) as *mut _,
-                len,
-                rustix::mm::MprotectFlags::READ | rustix::mm::MprotectFlags::EXEC,
-            )
-        };
-        if r.is_ok() {
-            return Ok((base + text.start, None));
-        }
-    }
-    let mut copy = MmapMut::map_anon(text.len())
-        .map_err(|e| LoadError::Map(format!("cannot allocate code memory: {e}")))?;
-    copy.copy_from_slice(&mapping[text]);
-    host::flush_icache(&copy);
-    let exec = copy
-        .make_exec()
-        .map_err(|e| LoadError::Map(format!("cannot make code executable: {e}")))?;
-    Ok((exec.as_ptr() as usize, Some(exec)))
 }

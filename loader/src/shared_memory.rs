@@ -85,7 +85,8 @@ impl SharedMemory {
         if ty.maximum.is_none() {
             return Err(Error::Api("a shared memory needs a maximum size".into()));
         }
-        let mem = LinearMemory::for_host(engine.config(), &ty)?;
+        let mem =
+            LinearMemory::for_host(engine.config().reservation(), &ty).map_err(Error::Resource)?;
         let def = Box::new(UnsafeCell::new(VMMemoryDefinition {
             base: mem.base(),
             length: mem.byte_len() as usize,

@@ -414,7 +414,8 @@ impl<S: AsStoreMut + ?Sized> AsStoreMut for &mut S {
 /// Creates the memory entries of host-created objects.
 impl StoreOpaque {
     pub(crate) fn push_host_memory(&mut self, ty: MemoryType) -> Result<usize, Error> {
-        let mem = LinearMemory::for_host(self.engine.config(), &ty)?;
+        let mem = LinearMemory::for_host(self.engine.config().reservation(), &ty)
+            .map_err(Error::Resource)?;
         let owned = Owned::new(VMMemoryDefinition {
             base: core::ptr::null_mut(),
             length: 0,

@@ -13,7 +13,7 @@ pub(crate) struct TableElements {
     elements: Vec<usize>,
     max: u64,
     /// The pool the storage came from (returned on drop).
-    pool: Option<alloc::sync::Arc<crate::pool::Pool>>,
+    pool: Option<alloc::sync::Arc<crate::platform::pool::Pool>>,
 }
 
 impl TableElements {
@@ -26,7 +26,7 @@ impl TableElements {
     pub fn with_storage(
         ty: &TableType,
         init: usize,
-        pool: Option<&alloc::sync::Arc<crate::pool::Pool>>,
+        pool: Option<&alloc::sync::Arc<crate::platform::pool::Pool>>,
     ) -> Result<TableElements, String> {
         let mut max = ty.maximum.unwrap_or(u64::MAX).min(MAX_TABLE_ELEMENTS);
         if let Some(pool) = pool {

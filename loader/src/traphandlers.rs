@@ -1,5 +1,6 @@
-//! Catching traps: the per-thread trap state, the catch/unwind pair (`platform::catch`)
-//! and the signal handler that turns a fault at a listed trap site into an unwind.
+//! Catching traps: the per-thread trap state, the catch/unwind pair (`platform::catch`),
+//! and the decision, for a fault the platform's signal handler reports, whether it is a trap
+//! at a listed trap site (then it unwinds).
 //!
 //! Protocol: [`catch_traps`] publishes a jump buffer in this thread's [`STATE`] and runs the
 //! body. When a faulting instruction is at a trap site of registered code and this thread is
@@ -12,12 +13,8 @@ use crate::error::Error;
 use crate::platform::catch::{precast_call_catch, precast_unwind};
 use crate::prelude::*;
 use core::cell::{Cell, RefCell};
-#[cfg(feature = "std")]
-use core::ffi::c_int;
 use core::ffi::c_void;
 use precast_format::TrapCode;
-#[cfg(feature = "std")]
-use std::sync::Once;
 
 /// Maximum number of frames recorded for a backtrace.
 pub(crate) const MAX_FRAMES: usize = 128;
@@ -103,114 +100,6 @@ fn try_with_state<R>(f: impl FnOnce(&TrapState) -> R) -> Result<R, ()> {
     try_with_thread(|t| f(&t.trap))
 }
 
-#[cfg(feature = "std")]
-/// Size of the alternate signal stack installed for threads that run wasm (guard page not
-/// included): the handler runs on it, so a fault on an exhausted or corrupted stack is still
-/// handled.
-const ALT_STACK_SIZE: usize = 64 << 10;
-
-#[cfg(feature = "std")]
-std::thread_local! {
-    static ALT_STACK: AltStack = const {
-        AltStack {
-            checked: Cell::new(false),
-            mapping: Cell::new(None),
-        }
-    };
-}
-
-#[cfg(feature = "std")]
-/// This thread's alternate signal stack, if we installed one (the thread may have its own
-/// of at least [`ALT_STACK_SIZE`], which is kept).
-struct AltStack {
-    /// Whether [`AltStack::ensure`] ran on this thread.
-    checked: Cell<bool>,
-    /// Our mapping (guard page first) and its length.
-    mapping: Cell<Option<(usize, usize)>>,
-}
-
-#[cfg(feature = "std")]
-impl AltStack {
-    /// Installs an alternate signal stack unless this thread has one large enough.
-    fn ensure(&self) {
-        if self.checked.replace(true) {
-            return;
-        }
-        if current_alt_stack().is_some_and(|s| s.ss_size >= ALT_STACK_SIZE) {
-            return;
-        }
-        let page = crate::host::page_size();
-        let len = ALT_STACK_SIZE + page;
-        // SAFETY: a fresh private mapping nothing else refers to.
-        let Ok(base) = (unsafe {
-            rustix::mm::mmap_anonymous(
-                core::ptr::null_mut(),
-                len,
-                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-                rustix::mm::MapFlags::PRIVATE,
-            )
-        }) else {
-            // Without memory for it the thread keeps its current (or no) alternate stack:
-            // handling then works as before, except for faults on an exhausted stack.
-            return;
-        };
-        // SAFETY: the first page of our mapping becomes the guard below the stack.
-        let _ = unsafe { rustix::mm::mprotect(base, page, rustix::mm::MprotectFlags::empty()) };
-        let stack = libc::stack_t {
-            // SAFETY: `page < len`: the stack starts after the guard page.
-            ss_sp: unsafe { base.cast::<u8>().add(page) }.cast(),
-            ss_flags: 0,
-            ss_size: ALT_STACK_SIZE,
-        };
-        // SAFETY: `stack` describes memory we own until `Drop` disables it.
-        if unsafe { libc::sigaltstack(&stack, core::ptr::null_mut()) } == 0 {
-            self.mapping.set(Some((base as usize, len)));
-        } else {
-            // SAFETY: our mapping, never installed.
-            let _ = unsafe { rustix::mm::munmap(base, len) };
-        }
-    }
-}
-
-#[cfg(feature = "std")]
-impl Drop for AltStack {
-    fn drop(&mut self) {
-        let Some((base, len)) = self.mapping.get() else {
-            return;
-        };
-        // SAFETY: disabling this thread's alternate stack if it is still ours, before
-        // unmapping it: no handler can run on it afterwards.
-        unsafe {
-            if current_alt_stack()
-                .is_some_and(|s| s.ss_sp as usize == base + crate::host::page_size())
-            {
-                let disable = libc::stack_t {
-                    ss_sp: core::ptr::null_mut(),
-                    ss_flags: libc::SS_DISABLE,
-                    ss_size: 0,
-                };
-                if libc::sigaltstack(&disable, core::ptr::null_mut()) != 0 {
-                    return; // still in use: leak it rather than free a live stack
-                }
-            }
-            let _ = rustix::mm::munmap(base as *mut c_void, len);
-        }
-    }
-}
-
-#[cfg(feature = "std")]
-/// This thread's alternate signal stack, if one is enabled.
-pub(crate) fn current_alt_stack() -> Option<libc::stack_t> {
-    let mut current = libc::stack_t {
-        ss_sp: core::ptr::null_mut(),
-        ss_flags: 0,
-        ss_size: 0,
-    };
-    // SAFETY: a query only: no new stack, `current` is a valid out-pointer.
-    let ok = unsafe { libc::sigaltstack(core::ptr::null(), &mut current) } == 0;
-    (ok && current.ss_flags & libc::SS_DISABLE == 0).then_some(current)
-}
-
 /// What a builtin or host function recorded before returning a non-zero status.
 #[derive(Debug)]
 pub(crate) enum Pending {
@@ -274,7 +163,7 @@ pub(crate) unsafe fn catch_traps_with(
     #[cfg(feature = "std")]
     if signal_handlers {
         init_signals();
-        ALT_STACK.with(AltStack::ensure);
+        crate::platform::signals::ensure_alt_stack();
     }
     // Without the Linux platform there are no handlers (the engine refuses to enable them).
     #[cfg(not(feature = "std"))]
@@ -298,60 +187,11 @@ pub(crate) unsafe fn catch_traps_with(
     }))
 }
 
-/// Program counter, frame pointer and stack pointer at a signal.
+/// Program counter, frame pointer and stack pointer where a trap was raised.
 struct Regs {
     pc: usize,
     fp: usize,
     sp: usize,
-}
-
-/// Reads the interrupted registers from a signal's `ucontext`.
-///
-/// # Safety
-/// `ctx` must be the third argument of an `SA_SIGINFO` handler.
-#[cfg(all(feature = "std", target_os = "linux", target_arch = "x86_64"))]
-unsafe fn regs(ctx: *mut c_void) -> Regs {
-    // SAFETY: the kernel passes a valid `ucontext_t` to SA_SIGINFO handlers.
-    let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
-    let g = &uc.uc_mcontext.gregs;
-    Regs {
-        pc: g[libc::REG_RIP as usize] as usize,
-        fp: g[libc::REG_RBP as usize] as usize,
-        sp: g[libc::REG_RSP as usize] as usize,
-    }
-}
-
-/// Reads the interrupted registers from a signal's `ucontext`.
-///
-/// # Safety
-/// `ctx` must be the third argument of an `SA_SIGINFO` handler.
-#[cfg(all(feature = "std", target_os = "linux", target_arch = "aarch64"))]
-unsafe fn regs(ctx: *mut c_void) -> Regs {
-    // SAFETY: the kernel passes a valid `ucontext_t` to SA_SIGINFO handlers.
-    let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
-    let m = &uc.uc_mcontext;
-    Regs {
-        pc: m.pc as usize,
-        fp: m.regs[29] as usize,
-        sp: m.sp as usize,
-    }
-}
-
-/// Reads the interrupted registers from a signal's `ucontext`.
-///
-/// # Safety
-/// `ctx` must be the third argument of an `SA_SIGINFO` handler.
-#[cfg(all(feature = "std", target_os = "linux", target_arch = "riscv64"))]
-unsafe fn regs(ctx: *mut c_void) -> Regs {
-    // SAFETY: the kernel passes a valid `ucontext_t` to SA_SIGINFO handlers.
-    let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
-    // `__gregs[0]` is the pc, then x1..x31: sp is x2, the frame pointer s0 is x8.
-    let g = &uc.uc_mcontext.__gregs;
-    Regs {
-        pc: g[0] as usize,
-        fp: g[8] as usize,
-        sp: g[2] as usize,
-    }
 }
 
 /// Records the frames starting at `regs` into `state`: the faulting pc, then each return
@@ -429,87 +269,44 @@ pub(crate) unsafe extern "C" fn raise(
     unsafe { precast_unwind(jmp) }
 }
 
+/// Installs the platform's trap signal handlers, with [`on_fault`] deciding (once per
+/// process).
 #[cfg(feature = "std")]
-const SIGNALS: [c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
-
-#[cfg(feature = "std")]
-/// The handlers that were installed before ours, to chain to.
-struct PrevActions(core::cell::UnsafeCell<[core::mem::MaybeUninit<libc::sigaction>; 4]>);
-
-// SAFETY: written exactly once inside `INIT` before any of our handlers is installed, and
-// only read afterwards.
-#[cfg(feature = "std")]
-unsafe impl Sync for PrevActions {}
-
-#[cfg(feature = "std")]
-static PREV: PrevActions = PrevActions(core::cell::UnsafeCell::new(
-    [core::mem::MaybeUninit::zeroed(); 4],
-));
-#[cfg(feature = "std")]
-static INIT: Once = Once::new();
-
-#[cfg(feature = "std")]
-/// Installs the trap signal handlers (once per process).
 pub(crate) fn init_signals() {
-    INIT.call_once(|| {
-        for (i, &sig) in SIGNALS.iter().enumerate() {
-            // SAFETY: `sigaction` with a zeroed struct, our handler and an empty mask is the
-            // documented way to install a handler; PREV is written before the handler can
-            // run for this signal and only read afterwards.
-            unsafe {
-                let mut action: libc::sigaction = core::mem::zeroed();
-                action.sa_sigaction = handler as *const () as usize;
-                action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
-                libc::sigemptyset(&mut action.sa_mask);
-                let prev = (*PREV.0.get())[i].as_mut_ptr();
-                if libc::sigaction(sig, &action, prev) != 0 {
-                    // Could not install: leave the old handler recorded as default.
-                    *prev = core::mem::zeroed();
-                }
-            }
-        }
-    });
+    crate::platform::signals::install(on_fault);
 }
 
-#[cfg(feature = "std")]
-/// The signal handler.
-unsafe extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
-    // SAFETY: called by the kernel as an SA_SIGINFO handler with a valid context.
-    unsafe {
-        try_handle(signum, info, ctx);
-        chain(signum, info, ctx);
-    }
-}
-
-#[cfg(feature = "std")]
 /// Unwinds to the innermost [`catch_traps`] if the fault is at a trap site of registered code
 /// executed by this thread inside wasm and, for a memory fault, its address lies in a linear
 /// memory's reservation; returns otherwise (the fault is then no wasm trap but a bug, and the
-/// previous handler or the default action deals with it).
+/// platform passes it on to the previous handler or the default action).
 ///
 /// # Safety
-/// Must be called from the signal handler with its arguments.
-unsafe fn try_handle(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
+/// Only from the platform's signal handler, on the faulting thread.
+#[cfg(feature = "std")]
+unsafe fn on_fault(fault: &crate::platform::signals::Fault) {
     let Ok(jmp) = try_with_state(|s| s.jmp.get()) else {
         return;
     };
     if jmp.is_null() {
         return;
     }
-    // SAFETY: `ctx` is the handler's ucontext.
-    let regs = unsafe { regs(ctx) };
     let Some((Some(code), frame_pointers)) =
-        code_registry::with_code(regs.pc, |c| (c.trap_at(regs.pc), c.frame_pointers))
+        code_registry::with_code(fault.pc, |c| (c.trap_at(fault.pc), c.frame_pointers))
     else {
         return;
     };
-    if signum == libc::SIGSEGV || signum == libc::SIGBUS {
-        // SAFETY: the kernel passes a valid siginfo; `si_addr` is set for these signals.
-        let addr = unsafe { (*info).si_addr() } as usize;
-        if !crate::platform::memory::is_reserved(addr) {
-            return;
-        }
+    if fault
+        .addr
+        .is_some_and(|addr| !crate::platform::memory::is_reserved(addr))
+    {
+        return;
     }
+    let regs = Regs {
+        pc: fault.pc,
+        fp: fault.fp,
+        sp: fault.sp,
+    };
     let _ = try_with_state(|s| {
         s.code.set(code as u8);
         if frame_pointers {
@@ -521,36 +318,9 @@ unsafe fn try_handle(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void
         }
     });
     // SAFETY: `jmp` is the live jump buffer of the innermost `precast_call_catch` on this
-    // thread; the frames between it and here are wasm code, trampolines and this handler,
-    // none of which own destructors.
+    // thread; the frames between it and here are wasm code, trampolines and the signal
+    // handler, none of which own destructors.
     unsafe { precast_unwind(jmp) }
-}
-
-#[cfg(feature = "std")]
-/// Passes a signal that is not ours to the handler installed before ours.
-///
-/// # Safety
-/// Must be called from the signal handler with its arguments.
-unsafe fn chain(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
-    let Some(i) = SIGNALS.iter().position(|&s| s == signum) else {
-        return;
-    };
-    // SAFETY: PREV was fully written before our handler was installed.
-    unsafe {
-        let prev = &*(*PREV.0.get())[i].as_ptr();
-        if prev.sa_flags & libc::SA_SIGINFO != 0 && prev.sa_sigaction > 1 {
-            let f: unsafe extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
-                core::mem::transmute(prev.sa_sigaction);
-            f(signum, info, ctx);
-        } else if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
-            // Restore the previous disposition; returning re-executes the faulting
-            // instruction, which then gets the default action.
-            libc::sigaction(signum, prev, core::ptr::null_mut());
-        } else {
-            let f: unsafe extern "C" fn(c_int) = core::mem::transmute(prev.sa_sigaction);
-            f(signum);
-        }
-    }
 }
 
 #[cfg(test)]

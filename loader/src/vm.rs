@@ -112,8 +112,8 @@ pub(crate) struct VMContextAlloc {
 enum Origin {
     Heap(Layout),
     Pool(
-        alloc::sync::Arc<crate::pool::Pool>,
-        crate::pool::VMContextSlot,
+        alloc::sync::Arc<crate::platform::pool::Pool>,
+        crate::platform::pool::VMContextSlot,
     ),
 }
 
@@ -133,7 +133,7 @@ impl VMContextAlloc {
     pub fn new(
         offsets: &VMOffsets,
         template: &[u8],
-        pool: Option<&alloc::sync::Arc<crate::pool::Pool>>,
+        pool: Option<&alloc::sync::Arc<crate::platform::pool::Pool>>,
         keep: core::ops::Range<usize>,
         owner: u64,
     ) -> Result<VMContextAlloc, String> {

@@ -1,32 +1,110 @@
 //! The platform layer: what the runtime needs from the machine and the operating system,
-//! beneath everything else in the loader.
+//! beneath everything else in the loader. It uses nothing of the crate above it
+//! (`tests/layers.rs` checks that).
 //!
+//! The interface, common to both platforms:
 //! - the trap-resume mechanism of the entry trampoline ([`catch`], assembly, no C library);
-//! - linear memories (`memory`): [`mmap_memory`] on Linux (reservations, guard pages,
-//!   copy-on-write images), `heap_memory` without `std` (plain allocations, moved on growth);
-//! - locks ([`sync`]);
-//! - one pointer-sized slot per thread for the runtime's thread state (`tls`, without `std`);
+//! - linear memories (`memory`): a [`Reservation`] of address space, committed as they grow;
+//! - artifact bytes and executable memory ([`ArtifactBytes`], [`ExecMemory`]);
+//! - locks ([`sync`]), CPU features, cache flushing, page size, stack limits ([`host`]);
+//! - the lock-free address-range set a signal handler can search ([`ranges`]);
 //! - catching host panics at the wasm boundary ([`catch_panic`]) and ending the program on a
 //!   runtime bug ([`abort`]).
 //!
-//! With the `std` feature the platform is Linux (thread-locals, `mmap`'d memories, signal
-//! handlers, files). Without it, the embedder provides the few functions the minimal platform
-//! declares as `extern "C"` (see `tls`) and artifacts must not need signals: explicit
-//! bounds checks and traps raised through the `Trap` builtin (`precast compile
-//! --bounds-checks explicit --no-signals`).
+//! With the `std` feature the platform is Linux (`linux`: `mmap`'d memories with guard pages,
+//! signal handlers, artifact files, the code cache, pooling, parking). Without it, the
+//! minimal platform (`bare`): heap memories, and a thread slot from the embedder's two
+//! `extern "C"` functions (see `tls`); artifacts must not need signals: explicit bounds
+//! checks and traps raised through the `Trap` builtin (`precast compile --no-signals`).
 
 pub(crate) mod catch;
-#[cfg(not(feature = "std"))]
-pub(crate) mod heap_memory;
-#[cfg(not(feature = "std"))]
-pub(crate) use heap_memory as memory;
-#[cfg(feature = "std")]
-pub(crate) mod mmap_memory;
-#[cfg(feature = "std")]
-pub(crate) use mmap_memory as memory;
+pub(crate) mod host;
+pub(crate) mod ranges;
 pub(crate) mod sync;
+
+#[cfg(feature = "std")]
+mod linux;
+#[cfg(feature = "std")]
+pub(crate) use linux::{code, code_cache, memory, parking, pool, signals};
+
 #[cfg(not(feature = "std"))]
-pub(crate) mod tls;
+mod bare;
+#[cfg(not(feature = "std"))]
+pub(crate) use bare::{memory, parking, pool, tls};
+
+/// A linear memory's address space: `size` bytes it may ever grow to, followed by `guard`
+/// bytes that no access reaches (without virtual memory only `size` counts: the most a
+/// memory may take of the heap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Reservation {
+    pub size: u64,
+    pub guard: u64,
+}
+
+/// Limits of the instance pool ([`Config::pooling`](crate::Config::pooling)): everything is reserved when the
+/// engine is created, and an instantiation that needs more than a slot holds fails with
+/// [`Error::Resource`](crate::Error::Resource).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Instances that can be alive at once (each takes a VMContext slot).
+    pub instances: u32,
+    /// Linear memories that can be alive at once (each takes a reservation of
+    /// [`Config::memory_reservation`](crate::Config::memory_reservation) + [`Config::memory_guard_size`](crate::Config::memory_guard_size) bytes of address space).
+    pub memories: u32,
+    /// Tables that can be alive at once.
+    pub tables: u32,
+    /// Largest VMContext of a pooled instance, in bytes.
+    pub max_vmctx_size: usize,
+    /// Largest table, in elements (across its lifetime: growing beyond fails).
+    pub max_table_elements: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            instances: 100,
+            memories: 100,
+            tables: 100,
+            max_vmctx_size: 64 * 1024,
+            max_table_elements: 20_000,
+        }
+    }
+}
+
+/// Executable memory holding a module's `.text` apart from its artifact bytes (held for its
+/// `Drop`; there is none without `std`, where code runs where it was loaded).
+#[derive(Debug)]
+pub(crate) enum ExecMemory {
+    /// A read+execute mapping of the artifact file (returned to the engine's code cache).
+    #[cfg(feature = "std")]
+    File { _mapping: code_cache::CodeMapping },
+    /// An executable copy.
+    #[cfg(feature = "std")]
+    Copy { _copy: code::Mapping },
+}
+
+/// An artifact's bytes: a private read-only mapping of the file (or of a copy), or, for a
+/// small file, a heap copy read with one `pread` (its `.text` then mapped on its own), or
+/// nothing of its own: a linked module's bytes are part of the executable.
+pub(crate) enum ArtifactBytes {
+    #[cfg(feature = "std")]
+    Map(code::Mapping),
+    #[cfg_attr(feature = "std", allow(dead_code))]
+    Heap(alloc::vec::Vec<u8>),
+    Linked,
+}
+
+impl core::ops::Deref for ArtifactBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            #[cfg(feature = "std")]
+            ArtifactBytes::Map(m) => m,
+            ArtifactBytes::Heap(b) => b,
+            ArtifactBytes::Linked => &[],
+        }
+    }
+}
 
 /// Runs `f`, turning a panic into an error value where the platform can catch one (the
 /// caller reports it as a host error instead of unwinding through wasm frames). Without

@@ -77,7 +77,7 @@ fn faults_at_trap_sites_are_caught() {
         assert_eq!(r.pcs.first().copied(), Some(base as usize + 3));
     }
     assert!(
-        crate::traphandlers::current_alt_stack().is_some_and(|s| s.ss_size >= 64 << 10),
+        crate::platform::signals::current_alt_stack().is_some_and(|s| s.ss_size >= 64 << 10),
         "wasm runs with an alternate signal stack"
     );
 }

@@ -6,8 +6,7 @@
 //! length in the memory's `VMMemoryDefinition` and reloads the base after every call that may
 //! grow a memory, so a moved base is never used stale.
 
-use crate::error::Error;
-use crate::memory_storage::{initial_bytes, type_max_bytes};
+use crate::platform::Reservation;
 use crate::prelude::*;
 use alloc::alloc::{Layout, alloc_zeroed, dealloc, realloc};
 use core::ptr::NonNull;
@@ -50,8 +49,8 @@ fn layout(len: usize) -> Option<Layout> {
 
 impl LinearMemory {
     /// A memory of type `ty`, without image (host memories).
-    pub fn for_host(config: &crate::engine::Config, ty: &MemoryType) -> Result<Self, Error> {
-        LinearMemory::new(ty, config.memory_reservation, 0, None).map_err(Error::Resource)
+    pub fn for_host(reservation: Reservation, ty: &MemoryType) -> Result<Self, String> {
+        LinearMemory::new(ty, reservation.size, 0, None)
     }
 
     /// A memory of type `ty` at its minimum size, at most `limit` bytes ever (the configured
@@ -63,11 +62,11 @@ impl LinearMemory {
         _guard: u64,
         image: Option<&ImageSource<'_>>,
     ) -> Result<LinearMemory, String> {
-        let min_bytes = initial_bytes(ty, limit)?;
+        let min_bytes = ty.initial_bytes(limit)?;
         let mut mem = LinearMemory {
             base: NonNull::<[u8; ALIGN]>::dangling().cast(),
             length: 0,
-            max_length: type_max_bytes(ty).min(limit),
+            max_length: ty.max_bytes().min(limit),
             page_size: ty.page_size(),
         };
         mem.set_length(min_bytes)
@@ -84,9 +83,9 @@ impl LinearMemory {
         Ok(mem)
     }
 
-    /// A memory from `pool`: there is no pool on this platform (see `no_pool`).
+    /// A memory from `pool`: there is no pool on this platform (see `bare::pool`).
     pub fn from_pool(
-        pool: &alloc::sync::Arc<crate::pool::Pool>,
+        pool: &alloc::sync::Arc<crate::platform::pool::Pool>,
         _ty: &MemoryType,
         _image: Option<&ImageSource<'_>>,
     ) -> Result<LinearMemory, String> {

@@ -3,7 +3,7 @@
 //! be made and every path through them is statically unreachable. An engine configured with
 //! [`Config::pooling`](crate::Config) is refused at creation.
 
-use crate::engine::{Config, PoolConfig};
+use crate::platform::{PoolConfig, Reservation};
 use crate::prelude::*;
 
 /// Cannot exist.
@@ -25,11 +25,11 @@ pub(crate) struct VMContextSlot {
 }
 
 impl Pool {
-    pub fn new(_limits: &PoolConfig, _config: &Config) -> Result<Pool, String> {
+    pub fn new(_limits: &PoolConfig, _memories: Reservation) -> Result<Pool, String> {
         Err("pooling needs the Linux platform (the `std` feature)".into())
     }
 
-    pub fn memory_cache(_keep: u32, _config: &Config) -> Result<Pool, String> {
+    pub fn memory_cache(_keep: u32, _memories: Reservation) -> Result<Pool, String> {
         Err("the memory cache needs the Linux platform (the `std` feature)".into())
     }
 

@@ -8,8 +8,8 @@
 //! mapping, so the next instance of the same module in that slot needs no system call at all
 //! to get a fresh memory; [`Pool::take_memory`] prefers such a slot.
 
-use crate::engine::{Config, PoolConfig};
-use crate::host;
+use crate::platform::host;
+use crate::platform::{PoolConfig, Reservation};
 use crate::prelude::*;
 use rustix::mm::{Advice, MapFlags, ProtFlags};
 use std::sync::Mutex;
@@ -99,10 +99,10 @@ fn exhausted(what: &str, n: u32) -> String {
 
 impl Pool {
     /// Reserves the pool's address space.
-    pub fn new(limits: &PoolConfig, config: &Config) -> Result<Pool, String> {
-        let stride = config
-            .memory_reservation
-            .checked_add(config.memory_guard_size)
+    pub fn new(limits: &PoolConfig, reservation: Reservation) -> Result<Pool, String> {
+        let stride = reservation
+            .size
+            .checked_add(reservation.guard)
             .and_then(|n| usize::try_from(n).ok())
             .and_then(host::round_up_to_page)
             .ok_or("pool memory slots do not fit in the address space")?
@@ -163,7 +163,7 @@ impl Pool {
             memories,
             memories_len,
             stride,
-            reservation: config.memory_reservation,
+            reservation: reservation.size,
             vmctx,
             vmctx_len,
             vmctx_size,
@@ -177,12 +177,12 @@ impl Pool {
         })
     }
 
-    /// A cache of up to `keep` released memory reservations of `config`'s size, reused
+    /// A cache of up to `keep` released memory reservations of `memories`' size, reused
     /// (reset with `madvise`) by later memories; nothing is reserved up front.
-    pub fn memory_cache(keep: u32, config: &Config) -> Result<Pool, String> {
-        let stride = config
-            .memory_reservation
-            .checked_add(config.memory_guard_size)
+    pub fn memory_cache(keep: u32, memories: Reservation) -> Result<Pool, String> {
+        let stride = memories
+            .size
+            .checked_add(memories.guard)
             .and_then(|n| usize::try_from(n).ok())
             .and_then(host::round_up_to_page)
             .ok_or("memory reservations do not fit in the address space")?
@@ -199,7 +199,7 @@ impl Pool {
             memories: core::ptr::null_mut(),
             memories_len: 0,
             stride,
-            reservation: config.memory_reservation,
+            reservation: memories.size,
             vmctx: core::ptr::null_mut(),
             vmctx_len: 0,
             vmctx_size: 0,

@@ -4,16 +4,15 @@
 //! A memory's initial image (the module's data segments, laid out at compile time) is mapped
 //! copy-on-write from the artifact file (`MAP_PRIVATE | MAP_FIXED` over the start of the
 //! reservation) when the module was loaded from a file and the image is page aligned for this
-//! host; otherwise it is copied. Pooled memories ([`crate::pool`]) keep their reservation and
+//! host; otherwise it is copied. Pooled memories ([`crate::platform::pool`]) keep their reservation and
 //! their image mapping between uses and are reset with `madvise(MADV_DONTNEED)`, which restores
 //! mapped image pages to the file's contents and zeroes the rest.
 
-use crate::error::Error;
-use crate::host;
-use crate::memory_storage::{initial_bytes, type_max_bytes};
-use crate::pool::{MemorySlot, Pool};
+use crate::platform::Reservation;
+use crate::platform::host;
+use crate::platform::pool::{MemorySlot, Pool};
+use crate::platform::ranges::{Entry, Ranges};
 use crate::prelude::*;
-use crate::ranges::{Entry, Ranges};
 use alloc::sync::Arc;
 use precast_format::module::MemoryType;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
@@ -43,7 +42,7 @@ impl ImageSource<'_> {
 }
 
 /// Copied images up to this size stay resident in a released pool slot (see
-/// [`MemorySlot::copied_image`](crate::pool::MemorySlot)): the next instance copies over them
+/// [`MemorySlot::copied_image`](crate::platform::pool::MemorySlot)): the next instance copies over them
 /// with no page fault. Larger ones are reset like the rest of the slot, so that idle slots do
 /// not hold much anonymous memory; their copy costs far more than the faults anyway.
 const RESIDENT_IMAGE_LIMIT: usize = 1 << 20;
@@ -134,16 +133,9 @@ pub(crate) unsafe fn unmap_image(at: *mut u8, len: usize) -> Result<(), String> 
 }
 
 impl LinearMemory {
-    /// A memory of type `ty` with `config`'s reservation and guard, without image (host
-    /// memories).
-    pub fn for_host(config: &crate::engine::Config, ty: &MemoryType) -> Result<Self, Error> {
-        LinearMemory::new(
-            ty,
-            config.memory_reservation,
-            config.memory_guard_size,
-            None,
-        )
-        .map_err(Error::Resource)
+    /// A memory of type `ty` in `reservation`, without image (host memories).
+    pub fn for_host(reservation: Reservation, ty: &MemoryType) -> Result<Self, String> {
+        LinearMemory::new(ty, reservation.size, reservation.guard, None)
     }
 
     /// Reserves `reservation + guard` bytes and makes the type's minimum accessible, with
@@ -154,7 +146,7 @@ impl LinearMemory {
         guard: u64,
         image: Option<&ImageSource<'_>>,
     ) -> Result<LinearMemory, String> {
-        let min_bytes = initial_bytes(ty, reservation)?;
+        let min_bytes = ty.initial_bytes(reservation)?;
         let mapped = reservation
             .checked_add(guard)
             .and_then(|n| usize::try_from(n).ok())
@@ -178,7 +170,7 @@ impl LinearMemory {
             reservation,
             accessible: 0,
             length: 0,
-            max_length: type_max_bytes(ty).min(reservation),
+            max_length: ty.max_bytes().min(reservation),
             page_size: ty.page_size(),
             origin: Origin::Own,
         };
@@ -197,7 +189,7 @@ impl LinearMemory {
         image: Option<&ImageSource<'_>>,
     ) -> Result<LinearMemory, String> {
         let reservation = pool.memory_reservation();
-        let min_bytes = initial_bytes(ty, reservation)?;
+        let min_bytes = ty.initial_bytes(reservation)?;
         let want = usize::try_from(min_bytes)
             .ok()
             .and_then(host::round_up_to_page)
@@ -210,7 +202,7 @@ impl LinearMemory {
             reservation,
             accessible: slot.accessible,
             length: 0,
-            max_length: type_max_bytes(ty).min(reservation),
+            max_length: ty.max_bytes().min(reservation),
             page_size: ty.page_size(),
             origin: Origin::Pool(pool.clone(), slot),
         };
@@ -452,7 +444,7 @@ mod tests {
         assert_eq!(m.byte_len(), 3);
         assert_eq!(m.grow(5), Some(3));
         assert_eq!(m.byte_len(), 8);
-        assert_eq!(type_max_bytes(&t), u64::from(u32::MAX));
-        assert_eq!(type_max_bytes(&ty(0, None)), 1 << 32);
+        assert_eq!(t.max_bytes(), u64::from(u32::MAX));
+        assert_eq!(ty(0, None).max_bytes(), 1 << 32);
     }
 }

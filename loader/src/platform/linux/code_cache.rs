@@ -93,7 +93,7 @@ impl CodeCache {
         len: usize,
     ) -> std::io::Result<CodeMapping> {
         use rustix::mm::{MapFlags, ProtFlags};
-        let page = crate::host::page_size();
+        let page = crate::platform::host::page_size();
         let need = len.div_ceil(page) * page;
         let reuse = cache.and_then(|c| {
             let mut free = c.free.lock().unwrap_or_else(|e| e.into_inner());
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn released_mappings_are_reused_then_unmapped() {
-        let page = crate::host::page_size();
+        let page = crate::platform::host::page_size();
         let a = file_of(&vec![0xaa; 2 * page]);
         let b = file_of(&vec![0xbb; page]);
         let cache = CodeCache::new(1);
