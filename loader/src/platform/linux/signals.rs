@@ -8,8 +8,7 @@
 
 use core::cell::Cell;
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::Once;
+use std::sync::OnceLock;
 
 /// A fault, as the runtime sees it.
 #[derive(Clone, Copy, Debug)]
@@ -30,8 +29,8 @@ pub(crate) struct Fault {
 /// Called only from the signal handler, on the faulting thread.
 pub(crate) type FaultHandler = unsafe fn(&Fault);
 
-/// The handler `install` was given.
-static ON_FAULT: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+/// The handler `install` was given (set once our handlers are installed).
+static ON_FAULT: OnceLock<FaultHandler> = OnceLock::new();
 
 /// Program counter, frame pointer and stack pointer at a signal.
 struct Regs {
@@ -202,20 +201,18 @@ const SIGNALS: [c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SI
 /// The handlers that were installed before ours, to chain to.
 struct PrevActions(core::cell::UnsafeCell<[core::mem::MaybeUninit<libc::sigaction>; 4]>);
 
-// SAFETY: written exactly once inside `INIT` before any of our handlers is installed, and
+// SAFETY: written exactly once inside `install` before any of our handlers is installed, and
 // only read afterwards.
 unsafe impl Sync for PrevActions {}
 
 static PREV: PrevActions = PrevActions(core::cell::UnsafeCell::new(
     [core::mem::MaybeUninit::zeroed(); 4],
 ));
-static INIT: Once = Once::new();
 
 /// Installs the trap signal handlers (once per process), which pass every fault to
 /// `on_fault` first (the first caller's handler is the one kept).
 pub(crate) fn install(on_fault: FaultHandler) {
-    INIT.call_once(|| {
-        ON_FAULT.store(on_fault as *mut (), Ordering::Release);
+    ON_FAULT.get_or_init(|| {
         for (i, &sig) in SIGNALS.iter().enumerate() {
             // SAFETY: `sigaction` with a zeroed struct, our handler and an empty mask is the
             // documented way to install a handler; PREV is written before the handler can
@@ -232,13 +229,13 @@ pub(crate) fn install(on_fault: FaultHandler) {
                 }
             }
         }
+        on_fault
     });
 }
 
 /// The signal handler.
 unsafe extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
-    let on_fault = ON_FAULT.load(Ordering::Acquire);
-    if !on_fault.is_null() {
+    if let Some(on_fault) = ON_FAULT.get() {
         // SAFETY: `ctx` is the handler's ucontext; the kernel passes a valid siginfo, whose
         // `si_addr` is set for SIGSEGV and SIGBUS.
         let fault = unsafe {
@@ -251,9 +248,8 @@ unsafe extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mu
                     .then(|| (*info).si_addr() as usize),
             }
         };
-        // SAFETY: stored by `install` from a `FaultHandler`; called on the faulting thread,
-        // inside the signal handler, as its contract asks.
-        unsafe { core::mem::transmute::<*mut (), FaultHandler>(on_fault)(&fault) };
+        // SAFETY: on the faulting thread, inside the signal handler, as its contract asks.
+        unsafe { on_fault(&fault) };
     }
     // SAFETY: called by the kernel as an SA_SIGINFO handler with a valid context.
     unsafe { chain(signum, info, ctx) }
