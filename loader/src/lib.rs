@@ -25,7 +25,11 @@
 //! # }
 //! ```
 //!
-//! The loader never depends on Cranelift or wasmparser.
+//! The loader never depends on Cranelift or wasmparser. Inside, it is three layers, each a
+//! folder using only itself and those beneath it: the embedding API (`api/`), the runtime
+//! core (`runtime/`: artifacts, loaded modules, VMContexts, instances, builtins, traps; it
+//! reaches the store through a trait, never through the public types) and the platform
+//! (`platform/`: Linux, or the minimal one without `std`). This file only re-exports.
 
 #![warn(missing_docs)]
 // Always `no_std`: the core names `core`/`alloc` paths, and what needs the standard library
@@ -45,53 +49,31 @@ mod prelude {
     pub(crate) use alloc::vec::Vec;
 }
 
-mod artifact;
-mod builtins;
-mod checksum;
-mod code_registry;
-mod const_expr;
-mod elf;
-mod engine;
-mod error;
-mod externals;
-mod func;
-mod instance;
-mod linker;
-mod memory_storage;
-mod module;
+mod api;
 mod platform;
-#[cfg(feature = "std")]
-mod shared_memory;
-mod store;
-mod table_elements;
-mod trap;
-mod traphandlers;
-mod typed;
-mod types;
-mod values;
-mod vm;
-mod wrap;
+mod runtime;
 
 #[cfg(test)]
 mod tests;
 
-pub use artifact::{Inspected, Signature, inspect};
-pub use engine::{Config, Engine, PoolConfig, TrustedKey};
-pub use error::{Error, LinkError, LoadError};
-pub use externals::{Global, Memory, Table};
-pub use func::{Caller, Func};
-pub use instance::{Extern, Instance};
-pub use linker::{InstancePre, Linker};
-pub use memory_storage::MemoryView;
-pub use module::{ExportType, ExternType, ImportType, LinkedModule, Module};
-pub use platform::host::{HOST_TARGET, has_cpu_feature};
+pub use api::engine::{Config, Engine, PoolConfig};
+pub use api::externals::{Global, Memory, Table};
+pub use api::func::{Caller, Func};
+pub use api::instance::{Extern, Instance};
+pub use api::linker::{InstancePre, Linker};
+pub use api::module::{ExportType, ExternType, ImportType, LinkedModule, Module};
 #[cfg(feature = "std")]
-pub use shared_memory::SharedMemory;
-pub use store::{AsStore, AsStoreMut, Store, StoreOpaque};
-pub use trap::{FrameInfo, Trap};
-pub use typed::{TypedFunc, ValSlot, WasmParams, WasmResults, WasmTy};
-pub use values::Val;
-pub use wrap::{HostResult, IntoFunc};
+pub use api::shared_memory::SharedMemory;
+pub use api::store::{AsStore, AsStoreMut, Store, StoreOpaque};
+pub use api::typed::{TypedFunc, ValSlot, WasmParams, WasmResults, WasmTy};
+pub use api::values::Val;
+pub use api::wrap::{HostResult, IntoFunc};
+pub use platform::host::{HOST_TARGET, has_cpu_feature};
+pub use runtime::artifact::trust::TrustedKey;
+pub use runtime::artifact::{Inspected, Signature, inspect};
+pub use runtime::error::{Error, LinkError, LoadError};
+pub use runtime::memory::MemoryView;
+pub use runtime::trap::{FrameInfo, Trap};
 
 pub use precast_format::TrapCode;
 pub use precast_format::module::{

@@ -1,5 +1,7 @@
-//! The loader's layering, checked on its source: the platform layer (`src/platform/`) uses
-//! nothing of the crate above it, the Linux platform and the minimal one do not reach into
+//! The loader's layering, checked on its source. Three layers, each a folder of `src/`, each
+//! using only itself and the layers beneath it: the embedding API (`api/`) on the runtime
+//! core (`runtime/`) on the platform (`platform/`); `lib.rs` only declares them and
+//! re-exports the public names. The Linux platform and the minimal one do not reach into
 //! each other, and only the platform talks to the operating system (`libc`, `rustix`,
 //! `memmap2`). Comments and doc links are not dependencies and are skipped.
 
@@ -37,12 +39,17 @@ fn code_lines(file: &Path) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// The crate-level modules a line names: `crate::x` and the items of `use crate::{x, y::z}`.
+/// The crate-level modules a line names: `crate::x` and the items of `use crate::{x, y::z}`
+/// (a macro's `$crate::x` is the public path its users see, not a dependency).
 fn crate_refs(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = line;
     while let Some(i) = rest.find("crate::") {
+        let in_macro = rest[..i].ends_with('$');
         rest = &rest[i + "crate::".len()..];
+        if in_macro {
+            continue;
+        }
         if let Some(group) = rest.strip_prefix('{') {
             let end = group.find('}').unwrap_or(group.len());
             for item in group[..end].split(',') {
@@ -68,29 +75,81 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-#[test]
-fn the_platform_uses_nothing_above_it() {
-    let mut violations = Vec::new();
-    let files = sources(&src().join("platform"));
-    assert!(
-        files.len() >= 15,
-        "the platform layer has {} files",
-        files.len()
-    );
-    for file in &files {
-        for (n, line) in code_lines(file) {
-            for name in crate_refs(&line) {
-                if name != "platform" && name != "prelude" {
-                    violations.push(format!("{}:{n}: crate::{name}", file.display()));
+/// The layers, top first, with the crate-level modules each may name: itself, the layers
+/// beneath it and the `alloc` prelude. A public name re-exported by `lib.rs` (`crate::Module`)
+/// is none of these, so a lower layer cannot reach the API through it either.
+const LAYERS: [(&str, &[&str]); 3] = [
+    ("api", &["api", "runtime", "platform", "prelude"]),
+    ("runtime", &["runtime", "platform", "prelude"]),
+    ("platform", &["platform", "prelude"]),
+];
+
+/// Where the layering is broken: `file:line: crate::name` for every name a layer may not use.
+fn violations(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for (layer, allowed) in LAYERS {
+        for file in sources(&root.join(layer)) {
+            for (n, line) in code_lines(&file) {
+                for name in crate_refs(&line) {
+                    if !allowed.contains(&name.as_str()) {
+                        out.push(format!("{}:{n}: crate::{name}", file.display()));
+                    }
                 }
             }
         }
     }
+    out
+}
+
+#[test]
+fn each_layer_uses_only_itself_and_the_layers_beneath() {
+    for (layer, _) in LAYERS {
+        let n = sources(&src().join(layer)).len();
+        assert!(n >= 10, "the {layer} layer has {n} files");
+    }
+    let v = violations(&src());
     assert!(
-        violations.is_empty(),
-        "the platform layer depends on the layers above it:\n{}",
-        violations.join("\n")
+        v.is_empty(),
+        "a layer depends on a layer above it:\n{}",
+        v.join("\n")
     );
+}
+
+#[test]
+fn every_source_file_is_in_a_layer() {
+    let loose: Vec<_> = std::fs::read_dir(src())
+        .expect("src")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != "lib.rs"))
+        .collect();
+    assert!(
+        loose.is_empty(),
+        "source files outside the layers: {loose:?}"
+    );
+}
+
+#[test]
+fn a_planted_upward_use_is_found() {
+    // The checks above must be able to fail: a copy of the sources with one upward use.
+    let dir = std::env::temp_dir().join(format!("precast-layers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (layer, _) in LAYERS {
+        std::fs::create_dir_all(dir.join(layer)).expect("temp dir");
+    }
+    let plant = |layer: &str, line: &str| {
+        std::fs::write(dir.join(layer).join("x.rs"), format!("{line}\n")).expect("write");
+    };
+    plant("api", "use crate::runtime::store::Entities;");
+    plant(
+        "runtime",
+        "use crate::api::store::StoreOpaque; // and a comment",
+    );
+    plant("platform", "pub(crate) fn f(_: &crate::Module) {}");
+    let v = violations(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert!(v[0].ends_with("runtime/x.rs:1: crate::api"), "{v:?}");
+    assert!(v[1].ends_with("platform/x.rs:1: crate::Module"), "{v:?}");
 }
 
 #[test]
@@ -141,4 +200,5 @@ fn the_checker_sees_dependencies() {
         ["error", "platform"]
     );
     assert_eq!(crate_refs("let x = crate::pool::Pool::new();"), ["pool"]);
+    assert!(crate_refs("static D: $crate::LinkedModule;").is_empty());
 }

@@ -2,10 +2,10 @@
 //! (in a linear memory's reservation) and a `ud2` listed in a trap table are caught inside
 //! `catch_traps`; the process goes on. A fault elsewhere kills it.
 
-use crate::code_registry::{self, CodeInfo};
 use crate::platform::memory::LinearMemory;
 use crate::prelude::*;
-use crate::traphandlers::catch_traps;
+use crate::runtime::code_registry::{self, CodeInfo};
+use crate::runtime::traphandlers::catch_traps;
 use core::ffi::c_void;
 use precast_format::TrapCode;
 

@@ -1,10 +1,10 @@
 //! [`Val`]: wasm values at the embedding API, and their conversion to and from the 16-byte
 //! slots of the runtime ABI.
 
-use crate::error::{Error, api};
-use crate::func::Func;
+use crate::api::func::Func;
+use crate::api::store::StoreOpaque;
 use crate::prelude::*;
-use crate::store::StoreOpaque;
+use crate::runtime::error::{Error, api};
 use precast_format::module::{HeapType, RefType, ValType};
 
 /// A raw 16-byte value slot (see `precast_format::abi`).

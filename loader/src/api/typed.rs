@@ -8,11 +8,11 @@
 //! # Ok(()) }
 //! ```
 
-use crate::error::{Error, api};
-use crate::func::Func;
+use crate::api::func::Func;
+use crate::api::store::{AsStore, AsStoreMut};
+use crate::api::values::{Val, func_type_name};
 use crate::prelude::*;
-use crate::store::{AsStore, AsStoreMut};
-use crate::values::{Val, func_type_name};
+use crate::runtime::error::{Error, api};
 use alloc::sync::Arc;
 use core::marker::PhantomData;
 use precast_format::module::{FuncType, ValType};
@@ -325,7 +325,7 @@ impl Func {
     }
 }
 
-impl crate::Instance {
+impl crate::api::instance::Instance {
     /// The exported function `name` as a [`TypedFunc`] of type `P -> R`.
     pub fn get_typed_func<P: WasmParams, R: WasmResults>(
         &self,

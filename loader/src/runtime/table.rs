@@ -1,6 +1,8 @@
 //! Table storage: pointer-sized elements in a vector that may move when it grows.
 
 use crate::prelude::*;
+use crate::runtime::store::Owned;
+use crate::runtime::vm::VMTableDefinition;
 use precast_format::module::TableType;
 
 /// The most elements any table may have, whatever its type says.
@@ -144,6 +146,34 @@ impl Drop for TableElements {
         if let Some(pool) = self.pool.take() {
             pool.release_table(core::mem::take(&mut self.elements));
         }
+    }
+}
+
+/// A table of the store.
+#[derive(Debug)]
+pub(crate) struct TableEntry {
+    pub elems: TableElements,
+    pub ty: TableType,
+    /// Inside the defining instance's VMContext, or `owned`.
+    pub def: *mut VMTableDefinition,
+    pub _owned: Option<Owned<VMTableDefinition>>,
+}
+
+impl TableEntry {
+    /// Publishes the current base and length to the definition.
+    pub fn sync(&mut self) {
+        // SAFETY: `def` points to a live definition owned by this store.
+        unsafe {
+            (*self.def).base = self.elems.base();
+            (*self.def).length = self.elems.len() as usize;
+        }
+    }
+
+    /// Grows by `delta` elements set to `init`; returns the old length.
+    pub fn grow(&mut self, delta: u64, init: usize) -> Option<u64> {
+        let old = self.elems.grow(delta, init)?;
+        self.sync();
+        Some(old)
     }
 }
 

@@ -8,10 +8,10 @@
 //! return addresses (walked along frame pointers, no allocation) and jumps back;
 //! [`catch_traps`] then returns a [`RawTrap`].
 
-use crate::code_registry;
-use crate::error::Error;
 use crate::platform::catch::{precast_call_catch, precast_unwind};
 use crate::prelude::*;
+use crate::runtime::code_registry;
+use crate::runtime::error::Error;
 use core::cell::{Cell, RefCell};
 use core::ffi::c_void;
 use precast_format::TrapCode;

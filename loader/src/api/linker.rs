@@ -1,15 +1,15 @@
 //! [`Linker`]: resolves a module's imports by name from host functions and registered
 //! instances, then instantiates it.
 
-use crate::engine::Engine;
-use crate::error::{Error, LinkError};
-use crate::func::{Caller, DispatchFn, Func, HostImpl, erase_host_fn};
-use crate::instance::{Extern, Instance};
-use crate::module::Module;
+use crate::api::engine::Engine;
+use crate::api::func::{Caller, DispatchFn, Func, HostImpl, erase_host_fn};
+use crate::api::instance::{Extern, Instance};
+use crate::api::module::Module;
+use crate::api::store::AsStoreMut;
+use crate::api::store::{AsStore, Store};
+use crate::api::values::Val;
 use crate::prelude::*;
-use crate::store::AsStoreMut;
-use crate::store::{AsStore, Store};
-use crate::values::Val;
+use crate::runtime::error::{Error, LinkError};
 use alloc::sync::Arc;
 use hashbrown::HashMap;
 use precast_format::module::FuncType;
@@ -188,7 +188,7 @@ impl<T: 'static> Linker<T> {
         let missing: Vec<(String, String, FuncType)> = module
             .imports()
             .filter_map(|i| match i.ty {
-                crate::ExternType::Func(ty)
+                crate::api::module::ExternType::Func(ty)
                     if !self
                         .defs
                         .contains_key(&(i.module.to_string(), i.name.to_string())) =>

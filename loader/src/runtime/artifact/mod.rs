@@ -1,13 +1,16 @@
 //! Artifact verification: every check between "some bytes" and "a module we can run",
 //! in order, each with its own [`LoadError`] variant. Nothing here panics on any input.
 
-use crate::checksum;
-use crate::elf;
-use crate::engine::Config;
-use crate::error::LoadError;
-use crate::platform::host;
+pub(crate) mod checksum;
+pub(crate) mod elf;
+pub(crate) mod trust;
+
+use trust::TrustedKey;
+
+use crate::platform::{Reservation, host};
 use crate::prelude::*;
-use crate::vm::POINTER_SIZE;
+use crate::runtime::error::LoadError;
+use crate::runtime::vm::POINTER_SIZE;
 use precast_format::header::{self, BoundsChecks, HeaderError};
 use precast_format::linked::{self, Descriptor};
 use precast_format::module::{ConstExpr, ConstOp, DataMode, ElementItems, ElementMode, ImportKind};
@@ -203,11 +206,26 @@ pub(crate) fn linked_sections(d: &Descriptor) -> Result<Sections<'static>, LoadE
     Ok(out)
 }
 
+/// What an engine requires of the artifacts it loads (from its `Config`).
+pub(crate) struct Requirements<'a> {
+    /// Signatures must come from one of these keys (none: no signature required).
+    pub trusted_keys: &'a [TrustedKey],
+    /// The CPU features an artifact may require (the CPU limits them further).
+    pub cpu_features: precast_format::CpuFeatures,
+    /// Refuse artifacts compiled without Spectre mitigations.
+    pub spectre_mitigations: bool,
+    /// Whether traps may rely on the signal handlers.
+    pub signal_handlers: bool,
+    /// The memories' address space: an artifact that elides bounds checks assumes at most
+    /// this much.
+    pub reservation: Reservation,
+}
+
 /// The checks done at every load, in order: header (magic, version, own checksum), target,
 /// CPU features, ABI settings, the checksum of the metadata sections, and the required
 /// sections' presence. O(size of the metadata): nothing here reads the code, the trap table
 /// or the data.
-pub(crate) fn verify(s: &Sections<'_>, config: &Config) -> Result<Header, LoadError> {
+pub(crate) fn verify(s: &Sections<'_>, config: &Requirements<'_>) -> Result<Header, LoadError> {
     let header = decode_header(s.header)?;
     check_build(&header)?;
     check_target(&header)?;
@@ -225,17 +243,14 @@ pub(crate) fn verify(s: &Sections<'_>, config: &Config) -> Result<Header, LoadEr
         return Err(LoadError::MalformedElf(format!("no `{name}` section")));
     }
     if !config.trusted_keys.is_empty() {
-        verify_signature(s, &config.trusted_keys)?;
+        verify_signature(s, config.trusted_keys)?;
     }
     Ok(header)
 }
 
 /// Checks the artifact's signature against `trusted` (see [`precast_format::signature`]):
 /// hashes every signed section. O(size of the artifact).
-pub(crate) fn verify_signature(
-    s: &Sections<'_>,
-    trusted: &[crate::TrustedKey],
-) -> Result<(), LoadError> {
+pub(crate) fn verify_signature(s: &Sections<'_>, trusted: &[TrustedKey]) -> Result<(), LoadError> {
     use precast_format::signature::{self, Parsed};
     let (key, sig) = match signature::parse(s.signature) {
         Some(Parsed::Signed { key, signature }) => (key, signature),
@@ -320,7 +335,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected, LoadError> {
     let info = decode(&s)?.info;
     let signature = match precast_format::signature::parse(s.signature) {
         Some(precast_format::signature::Parsed::Signed { key, .. }) => {
-            match crate::TrustedKey::from_bytes(&key) {
+            match TrustedKey::from_bytes(&key) {
                 Some(k) => match verify_signature(&s, &[k]) {
                     Ok(()) => Signature::Valid {
                         key,
@@ -416,7 +431,7 @@ fn check_target(h: &Header) -> Result<(), LoadError> {
     Ok(())
 }
 
-fn check_cpu(h: &Header, config: &Config) -> Result<(), LoadError> {
+fn check_cpu(h: &Header, config: &Requirements<'_>) -> Result<(), LoadError> {
     // Bits no name describes cannot be checked: they count as missing.
     let detected = host::host_cpu_features().0;
     let available = detected & config.cpu_features.0;
@@ -443,8 +458,8 @@ fn check_cpu(h: &Header, config: &Config) -> Result<(), LoadError> {
     Err(LoadError::CpuFeatures { missing })
 }
 
-fn check_settings(h: &Header, config: &Config) -> Result<(), LoadError> {
-    if config.require_spectre_mitigations && !h.settings.spectre_mitigations {
+fn check_settings(h: &Header, config: &Requirements<'_>) -> Result<(), LoadError> {
+    if config.spectre_mitigations && !h.settings.spectre_mitigations {
         return Err(LoadError::Settings(
             "the artifact was compiled without Spectre mitigations, which this engine \
              requires (Config::require_spectre_mitigations)"
@@ -474,16 +489,16 @@ fn check_settings(h: &Header, config: &Config) -> Result<(), LoadError> {
                     "guard-page bounds checks need signal-based traps".into(),
                 ));
             }
-            if s.memory_reservation > config.memory_reservation
-                || s.memory_guard_size > config.memory_guard_size
+            if s.memory_reservation > config.reservation.size
+                || s.memory_guard_size > config.reservation.guard
             {
                 return Err(LoadError::Settings(format!(
                     "guard-page bounds checks compiled for a {:#x}-byte memory reservation and \
                      {:#x}-byte guard, but the loader reserves {:#x} + {:#x}",
                     s.memory_reservation,
                     s.memory_guard_size,
-                    config.memory_reservation,
-                    config.memory_guard_size
+                    config.reservation.size,
+                    config.reservation.guard
                 )));
             }
         }

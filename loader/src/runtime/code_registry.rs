@@ -47,6 +47,11 @@ impl CodeInfo {
 
 static CODE: Ranges = Ranges::new();
 
+// SAFETY: CodeInfo only holds addresses of the module's immutable mapping.
+unsafe impl Send for CodeInfo {}
+// SAFETY: as above; all accesses are reads.
+unsafe impl Sync for CodeInfo {}
+
 /// A registration; unregisters on drop.
 #[derive(Debug)]
 pub(crate) struct Registration {

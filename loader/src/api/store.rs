@@ -1,21 +1,22 @@
 //! [`Store`]: owns every instance, memory, table, global and host function created in it,
 //! and frees them all when dropped.
 
-use crate::engine::Engine;
-use crate::error::{Error, api};
-use crate::func::HostFuncContext;
-use crate::instance::InstanceData;
-use crate::memory_storage::MemoryStorage;
-use crate::module::Module;
+use crate::api::engine::Engine;
+use crate::api::func::HostFuncContext;
+use crate::api::module::Module;
 use crate::platform::memory::LinearMemory;
 use crate::prelude::*;
+use crate::runtime::error::{Error, api};
 #[cfg(feature = "std")]
-use crate::shared_memory::SharedMemory;
-use crate::table_elements::TableElements;
-use crate::trap::{Trap, symbolize};
-use crate::traphandlers::{Pending, RawTrap, take_pending};
-use crate::vm::{VMGlobal, VMMemoryDefinition, VMStoreState, VMTableDefinition};
-use core::ptr::NonNull;
+use crate::runtime::memory::SharedStorage;
+use crate::runtime::memory::{MemoryEntry, MemoryStorage};
+use crate::runtime::store::{Entities, GlobalEntry, Owned, VMStore};
+use crate::runtime::table::{TableElements, TableEntry};
+use crate::runtime::trap::{Trap, symbolize};
+use crate::runtime::traphandlers::{Pending, RawTrap, take_pending};
+use crate::runtime::vm::{VMGlobal, VMMemoryDefinition, VMTableDefinition};
+#[cfg(feature = "std")]
+use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 use hashbrown::HashMap;
 use precast_format::TrapCode;
@@ -32,99 +33,6 @@ impl StoreId {
     }
 }
 
-/// A heap value owned through a raw pointer, so that pointers handed to generated code stay
-/// valid however the owner moves. Freed on drop.
-#[derive(Debug)]
-pub(crate) struct Owned<T>(NonNull<T>);
-
-impl<T> Owned<T> {
-    /// Moves `value` to the heap.
-    pub fn new(value: T) -> Owned<T> {
-        Owned(NonNull::from(Box::leak(Box::new(value))))
-    }
-
-    /// The stable pointer.
-    pub fn as_ptr(&self) -> *mut T {
-        self.0.as_ptr()
-    }
-}
-
-impl<T> Drop for Owned<T> {
-    fn drop(&mut self) {
-        // SAFETY: created by `Box::leak` in `new`, freed exactly once here.
-        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
-    }
-}
-
-/// A linear memory of the store: its storage and the definition generated code reads.
-#[derive(Debug)]
-pub(crate) struct MemoryEntry {
-    pub mem: MemoryStorage,
-    pub ty: MemoryType,
-    /// Inside the defining instance's VMContext, or `owned`.
-    pub def: *mut VMMemoryDefinition,
-    pub _owned: Option<Owned<VMMemoryDefinition>>,
-}
-
-impl MemoryEntry {
-    /// Publishes the current base and length to the definition (a shared memory publishes
-    /// its own).
-    pub fn sync(&mut self) {
-        #[cfg_attr(not(feature = "std"), allow(irrefutable_let_patterns))]
-        if let MemoryStorage::Own(mem) = &self.mem {
-            // SAFETY: `def` points to a live definition owned by this store.
-            unsafe {
-                (*self.def).base = mem.base();
-                (*self.def).length = mem.byte_len() as usize;
-            }
-        }
-    }
-
-    /// Grows by `delta` pages; returns the old size in pages.
-    pub fn grow(&mut self, delta: u64) -> Option<u64> {
-        let old = self.mem.grow(delta)?;
-        self.sync();
-        Some(old)
-    }
-}
-
-/// A table of the store.
-#[derive(Debug)]
-pub(crate) struct TableEntry {
-    pub elems: TableElements,
-    pub ty: TableType,
-    /// Inside the defining instance's VMContext, or `owned`.
-    pub def: *mut VMTableDefinition,
-    pub _owned: Option<Owned<VMTableDefinition>>,
-}
-
-impl TableEntry {
-    /// Publishes the current base and length to the definition.
-    pub fn sync(&mut self) {
-        // SAFETY: `def` points to a live definition owned by this store.
-        unsafe {
-            (*self.def).base = self.elems.base();
-            (*self.def).length = self.elems.len() as usize;
-        }
-    }
-
-    /// Grows by `delta` elements set to `init`; returns the old length.
-    pub fn grow(&mut self, delta: u64, init: usize) -> Option<u64> {
-        let old = self.elems.grow(delta, init)?;
-        self.sync();
-        Some(old)
-    }
-}
-
-/// A global of the store.
-#[derive(Debug)]
-pub(crate) struct GlobalEntry {
-    pub ty: GlobalType,
-    /// Inside the defining instance's VMContext, or `owned`.
-    pub ptr: *mut VMGlobal,
-    pub _owned: Option<Owned<VMGlobal>>,
-}
-
 /// Trampolines of one canonical function type, from any module registered in the store.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct TypeTrampolines {
@@ -136,14 +44,11 @@ pub(crate) struct TypeTrampolines {
 pub struct StoreOpaque {
     pub(crate) id: StoreId,
     pub(crate) engine: Engine,
-    pub(crate) state: Owned<VMStoreState>,
+    /// What the runtime core works on (instances, memories, tables, globals, state).
+    pub(crate) entities: Entities,
     /// Number of active host-to-wasm entries on the stack.
     pub(crate) entry_depth: usize,
     pub(crate) modules: Vec<Module>,
-    pub(crate) instances: Vec<Owned<InstanceData>>,
-    pub(crate) memories: Vec<MemoryEntry>,
-    pub(crate) tables: Vec<TableEntry>,
-    pub(crate) globals: Vec<GlobalEntry>,
     pub(crate) host_funcs: Vec<Owned<HostFuncContext>>,
     externs: Vec<u64>,
     extern_ids: HashMap<u64, usize>,
@@ -152,10 +57,10 @@ pub struct StoreOpaque {
 impl core::fmt::Debug for StoreOpaque {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Store")
-            .field("instances", &self.instances.len())
-            .field("memories", &self.memories.len())
-            .field("tables", &self.tables.len())
-            .field("globals", &self.globals.len())
+            .field("instances", &self.entities.instances.len())
+            .field("memories", &self.entities.memories.len())
+            .field("tables", &self.entities.tables.len())
+            .field("globals", &self.entities.globals.len())
             .finish()
     }
 }
@@ -165,13 +70,9 @@ impl StoreOpaque {
         StoreOpaque {
             id: StoreId::fresh(),
             engine: engine.clone(),
-            state: Owned::new(VMStoreState::default()),
+            entities: Entities::default(),
             entry_depth: 0,
             modules: Vec::new(),
-            instances: Vec::new(),
-            memories: Vec::new(),
-            tables: Vec::new(),
-            globals: Vec::new(),
             host_funcs: Vec::new(),
             externs: Vec::new(),
             extern_ids: HashMap::new(),
@@ -206,7 +107,7 @@ impl StoreOpaque {
     pub(crate) fn type_trampolines(&self, id: u32) -> TypeTrampolines {
         let mut t = TypeTrampolines::default();
         for m in &self.modules {
-            let (entry, exit) = m.trampolines_for_id(id);
+            let (entry, exit) = m.loaded().trampolines_for_id(id);
             if t.entry.is_none() && entry != 0 {
                 t.entry = Some(entry as *const u8);
             }
@@ -238,7 +139,7 @@ impl StoreOpaque {
 
     /// Turns a caught trap into the error reported to the host.
     pub(crate) fn trap_error(&self, raw: RawTrap) -> Error {
-        let frames = || symbolize(&raw.pcs, &self.modules);
+        let frames = || symbolize(&raw.pcs, self.modules.iter().map(|m| &**m.loaded()));
         if raw.code != TrapCode::Pending {
             return Trap::new(raw.code, frames()).into();
         }
@@ -248,44 +149,11 @@ impl StoreOpaque {
             None => Trap::new(TrapCode::Pending, frames()).into(),
         }
     }
+}
 
-    pub(crate) fn memory(&self, index: usize) -> Result<&MemoryEntry, Error> {
-        self.memories
-            .get(index)
-            .ok_or_else(|| Error::Api("no such memory".into()))
-    }
-
-    pub(crate) fn memory_mut(&mut self, index: usize) -> Result<&mut MemoryEntry, Error> {
-        self.memories
-            .get_mut(index)
-            .ok_or_else(|| Error::Api("no such memory".into()))
-    }
-
-    pub(crate) fn table(&self, index: usize) -> Result<&TableEntry, Error> {
-        self.tables
-            .get(index)
-            .ok_or_else(|| Error::Api("no such table".into()))
-    }
-
-    pub(crate) fn table_mut(&mut self, index: usize) -> Result<&mut TableEntry, Error> {
-        self.tables
-            .get_mut(index)
-            .ok_or_else(|| Error::Api("no such table".into()))
-    }
-
-    pub(crate) fn global(&self, index: usize) -> Result<&GlobalEntry, Error> {
-        self.globals
-            .get(index)
-            .ok_or_else(|| Error::Api("no such global".into()))
-    }
-
-    pub(crate) fn instance(&self, index: usize) -> Result<&InstanceData, Error> {
-        let inst = self
-            .instances
-            .get(index)
-            .ok_or_else(|| Error::Api("no such instance".into()))?;
-        // SAFETY: instances live as long as the store.
-        Ok(unsafe { &*inst.as_ptr() })
+impl VMStore for StoreOpaque {
+    fn entities(&mut self) -> &mut Entities {
+        &mut self.entities
     }
 }
 
@@ -359,7 +227,7 @@ pub(crate) mod sealed {
 }
 
 impl<T> sealed::Sealed for Store<T> {}
-impl<T> sealed::Sealed for crate::func::Caller<'_, T> {}
+impl<T> sealed::Sealed for crate::api::func::Caller<'_, T> {}
 impl<S: sealed::Sealed + ?Sized> sealed::Sealed for &S {}
 impl<S: sealed::Sealed + ?Sized> sealed::Sealed for &mut S {}
 
@@ -427,20 +295,20 @@ impl StoreOpaque {
             _owned: Some(owned),
         };
         entry.sync();
-        self.memories.push(entry);
-        Ok(self.memories.len() - 1)
+        self.entities.memories.push(entry);
+        Ok(self.entities.memories.len() - 1)
     }
 
     /// Attaches `shared` as a memory of this store; returns its index.
     #[cfg(feature = "std")]
-    pub(crate) fn push_shared_memory(&mut self, shared: SharedMemory) -> usize {
-        self.memories.push(MemoryEntry {
+    pub(crate) fn push_shared_memory(&mut self, shared: Arc<SharedStorage>) -> usize {
+        self.entities.memories.push(MemoryEntry {
             ty: shared.declared_ty(),
             def: shared.def_ptr(),
             mem: MemoryStorage::Shared(shared),
             _owned: None,
         });
-        self.memories.len() - 1
+        self.entities.memories.len() - 1
     }
 
     pub(crate) fn push_host_table(&mut self, ty: TableType, init: usize) -> Result<usize, Error> {
@@ -456,17 +324,17 @@ impl StoreOpaque {
             _owned: Some(owned),
         };
         entry.sync();
-        self.tables.push(entry);
-        Ok(self.tables.len() - 1)
+        self.entities.tables.push(entry);
+        Ok(self.entities.tables.len() - 1)
     }
 
     pub(crate) fn push_host_global(&mut self, ty: GlobalType, raw: [u8; 16]) -> usize {
         let owned = Owned::new(VMGlobal(raw));
-        self.globals.push(GlobalEntry {
+        self.entities.globals.push(GlobalEntry {
             ty,
             ptr: owned.as_ptr(),
             _owned: Some(owned),
         });
-        self.globals.len() - 1
+        self.entities.globals.len() - 1
     }
 }

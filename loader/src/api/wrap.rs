@@ -14,14 +14,14 @@
 //! # Ok(()) }
 //! ```
 
-use crate::error::Error;
-use crate::func::{
+use crate::api::func::{
     Caller, DispatchFn, Func, HostFuncContext, HostImpl, erase_host_fn, host_call_status,
 };
-use crate::linker::{FastHostFn, HostFn, Linker};
-use crate::store::{AsStoreMut, StoreInner};
-use crate::typed::{ValSlot, WasmParams, WasmResults, WasmTy};
-use crate::values::Val;
+use crate::api::linker::{FastHostFn, HostFn, Linker};
+use crate::api::store::{AsStoreMut, StoreInner};
+use crate::api::typed::{ValSlot, WasmParams, WasmResults, WasmTy};
+use crate::api::values::Val;
+use crate::runtime::error::Error;
 use alloc::sync::Arc;
 use precast_format::module::FuncType;
 

@@ -5,8 +5,8 @@
 //! "truncated" and "malformed" apart, so that each bad file gets the precise
 //! [`LoadError`] the loader promises.
 
-use crate::error::LoadError;
 use crate::prelude::*;
+use crate::runtime::error::LoadError;
 use object::elf::{ELFCLASS64, ELFDATA2LSB, FileHeader64, SectionHeader64};
 use object::read::elf::{FileHeader, SectionHeader};
 use object::{Endianness, LittleEndian};

@@ -1,126 +1,36 @@
-//! Instantiation: import checks, VMContext allocation and initialization, segment
-//! initialization and the start function; plus [`Instance`] and [`Extern`].
+//! Instances as the runtime keeps them ([`InstanceData`], which the VMContext's instance
+//! pointer points to), the per-module instantiation plan computed at load ([`plan`]), and
+//! instantiation itself ([`instantiate`]): the VMContext, imports, memories, globals,
+//! tables, element and data segments, from imports the API has resolved and checked.
 
-use crate::const_expr::{self, ConstContext};
-use crate::engine::Engine;
-use crate::error::{Error, LinkError, LoadError, api};
-use crate::externals::{Global, Memory, Table};
-use crate::func::Func;
-use crate::memory_storage::MemoryStorage;
-use crate::module::{ExternType, Module};
+use crate::platform::Reservation;
 use crate::platform::memory::LinearMemory;
+use crate::platform::pool::Pool;
 use crate::prelude::*;
-use crate::store::{
-    AsStore, AsStoreMut, GlobalEntry, MemoryEntry, Owned, StoreId, StoreOpaque, TableEntry,
+use crate::runtime::builtins;
+use crate::runtime::const_expr::{self, ConstContext};
+use crate::runtime::error::{Error, LoadError, api};
+use crate::runtime::memory::{MemoryEntry, MemoryStorage};
+use crate::runtime::module::LoadedModule;
+use crate::runtime::store::{Entities, GlobalEntry, Owned, VMStore};
+use crate::runtime::table::{TableElements, TableEntry};
+use crate::runtime::trap::Trap;
+use crate::runtime::types;
+use crate::runtime::vm::{
+    self, VMContextAlloc, VMFuncRef, VMGlobal, VMMemoryDefinition, VMTableDefinition,
 };
-use crate::table_elements::TableElements;
-use crate::trap::Trap;
-use crate::types;
-use crate::values::func_type_name;
-use crate::vm::{self, VMContextAlloc, VMFuncRef, VMGlobal, VMMemoryDefinition, VMTableDefinition};
+use alloc::sync::Arc;
 use core::ptr::NonNull;
-use precast_format::module::{
-    ConstExpr, DataMode, ElementItems, ElementMode, ExternKind, ImportKind,
-};
+use precast_format::module::{ConstExpr, DataMode, ElementItems, ElementMode};
 use precast_format::{ModuleInfo, TrapCode, VMOffsets, abi, sections};
 
-/// An entity that can be imported or exported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Extern {
-    /// A function.
-    Func(Func),
-    /// A memory.
-    Memory(Memory),
-    /// A table.
-    Table(Table),
-    /// A global.
-    Global(Global),
-}
-
-impl Extern {
-    /// The function, if this is one.
-    pub fn into_func(self) -> Option<Func> {
-        match self {
-            Extern::Func(f) => Some(f),
-            _ => None,
-        }
-    }
-
-    /// The memory, if this is one.
-    pub fn into_memory(self) -> Option<Memory> {
-        match self {
-            Extern::Memory(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    /// The table, if this is one.
-    pub fn into_table(self) -> Option<Table> {
-        match self {
-            Extern::Table(t) => Some(t),
-            _ => None,
-        }
-    }
-
-    /// The global, if this is one.
-    pub fn into_global(self) -> Option<Global> {
-        match self {
-            Extern::Global(g) => Some(g),
-            _ => None,
-        }
-    }
-
-    /// The entity's current type.
-    pub fn ty(&self, store: &impl AsStore) -> Result<ExternType, Error> {
-        Ok(match self {
-            Extern::Func(f) => ExternType::Func(f.ty(store)?),
-            Extern::Memory(m) => ExternType::Memory(m.ty(store)?),
-            Extern::Table(t) => ExternType::Table(t.ty(store)?),
-            Extern::Global(g) => ExternType::Global(g.ty(store)?),
-        })
-    }
-
-    fn kind_name(&self) -> &'static str {
-        match self {
-            Extern::Func(_) => "function",
-            Extern::Memory(_) => "memory",
-            Extern::Table(_) => "table",
-            Extern::Global(_) => "global",
-        }
-    }
-}
-
-impl From<Func> for Extern {
-    fn from(f: Func) -> Extern {
-        Extern::Func(f)
-    }
-}
-
-impl From<Memory> for Extern {
-    fn from(m: Memory) -> Extern {
-        Extern::Memory(m)
-    }
-}
-
-impl From<Table> for Extern {
-    fn from(t: Table) -> Extern {
-        Extern::Table(t)
-    }
-}
-
-impl From<Global> for Extern {
-    fn from(g: Global) -> Extern {
-        Extern::Global(g)
-    }
-}
-
-/// Loader-side state of an instance; the VMContext's instance pointer points here.
+/// Runtime state of an instance; the VMContext's instance pointer points here.
 pub(crate) struct InstanceData {
     /// Index in the store's instances.
     pub index: usize,
-    /// The owning store.
-    pub store: *mut StoreOpaque,
-    pub module: Module,
+    /// The owning store, as the runtime sees it.
+    pub store: *mut dyn VMStore,
+    pub module: Arc<LoadedModule>,
     pub vmctx: VMContextAlloc,
     /// Store memory index of each module memory index.
     pub memories: Vec<usize>,
@@ -147,245 +57,9 @@ impl InstanceData {
     }
 }
 
-/// An instantiated module.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Instance {
-    store: StoreId,
-    index: usize,
-}
-
-impl Instance {
-    /// Instantiates `module` with `imports` given in the module's import order.
-    pub fn new(
-        store: &mut impl AsStoreMut,
-        module: &Module,
-        imports: &[Extern],
-    ) -> Result<Instance, Error> {
-        instantiate(store.as_store_mut(), module, imports)
-    }
-
-    pub(crate) fn from_index(store: &StoreOpaque, index: usize) -> Instance {
-        Instance {
-            store: store.id,
-            index,
-        }
-    }
-
-    /// The export named `name`.
-    pub fn get_export(&self, store: &impl AsStore, name: &str) -> Option<Extern> {
-        let store = store.as_store();
-        store.check(self.store).ok()?;
-        let inst = store.instance(self.index).ok()?;
-        let e = inst.module.info().export(name)?;
-        extern_of(store.id, inst, e.kind, e.index)
-    }
-
-    /// All exports, in order.
-    pub fn exports(&self, store: &impl AsStore) -> Vec<(String, Extern)> {
-        let store = store.as_store();
-        let Ok(inst) = store
-            .check(self.store)
-            .and_then(|()| store.instance(self.index))
-        else {
-            return Vec::new();
-        };
-        inst.module
-            .info()
-            .exports
-            .iter()
-            .filter_map(|e| Some((e.name.clone(), extern_of(store.id, inst, e.kind, e.index)?)))
-            .collect()
-    }
-
-    /// The exported function `name`.
-    pub fn get_func(&self, store: &impl AsStore, name: &str) -> Option<Func> {
-        self.get_export(store, name)?.into_func()
-    }
-
-    /// The exported memory `name`.
-    pub fn get_memory(&self, store: &impl AsStore, name: &str) -> Option<Memory> {
-        self.get_export(store, name)?.into_memory()
-    }
-
-    /// The exported table `name`.
-    pub fn get_table(&self, store: &impl AsStore, name: &str) -> Option<Table> {
-        self.get_export(store, name)?.into_table()
-    }
-
-    /// The exported global `name`.
-    pub fn get_global(&self, store: &impl AsStore, name: &str) -> Option<Global> {
-        self.get_export(store, name)?.into_global()
-    }
-
-    /// The instantiated module.
-    pub fn module(&self, store: &impl AsStore) -> Option<Module> {
-        let store = store.as_store();
-        store.check(self.store).ok()?;
-        Some(store.instance(self.index).ok()?.module.clone())
-    }
-}
-
-fn extern_of(store: StoreId, inst: &InstanceData, kind: ExternKind, index: u32) -> Option<Extern> {
-    let i = index as usize;
-    Some(match kind {
-        ExternKind::Func => Extern::Func(Func::from_ptr(store, inst.func_ref_ptr(index)?)),
-        ExternKind::Memory => Extern::Memory(Memory {
-            store,
-            index: *inst.memories.get(i)?,
-        }),
-        ExternKind::Table => Extern::Table(Table {
-            store,
-            index: *inst.tables.get(i)?,
-        }),
-        ExternKind::Global => Extern::Global(Global {
-            store,
-            index: *inst.globals.get(i)?,
-        }),
-    })
-}
-
-fn limits_reason(
-    what: &str,
-    have_min: u64,
-    have_max: Option<u64>,
-    min: u64,
-    max: Option<u64>,
-) -> Option<String> {
-    if have_min < min {
-        return Some(format!(
-            "{what} has size {have_min}, the import needs at least {min}"
-        ));
-    }
-    match (max, have_max) {
-        (Some(m), None) => Some(format!(
-            "{what} has no maximum, the import requires maximum {m}"
-        )),
-        (Some(m), Some(h)) if h > m => Some(format!(
-            "{what} maximum {h} exceeds the import's maximum {m}"
-        )),
-        _ => None,
-    }
-}
-
-/// Why `ext` cannot satisfy import `kind` of `module` (`None` if it can).
-fn import_mismatch(
-    store: &StoreOpaque,
-    module: &Module,
-    kind: &ImportKind,
-    ext: &Extern,
-) -> Result<Option<String>, Error> {
-    let store_check = |id: StoreId| store.check(id);
-    Ok(match (kind, ext) {
-        (ImportKind::Func(ty), Extern::Func(f)) => {
-            store_check(f.store)?;
-            let want = module.type_ids().get(*ty as usize).copied();
-            let have = f.func_ref().type_id;
-            if want == Some(have) {
-                None
-            } else {
-                let name = |id: Option<u32>| {
-                    id.and_then(|id| store.engine.types().get(id))
-                        .map_or_else(|| "?".to_string(), |t| func_type_name(&t))
-                };
-                Some(format!(
-                    "expected function type {}, found {}",
-                    name(want),
-                    name(Some(have))
-                ))
-            }
-        }
-        (ImportKind::Memory(want), Extern::Memory(m)) => {
-            store_check(m.store)?;
-            let e = store.memory(m.index)?;
-            let have = e.ty;
-            if want.memory64 != have.memory64 {
-                Some("memory index types differ (memory32 vs memory64)".into())
-            } else if want.shared != have.shared {
-                Some("memory sharedness differs".into())
-            } else if want.page_size_log2 != have.page_size_log2 {
-                Some(format!(
-                    "memory page size is {}, the import needs {}",
-                    have.page_size(),
-                    want.page_size()
-                ))
-            } else {
-                limits_reason(
-                    "memory",
-                    e.mem.pages(),
-                    have.maximum,
-                    want.minimum,
-                    want.maximum,
-                )
-            }
-        }
-        (ImportKind::Table(want), Extern::Table(t)) => {
-            store_check(t.store)?;
-            let want = &types::canon_table(*want, module.type_ids());
-            let e = store.table(t.index)?;
-            if want.element != e.ty.element {
-                Some(format!(
-                    "table element type is {}, the import needs {}",
-                    crate::values::val_type_name(&precast_format::module::ValType::Ref(
-                        e.ty.element
-                    )),
-                    crate::values::val_type_name(&precast_format::module::ValType::Ref(
-                        want.element
-                    ))
-                ))
-            } else if want.table64 != e.ty.table64 {
-                Some("table index types differ (table32 vs table64)".into())
-            } else {
-                limits_reason(
-                    "table",
-                    e.elems.len(),
-                    e.ty.maximum,
-                    want.minimum,
-                    want.maximum,
-                )
-            }
-        }
-        (ImportKind::Global(want), Extern::Global(g)) => {
-            store_check(g.store)?;
-            let want = types::canon_global(*want, module.type_ids());
-            let have = store.global(g.index)?.ty;
-            let name = crate::values::val_type_name;
-            if have.mutable != want.mutable {
-                Some(format!(
-                    "global mutability differs: expected {}, found {}",
-                    if want.mutable { "mutable" } else { "immutable" },
-                    if have.mutable { "mutable" } else { "immutable" }
-                ))
-            } else if want.mutable && have.content != want.content {
-                Some(format!(
-                    "mutable global type is {}, the import needs exactly {}",
-                    name(&have.content),
-                    name(&want.content)
-                ))
-            } else if !types::val_subtype(have.content, want.content) {
-                Some(format!(
-                    "global type is {}, the import needs {}",
-                    name(&have.content),
-                    name(&want.content)
-                ))
-            } else {
-                None
-            }
-        }
-        (kind, ext) => {
-            let want = match kind {
-                ImportKind::Func(_) => "function",
-                ImportKind::Memory(_) => "memory",
-                ImportKind::Table(_) => "table",
-                ImportKind::Global(_) => "global",
-            };
-            Some(format!("expected a {want}, found a {}", ext.kind_name()))
-        }
-    })
-}
-
 /// Const-expression context over a partially initialized instance.
 struct Ctx<'a> {
-    store: &'a StoreOpaque,
+    store: &'a Entities,
     inst: &'a InstanceData,
 }
 
@@ -404,7 +78,7 @@ impl ConstContext for Ctx<'_> {
     }
 }
 
-fn eval(store: &StoreOpaque, inst: &InstanceData, expr: &ConstExpr) -> Result<u128, Error> {
+fn eval(store: &Entities, inst: &InstanceData, expr: &ConstExpr) -> Result<u128, Error> {
     const_expr::eval(expr, &Ctx { store, inst }).map_err(|reason| {
         LoadError::Malformed {
             section: sections::INFO,
@@ -414,13 +88,14 @@ fn eval(store: &StoreOpaque, inst: &InstanceData, expr: &ConstExpr) -> Result<u1
     })
 }
 
-fn layout_error() -> Error {
+/// A VMContext field outside the VMContext: the layout and the module disagree.
+pub(crate) fn layout_error() -> Error {
     Error::Load(LoadError::VMOffsets(
         "a VMContext field lies outside the VMContext".into(),
     ))
 }
 
-/// Per-module instantiation data computed once (see [`crate::module::Prepared`]).
+/// Per-module instantiation data computed once (see [`Prepared`](crate::runtime::module::Prepared)).
 pub(crate) struct Plan {
     pub template: Box<[u8]>,
     pub const_globals: Box<[bool]>,
@@ -481,7 +156,7 @@ pub(crate) fn plan(
     put(0, &vm::VMCTX_MAGIC.to_le_bytes())?;
     put(
         offsets.builtins,
-        &(crate::builtins::table_ptr() as usize).to_le_bytes(),
+        &(builtins::table_ptr() as usize).to_le_bytes(),
     )?;
     put(
         offsets.type_ids,
@@ -612,43 +287,55 @@ pub(crate) fn plan(
     })
 }
 
-fn instantiate(
-    store: &mut StoreOpaque,
-    module: &Module,
-    imports: &[Extern],
-) -> Result<Instance, Error> {
-    if !Engine::same(&store.engine, module.engine()) {
-        return api("module and store belong to different engines");
-    }
+/// An instantiation's imports, resolved and type-checked by the API, in the module's import
+/// order per kind: the function references to call, and store indices of the rest.
+#[derive(Default)]
+pub(crate) struct Imports {
+    pub funcs: Vec<VMFuncRef>,
+    pub memories: Vec<usize>,
+    pub tables: Vec<usize>,
+    pub globals: Vec<usize>,
+}
+
+/// Where an instance's VMContext, memories and tables come from.
+pub(crate) struct Allocator<'a> {
+    /// The instance pool, for VMContexts and tables (`None`: the heap).
+    pub pool: Option<&'a Arc<Pool>>,
+    /// The pool or reservation cache linear memories come from (`None`: fresh reservations).
+    pub memory_source: Option<&'a Arc<Pool>>,
+    /// A fresh memory's reservation.
+    pub reservation: Reservation,
+}
+
+/// Creates an instance of `module` in `store` with `imports` and initializes it (the start
+/// function is the caller's to run); returns its index in the store. From the VMContext's
+/// allocation on, the instance belongs to the store, even if initialization fails: element
+/// writes into imported tables may already refer to it.
+pub(crate) fn instantiate(
+    vmstore: &mut (dyn VMStore + 'static),
+    module: &Arc<LoadedModule>,
+    imports: &Imports,
+    alloc: &Allocator<'_>,
+) -> Result<usize, Error> {
+    let store_ptr: *mut dyn VMStore = vmstore;
+    let store = vmstore.entities();
     let prepared = module.prepared();
     let info = &prepared.info;
-    if imports.len() != info.imports.len() {
-        return Err(LinkError::ImportCount {
-            expected: info.imports.len(),
-            given: imports.len(),
-        }
-        .into());
+    if imports.funcs.len() != info.num_imported_funcs as usize
+        || imports.memories.len() != info.num_imported_memories as usize
+        || imports.tables.len() != info.num_imported_tables as usize
+        || imports.globals.len() != info.num_imported_globals as usize
+    {
+        return api("the resolved imports do not match the module's imports");
     }
-    for (imp, ext) in info.imports.iter().zip(imports) {
-        if let Some(reason) = import_mismatch(store, module, &imp.kind, ext)? {
-            return Err(LinkError::IncompatibleImport {
-                module: imp.module.clone(),
-                name: imp.name.clone(),
-                reason,
-            }
-            .into());
-        }
-    }
-    store.register_module(module);
-
     let offsets = prepared.offsets;
-    let pool = store.engine.pool().cloned();
+    let pool = alloc.pool;
     let defined_funcrefs = offsets.func_ref(info.num_imported_funcs) as usize
         ..offsets.func_ref(info.functions.len() as u32) as usize;
     let vmctx = VMContextAlloc::new(
         &offsets,
         &prepared.template,
-        pool.as_ref(),
+        pool,
         defined_funcrefs,
         module.id(),
     )
@@ -656,7 +343,7 @@ fn instantiate(
     let index = store.instances.len();
     let data = Owned::new(InstanceData {
         index,
-        store,
+        store: store_ptr,
         module: module.clone(),
         vmctx,
         memories: Vec::with_capacity(info.memories.len()),
@@ -666,8 +353,6 @@ fn instantiate(
         data_dropped: vec![false; info.data.len()],
     });
     let inst_ptr = data.as_ptr();
-    // From here on the instance belongs to the store, even if initialization fails: element
-    // writes into imported tables may already refer to it.
     store.instances.push(data);
     // SAFETY: the instance is owned by the store (heap, never moves) and nothing else refers
     // to it yet.
@@ -680,57 +365,26 @@ fn instantiate(
     w(inst.vmctx.write(offsets.instance, inst_ptr))?;
 
     // Imports.
-    let (mut nf, mut nm, mut nt, mut ng) = (0u32, 0u32, 0u32, 0u32);
-    for (imp, ext) in info.imports.iter().zip(imports) {
-        match (&imp.kind, ext) {
-            (ImportKind::Func(ty), Extern::Func(f)) => {
-                let mut fr = f.func_ref();
-                // SAFETY: `fr.vmctx` belongs to a live function of this store.
-                if unsafe { crate::func::is_host_ctx(fr.vmctx) } {
-                    let own_exit = module.trampolines(*ty).1;
-                    if fr.func.is_null() {
-                        f.ensure_callable_from_wasm(store).ok();
-                    }
-                    fr.func = match own_exit.or((!fr.func.is_null()).then_some(fr.func)) {
-                        Some(p) => p,
-                        None => {
-                            return Err(LinkError::IncompatibleImport {
-                                module: imp.module.clone(),
-                                name: imp.name.clone(),
-                                reason: format!(
-                                    "the artifact has no exit trampoline for type {ty} to call a host function"
-                                ),
-                            }
-                            .into());
-                        }
-                    };
-                }
-                w(inst.vmctx.write(offsets.func_ref(nf), fr))?;
-                nf += 1;
-            }
-            (ImportKind::Memory(_), Extern::Memory(m)) => {
-                w(inst
-                    .vmctx
-                    .write(offsets.imported_memory(nm), store.memory(m.index)?.def))?;
-                inst.memories.push(m.index);
-                nm += 1;
-            }
-            (ImportKind::Table(_), Extern::Table(t)) => {
-                w(inst
-                    .vmctx
-                    .write(offsets.imported_table(nt), store.table(t.index)?.def))?;
-                inst.tables.push(t.index);
-                nt += 1;
-            }
-            (ImportKind::Global(_), Extern::Global(g)) => {
-                w(inst
-                    .vmctx
-                    .write(offsets.imported_global(ng), store.global(g.index)?.ptr))?;
-                inst.globals.push(g.index);
-                ng += 1;
-            }
-            _ => return Err(layout_error()),
-        }
+    for (n, fr) in imports.funcs.iter().enumerate() {
+        w(inst.vmctx.write(offsets.func_ref(n as u32), *fr))?;
+    }
+    for (n, &m) in imports.memories.iter().enumerate() {
+        w(inst
+            .vmctx
+            .write(offsets.imported_memory(n as u32), store.memory(m)?.def))?;
+        inst.memories.push(m);
+    }
+    for (n, &t) in imports.tables.iter().enumerate() {
+        w(inst
+            .vmctx
+            .write(offsets.imported_table(n as u32), store.table(t)?.def))?;
+        inst.tables.push(t);
+    }
+    for (n, &g) in imports.globals.iter().enumerate() {
+        w(inst
+            .vmctx
+            .write(offsets.imported_global(n as u32), store.global(g)?.ptr))?;
+        inst.globals.push(g);
     }
 
     // Function references of defined functions: code and type come from the template; a
@@ -744,8 +398,6 @@ fn instantiate(
     }
 
     // Defined memories: the image is mapped copy-on-write from the artifact file, or copied.
-    let config = store.engine.config();
-    let (reservation, guard) = (config.memory_reservation, config.memory_guard_size);
     for (k, ty) in info
         .memories
         .iter()
@@ -756,9 +408,14 @@ fn instantiate(
             Some(img) => Some(module.image_source(img).ok_or_else(layout_error)?),
             None => None,
         };
-        let mem = match store.engine.memory_source() {
+        let mem = match alloc.memory_source {
             Some(pool) => LinearMemory::from_pool(pool, ty, image.as_ref()),
-            None => LinearMemory::new(ty, reservation, guard, image.as_ref()),
+            None => LinearMemory::new(
+                ty,
+                alloc.reservation.size,
+                alloc.reservation.guard,
+                image.as_ref(),
+            ),
         }
         .map_err(Error::Resource)?;
         let defined = k as u32 - info.num_imported_memories;
@@ -819,8 +476,7 @@ fn instantiate(
             (_, Some(_)) | (None, None) => 0,
             (Some(e), None) => eval(store, inst, e)? as usize,
         };
-        let mut elems =
-            TableElements::with_storage(&t.ty, init, pool.as_ref()).map_err(Error::Resource)?;
+        let mut elems = TableElements::with_storage(&t.ty, init, pool).map_err(Error::Resource)?;
         if let Some(image) = image {
             for (slot, &f) in elems.as_mut_slice().iter_mut().zip(image) {
                 *slot = if f == u32::MAX {
@@ -919,13 +575,5 @@ fn instantiate(
         inst.data_dropped[i] = true;
     }
 
-    let instance = Instance {
-        store: store.id,
-        index,
-    };
-    if let Some(start) = info.start {
-        let f = Func::from_ptr(store.id, inst.func_ref_ptr(start).ok_or_else(layout_error)?);
-        f.call_opaque(store, &[], &mut [])?;
-    }
-    Ok(instance)
+    Ok(index)
 }

@@ -1,7 +1,7 @@
 //! Error types: why an artifact was refused, why linking failed, and the top-level [`Error`].
 
 use crate::prelude::*;
-use crate::trap::Trap;
+use crate::runtime::trap::Trap;
 
 /// Why an artifact could not be loaded. Every variant names the thing and the reason.
 #[derive(Debug, thiserror::Error)]

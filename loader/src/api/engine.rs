@@ -2,77 +2,11 @@
 
 pub use crate::platform::PoolConfig;
 use crate::platform::Reservation;
-use crate::platform::sync::RwLock;
 use crate::prelude::*;
+use crate::runtime::artifact::Requirements;
+use crate::runtime::artifact::trust::TrustedKey;
+use crate::runtime::types::TypeRegistry;
 use alloc::sync::Arc;
-use hashbrown::HashMap;
-use precast_format::module::FuncType;
-
-/// An ed25519 public key whose signatures the engine accepts ([`Config::trust`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct TrustedKey(
-    #[cfg(feature = "signatures")] pub(crate) ed25519_dalek::VerifyingKey,
-    /// Without the `signatures` feature no key can be made (the constructors refuse).
-    #[cfg(not(feature = "signatures"))]
-    pub(crate) core::convert::Infallible,
-);
-
-/// Why a key cannot be made without the `signatures` feature.
-#[cfg(not(feature = "signatures"))]
-const NO_SIGNATURES: &str =
-    "this loader was built without signature verification (the `signatures` feature)";
-
-impl TrustedKey {
-    /// The key from its 32 bytes; `None` if they are not a valid ed25519 public key (always
-    /// `None` without the `signatures` feature).
-    pub fn from_bytes(bytes: &[u8; 32]) -> Option<TrustedKey> {
-        #[cfg(feature = "signatures")]
-        return ed25519_dalek::VerifyingKey::from_bytes(bytes)
-            .ok()
-            .map(TrustedKey);
-        #[cfg(not(feature = "signatures"))]
-        {
-            let _ = bytes;
-            None
-        }
-    }
-
-    /// The key from a PEM SubjectPublicKeyInfo (`-----BEGIN PUBLIC KEY-----`), as
-    /// `precast keygen` writes to `KEY.pub` and `openssl pkey -pubout` writes.
-    pub fn from_pem(pem: &str) -> Result<TrustedKey, String> {
-        #[cfg(feature = "signatures")]
-        {
-            use ed25519_dalek::pkcs8::DecodePublicKey;
-            ed25519_dalek::VerifyingKey::from_public_key_pem(pem)
-                .map(TrustedKey)
-                .map_err(|e| format!("not an ed25519 public key in PEM: {e}"))
-        }
-        #[cfg(not(feature = "signatures"))]
-        {
-            let _ = pem;
-            Err(NO_SIGNATURES.into())
-        }
-    }
-
-    /// The key's 32 bytes.
-    pub fn to_bytes(&self) -> [u8; 32] {
-        #[cfg(feature = "signatures")]
-        return self.0.to_bytes();
-        #[cfg(not(feature = "signatures"))]
-        match self.0 {}
-    }
-
-    /// A short fingerprint for messages (the first 8 bytes of the key's SHA-256, hex).
-    pub fn fingerprint(&self) -> String {
-        precast_format::signature::fingerprint(&self.to_bytes())
-    }
-}
-
-impl core::fmt::Debug for TrustedKey {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "TrustedKey({})", self.fingerprint())
-    }
-}
 
 /// Loader settings.
 #[derive(Clone, Debug)]
@@ -147,6 +81,17 @@ impl Config {
         }
     }
 
+    /// What artifacts must satisfy to load with this configuration.
+    pub(crate) fn requirements(&self) -> Requirements<'_> {
+        Requirements {
+            trusted_keys: &self.trusted_keys,
+            cpu_features: self.cpu_features,
+            spectre_mitigations: self.require_spectre_mitigations,
+            signal_handlers: self.signal_handlers,
+            reservation: self.reservation(),
+        }
+    }
+
     /// The default configuration.
     pub fn new() -> Config {
         Config::default()
@@ -181,51 +126,6 @@ impl Config {
     pub fn pooling(&mut self, limits: PoolConfig) -> &mut Self {
         self.pooling = Some(limits);
         self
-    }
-}
-
-/// Canonical ids for function types, shared by everything created from one engine: two
-/// structurally equal types get the same id, so `call_indirect` checks are one comparison.
-#[derive(Debug, Default)]
-pub(crate) struct TypeRegistry {
-    inner: RwLock<RegistryInner>,
-}
-
-#[derive(Debug, Default)]
-struct RegistryInner {
-    ids: HashMap<Arc<FuncType>, u32>,
-    types: Vec<Arc<FuncType>>,
-}
-
-impl TypeRegistry {
-    /// The canonical id of `ty`, registering it if new.
-    pub fn register(&self, ty: &FuncType) -> u32 {
-        if let Some(&id) = self.inner.read().ids.get(ty) {
-            return id;
-        }
-        let mut w = self.inner.write();
-        if let Some(&id) = w.ids.get(ty) {
-            return id;
-        }
-        let id = u32::try_from(w.types.len()).unwrap_or(u32::MAX - 1);
-        let ty = Arc::new(ty.clone());
-        w.types.push(ty.clone());
-        w.ids.insert(ty, id);
-        id
-    }
-
-    /// A fresh id for `ty` that no other registration shares.
-    pub fn register_unique(&self, ty: &FuncType) -> u32 {
-        let mut w = self.inner.write();
-        let id = u32::try_from(w.types.len()).unwrap_or(u32::MAX - 1);
-        w.types.push(Arc::new(ty.clone()));
-        id
-    }
-
-    /// The type with canonical id `id`.
-    pub fn get(&self, id: u32) -> Option<Arc<FuncType>> {
-        let r = self.inner.read();
-        r.types.get(id as usize).cloned()
     }
 }
 
@@ -267,12 +167,12 @@ impl Engine {
     }
 
     /// Creates an engine, failing if the pool of [`Config::pooling`] cannot be reserved.
-    pub fn try_new(config: &Config) -> Result<Engine, crate::Error> {
+    pub fn try_new(config: &Config) -> Result<Engine, crate::runtime::error::Error> {
         if config.signal_handlers {
             #[cfg(feature = "std")]
-            crate::traphandlers::init_signals();
+            crate::runtime::traphandlers::init_signals();
             #[cfg(not(feature = "std"))]
-            return Err(crate::Error::Api(
+            return Err(crate::runtime::error::Error::Api(
                 "signal handlers need the Linux platform (the `std` feature): use \
                  Config::signal_handlers(false) and artifacts compiled with --no-signals"
                     .into(),
@@ -281,7 +181,7 @@ impl Engine {
         let pool = match &config.pooling {
             Some(limits) => Some(alloc::sync::Arc::new(
                 crate::platform::pool::Pool::new(limits, config.reservation())
-                    .map_err(crate::Error::Resource)?,
+                    .map_err(crate::runtime::error::Error::Resource)?,
             )),
             None => None,
         };
@@ -352,33 +252,4 @@ fn unpooled_engine(config: &Config) -> Engine {
 fn code_cache(config: &Config) -> Option<Arc<crate::platform::code_cache::CodeCache>> {
     (config.code_cache > 0)
         .then(|| crate::platform::code_cache::CodeCache::new(config.code_cache as usize))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use precast_format::module::ValType;
-
-    #[test]
-    fn registry_canonicalizes() {
-        let r = TypeRegistry::default();
-        let a = FuncType {
-            params: vec![ValType::I32],
-            results: vec![ValType::I64],
-        };
-        let b = FuncType {
-            params: vec![ValType::I64],
-            results: vec![],
-        };
-        let ia = r.register(&a);
-        let ib = r.register(&b);
-        assert_ne!(ia, ib);
-        assert_eq!(r.register(&a.clone()), ia);
-        assert_eq!(*r.get(ia).unwrap(), a);
-        assert_eq!(*r.get(ib).unwrap(), b);
-        assert!(r.get(99).is_none());
-        let u = r.register_unique(&a);
-        assert!(u != ia && *r.get(u).unwrap() == a);
-        assert_eq!(r.register(&a), ia);
-    }
 }

@@ -5,6 +5,10 @@
 //! so that types from different modules compare directly. Each module type may only refer to
 //! earlier types (no recursion groups), so one pass in index order suffices.
 
+use crate::platform::sync::RwLock;
+use crate::prelude::*;
+use alloc::sync::Arc;
+use hashbrown::HashMap;
 use precast_format::module::{FuncType, GlobalType, HeapType, RefType, TableType, ValType};
 
 /// `ty` with module-local concrete indices replaced by the canonical ids in `ids` (indices
@@ -119,5 +123,79 @@ mod tests {
         };
         assert!(refers_beyond(&self_ref, 2));
         assert!(!refers_beyond(&self_ref, 3));
+    }
+}
+
+/// Canonical ids for function types, shared by everything created from one engine: two
+/// structurally equal types get the same id, so `call_indirect` checks are one comparison.
+#[derive(Debug, Default)]
+pub(crate) struct TypeRegistry {
+    inner: RwLock<RegistryInner>,
+}
+
+#[derive(Debug, Default)]
+struct RegistryInner {
+    ids: HashMap<Arc<FuncType>, u32>,
+    types: Vec<Arc<FuncType>>,
+}
+
+impl TypeRegistry {
+    /// The canonical id of `ty`, registering it if new.
+    pub fn register(&self, ty: &FuncType) -> u32 {
+        if let Some(&id) = self.inner.read().ids.get(ty) {
+            return id;
+        }
+        let mut w = self.inner.write();
+        if let Some(&id) = w.ids.get(ty) {
+            return id;
+        }
+        let id = u32::try_from(w.types.len()).unwrap_or(u32::MAX - 1);
+        let ty = Arc::new(ty.clone());
+        w.types.push(ty.clone());
+        w.ids.insert(ty, id);
+        id
+    }
+
+    /// A fresh id for `ty` that no other registration shares.
+    pub fn register_unique(&self, ty: &FuncType) -> u32 {
+        let mut w = self.inner.write();
+        let id = u32::try_from(w.types.len()).unwrap_or(u32::MAX - 1);
+        w.types.push(Arc::new(ty.clone()));
+        id
+    }
+
+    /// The type with canonical id `id`.
+    pub fn get(&self, id: u32) -> Option<Arc<FuncType>> {
+        let r = self.inner.read();
+        r.types.get(id as usize).cloned()
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+    use precast_format::module::ValType;
+
+    #[test]
+    fn registry_canonicalizes() {
+        let r = TypeRegistry::default();
+        let a = FuncType {
+            params: vec![ValType::I32],
+            results: vec![ValType::I64],
+        };
+        let b = FuncType {
+            params: vec![ValType::I64],
+            results: vec![],
+        };
+        let ia = r.register(&a);
+        let ib = r.register(&b);
+        assert_ne!(ia, ib);
+        assert_eq!(r.register(&a.clone()), ia);
+        assert_eq!(*r.get(ia).unwrap(), a);
+        assert_eq!(*r.get(ib).unwrap(), b);
+        assert!(r.get(99).is_none());
+        let u = r.register_unique(&a);
+        assert!(u != ia && *r.get(u).unwrap() == a);
+        assert_eq!(r.register(&a), ia);
     }
 }

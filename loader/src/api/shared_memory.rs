@@ -1,21 +1,15 @@
 //! [`SharedMemory`]: a shared linear memory (threads proposal) that instances in several
 //! stores, on several threads, import at once (the Linux platform only: it needs threads).
-//!
-//! A shared memory never moves: it grows in place inside its reservation, under a lock, and
-//! publishes its new length to the one `VMMemoryDefinition` every attached instance reads.
+//! The memory itself is the runtime's [`SharedStorage`].
 
-use crate::engine::Engine;
-use crate::error::Error;
-use crate::externals::Memory;
-use crate::memory_storage::{load_bytes, range, store_bytes};
-use crate::platform::memory::LinearMemory;
-use crate::prelude::*;
-use crate::store::AsStoreMut;
-use crate::vm::VMMemoryDefinition;
-use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use crate::api::engine::Engine;
+use crate::api::externals::Memory;
+use crate::api::store::AsStoreMut;
+use crate::runtime::error::Error;
+use crate::runtime::memory::{SharedStorage, load_bytes, range, store_bytes};
+use core::sync::atomic::AtomicU8;
 use precast_format::module::MemoryType;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A shared linear memory. Cheap to clone; `Send` and `Sync`: attach it to a store per
 /// thread ([`SharedMemory::attach`]) and import it into that store's instances, which then
@@ -44,30 +38,14 @@ use std::sync::{Arc, Mutex};
 /// ```
 #[derive(Clone)]
 pub struct SharedMemory {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
+    storage: Arc<SharedStorage>,
     engine: Engine,
-    ty: MemoryType,
-    /// The storage; locked to grow.
-    mem: Mutex<LinearMemory>,
-    /// The definition every attached instance reads (base fixed, length grows).
-    def: Box<UnsafeCell<VMMemoryDefinition>>,
 }
-
-// SAFETY: the reservation is never moved or unmapped while `Inner` lives; growth is
-// serialized by the mutex and published with an atomic store of the length; concurrent
-// accesses to the bytes are the wasm program's own (atomics or its data races), as with any
-// shared memory.
-unsafe impl Send for Inner {}
-// SAFETY: as above.
-unsafe impl Sync for Inner {}
 
 impl core::fmt::Debug for SharedMemory {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SharedMemory")
-            .field("ty", &self.inner.ty)
+            .field("ty", &self.storage.declared_ty())
             .field("bytes", &self.byte_len())
             .finish()
     }
@@ -85,43 +63,44 @@ impl SharedMemory {
         if ty.maximum.is_none() {
             return Err(Error::Api("a shared memory needs a maximum size".into()));
         }
-        let mem =
-            LinearMemory::for_host(engine.config().reservation(), &ty).map_err(Error::Resource)?;
-        let def = Box::new(UnsafeCell::new(VMMemoryDefinition {
-            base: mem.base(),
-            length: mem.byte_len() as usize,
-        }));
+        let storage =
+            SharedStorage::new(engine.config().reservation(), ty).map_err(Error::Resource)?;
         Ok(SharedMemory {
-            inner: Arc::new(Inner {
-                engine: engine.clone(),
-                ty,
-                mem: Mutex::new(mem),
-                def,
-            }),
+            storage: Arc::new(storage),
+            engine: engine.clone(),
         })
+    }
+
+    /// A handle to the storage of a memory attached to a store of `engine`.
+    pub(crate) fn from_storage(storage: &Arc<SharedStorage>, engine: &Engine) -> SharedMemory {
+        SharedMemory {
+            storage: storage.clone(),
+            engine: engine.clone(),
+        }
     }
 
     /// The memory's type, with the current size as its minimum.
     pub fn ty(&self) -> MemoryType {
         MemoryType {
             minimum: self.pages(),
-            ..self.inner.ty
+            ..self.storage.declared_ty()
         }
     }
 
     /// The current size in wasm pages.
     pub fn pages(&self) -> u64 {
-        self.byte_len() / self.inner.ty.page_size()
+        self.storage.pages()
     }
 
     /// The current size in bytes.
     pub fn byte_len(&self) -> u64 {
-        self.length().load(Ordering::Acquire) as u64
+        self.storage.byte_len()
     }
 
     /// Grows by `delta` pages, returning the old size in pages.
     pub fn grow(&self, delta: u64) -> Result<u64, Error> {
-        self.grow_pages(delta)
+        self.storage
+            .grow(delta)
             .ok_or_else(|| Error::Api(format!("failed to grow memory by {delta} pages")))
     }
 
@@ -129,13 +108,7 @@ impl SharedMemory {
     /// the host accesses them only atomically (`Ordering::Relaxed` is what a plain wasm
     /// access is; use stronger orderings to synchronize with the program's atomics).
     pub fn data(&self) -> &[AtomicU8] {
-        // SAFETY: the first `byte_len` bytes of the reservation are mapped read-write and
-        // stay so while `self` (an `Arc` of the reservation) lives: a shared memory never
-        // shrinks or moves. `AtomicU8` has `u8`'s size and alignment, and every host access
-        // through it is atomic, so concurrent writes by wasm are no data race on our side.
-        unsafe {
-            core::slice::from_raw_parts(self.base().cast::<AtomicU8>(), self.byte_len() as usize)
-        }
+        self.storage.data()
     }
 
     /// Copies `buf.len()` bytes at `offset` into `buf`.
@@ -158,43 +131,14 @@ impl SharedMemory {
     /// pass as an import. Each call adds one entry to the store.
     pub fn attach(&self, store: &mut impl AsStoreMut) -> Result<Memory, Error> {
         let store = store.as_store_mut();
-        if !Engine::same(&store.engine, &self.inner.engine) {
+        if !Engine::same(&store.engine, &self.engine) {
             return Err(Error::Api(
                 "a shared memory can only be attached to stores of its engine".into(),
             ));
         }
         Ok(Memory {
             store: store.id,
-            index: store.push_shared_memory(self.clone()),
+            index: store.push_shared_memory(self.storage.clone()),
         })
-    }
-
-    /// The definition attached instances read.
-    pub(crate) fn def_ptr(&self) -> *mut VMMemoryDefinition {
-        self.inner.def.get()
-    }
-
-    /// The declared type (minimum as declared).
-    pub(crate) fn declared_ty(&self) -> MemoryType {
-        self.inner.ty
-    }
-
-    fn length(&self) -> &AtomicUsize {
-        // SAFETY: `length` is a live, aligned usize that is only written through this view.
-        unsafe { AtomicUsize::from_ptr(&raw mut (*self.def_ptr()).length) }
-    }
-
-    pub(crate) fn base(&self) -> *mut u8 {
-        // SAFETY: `base` is written once, before the memory is shared.
-        unsafe { (*self.def_ptr()).base }
-    }
-
-    /// Grows by `delta` pages; returns the old size in pages.
-    pub(crate) fn grow_pages(&self, delta: u64) -> Option<u64> {
-        let mut mem = self.inner.mem.lock().unwrap_or_else(|e| e.into_inner());
-        let old = mem.grow(delta)?;
-        self.length()
-            .store(mem.byte_len() as usize, Ordering::Release);
-        Some(old)
     }
 }

@@ -1,12 +1,14 @@
 //! Handles to store-owned memories, tables and globals, usable from the host and importable
 //! by modules.
 
-use crate::error::{Error, api};
-use crate::memory_storage::{MemoryStorage, MemoryView, range};
 #[cfg(feature = "std")]
-use crate::shared_memory::SharedMemory;
-use crate::store::{AsStore, AsStoreMut, StoreId};
-use crate::values::{Val, raw_to_val, ref_to_raw, val_to_raw, val_type_name};
+use crate::api::shared_memory::SharedMemory;
+use crate::api::store::{AsStore, AsStoreMut, StoreId};
+use crate::api::values::{Val, raw_to_val, ref_to_raw, val_to_raw, val_type_name};
+use crate::runtime::error::{Error, api};
+use crate::runtime::memory::{MemoryStorage, MemoryView, range};
+#[cfg(feature = "std")]
+use crate::runtime::memory::{load_bytes, store_bytes};
 use precast_format::module::{GlobalType, MemoryType, TableType, ValType};
 
 /// A linear memory.
@@ -31,7 +33,7 @@ impl Memory {
     pub fn ty(&self, store: &impl AsStore) -> Result<MemoryType, Error> {
         let store = store.as_store();
         store.check(self.store)?;
-        let e = store.memory(self.index)?;
+        let e = store.entities.memory(self.index)?;
         Ok(MemoryType {
             minimum: e.mem.pages(),
             ..e.ty
@@ -45,7 +47,7 @@ impl Memory {
         let store = store.as_store();
         match store
             .check(self.store)
-            .and_then(|()| store.memory(self.index))
+            .and_then(|()| store.entities.memory(self.index))
         {
             Ok(e) => e.mem.exclusive().unwrap_or(&[]),
             Err(_) => &[],
@@ -58,7 +60,7 @@ impl Memory {
         if store.check(self.store).is_err() {
             return &mut [];
         }
-        match store.memory_mut(self.index) {
+        match store.entities.memory_mut(self.index) {
             Ok(e) => e.mem.exclusive_mut().unwrap_or(&mut []),
             Err(_) => &mut [],
         }
@@ -69,7 +71,7 @@ impl Memory {
     /// [`Memory::data`]).
     pub fn data_and_store_mut<'a, T>(
         &self,
-        caller: &'a mut crate::Caller<'_, T>,
+        caller: &'a mut crate::api::func::Caller<'_, T>,
     ) -> (&'a mut [u8], &'a mut T) {
         let (view, data) = self.view_and_store_mut(caller);
         match view {
@@ -101,11 +103,11 @@ impl Memory {
     /// ```
     pub fn view_and_store_mut<'a, T>(
         &self,
-        caller: &'a mut crate::Caller<'_, T>,
+        caller: &'a mut crate::api::func::Caller<'_, T>,
     ) -> (MemoryView<'a>, &'a mut T) {
         let inner = &mut *caller.inner;
         let view = match inner.opaque.check(self.store) {
-            Ok(()) => match inner.opaque.memory_mut(self.index) {
+            Ok(()) => match inner.opaque.entities.memory_mut(self.index) {
                 Ok(e) => e.mem.view_mut(),
                 Err(_) => MemoryView::Exclusive(&mut []),
             },
@@ -119,8 +121,8 @@ impl Memory {
     pub fn shared(&self, store: &impl AsStore) -> Option<SharedMemory> {
         let store = store.as_store();
         store.check(self.store).ok()?;
-        match &store.memory(self.index).ok()?.mem {
-            MemoryStorage::Shared(s) => Some(s.clone()),
+        match &store.entities.memory(self.index).ok()?.mem {
+            MemoryStorage::Shared(s) => Some(SharedMemory::from_storage(s, &store.engine)),
             MemoryStorage::Own(_) => None,
         }
     }
@@ -130,7 +132,7 @@ impl Memory {
         let store = store.as_store();
         match store
             .check(self.store)
-            .and_then(|()| store.memory(self.index))
+            .and_then(|()| store.entities.memory(self.index))
         {
             Ok(e) => e.mem.pages(),
             Err(_) => 0,
@@ -142,7 +144,7 @@ impl Memory {
         let store = store.as_store();
         match store
             .check(self.store)
-            .and_then(|()| store.memory(self.index))
+            .and_then(|()| store.entities.memory(self.index))
         {
             Ok(e) => e.mem.byte_len(),
             Err(_) => 0,
@@ -154,6 +156,7 @@ impl Memory {
         let store = store.as_store_mut();
         store.check(self.store)?;
         store
+            .entities
             .memory_mut(self.index)?
             .grow(delta)
             .ok_or_else(|| Error::Api(format!("failed to grow memory by {delta} pages")))
@@ -164,12 +167,14 @@ impl Memory {
         let store = store.as_store();
         store.check(self.store)?;
         let oob = || Error::Api("out of bounds memory read".into());
-        match &store.memory(self.index)?.mem {
+        match &store.entities.memory(self.index)?.mem {
             MemoryStorage::Own(m) => {
                 buf.copy_from_slice(range(m.as_slice(), offset, buf.len()).ok_or_else(oob)?)
             }
             #[cfg(feature = "std")]
-            MemoryStorage::Shared(s) => s.read(offset, buf)?,
+            MemoryStorage::Shared(s) => {
+                load_bytes(range(s.data(), offset, buf.len()).ok_or_else(oob)?, buf)
+            }
         }
         Ok(())
     }
@@ -179,12 +184,14 @@ impl Memory {
         let store = store.as_store_mut();
         store.check(self.store)?;
         let oob = || Error::Api("out of bounds memory write".into());
-        match &mut store.memory_mut(self.index)?.mem {
+        match &mut store.entities.memory_mut(self.index)?.mem {
             MemoryStorage::Own(m) => range_mut(m.as_mut_slice(), offset, buf.len())
                 .ok_or_else(oob)?
                 .copy_from_slice(buf),
             #[cfg(feature = "std")]
-            MemoryStorage::Shared(s) => s.write(offset, buf)?,
+            MemoryStorage::Shared(s) => {
+                store_bytes(range(s.data(), offset, buf.len()).ok_or_else(oob)?, buf)
+            }
         }
         Ok(())
     }
@@ -231,7 +238,7 @@ impl Table {
     pub fn ty(&self, store: &impl AsStore) -> Result<TableType, Error> {
         let store = store.as_store();
         store.check(self.store)?;
-        let e = store.table(self.index)?;
+        let e = store.entities.table(self.index)?;
         Ok(TableType {
             minimum: e.elems.len(),
             ..e.ty
@@ -243,7 +250,7 @@ impl Table {
         let store = store.as_store();
         match store
             .check(self.store)
-            .and_then(|()| store.table(self.index))
+            .and_then(|()| store.entities.table(self.index))
         {
             Ok(e) => e.elems.len(),
             Err(_) => 0,
@@ -254,18 +261,18 @@ impl Table {
     pub fn get(&self, store: &impl AsStore, index: u64) -> Option<Val> {
         let store = store.as_store();
         store.check(self.store).ok()?;
-        let e = store.table(self.index).ok()?;
+        let e = store.entities.table(self.index).ok()?;
         let raw = e.elems.get(index)?;
-        Some(crate::values::raw_to_ref(store, raw, &e.ty.element))
+        Some(crate::api::values::raw_to_ref(store, raw, &e.ty.element))
     }
 
     /// Sets element `index` to `value`.
     pub fn set(&self, store: &mut impl AsStoreMut, index: u64, value: Val) -> Result<(), Error> {
         let store = store.as_store_mut();
         store.check(self.store)?;
-        check_ref(&store.table(self.index)?.ty, &value)?;
+        check_ref(&store.entities.table(self.index)?.ty, &value)?;
         let raw = ref_to_raw(store, &value)?;
-        if store.table_mut(self.index)?.elems.set(index, raw) {
+        if store.entities.table_mut(self.index)?.elems.set(index, raw) {
             Ok(())
         } else {
             api(format!("table index {index} out of bounds"))
@@ -276,9 +283,10 @@ impl Table {
     pub fn grow(&self, store: &mut impl AsStoreMut, delta: u64, init: Val) -> Result<u64, Error> {
         let store = store.as_store_mut();
         store.check(self.store)?;
-        check_ref(&store.table(self.index)?.ty, &init)?;
+        check_ref(&store.entities.table(self.index)?.ty, &init)?;
         let raw = ref_to_raw(store, &init)?;
         store
+            .entities
             .table_mut(self.index)?
             .grow(delta, raw)
             .ok_or_else(|| Error::Api(format!("failed to grow table by {delta} elements")))
@@ -314,7 +322,7 @@ impl Global {
     pub fn ty(&self, store: &impl AsStore) -> Result<GlobalType, Error> {
         let store = store.as_store();
         store.check(self.store)?;
-        Ok(store.global(self.index)?.ty)
+        Ok(store.entities.global(self.index)?.ty)
     }
 
     /// The current value.
@@ -325,7 +333,7 @@ impl Global {
         let store = store.as_store();
         let e = match store
             .check(self.store)
-            .and_then(|()| store.global(self.index))
+            .and_then(|()| store.entities.global(self.index))
         {
             Ok(e) => e,
             Err(e) => panic!("Global::get: {e}"),
@@ -339,7 +347,7 @@ impl Global {
     pub fn set(&self, store: &mut impl AsStoreMut, value: Val) -> Result<(), Error> {
         let store = store.as_store_mut();
         store.check(self.store)?;
-        let ty = store.global(self.index)?.ty;
+        let ty = store.entities.global(self.index)?.ty;
         if !ty.mutable {
             return api("cannot set an immutable global");
         }
@@ -350,7 +358,7 @@ impl Global {
             ));
         }
         let raw = val_to_raw(store, &value)?;
-        let e = store.global(self.index)?;
+        let e = store.entities.global(self.index)?;
         // SAFETY: the slot is owned by the store; `&mut` store access excludes wasm readers.
         unsafe { (*e.ptr).0 = raw };
         Ok(())

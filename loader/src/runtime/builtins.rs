@@ -3,11 +3,11 @@
 //! VMContext's instance pointer. Bounds are checked for the whole range before anything is
 //! written; a failing check records the trap and returns a non-zero status.
 
-use crate::instance::InstanceData;
 use crate::platform::parking;
-use crate::store::StoreOpaque;
-use crate::traphandlers::{Pending, set_pending};
-use crate::vm;
+use crate::runtime::instance::InstanceData;
+use crate::runtime::store::Entities;
+use crate::runtime::traphandlers::{Pending, set_pending};
+use crate::runtime::vm;
 use core::ops::Range;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use precast_format::TrapCode;
@@ -79,18 +79,19 @@ pub(crate) fn table_ptr() -> *const BuiltinsTable {
     &BUILTINS
 }
 
-/// The instance and store of a VMContext.
+/// The instance of a VMContext and the entities of its store (reached through the store's
+/// [`VMStore`](crate::runtime::store::VMStore)).
 ///
 /// # Safety
 /// `vmctx` must be the VMContext of a live instance, passed by its generated code; the store
 /// must not be borrowed elsewhere for the builtin's duration.
-unsafe fn context<'a>(vmctx: Vmctx) -> (&'a mut InstanceData, &'a mut StoreOpaque) {
+unsafe fn context<'a>(vmctx: Vmctx) -> (&'a mut InstanceData, &'a mut Entities) {
     // SAFETY: per the contract, the instance pointer field is set and the instance and its
     // store are alive; they are separate allocations.
     unsafe {
         let inst = *(vmctx.add(vm::instance_offset() as usize) as *const *mut InstanceData);
         let store = (*inst).store;
-        (&mut *inst, &mut *store)
+        (&mut *inst, (*store).entities())
     }
 }
 
@@ -110,11 +111,7 @@ fn range(start: u64, len: u64, bound: usize) -> Option<Range<usize>> {
 }
 
 /// `(base, length)` of module memory `index` of the instance.
-fn memory_raw(
-    inst: &InstanceData,
-    store: &mut StoreOpaque,
-    index: u32,
-) -> Option<(*mut u8, usize)> {
+fn memory_raw(inst: &InstanceData, store: &mut Entities, index: u32) -> Option<(*mut u8, usize)> {
     let m = *inst.memories.get(index as usize)?;
     let e = store.memories.get_mut(m)?;
     Some((e.mem.base(), e.mem.byte_len() as usize))
@@ -395,7 +392,7 @@ unsafe extern "C" fn memory_atomic_wait64(
 /// without signal-based traps calls it for every trap) and unwinds to the host's entry into
 /// wasm, never returning. A naked function, because the backtrace starts from the caller's
 /// return address and frame pointer, which it hands on, with its stack pointer at the call,
-/// to [`traphandlers::raise`](crate::traphandlers::raise) (the same recording as the signal
+/// to [`traphandlers::raise`](crate::runtime::traphandlers::raise) (the same recording as the signal
 /// handler's).
 #[cfg(target_arch = "x86_64")]
 #[unsafe(naked)]
@@ -405,7 +402,7 @@ unsafe extern "C" fn trap(_vmctx: Vmctx, _code: u32) {
         "mov rcx, rbp",
         "lea r8, [rsp + 8]",
         "jmp {raise}",
-        raise = sym crate::traphandlers::raise,
+        raise = sym crate::runtime::traphandlers::raise,
     )
 }
 
@@ -418,7 +415,7 @@ unsafe extern "C" fn trap(_vmctx: Vmctx, _code: u32) {
         "mov x3, x29",
         "mov x4, sp",
         "b {raise}",
-        raise = sym crate::traphandlers::raise,
+        raise = sym crate::runtime::traphandlers::raise,
     )
 }
 
@@ -431,7 +428,7 @@ unsafe extern "C" fn trap(_vmctx: Vmctx, _code: u32) {
         "mv a3, s0",
         "mv a4, sp",
         "tail {raise}",
-        raise = sym crate::traphandlers::raise,
+        raise = sym crate::runtime::traphandlers::raise,
     )
 }
 

@@ -1,11 +1,24 @@
-//! What a store's memory entry holds ([`MemoryStorage`]): a memory of its own or, with the
-//! Linux platform, an attached shared one; and how the host may access its bytes
-//! ([`MemoryView`]).
+//! A store's linear memories: each entry ([`MemoryEntry`]) holds a memory of its own or,
+//! with the Linux platform, an attached shared one ([`SharedStorage`]) and the definition
+//! generated code reads; and how the host may access the bytes ([`MemoryView`]).
 
+#[cfg(feature = "std")]
+use crate::platform::Reservation;
 use crate::platform::memory::LinearMemory;
 #[cfg(feature = "std")]
-use crate::shared_memory::SharedMemory;
+use crate::prelude::*;
+use crate::runtime::store::Owned;
+use crate::runtime::vm::VMMemoryDefinition;
+#[cfg(feature = "std")]
+use alloc::sync::Arc;
+#[cfg(feature = "std")]
+use core::cell::UnsafeCell;
+#[cfg(feature = "std")]
+use core::sync::atomic::AtomicUsize;
 use core::sync::atomic::{AtomicU8, Ordering};
+use precast_format::module::MemoryType;
+#[cfg(feature = "std")]
+use std::sync::Mutex;
 
 /// `len` elements of `data` at `offset`, if all are in range.
 pub(crate) fn range<E>(data: &[E], offset: u64, len: usize) -> Option<&[E]> {
@@ -20,7 +33,7 @@ pub(crate) enum MemoryStorage {
     Own(LinearMemory),
     /// A shared memory attached to the store.
     #[cfg(feature = "std")]
-    Shared(SharedMemory),
+    Shared(Arc<SharedStorage>),
 }
 
 impl MemoryStorage {
@@ -56,7 +69,7 @@ impl MemoryStorage {
         match self {
             MemoryStorage::Own(m) => m.grow(delta),
             #[cfg(feature = "std")]
-            MemoryStorage::Shared(s) => s.grow_pages(delta),
+            MemoryStorage::Shared(s) => s.grow(delta),
         }
     }
 
@@ -87,6 +100,138 @@ impl MemoryStorage {
             #[cfg(feature = "std")]
             MemoryStorage::Shared(s) => MemoryView::Shared(s.data()),
         }
+    }
+}
+
+/// A linear memory of the store: its storage and the definition generated code reads.
+#[derive(Debug)]
+pub(crate) struct MemoryEntry {
+    pub mem: MemoryStorage,
+    pub ty: MemoryType,
+    /// Inside the defining instance's VMContext, or `owned`.
+    pub def: *mut VMMemoryDefinition,
+    pub _owned: Option<Owned<VMMemoryDefinition>>,
+}
+
+impl MemoryEntry {
+    /// Publishes the current base and length to the definition (a shared memory publishes
+    /// its own).
+    pub fn sync(&mut self) {
+        #[cfg_attr(not(feature = "std"), allow(irrefutable_let_patterns))]
+        if let MemoryStorage::Own(mem) = &self.mem {
+            // SAFETY: `def` points to a live definition owned by this store.
+            unsafe {
+                (*self.def).base = mem.base();
+                (*self.def).length = mem.byte_len() as usize;
+            }
+        }
+    }
+
+    /// Grows by `delta` pages; returns the old size in pages.
+    pub fn grow(&mut self, delta: u64) -> Option<u64> {
+        let old = self.mem.grow(delta)?;
+        self.sync();
+        Some(old)
+    }
+}
+
+/// A shared linear memory (threads proposal), attached to any number of stores. It never
+/// moves: it grows in place inside its reservation, under a lock, and publishes its new
+/// length to the one definition every attached instance reads.
+#[cfg(feature = "std")]
+pub(crate) struct SharedStorage {
+    ty: MemoryType,
+    /// The storage; locked to grow.
+    mem: Mutex<LinearMemory>,
+    /// The definition every attached instance reads (base fixed, length grows).
+    def: Box<UnsafeCell<VMMemoryDefinition>>,
+}
+
+// SAFETY: the reservation is never moved or unmapped while the storage lives; growth is
+// serialized by the mutex and published with an atomic store of the length; concurrent
+// accesses to the bytes are the wasm program's own (atomics or its data races), as with any
+// shared memory.
+#[cfg(feature = "std")]
+unsafe impl Send for SharedStorage {}
+// SAFETY: as above.
+#[cfg(feature = "std")]
+unsafe impl Sync for SharedStorage {}
+
+#[cfg(feature = "std")]
+impl core::fmt::Debug for SharedStorage {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SharedStorage")
+            .field("ty", &self.ty)
+            .field("bytes", &self.byte_len())
+            .finish()
+    }
+}
+
+#[cfg(feature = "std")]
+impl SharedStorage {
+    /// A shared memory of type `ty` in a reservation of `reservation`.
+    pub fn new(reservation: Reservation, ty: MemoryType) -> Result<SharedStorage, String> {
+        let mem = LinearMemory::for_host(reservation, &ty)?;
+        let def = Box::new(UnsafeCell::new(VMMemoryDefinition {
+            base: mem.base(),
+            length: mem.byte_len() as usize,
+        }));
+        Ok(SharedStorage {
+            ty,
+            mem: Mutex::new(mem),
+            def,
+        })
+    }
+
+    /// The declared type (minimum as declared).
+    pub fn declared_ty(&self) -> MemoryType {
+        self.ty
+    }
+
+    /// The current size in bytes.
+    pub fn byte_len(&self) -> u64 {
+        self.length().load(Ordering::Acquire) as u64
+    }
+
+    /// The current size in wasm pages.
+    pub fn pages(&self) -> u64 {
+        self.byte_len() / self.ty.page_size()
+    }
+
+    /// The bytes, as atomics: wasm on other threads may read and write them at any time.
+    pub fn data(&self) -> &[AtomicU8] {
+        // SAFETY: the first `byte_len` bytes of the reservation are mapped read-write and
+        // stay so while `self` lives: a shared memory never shrinks or moves. `AtomicU8` has
+        // `u8`'s size and alignment, and every host access through it is atomic, so
+        // concurrent writes by wasm are no data race on our side.
+        unsafe {
+            core::slice::from_raw_parts(self.base().cast::<AtomicU8>(), self.byte_len() as usize)
+        }
+    }
+
+    /// The definition attached instances read.
+    pub fn def_ptr(&self) -> *mut VMMemoryDefinition {
+        self.def.get()
+    }
+
+    fn length(&self) -> &AtomicUsize {
+        // SAFETY: `length` is a live, aligned usize that is only written through this view.
+        unsafe { AtomicUsize::from_ptr(&raw mut (*self.def_ptr()).length) }
+    }
+
+    /// Base address.
+    pub fn base(&self) -> *mut u8 {
+        // SAFETY: `base` is written once, before the memory is shared.
+        unsafe { (*self.def_ptr()).base }
+    }
+
+    /// Grows by `delta` pages; returns the old size in pages.
+    pub fn grow(&self, delta: u64) -> Option<u64> {
+        let mut mem = self.mem.lock().unwrap_or_else(|e| e.into_inner());
+        let old = mem.grow(delta)?;
+        self.length()
+            .store(mem.byte_len() as usize, Ordering::Release);
+        Some(old)
     }
 }
 

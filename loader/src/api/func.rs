@@ -1,13 +1,15 @@
 //! [`Func`]: calling wasm through entry trampolines, host functions called by wasm through
 //! exit trampolines, and [`Caller`], the host function's view of its store.
 
-use crate::error::{Error, api};
-use crate::instance::{Extern, InstanceData};
+use crate::api::instance::Extern;
+use crate::api::store::{AsStore, AsStoreMut, StoreId, StoreInner, StoreOpaque};
+use crate::api::values::{RawVal, Val, func_type_name, raw_to_val, val_to_raw};
 use crate::prelude::*;
-use crate::store::{AsStore, AsStoreMut, Owned, StoreId, StoreInner, StoreOpaque};
-use crate::traphandlers::{Pending, catch_traps_with, set_pending};
-use crate::values::{RawVal, Val, func_type_name, raw_to_val, val_to_raw};
-use crate::vm::{self, VMFuncRef};
+use crate::runtime::error::{Error, api};
+use crate::runtime::instance::InstanceData;
+use crate::runtime::store::Owned;
+use crate::runtime::traphandlers::{Pending, catch_traps_with, set_pending};
+use crate::runtime::vm::{self, VMFuncRef};
 use alloc::sync::Arc;
 use core::any::Any;
 use core::ffi::c_void;
@@ -412,7 +414,8 @@ pub(crate) unsafe fn invoke(
             let marker = 0u8;
             let sp = core::ptr::addr_of!(marker) as usize;
             let max = (*store).engine.config().max_wasm_stack;
-            (*(*store).state.as_ptr()).stack_limit = crate::platform::host::stack_limit(sp, max);
+            (*(*store).entities.state.as_ptr()).stack_limit =
+                crate::platform::host::stack_limit(sp, max);
         }
         (*store).entry_depth += 1;
     }
@@ -567,7 +570,7 @@ impl<T> Caller<'_, T> {
     pub fn get_export(&self, name: &str) -> Option<Extern> {
         // SAFETY: the caller's VMContext is null or live while this `Caller` is.
         let index = unsafe { caller_instance(self.caller_vmctx) }?;
-        crate::instance::Instance::from_index(&self.inner.opaque, index).get_export(self, name)
+        crate::api::instance::Instance::from_index(&self.inner.opaque, index).get_export(self, name)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The trap error reported to embedders, with its symbolized backtrace.
 
-use crate::module::Module;
 use crate::prelude::*;
+use crate::runtime::module::LoadedModule;
 use core::fmt;
 use precast_format::TrapCode;
 use precast_format::tables::FuncTable;
@@ -82,12 +82,15 @@ impl core::error::Error for Trap {}
 /// Maps raw program counters (the faulting pc first, then return addresses) to wasm frames,
 /// using the modules in `modules`. Pcs outside wasm functions (trampolines, unknown code) are
 /// skipped.
-pub(crate) fn symbolize(pcs: &[usize], modules: &[Module]) -> Vec<FrameInfo> {
+pub(crate) fn symbolize<'a>(
+    pcs: &[usize],
+    modules: impl Iterator<Item = &'a LoadedModule> + Clone,
+) -> Vec<FrameInfo> {
     let mut frames = Vec::new();
     for (i, &pc) in pcs.iter().enumerate() {
         // Return addresses point after the call; look up the call instruction itself.
         let lookup = if i == 0 { pc } else { pc.wrapping_sub(1) };
-        let Some(module) = modules.iter().find(|m| m.text_contains(lookup)) else {
+        let Some(module) = modules.clone().find(|m| m.text_contains(lookup)) else {
             continue;
         };
         let offset = lookup - module.text_start();

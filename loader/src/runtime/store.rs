@@ -1,0 +1,115 @@
+//! What a store owns, as the runtime core sees it ([`Entities`]), and how the core reaches
+//! the store: through [`VMStore`], which the API's store implements, never through the
+//! public types.
+
+use crate::prelude::*;
+use crate::runtime::error::Error;
+use crate::runtime::instance::InstanceData;
+use crate::runtime::memory::MemoryEntry;
+use crate::runtime::table::TableEntry;
+use crate::runtime::vm::{VMGlobal, VMStoreState};
+use core::ptr::NonNull;
+use precast_format::module::GlobalType;
+
+/// A heap value owned through a raw pointer, so that pointers handed to generated code stay
+/// valid however the owner moves. Freed on drop.
+#[derive(Debug)]
+pub(crate) struct Owned<T>(NonNull<T>);
+
+impl<T> Owned<T> {
+    /// Moves `value` to the heap.
+    pub fn new(value: T) -> Owned<T> {
+        Owned(NonNull::from(Box::leak(Box::new(value))))
+    }
+
+    /// The stable pointer.
+    pub fn as_ptr(&self) -> *mut T {
+        self.0.as_ptr()
+    }
+}
+
+impl<T> Drop for Owned<T> {
+    fn drop(&mut self) {
+        // SAFETY: created by `Box::leak` in `new`, freed exactly once here.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
+/// A global of the store.
+#[derive(Debug)]
+pub(crate) struct GlobalEntry {
+    pub ty: GlobalType,
+    /// Inside the defining instance's VMContext, or `owned`.
+    pub ptr: *mut VMGlobal,
+    pub _owned: Option<Owned<VMGlobal>>,
+}
+
+/// The instances, memories, tables and globals of a store, and the store state its
+/// VMContexts point to. Entities are referred to by index, and live as long as the store.
+pub(crate) struct Entities {
+    pub state: Owned<VMStoreState>,
+    pub instances: Vec<Owned<InstanceData>>,
+    pub memories: Vec<MemoryEntry>,
+    pub tables: Vec<TableEntry>,
+    pub globals: Vec<GlobalEntry>,
+}
+
+impl Default for Entities {
+    fn default() -> Self {
+        Entities {
+            state: Owned::new(VMStoreState::default()),
+            instances: Vec::new(),
+            memories: Vec::new(),
+            tables: Vec::new(),
+            globals: Vec::new(),
+        }
+    }
+}
+
+impl Entities {
+    pub(crate) fn memory(&self, index: usize) -> Result<&MemoryEntry, Error> {
+        self.memories
+            .get(index)
+            .ok_or_else(|| Error::Api("no such memory".into()))
+    }
+
+    pub(crate) fn memory_mut(&mut self, index: usize) -> Result<&mut MemoryEntry, Error> {
+        self.memories
+            .get_mut(index)
+            .ok_or_else(|| Error::Api("no such memory".into()))
+    }
+
+    pub(crate) fn table(&self, index: usize) -> Result<&TableEntry, Error> {
+        self.tables
+            .get(index)
+            .ok_or_else(|| Error::Api("no such table".into()))
+    }
+
+    pub(crate) fn table_mut(&mut self, index: usize) -> Result<&mut TableEntry, Error> {
+        self.tables
+            .get_mut(index)
+            .ok_or_else(|| Error::Api("no such table".into()))
+    }
+
+    pub(crate) fn global(&self, index: usize) -> Result<&GlobalEntry, Error> {
+        self.globals
+            .get(index)
+            .ok_or_else(|| Error::Api("no such global".into()))
+    }
+
+    pub(crate) fn instance(&self, index: usize) -> Result<&InstanceData, Error> {
+        let inst = self
+            .instances
+            .get(index)
+            .ok_or_else(|| Error::Api("no such instance".into()))?;
+        // SAFETY: instances live as long as the store.
+        Ok(unsafe { &*inst.as_ptr() })
+    }
+}
+
+/// The store as the runtime core sees it: what builtins and instantiation reach through an
+/// instance's store pointer. The API's store implements it; the core never names the API.
+pub(crate) trait VMStore {
+    /// The store's entities.
+    fn entities(&mut self) -> &mut Entities;
+}
