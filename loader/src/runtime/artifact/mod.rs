@@ -209,6 +209,7 @@ pub(crate) fn linked_sections(d: &Descriptor) -> Result<Sections<'static>, LoadE
 /// What an engine requires of the artifacts it loads (from its `Config`).
 pub(crate) struct Requirements<'a> {
     /// Signatures must come from one of these keys (none: no signature required).
+    #[cfg_attr(not(feature = "signatures"), allow(dead_code))]
     pub trusted_keys: &'a [TrustedKey],
     /// The CPU features an artifact may require (the CPU limits them further).
     pub cpu_features: precast_format::CpuFeatures,
@@ -242,6 +243,9 @@ pub(crate) fn verify(s: &Sections<'_>, config: &Requirements<'_>) -> Result<Head
     if let Some(name) = s.missing {
         return Err(LoadError::MalformedElf(format!("no `{name}` section")));
     }
+    // Without the `signatures` feature no key exists, so none is ever required (and the
+    // signature code is left out of the build).
+    #[cfg(feature = "signatures")]
     if !config.trusted_keys.is_empty() {
         verify_signature(s, config.trusted_keys)?;
     }
