@@ -1,5 +1,5 @@
 //! Links the modules of `tests/linked/` into the test binaries (`tests/tests/linked.rs`,
-//! `tests/tests/trust.rs`).
+//! `tests/tests/trust.rs`, `tests/tests/interrupts.rs`).
 
 fn main() -> Result<(), precast_build::Error> {
     for name in ["images", "threads"] {
@@ -14,6 +14,11 @@ fn main() -> Result<(), precast_build::Error> {
         } else {
             precast_build::precast_compiler::CpuTarget::Baseline
         })
+        .compile()?;
+    // With epoch interruption and fuel (`tests/tests/interrupts.rs`).
+    precast_build::Module::new("interrupts", "linked/interrupts.wat")
+        .epoch_interruption(true)
+        .consume_fuel(true)
         .compile()?;
     // Signed with the test-only key of `keys/` (`tests/tests/trust.rs` trusts its public half).
     precast_build::Module::new("images_signed", "linked/images.wat")

@@ -138,6 +138,19 @@ impl Module {
         self
     }
 
+    /// Compiles in epoch interruption (the loading engine needs
+    /// `Config::epoch_interruption` too).
+    pub fn epoch_interruption(mut self, on: bool) -> Module {
+        self.config.settings.epoch_interruption = on;
+        self
+    }
+
+    /// Compiles in fuel consumption (the loading engine needs `Config::consume_fuel` too).
+    pub fn consume_fuel(mut self, on: bool) -> Module {
+        self.config.settings.consume_fuel = on;
+        self
+    }
+
     /// Cranelift's optimization level: `none`, `speed` (default) or `speed_and_size`.
     pub fn opt_level(mut self, level: &str) -> Module {
         self.config.opt_level = level.to_string();

@@ -107,13 +107,15 @@ pub fn print(path: &Path) -> Result<()> {
     println!("target: {}", h.target);
     println!("cpu features: {}", h.cpu_features);
     println!(
-        "settings: bounds checks {:?}, memory reservation {} bytes, guard {} bytes, signals {}, frame pointers {}, spectre mitigations {}",
+        "settings: bounds checks {:?}, memory reservation {} bytes, guard {} bytes, signals {}, frame pointers {}, spectre mitigations {}, epoch interruption {}, fuel {}",
         h.settings.bounds_checks,
         h.settings.memory_reservation,
         h.settings.memory_guard_size,
         h.settings.signals_based_traps,
         h.settings.frame_pointers,
-        h.settings.spectre_mitigations
+        h.settings.spectre_mitigations,
+        h.settings.epoch_interruption,
+        h.settings.consume_fuel
     );
     match &inspected.signature {
         Signature::Unsigned => println!("signature: none"),

@@ -55,6 +55,15 @@ struct CompileOpts {
     /// header; a loader can refuse such artifacts).
     #[arg(long)]
     no_spectre_mitigations: bool,
+    /// Compile in epoch interruption: function entries and loop headers check the engine's
+    /// epoch against the store's deadline (`Engine::increment_epoch`,
+    /// `Store::set_epoch_deadline`; `precast-run --timeout`). The engine must enable it too.
+    #[arg(long)]
+    epoch_interruption: bool,
+    /// Compile in fuel consumption: every operator costs fuel, and a store out of fuel traps
+    /// (`Store::set_fuel`; `precast-run --fuel`). The engine must enable it too.
+    #[arg(long)]
+    consume_fuel: bool,
 }
 
 impl CompileOpts {
@@ -85,6 +94,8 @@ impl CompileOpts {
         // `--bounds-checks guard --no-signals` is refused by the compiler, with the reason.
         c.settings.signals_based_traps = !self.no_signals;
         c.settings.spectre_mitigations = !self.no_spectre_mitigations;
+        c.settings.epoch_interruption = self.epoch_interruption;
+        c.settings.consume_fuel = self.consume_fuel;
         c
     }
 }
@@ -243,11 +254,23 @@ fn real_main() -> Result<i32> {
             let call = run.invocation(&file);
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let engine = load.engine()?;
+            let engine = load.engine(&call)?;
             let module = if is_artifact(&bytes) {
                 load.load(&engine, &file)?
             } else {
-                let artifact = precast_compiler::compile(&bytes, &opts.config(None))
+                // Compiled with the checks the limits need, as the engine expects.
+                if opts.epoch_interruption && call.timeout.is_none()
+                    || opts.consume_fuel && call.fuel.is_none()
+                {
+                    anyhow::bail!(
+                        "`precast run` compiles in epoch interruption with --timeout and fuel \
+                         with --fuel; give those instead of --epoch-interruption/--consume-fuel"
+                    );
+                }
+                let mut config = opts.config(None);
+                config.settings.epoch_interruption = call.timeout.is_some();
+                config.settings.consume_fuel = call.fuel.is_some();
+                let artifact = precast_compiler::compile(&bytes, &config)
                     .with_context(|| format!("cannot compile {}", file.display()))?;
                 Module::from_bytes(&engine, &artifact)
                     .with_context(|| format!("cannot load {}", file.display()))?

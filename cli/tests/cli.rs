@@ -504,3 +504,60 @@ fn unchecked_runs_skip_only_the_code_checksum() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn run_and_compile_with_a_timeout_and_fuel() {
+    let wat = tmp("spin.wat");
+    std::fs::write(
+        &wat,
+        r#"(module (func (export "spin") (loop $l (br $l))) (func (export "two") (result i32) (i32.const 2)))"#,
+    )
+    .unwrap();
+    let w = wat.to_str().unwrap();
+    // `precast run` compiles the checks in by itself.
+    let o = precast(&["run", w, "--invoke", "spin", "--timeout", "100ms"]);
+    assert_eq!(o.status.code(), Some(124), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--timeout 100ms"), "{}", stderr(&o));
+    let o = precast(&["run", w, "--invoke", "spin", "--fuel", "5000"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    let o = precast(&[
+        "run",
+        w,
+        "--invoke",
+        "two",
+        "--fuel",
+        "5000",
+        "--timeout",
+        "5s",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "2");
+    let o = precast(&["run", w, "--invoke", "two", "--epoch-interruption"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--timeout"), "{}", stderr(&o));
+    // An artifact compiled with both runs under both limits.
+    let art = tmp("spin.pcst");
+    let a = art.to_str().unwrap();
+    let o = precast(&[
+        "compile",
+        w,
+        "-o",
+        a,
+        "--epoch-interruption",
+        "--consume-fuel",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = precast(&[
+        "run",
+        a,
+        "--invoke",
+        "spin",
+        "--timeout",
+        "100ms",
+        "--fuel",
+        "1000000000000",
+    ]);
+    assert_eq!(o.status.code(), Some(124), "{}", stderr(&o));
+    let o = precast(&["inspect", a]);
+    assert!(stdout(&o).contains("epoch"), "{}", stdout(&o));
+}

@@ -53,6 +53,20 @@ pub mod store {
     /// would go below it.
     pub const STACK_LIMIT: u32 = 0;
 
+    /// Offset of the fuel counter (`i64`, with fuel consumption compiled in): the fuel
+    /// consumed beyond the store's budget, so `-remaining` while fuel remains. Compiled code
+    /// keeps it in a register, adds each operator's cost and writes it back before calls
+    /// and returns; a check finding it above zero calls the `OutOfFuel` builtin.
+    pub const FUEL: u32 = 8;
+
+    /// Offset of the epoch deadline (`u64`, with epoch interruption compiled in): a check
+    /// finding the engine's epoch at or past it calls the `EpochInterrupt` builtin.
+    pub const EPOCH_DEADLINE: u32 = 16;
+
+    /// Offset of the pointer to the engine's epoch counter (`*const u64`, read with plain
+    /// loads: the engine only ever increments it).
+    pub const EPOCH_COUNTER: u32 = 24;
+
     /// Without signal-based traps, the bound on the stack frame of any compiled function or
     /// trampoline, in bytes. Every function body starts by checking that its stack pointer
     /// minus this bound is not below the stack limit (else it raises a stack overflow

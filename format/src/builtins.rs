@@ -152,6 +152,14 @@ macro_rules! foreach_builtin {
             /// the wasm frames of the caller and unwinds to the host's entry into wasm. Never
             /// returns. Code compiled without signal-based traps calls it for every trap.
             Trap = trap(vmctx: vmctx, code: u32);
+            /// The engine's epoch reached the store's deadline: the store's deadline
+            /// behaviour runs (trap, or a callback that may set a new deadline). 0: continue
+            /// (the deadline in the store state is the new one); else a trap is pending.
+            EpochInterrupt = epoch_interrupt(vmctx: vmctx) -> u32;
+            /// The store's fuel counter is above zero at a check: 0 if the host refuelled it
+            /// meanwhile (the counter in the store state is the new one), else the trap
+            /// "all fuel consumed" is pending.
+            OutOfFuel = out_of_fuel(vmctx: vmctx) -> u32;
         }
     };
 }
@@ -243,7 +251,7 @@ mod tests {
 
     #[test]
     fn table_order_and_signatures() {
-        assert_eq!(Builtin::COUNT, 14);
+        assert_eq!(Builtin::COUNT, 16);
         for (i, b) in Builtin::ALL.iter().enumerate() {
             assert_eq!(b.index() as usize, i);
             assert_eq!(Builtin::from_index(i as u32), Some(*b));
@@ -259,6 +267,13 @@ mod tests {
             Signature {
                 params: &[Kind::Vmctx, Kind::U32, Kind::U64],
                 results: &[Kind::U64],
+            }
+        );
+        assert_eq!(
+            Builtin::OutOfFuel.signature(),
+            Signature {
+                params: &[Kind::Vmctx],
+                results: &[Kind::U32],
             }
         );
         assert_eq!(

@@ -35,7 +35,7 @@ use core::fmt;
 /// Magic bytes at the start of the header.
 pub const MAGIC: [u8; 8] = *b"PRECAST\0";
 /// Version of the artifact format; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// Size of the encoded header.
 pub const HEADER_SIZE: usize = 164;
 const VERSION_LEN: usize = 16;
@@ -76,6 +76,16 @@ pub struct Settings {
     /// bounds: the address is forced to null by a conditional move on the checked condition
     /// (Spectre variant 1). Not ABI-relevant; recorded so a loader can require it.
     pub spectre_mitigations: bool,
+    /// Epoch interruption: every function entry and loop header compares the engine's
+    /// epoch with the store's deadline ([`abi::store`](crate::abi::store)) and calls the
+    /// [`EpochInterrupt`](crate::builtins::Builtin::EpochInterrupt) builtin when it is
+    /// reached. An engine must be configured the same way to load the artifact.
+    pub epoch_interruption: bool,
+    /// Fuel: every operator costs fuel (1, or 0 for `nop`, `drop`, `block`, `loop`, `else`,
+    /// `end`, `unreachable` and `return`), consumed from the store's counter; function entries and loop headers call the
+    /// [`OutOfFuel`](crate::builtins::Builtin::OutOfFuel) builtin when it is exhausted. An
+    /// engine must be configured the same way to load the artifact.
+    pub consume_fuel: bool,
 }
 
 impl Default for Settings {
@@ -87,6 +97,8 @@ impl Default for Settings {
             signals_based_traps: true,
             frame_pointers: true,
             spectre_mitigations: true,
+            epoch_interruption: false,
+            consume_fuel: false,
         }
     }
 }
@@ -107,7 +119,14 @@ const FLAG_EXPLICIT_BOUNDS: u32 = 1 << 0;
 const FLAG_SIGNALS: u32 = 1 << 1;
 const FLAG_FRAME_POINTERS: u32 = 1 << 2;
 const FLAG_SPECTRE: u32 = 1 << 3;
-const KNOWN_FLAGS: u32 = FLAG_EXPLICIT_BOUNDS | FLAG_SIGNALS | FLAG_FRAME_POINTERS | FLAG_SPECTRE;
+const FLAG_EPOCH: u32 = 1 << 4;
+const FLAG_FUEL: u32 = 1 << 5;
+const KNOWN_FLAGS: u32 = FLAG_EXPLICIT_BOUNDS
+    | FLAG_SIGNALS
+    | FLAG_FRAME_POINTERS
+    | FLAG_SPECTRE
+    | FLAG_EPOCH
+    | FLAG_FUEL;
 
 impl Settings {
     fn flags(&self) -> u32 {
@@ -123,6 +142,12 @@ impl Settings {
         }
         if self.spectre_mitigations {
             f |= FLAG_SPECTRE;
+        }
+        if self.epoch_interruption {
+            f |= FLAG_EPOCH;
+        }
+        if self.consume_fuel {
+            f |= FLAG_FUEL;
         }
         f
     }
@@ -399,6 +424,8 @@ impl Header {
                 signals_based_traps: flags & FLAG_SIGNALS != 0,
                 frame_pointers: flags & FLAG_FRAME_POINTERS != 0,
                 spectre_mitigations: flags & FLAG_SPECTRE != 0,
+                epoch_interruption: flags & FLAG_EPOCH != 0,
+                consume_fuel: flags & FLAG_FUEL != 0,
             },
             pointer_size: u32_at(b, 92),
             wasm_hash,

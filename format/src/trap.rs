@@ -37,11 +37,15 @@ pub enum TrapCode {
     OutOfMemory = 14,
     /// `memory.atomic.wait32/64` on a memory that is not shared.
     AtomicWaitNonSharedMemory = 15,
+    /// The store's epoch deadline was reached (epoch interruption).
+    Interrupt = 16,
+    /// The store's fuel ran out.
+    OutOfFuel = 17,
 }
 
 impl TrapCode {
     /// All trap codes.
-    pub const ALL: [TrapCode; 15] = [
+    pub const ALL: [TrapCode; 17] = [
         TrapCode::StackOverflow,
         TrapCode::MemoryOutOfBounds,
         TrapCode::TableOutOfBounds,
@@ -57,6 +61,8 @@ impl TrapCode {
         TrapCode::HeapMisaligned,
         TrapCode::OutOfMemory,
         TrapCode::AtomicWaitNonSharedMemory,
+        TrapCode::Interrupt,
+        TrapCode::OutOfFuel,
     ];
 
     /// Decodes a trap code byte.
@@ -82,6 +88,8 @@ impl TrapCode {
             TrapCode::HeapMisaligned => "unaligned atomic",
             TrapCode::OutOfMemory => "out of memory",
             TrapCode::AtomicWaitNonSharedMemory => "expected shared memory",
+            TrapCode::Interrupt => "interrupt: the epoch deadline was reached",
+            TrapCode::OutOfFuel => "all fuel consumed",
         }
     }
 }

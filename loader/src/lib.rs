@@ -64,7 +64,7 @@ pub use api::linker::{InstancePre, Linker};
 pub use api::module::{ExportType, ExternType, ImportType, LinkedModule, Module};
 #[cfg(feature = "std")]
 pub use api::shared_memory::SharedMemory;
-pub use api::store::{AsStore, AsStoreMut, Store, StoreOpaque};
+pub use api::store::{AsStore, AsStoreMut, Store, StoreOpaque, UpdateDeadline};
 pub use api::typed::{TypedFunc, ValSlot, WasmParams, WasmResults, WasmTy};
 pub use api::values::Val;
 pub use api::wrap::{HostResult, IntoFunc};

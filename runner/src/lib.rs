@@ -4,9 +4,11 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use precast_format::module::{ExternKind, ValType};
+use precast_loader::TrapCode;
 use precast_loader::{Config, Engine, Error, Extern, Linker, Module, Store, TrustedKey, Val};
 use precast_wasi::{self as wasi, WasiCtx, WasiCtxBuilder};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// What to invoke and with which arguments.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +26,10 @@ pub struct Invocation {
     pub env: Vec<String>,
     /// Satisfy function imports nothing else defines with functions returning zeros.
     pub default_unknown_imports: bool,
+    /// Stop the program after this long (epoch interruption).
+    pub timeout: Option<Duration>,
+    /// Stop the program once it used this much fuel.
+    pub fuel: Option<u64>,
 }
 
 /// How both runners load an artifact: `[--trust KEY.pub]... [--unchecked]`.
@@ -47,10 +53,15 @@ pub struct LoadArgs {
 }
 
 impl LoadArgs {
-    /// The engine: default settings, plus the trusted keys and `--no-signal-handlers`.
-    pub fn engine(&self) -> Result<Engine> {
+    /// The engine for running `call`: default settings, plus the trusted keys,
+    /// `--no-signal-handlers`, and epoch interruption and fuel when `call` has a timeout or
+    /// a fuel budget (the artifact must then be compiled with them, and only then).
+    pub fn engine(&self, call: &Invocation) -> Result<Engine> {
         let mut config = Config::default();
-        config.signal_handlers(!self.no_signal_handlers);
+        config
+            .signal_handlers(!self.no_signal_handlers)
+            .epoch_interruption(call.timeout.is_some())
+            .consume_fuel(call.fuel.is_some());
         for path in &self.trust {
             let pem = std::fs::read_to_string(path)
                 .with_context(|| format!("--trust {}", path.display()))?;
@@ -75,13 +86,41 @@ impl LoadArgs {
     }
 }
 
-/// The exit status for an error: 134 for a wasm trap (as Wasmtime's command line, 128 +
-/// SIGABRT, so that scripts treat both alike), 1 for anything else.
+/// The exit status for an error: 124 when `--timeout` stopped the program (as `timeout(1)`),
+/// 125 when it ran out of `--fuel`, 134 for any other wasm trap (as Wasmtime's command line,
+/// 128 + SIGABRT, so that scripts treat both alike), 1 for anything else.
 pub fn error_status(e: &anyhow::Error) -> u8 {
-    let trapped = e
-        .chain()
-        .any(|c| matches!(c.downcast_ref::<Error>(), Some(Error::Trap(_))));
-    if trapped { 134 } else { 1 }
+    let trap = e.chain().find_map(|c| match c.downcast_ref::<Error>() {
+        Some(Error::Trap(t)) => Some(t.code()),
+        _ => None,
+    });
+    match trap {
+        Some(TrapCode::Interrupt) => 124,
+        Some(TrapCode::OutOfFuel) => 125,
+        Some(_) => 134,
+        None => 1,
+    }
+}
+
+/// Parses a duration: a number with a unit, `ms`, `s`, `m` or `h` (`500ms`, `2s`, `1.5m`;
+/// seconds without one).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (examples: 500ms, 2s, 1.5m)"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown duration unit `{other}` (ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{s}`: {e}"))
 }
 
 /// The run flags both runners accept:
@@ -101,6 +140,16 @@ pub struct RunArgs {
     /// `bench.end`) as functions that return zeros.
     #[arg(long)]
     pub default_values_unknown_imports: bool,
+    /// Stop the program after DURATION (500ms, 2s, 1.5m; exit status 124). An artifact
+    /// must be compiled with `precast compile --epoch-interruption` for this (`precast run`
+    /// compiles a .wasm so by itself).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Stop the program once it executed N units of fuel (about one per wasm operator; exit
+    /// status 125). An artifact must be compiled with `precast compile --consume-fuel` for
+    /// this (`precast run` compiles a .wasm so by itself).
+    #[arg(long, value_name = "N")]
+    pub fuel: Option<u64>,
     /// Arguments: the WASI program's (after its name), or the function's with --invoke.
     #[arg(
         trailing_var_arg = true,
@@ -123,6 +172,8 @@ impl RunArgs {
             dirs: self.dirs.clone(),
             env: self.env.clone(),
             default_unknown_imports: self.default_values_unknown_imports,
+            timeout: self.timeout,
+            fuel: self.fuel,
         }
     }
 }
@@ -259,7 +310,7 @@ pub fn invoke<T: 'static>(
 
 /// Loads the artifact at `path` as `load` says and runs it (see [`run_loaded`]).
 pub fn run_artifact(path: &Path, load: &LoadArgs, call: &Invocation) -> Result<i32> {
-    let engine = load.engine()?;
+    let engine = load.engine(call)?;
     let module = load.load(&engine, path)?;
     run_loaded(&engine, &module, call)
 }
@@ -269,8 +320,14 @@ pub fn run_artifact(path: &Path, load: &LoadArgs, call: &Invocation) -> Result<i
 /// `wasi_snapshot_preview1` gets WASI (arguments, environment, `--dir` preopens, the
 /// host's stdio); one that does not gets no imports.
 pub fn run_loaded(engine: &Engine, module: &Module, call: &Invocation) -> Result<i32> {
+    run_contained(engine, module, call).map_err(|e| explain_stop(e, call))
+}
+
+/// The run of [`run_loaded`], with the time and fuel limits applied.
+fn run_contained(engine: &Engine, module: &Module, call: &Invocation) -> Result<i32> {
     let results = if wasi::imports_wasi(module) {
         let mut store = Store::new(engine, wasi_ctx(call)?);
+        contain(&mut store, call)?;
         let mut linker = Linker::new(engine);
         wasi::add_to_linker(&mut linker, |cx| cx)?;
         if call.default_unknown_imports {
@@ -291,6 +348,7 @@ pub fn run_loaded(engine: &Engine, module: &Module, call: &Invocation) -> Result
         }
     } else {
         let mut store = Store::new(engine, ());
+        contain(&mut store, call)?;
         let mut linker = Linker::new(engine);
         if call.default_unknown_imports {
             linker.define_unknown_imports_as_default_values(module)?;
@@ -301,6 +359,41 @@ pub fn run_loaded(engine: &Engine, module: &Module, call: &Invocation) -> Result
         println!("{}", format_val(&v));
     }
     Ok(0)
+}
+
+/// Applies `call`'s limits to `store`: the fuel, and a deadline one epoch away that a timer
+/// thread reaches after the timeout (the thread is left to the end of the process).
+fn contain<T>(store: &mut Store<T>, call: &Invocation) -> Result<()> {
+    if let Some(fuel) = call.fuel {
+        store.set_fuel(fuel)?;
+    }
+    if let Some(timeout) = call.timeout {
+        store.set_epoch_deadline(1);
+        let engine = store.engine().clone();
+        std::thread::Builder::new()
+            .name("precast-timeout".into())
+            .spawn(move || {
+                std::thread::sleep(timeout);
+                engine.increment_epoch();
+            })
+            .context("cannot start the --timeout timer")?;
+    }
+    Ok(())
+}
+
+/// `e`, with the limit named when one stopped the program.
+fn explain_stop(e: anyhow::Error, call: &Invocation) -> anyhow::Error {
+    match error_status(&e) {
+        124 => {
+            let t = call.timeout.unwrap_or_default();
+            e.context(format!("the program ran longer than --timeout {t:?}"))
+        }
+        125 => {
+            let fuel = call.fuel.unwrap_or_default();
+            e.context(format!("the program used all of --fuel {fuel}"))
+        }
+        _ => e,
+    }
 }
 
 /// The process exit code for a run's status (the low 8 bits, as on Unix).

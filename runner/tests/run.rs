@@ -68,3 +68,66 @@ fn missing_artifact_is_one_clear_error() {
     assert!(err.contains("/nonexistent/app.pcst"), "{err}");
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
+
+#[test]
+fn timeout_and_fuel_stop_a_program_with_their_own_exit_status() {
+    let dir = std::env::temp_dir().join(format!("precast-run-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = r#"(module (func (export "spin") (loop $l (br $l))) (func (export "answer") (result i32) (i32.const 42)))"#;
+    let artifact = |name: &str, epoch: bool, fuel: bool| {
+        let mut c = precast_compiler::Config::default();
+        c.settings.epoch_interruption = epoch;
+        c.settings.consume_fuel = fuel;
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            precast_compiler::compile(wasm.as_bytes(), &c).unwrap(),
+        )
+        .unwrap();
+        path
+    };
+    let run = |art: &std::path::Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_precast-run"))
+            .arg(art)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let epoch = artifact("epoch.pcst", true, false);
+    let start = std::time::Instant::now();
+    let o = run(&epoch, &["--invoke", "spin", "--timeout", "200ms"]);
+    let elapsed = start.elapsed();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(124), "{err}");
+    assert!(
+        err.contains("--timeout 200ms") && err.contains("interrupt"),
+        "{err}"
+    );
+    assert!(
+        elapsed >= std::time::Duration::from_millis(200),
+        "{elapsed:?}"
+    );
+    let o = run(&epoch, &["--invoke", "answer", "--timeout", "10s"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "42");
+
+    let fuel = artifact("fuel.pcst", false, true);
+    let o = run(&fuel, &["--invoke", "spin", "--fuel", "100000"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("--fuel 100000") && err.contains("all fuel consumed"),
+        "{err}"
+    );
+
+    // An artifact compiled without the checks cannot be limited: refused, with the fix.
+    let plain = artifact("plain.pcst", false, false);
+    let o = run(&plain, &["--invoke", "spin", "--timeout", "1s"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("--epoch-interruption"), "{err}");
+    let o = run(&epoch, &["--invoke", "answer"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(&epoch, &["--invoke", "answer", "--timeout", "soon"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a duration"));
+}

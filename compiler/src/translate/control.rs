@@ -85,6 +85,7 @@ impl Translator<'_, '_> {
         let args = self.popn(params.len());
         self.b.ins().jump(header, &block_args(&args));
         self.b.switch_to_block(header);
+        self.interrupt_checks();
         self.stack.extend_from_slice(self.b.block_params(header));
         self.control.push(Frame {
             kind: FrameKind::Loop { header },
@@ -266,6 +267,7 @@ impl Translator<'_, '_> {
     pub(crate) fn op_return(&mut self) {
         let n = self.control[0].num_results;
         let results = self.popn(n);
+        self.fuel_save();
         self.b.ins().return_(&results);
         self.reachable = false;
     }

@@ -6,6 +6,7 @@
 mod atomics;
 mod control;
 mod env;
+mod interrupts;
 mod memory;
 mod numeric;
 mod ops;
@@ -69,6 +70,8 @@ pub(crate) struct Translator<'m, 'f> {
     /// VMContext (memory bases and lengths, table bases and lengths), which only calls and
     /// other stores change.
     pub(crate) regions: Regions,
+    /// Epoch and fuel check state.
+    pub(crate) interrupts: interrupts::Interrupts,
 }
 
 /// Disjoint alias regions (see [`Translator::regions`]); everything else is in none.
@@ -114,6 +117,7 @@ impl<'m, 'f> Translator<'m, 'f> {
             direct: HashMap::new(),
             builtin_sigs: HashMap::new(),
             regions,
+            interrupts: Default::default(),
         }
     }
 
@@ -141,6 +145,7 @@ impl<'m, 'f> Translator<'m, 'f> {
         } else {
             self.explicit_stack_check();
         }
+        self.interrupts_entry();
 
         for (i, vt) in ty.params.iter().enumerate() {
             let var = self.b.declare_var(self.env.ir_type(*vt));
@@ -185,6 +190,7 @@ impl<'m, 'f> Translator<'m, 'f> {
         reader.finish()?;
         // The final `end` left us in the return block with the results on the stack.
         let results = std::mem::take(&mut self.stack);
+        self.fuel_save();
         self.b.ins().return_(&results);
         Ok(())
     }

@@ -50,6 +50,7 @@ impl Translator<'_, '_> {
             self.skip_unreachable(op)?;
             return Ok(());
         }
+        self.fuel_before(op);
         match *op {
             // Control.
             O::Nop => {}

@@ -192,12 +192,14 @@ impl Translator<'_, '_> {
             let f = self.direct_ref(func);
             let mut args = vec![self.vmctx, self.vmctx];
             args.extend(params);
+            self.fuel_save();
             if tail {
                 self.b.ins().return_call(f, &args);
                 self.reachable = false;
             } else {
                 let call = self.b.ins().call(f, &args);
                 let results = self.b.inst_results(call).to_vec();
+                self.fuel_reload();
                 self.stack.extend(results);
             }
         }
@@ -215,12 +217,14 @@ impl Translator<'_, '_> {
         let sig = self.sig_ref(ty);
         let mut args = vec![callee_vmctx, self.vmctx];
         args.extend(params);
+        self.fuel_save();
         if tail {
             self.b.ins().return_call_indirect(sig, code, &args);
             self.reachable = false;
         } else {
             let call = self.b.ins().call_indirect(sig, code, &args);
             let results = self.b.inst_results(call).to_vec();
+            self.fuel_reload();
             self.stack.extend(results);
         }
     }

@@ -7,6 +7,7 @@ use crate::runtime::artifact::Requirements;
 use crate::runtime::artifact::trust::TrustedKey;
 use crate::runtime::types::TypeRegistry;
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Loader settings.
 #[derive(Clone, Debug)]
@@ -51,6 +52,17 @@ pub struct Config {
     /// all raised by calls into the runtime; other artifacts are refused at load. Artifacts
     /// without signal-based traps run under either setting.
     pub signal_handlers: bool,
+    /// The engine runs code compiled with epoch interruption (`precast compile
+    /// --epoch-interruption`), and only such code: a store's deadline
+    /// ([`Store::set_epoch_deadline`](crate::Store::set_epoch_deadline)) stops its guests
+    /// once [`Engine::increment_epoch`] reaches it. Default: off. An artifact whose setting
+    /// differs is refused at load.
+    pub epoch_interruption: bool,
+    /// The engine runs code compiled with fuel consumption (`precast compile
+    /// --consume-fuel`), and only such code: a store's guests trap with "all fuel consumed"
+    /// once they used the fuel given by [`Store::set_fuel`](crate::Store::set_fuel).
+    /// Default: off. An artifact whose setting differs is refused at load.
+    pub consume_fuel: bool,
 }
 
 impl Default for Config {
@@ -68,6 +80,8 @@ impl Default for Config {
             code_cache: if cfg!(feature = "std") { 8 } else { 0 },
             cpu_features: precast_format::CpuFeatures(u64::MAX),
             signal_handlers: cfg!(feature = "std"),
+            epoch_interruption: false,
+            consume_fuel: false,
         }
     }
 }
@@ -88,6 +102,8 @@ impl Config {
             cpu_features: self.cpu_features,
             spectre_mitigations: self.require_spectre_mitigations,
             signal_handlers: self.signal_handlers,
+            epoch_interruption: self.epoch_interruption,
+            consume_fuel: self.consume_fuel,
             reservation: self.reservation(),
         }
     }
@@ -115,6 +131,18 @@ impl Config {
         self
     }
 
+    /// Sets [`Config::epoch_interruption`].
+    pub fn epoch_interruption(&mut self, enable: bool) -> &mut Self {
+        self.epoch_interruption = enable;
+        self
+    }
+
+    /// Sets [`Config::consume_fuel`].
+    pub fn consume_fuel(&mut self, enable: bool) -> &mut Self {
+        self.consume_fuel = enable;
+        self
+    }
+
     /// Sets [`Config::signal_handlers`]: `false` for a process (or platform) where the
     /// runtime must not install signal handlers.
     pub fn signal_handlers(&mut self, install: bool) -> &mut Self {
@@ -139,6 +167,8 @@ pub(crate) struct EngineInner {
     /// Released code mappings (`None`: [`Config::code_cache`] is 0).
     #[cfg(feature = "std")]
     pub code_cache: Option<Arc<crate::platform::code_cache::CodeCache>>,
+    /// The epoch (see [`Engine::increment_epoch`]); stores' VMContexts point here.
+    pub epoch: AtomicU64,
 }
 
 /// Shared, thread-safe loader context: configuration and type registry. Cheap to clone.
@@ -201,6 +231,7 @@ impl Engine {
                 memory_cache,
                 #[cfg(feature = "std")]
                 code_cache: code_cache(config),
+                epoch: AtomicU64::new(0),
             }),
         })
     }
@@ -208,6 +239,21 @@ impl Engine {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Advances the engine's epoch by one: code compiled with epoch interruption, in every
+    /// store of the engine, calls into the runtime at its next check (function entry or loop
+    /// header) if the epoch reached its store's deadline ([`Store::set_epoch_deadline`]).
+    /// Cheap (one atomic add) and callable from any thread, a signal handler included.
+    ///
+    /// [`Store::set_epoch_deadline`]: crate::Store::set_epoch_deadline
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current epoch.
+    pub fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Relaxed)
     }
 
     /// Whether two handles refer to the same engine.
@@ -243,6 +289,7 @@ fn unpooled_engine(config: &Config) -> Engine {
             memory_cache: None,
             #[cfg(feature = "std")]
             code_cache: code_cache(config),
+            epoch: AtomicU64::new(0),
         }),
     }
 }

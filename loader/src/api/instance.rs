@@ -370,7 +370,12 @@ fn instantiate(
     }
     store.register_module(module);
 
-    let mut imports = Imports::default();
+    let mut imports = Imports {
+        funcs: Vec::with_capacity(info.num_imported_funcs as usize),
+        memories: Vec::with_capacity(info.num_imported_memories as usize),
+        tables: Vec::with_capacity(info.num_imported_tables as usize),
+        globals: Vec::with_capacity(info.num_imported_globals as usize),
+    };
     for (imp, ext) in info.imports.iter().zip(externs) {
         match (&imp.kind, ext) {
             (ImportKind::Func(ty), Extern::Func(f)) => {

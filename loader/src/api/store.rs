@@ -2,7 +2,7 @@
 //! and frees them all when dropped.
 
 use crate::api::engine::Engine;
-use crate::api::func::HostFuncContext;
+use crate::api::func::{Caller, HostFuncContext};
 use crate::api::module::Module;
 use crate::platform::memory::LinearMemory;
 use crate::prelude::*;
@@ -40,6 +40,27 @@ pub(crate) struct TypeTrampolines {
     pub exit: Option<*const u8>,
 }
 
+/// What a store does when the engine's epoch reaches its deadline.
+enum EpochBehavior {
+    /// Trap with [`TrapCode::Interrupt`].
+    Trap,
+    /// Ask the embedder's callback (over the typed store, from the raw `StoreOpaque` and
+    /// the calling wasm function's VMContext).
+    Callback(Box<EpochCallback>),
+}
+
+type EpochCallback =
+    dyn FnMut(*mut StoreOpaque, *const u8) -> Result<UpdateDeadline, Error> + Send + 'static;
+
+/// What an epoch deadline callback ([`Store::epoch_deadline_callback`]) decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateDeadline {
+    /// Keep running, with a new deadline this many epochs after the current one.
+    Continue(u64),
+    /// Stop the guest: it traps with [`TrapCode::Interrupt`].
+    Interrupt,
+}
+
 /// The part of a store that does not depend on its data type.
 pub struct StoreOpaque {
     pub(crate) id: StoreId,
@@ -52,6 +73,7 @@ pub struct StoreOpaque {
     pub(crate) host_funcs: Vec<Owned<HostFuncContext>>,
     externs: Vec<u64>,
     extern_ids: HashMap<u64, usize>,
+    epoch_behavior: EpochBehavior,
 }
 
 impl core::fmt::Debug for StoreOpaque {
@@ -70,12 +92,13 @@ impl StoreOpaque {
         StoreOpaque {
             id: StoreId::fresh(),
             engine: engine.clone(),
-            entities: Entities::default(),
+            entities: Entities::new(&engine.inner.epoch),
             entry_depth: 0,
             modules: Vec::new(),
             host_funcs: Vec::new(),
             externs: Vec::new(),
             extern_ids: HashMap::new(),
+            epoch_behavior: EpochBehavior::Trap,
         }
     }
 
@@ -151,9 +174,82 @@ impl StoreOpaque {
     }
 }
 
+/// Interruption and fuel (for code compiled with them: [`Config::epoch_interruption`],
+/// [`Config::consume_fuel`]).
+///
+/// [`Config::epoch_interruption`]: crate::Config::epoch_interruption
+/// [`Config::consume_fuel`]: crate::Config::consume_fuel
+impl StoreOpaque {
+    /// Sets the deadline `ticks` epochs after the engine's current one: code of this store
+    /// reaching a check once [`Engine::increment_epoch`] got there runs the deadline
+    /// behaviour (by default a trap with [`TrapCode::Interrupt`]). A new store's deadline
+    /// is already reached.
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        let deadline = self.engine.current_epoch().saturating_add(ticks);
+        // SAFETY: the store state lives as long as the store; `&mut self` is exclusive.
+        unsafe { (*self.entities.state.as_ptr()).epoch_deadline = deadline };
+    }
+
+    /// Reaching the deadline traps with [`TrapCode::Interrupt`] (the default).
+    pub fn epoch_deadline_trap(&mut self) {
+        self.epoch_behavior = EpochBehavior::Trap;
+    }
+
+    /// Gives the store `fuel` units (replacing what was left): each wasm operator costs 1
+    /// (0 for `nop`, `drop`, `block`, `loop`, `else`, `end`, `unreachable`, `return`), and
+    /// code that used more than it was given traps with [`TrapCode::OutOfFuel`] at its next
+    /// function entry or loop header. Fails unless the engine consumes fuel.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        self.fuel_enabled()?;
+        let consumed_beyond = i64::try_from(fuel).map_or(i64::MIN, |f| -f);
+        // SAFETY: as in `set_epoch_deadline`.
+        unsafe { (*self.entities.state.as_ptr()).fuel = consumed_beyond };
+        Ok(())
+    }
+
+    /// The fuel left (0 once it ran out). Exact between calls into wasm; fails unless the
+    /// engine consumes fuel.
+    pub fn get_fuel(&self) -> Result<u64, Error> {
+        self.fuel_enabled()?;
+        // SAFETY: the store state lives as long as the store.
+        let consumed_beyond = unsafe { (*self.entities.state.as_ptr()).fuel };
+        Ok(consumed_beyond.min(0).unsigned_abs())
+    }
+
+    fn fuel_enabled(&self) -> Result<(), Error> {
+        if self.engine.config().consume_fuel {
+            Ok(())
+        } else {
+            api(
+                "fuel is not enabled: the engine needs Config::consume_fuel (and code compiled \
+                 with `precast compile --consume-fuel`)",
+            )
+        }
+    }
+}
+
 impl VMStore for StoreOpaque {
     fn entities(&mut self) -> &mut Entities {
         &mut self.entities
+    }
+
+    fn epoch_interrupt(&mut self, caller_vmctx: *mut u8) -> Result<(), Pending> {
+        let ticks = match core::mem::replace(&mut self.epoch_behavior, EpochBehavior::Trap) {
+            EpochBehavior::Trap => return Err(Pending::Trap(TrapCode::Interrupt)),
+            EpochBehavior::Callback(mut f) => {
+                let decision = f(self, caller_vmctx);
+                self.epoch_behavior = EpochBehavior::Callback(f);
+                match decision {
+                    Ok(UpdateDeadline::Continue(ticks)) => ticks,
+                    Ok(UpdateDeadline::Interrupt) => {
+                        return Err(Pending::Trap(TrapCode::Interrupt));
+                    }
+                    Err(e) => return Err(Pending::Error(e)),
+                }
+            }
+        };
+        self.set_epoch_deadline(ticks);
+        Ok(())
     }
 }
 
@@ -217,6 +313,50 @@ impl<T> Store<T> {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.inner_ref().opaque.engine
+    }
+
+    /// See [`StoreOpaque::set_epoch_deadline`].
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        self.inner_mut().opaque.set_epoch_deadline(ticks);
+    }
+
+    /// See [`StoreOpaque::epoch_deadline_trap`].
+    pub fn epoch_deadline_trap(&mut self) {
+        self.inner_mut().opaque.epoch_deadline_trap();
+    }
+
+    /// Reaching the epoch deadline calls `f` with the store (as a [`Caller`] of the wasm
+    /// function that reached it), which returns [`UpdateDeadline::Continue`] with a new
+    /// deadline, [`UpdateDeadline::Interrupt`] to trap with [`TrapCode::Interrupt`], or an
+    /// error the guest then traps with. `f` must not call into wasm of this store.
+    pub fn epoch_deadline_callback(
+        &mut self,
+        mut f: impl FnMut(Caller<'_, T>) -> Result<UpdateDeadline, Error> + Send + 'static,
+    ) where
+        T: 'static,
+    {
+        let erased = move |store: *mut StoreOpaque, caller_vmctx: *const u8| {
+            // SAFETY: every `StoreOpaque` of a `Store<T>` is the first field of a `repr(C)`
+            // `StoreInner<T>`, and the runtime calls this from a builtin of that store's
+            // code, which has exclusive access to the store for the call's duration (the
+            // callback itself was moved out of the store while it runs).
+            let caller = Caller {
+                inner: unsafe { &mut *store.cast::<StoreInner<T>>() },
+                caller_vmctx,
+            };
+            f(caller)
+        };
+        self.inner_mut().opaque.epoch_behavior = EpochBehavior::Callback(Box::new(erased));
+    }
+
+    /// See [`StoreOpaque::set_fuel`].
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        self.inner_mut().opaque.set_fuel(fuel)
+    }
+
+    /// See [`StoreOpaque::get_fuel`].
+    pub fn get_fuel(&self) -> Result<u64, Error> {
+        self.inner_ref().opaque.get_fuel()
     }
 }
 

@@ -388,6 +388,33 @@ unsafe extern "C" fn memory_atomic_wait64(
     unsafe { memory_atomic_wait(vmctx, memory, addr, holds, timeout_ns) }
 }
 
+unsafe extern "C" fn epoch_interrupt(vmctx: Vmctx) -> u32 {
+    // SAFETY: called by generated code with its VMContext; the instance's store is alive and
+    // not otherwise borrowed while wasm runs.
+    let store = unsafe {
+        let inst = *(vmctx.add(vm::instance_offset() as usize) as *const *mut InstanceData);
+        &mut *(*inst).store
+    };
+    match store.epoch_interrupt(vmctx) {
+        Ok(()) => 0,
+        Err(pending) => {
+            set_pending(pending);
+            1
+        }
+    }
+}
+
+unsafe extern "C" fn out_of_fuel(vmctx: Vmctx) -> u32 {
+    // SAFETY: called by generated code with its VMContext.
+    let (_, store) = unsafe { context(vmctx) };
+    // SAFETY: the store state lives as long as the store.
+    if unsafe { (*store.state.as_ptr()).fuel } > 0 {
+        record_trap(TrapCode::OutOfFuel)
+    } else {
+        0
+    }
+}
+
 /// The `Trap` builtin: raises trap `code` for the wasm code that called it (code compiled
 /// without signal-based traps calls it for every trap) and unwinds to the host's entry into
 /// wasm, never returning. A naked function, because the backtrace starts from the caller's

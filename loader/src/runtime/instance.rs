@@ -289,7 +289,6 @@ pub(crate) fn plan(
 
 /// An instantiation's imports, resolved and type-checked by the API, in the module's import
 /// order per kind: the function references to call, and store indices of the rest.
-#[derive(Default)]
 pub(crate) struct Imports {
     pub funcs: Vec<VMFuncRef>,
     pub memories: Vec<usize>,

@@ -7,8 +7,10 @@ use crate::runtime::error::Error;
 use crate::runtime::instance::InstanceData;
 use crate::runtime::memory::MemoryEntry;
 use crate::runtime::table::TableEntry;
+use crate::runtime::traphandlers::Pending;
 use crate::runtime::vm::{VMGlobal, VMStoreState};
 use core::ptr::NonNull;
+use core::sync::atomic::AtomicU64;
 use precast_format::module::GlobalType;
 
 /// A heap value owned through a raw pointer, so that pointers handed to generated code stay
@@ -54,10 +56,11 @@ pub(crate) struct Entities {
     pub globals: Vec<GlobalEntry>,
 }
 
-impl Default for Entities {
-    fn default() -> Self {
+impl Entities {
+    /// The entities of a new store of the engine whose epoch counter is `epoch_counter`.
+    pub(crate) fn new(epoch_counter: *const AtomicU64) -> Self {
         Entities {
-            state: Owned::new(VMStoreState::default()),
+            state: Owned::new(VMStoreState::new(epoch_counter)),
             instances: Vec::new(),
             memories: Vec::new(),
             tables: Vec::new(),
@@ -112,4 +115,9 @@ impl Entities {
 pub(crate) trait VMStore {
     /// The store's entities.
     fn entities(&mut self) -> &mut Entities;
+
+    /// The engine's epoch reached the store's deadline in code called from wasm whose
+    /// VMContext is `caller_vmctx`: runs the store's deadline behaviour, which sets a new
+    /// deadline in the store state (`Ok`) or says what to raise.
+    fn epoch_interrupt(&mut self, caller_vmctx: *mut u8) -> Result<(), Pending>;
 }

@@ -5,6 +5,7 @@
 use crate::prelude::*;
 use alloc::alloc::Layout;
 use core::ptr::NonNull;
+use core::sync::atomic::AtomicU64;
 use precast_format::VMOffsets;
 use precast_format::abi;
 
@@ -59,16 +60,43 @@ pub(crate) struct VMGlobal(pub [u8; 16]);
 
 /// Per-store state shared by all instances of a store (`abi::store`).
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct VMStoreState {
     /// Wasm traps with stack overflow when the stack pointer goes below this.
     pub stack_limit: usize,
+    /// Fuel consumed beyond the budget (`-remaining` while fuel remains).
+    pub fuel: i64,
+    /// The epoch at which code compiled with epoch interruption calls the runtime.
+    pub epoch_deadline: u64,
+    /// The engine's epoch counter.
+    pub epoch_counter: *const AtomicU64,
+}
+
+impl VMStoreState {
+    /// The state of a new store of the engine whose epoch counter is `epoch_counter`: no
+    /// fuel, and a deadline already reached (as in Wasmtime: set one before running code
+    /// compiled with epoch interruption).
+    pub fn new(epoch_counter: *const AtomicU64) -> VMStoreState {
+        VMStoreState {
+            stack_limit: 0,
+            fuel: 0,
+            epoch_deadline: 0,
+            epoch_counter,
+        }
+    }
 }
 
 // Layout checks against the format crate's description.
 const _: () = {
     assert!(core::mem::offset_of!(VMFuncRef, func) == abi::func_ref::FUNC as usize);
     assert!(core::mem::offset_of!(VMStoreState, stack_limit) == abi::store::STACK_LIMIT as usize);
+    assert!(core::mem::offset_of!(VMStoreState, fuel) == abi::store::FUEL as usize);
+    assert!(
+        core::mem::offset_of!(VMStoreState, epoch_deadline) == abi::store::EPOCH_DEADLINE as usize
+    );
+    assert!(
+        core::mem::offset_of!(VMStoreState, epoch_counter) == abi::store::EPOCH_COUNTER as usize
+    );
     assert!(core::mem::offset_of!(VMMemoryDefinition, base) == abi::memory::BASE as usize);
     assert!(core::mem::offset_of!(VMTableDefinition, base) == abi::table::BASE as usize);
     assert!(core::mem::size_of::<VMGlobal>() == precast_format::vmoffsets::GLOBAL_SIZE as usize);

@@ -217,6 +217,10 @@ pub(crate) struct Requirements<'a> {
     pub spectre_mitigations: bool,
     /// Whether traps may rely on the signal handlers.
     pub signal_handlers: bool,
+    /// The code must check the epoch (and must not, without it).
+    pub epoch_interruption: bool,
+    /// The code must consume fuel (and must not, without it).
+    pub consume_fuel: bool,
     /// The memories' address space: an artifact that elides bounds checks assumes at most
     /// this much.
     pub reservation: Reservation,
@@ -484,6 +488,35 @@ fn check_settings(h: &Header, config: &Requirements<'_>) -> Result<(), LoadError
              (Config::signal_handlers(false)): compile it with `precast compile --no-signals`"
                 .into(),
         ));
+    }
+    let compiled = |on: bool| if on { "with" } else { "without" };
+    if s.epoch_interruption != config.epoch_interruption {
+        return Err(LoadError::Settings(format!(
+            "the artifact was compiled {} epoch interruption and this engine is configured {} \
+             it (Config::epoch_interruption): compile it {}`precast compile \
+             --epoch-interruption`, or configure the engine to match",
+            compiled(s.epoch_interruption),
+            compiled(config.epoch_interruption),
+            if config.epoch_interruption {
+                "with "
+            } else {
+                "without "
+            },
+        )));
+    }
+    if s.consume_fuel != config.consume_fuel {
+        return Err(LoadError::Settings(format!(
+            "the artifact was compiled {} fuel consumption and this engine is configured {} \
+             it (Config::consume_fuel): compile it {}`precast compile --consume-fuel`, or \
+             configure the engine to match",
+            compiled(s.consume_fuel),
+            compiled(config.consume_fuel),
+            if config.consume_fuel {
+                "with "
+            } else {
+                "without "
+            },
+        )));
     }
     match s.bounds_checks {
         BoundsChecks::Explicit => {}

@@ -1,0 +1,210 @@
+//! Epoch interruption and fuel ([`Settings::epoch_interruption`], [`Settings::consume_fuel`]).
+//!
+//! Both are checked where a guest can run unboundedly without passing a check otherwise: at
+//! every function entry (recursion) and every loop header (iteration). Straight-line code
+//! between two checks is bounded by the function's size.
+//!
+//! **Epoch**: a check loads the engine's epoch counter (its address is read from the store
+//! state once per function) and the store's deadline and compares them; the slow path, a
+//! cold block, calls the `EpochInterrupt` builtin. That call, which clobbers memory, is also
+//! what keeps the counter load at a loop header from being merged with an earlier one.
+//!
+//! **Fuel**: each operator's cost ([`fuel_cost`]) is added, in batches, to a variable that
+//! lives in a register: the costs of a straight-line run are summed at translation time and
+//! added once before the next control transfer or call. The variable is the store state's
+//! counter (fuel consumed beyond the budget, so negative while fuel remains): loaded at entry,
+//! written back before every call and return and reloaded after calls. A check finding it
+//! above zero writes it back and calls the `OutOfFuel` builtin. The counts are fixed at
+//! translation, so the same module and input trap at the same operator on every run and
+//! target.
+//!
+//! [`Settings::epoch_interruption`]: precast_format::header::Settings::epoch_interruption
+//! [`Settings::consume_fuel`]: precast_format::header::Settings::consume_fuel
+
+use super::Translator;
+use cranelift_codegen::ir::{self, InstBuilder, condcodes::IntCC, types::I64};
+use cranelift_frontend::Variable;
+use precast_format::abi;
+use precast_format::builtins::Builtin;
+use wasmparser::Operator as O;
+
+/// The fuel an operator costs: 1, except for those that do no work of their own (`nop`,
+/// `drop`, `block`, `loop`, `else`, `end`, `unreachable`, `return`), which cost 0.
+pub(crate) fn fuel_cost(op: &O<'_>) -> i64 {
+    match op {
+        O::Nop
+        | O::Drop
+        | O::Block { .. }
+        | O::Loop { .. }
+        | O::Else
+        | O::End
+        | O::Unreachable
+        | O::Return => 0,
+        _ => 1,
+    }
+}
+
+/// Whether the pending fuel cost must be added before `op`: it transfers control or calls.
+fn ends_run(op: &O<'_>) -> bool {
+    matches!(
+        op,
+        O::Loop { .. }
+            | O::If { .. }
+            | O::Else
+            | O::End
+            | O::Br { .. }
+            | O::BrIf { .. }
+            | O::BrTable { .. }
+            | O::BrOnNull { .. }
+            | O::BrOnNonNull { .. }
+            | O::Return
+            | O::Call { .. }
+            | O::CallIndirect { .. }
+            | O::CallRef { .. }
+            | O::ReturnCall { .. }
+            | O::ReturnCallIndirect { .. }
+            | O::ReturnCallRef { .. }
+    )
+}
+
+/// Per-function state of the checks.
+#[derive(Default)]
+pub(crate) struct Interrupts {
+    /// The store state (set at entry when either check is compiled in).
+    store: Option<ir::Value>,
+    /// The engine's epoch counter (with epoch interruption).
+    epoch_counter: Option<ir::Value>,
+    /// The fuel counter (with fuel).
+    fuel: Option<Variable>,
+    /// Cost of the operators translated since the last addition to `fuel`.
+    pending: i64,
+}
+
+impl Translator<'_, '_> {
+    /// At function entry: loads what the checks need, then checks.
+    pub(crate) fn interrupts_entry(&mut self) {
+        let s = self.env.settings;
+        if !s.epoch_interruption && !s.consume_fuel {
+            return;
+        }
+        let ptr = self.env.ptr;
+        let store = self.load_invariant(ptr, self.vmctx, self.env.offsets.store);
+        self.interrupts.store = Some(store);
+        if s.epoch_interruption {
+            let counter = self.load_invariant(ptr, store, abi::store::EPOCH_COUNTER);
+            self.interrupts.epoch_counter = Some(counter);
+        }
+        if s.consume_fuel {
+            let var = self.b.declare_var(I64);
+            let v = self.load_trusted(I64, store, abi::store::FUEL);
+            self.b.def_var(var, v);
+            self.interrupts.fuel = Some(var);
+        }
+        self.interrupt_checks();
+    }
+
+    /// The checks of a function entry or loop header.
+    pub(crate) fn interrupt_checks(&mut self) {
+        if self.interrupts.fuel.is_some() {
+            self.fuel_check();
+        }
+        if self.interrupts.epoch_counter.is_some() {
+            self.epoch_check();
+        }
+    }
+
+    /// Counts `op`'s fuel, adding the pending cost first if `op` ends a straight-line run.
+    pub(crate) fn fuel_before(&mut self, op: &O<'_>) {
+        if self.interrupts.fuel.is_none() {
+            return;
+        }
+        self.interrupts.pending += fuel_cost(op);
+        if ends_run(op) {
+            self.fuel_flush();
+        }
+    }
+
+    /// Before a call or return: the counter back to the store state.
+    pub(crate) fn fuel_save(&mut self) {
+        if let (Some(var), Some(store)) = (self.interrupts.fuel, self.interrupts.store) {
+            self.fuel_flush();
+            let v = self.b.use_var(var);
+            self.b.ins().store(
+                ir::MemFlagsData::trusted(),
+                v,
+                store,
+                abi::store::FUEL as i32,
+            );
+        }
+    }
+
+    /// After a call: the counter as the callee (or the host) left it.
+    pub(crate) fn fuel_reload(&mut self) {
+        if let (Some(var), Some(store)) = (self.interrupts.fuel, self.interrupts.store) {
+            let v = self.load_trusted(I64, store, abi::store::FUEL);
+            self.b.def_var(var, v);
+        }
+    }
+
+    fn fuel_flush(&mut self) {
+        let Some(var) = self.interrupts.fuel else {
+            return;
+        };
+        let cost = std::mem::take(&mut self.interrupts.pending);
+        if cost != 0 {
+            let v = self.b.use_var(var);
+            let v = self.b.ins().iadd_imm_s(v, cost);
+            self.b.def_var(var, v);
+        }
+    }
+
+    /// Calls `OutOfFuel` (in a cold block) when the counter is above zero.
+    fn fuel_check(&mut self) {
+        let Some(var) = self.interrupts.fuel else {
+            return;
+        };
+        self.fuel_flush();
+        let v = self.b.use_var(var);
+        let out = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, v, 0);
+        self.slow_path(out, |t| {
+            t.fuel_save();
+            let st = t.call_builtin(Builtin::OutOfFuel, &[])[0];
+            t.trap_if_status(st);
+            t.fuel_reload();
+        });
+    }
+
+    /// Calls `EpochInterrupt` (in a cold block) when the epoch reached the deadline.
+    fn epoch_check(&mut self) {
+        let (Some(counter), Some(store)) = (self.interrupts.epoch_counter, self.interrupts.store)
+        else {
+            return;
+        };
+        let epoch = self.load_trusted(I64, counter, 0);
+        let deadline = self.load_trusted(I64, store, abi::store::EPOCH_DEADLINE);
+        let reached = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
+        self.slow_path(reached, |t| {
+            t.fuel_save();
+            let st = t.call_builtin(Builtin::EpochInterrupt, &[])[0];
+            t.trap_if_status(st);
+            t.fuel_reload();
+        });
+    }
+
+    /// Runs `emit` in a cold block entered when `cond` is non-zero; continues after it.
+    fn slow_path(&mut self, cond: ir::Value, emit: impl FnOnce(&mut Self)) {
+        let cold = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.set_cold_block(cold);
+        self.b.ins().brif(cond, cold, &[], cont, &[]);
+        self.b.seal_block(cold);
+        self.b.switch_to_block(cold);
+        emit(self);
+        self.b.ins().jump(cont, &[]);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
+    }
+}
