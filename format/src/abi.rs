@@ -56,7 +56,8 @@ pub mod store {
     /// Offset of the fuel counter (`i64`, with fuel consumption compiled in): the fuel
     /// consumed beyond the store's budget, so `-remaining` while fuel remains. Compiled code
     /// keeps it in a register, adds each operator's cost and writes it back before calls
-    /// and returns; a check finding it above zero calls the `OutOfFuel` builtin.
+    /// and returns; a check finding it at or above zero (no fuel left) traps with
+    /// `OutOfFuel`.
     pub const FUEL: u32 = 8;
 
     /// Offset of the epoch deadline (`u64`, with epoch interruption compiled in): a check

@@ -156,10 +156,6 @@ macro_rules! foreach_builtin {
             /// behaviour runs (trap, or a callback that may set a new deadline). 0: continue
             /// (the deadline in the store state is the new one); else a trap is pending.
             EpochInterrupt = epoch_interrupt(vmctx: vmctx) -> u32;
-            /// The store's fuel counter is above zero at a check: 0 if the host refuelled it
-            /// meanwhile (the counter in the store state is the new one), else the trap
-            /// "all fuel consumed" is pending.
-            OutOfFuel = out_of_fuel(vmctx: vmctx) -> u32;
         }
     };
 }
@@ -251,7 +247,7 @@ mod tests {
 
     #[test]
     fn table_order_and_signatures() {
-        assert_eq!(Builtin::COUNT, 16);
+        assert_eq!(Builtin::COUNT, 15);
         for (i, b) in Builtin::ALL.iter().enumerate() {
             assert_eq!(b.index() as usize, i);
             assert_eq!(Builtin::from_index(i as u32), Some(*b));
@@ -270,7 +266,7 @@ mod tests {
             }
         );
         assert_eq!(
-            Builtin::OutOfFuel.signature(),
+            Builtin::EpochInterrupt.signature(),
             Signature {
                 params: &[Kind::Vmctx],
                 results: &[Kind::U32],

@@ -82,9 +82,9 @@ pub struct Settings {
     /// reached. An engine must be configured the same way to load the artifact.
     pub epoch_interruption: bool,
     /// Fuel: every operator costs fuel (1, or 0 for `nop`, `drop`, `block`, `loop`, `else`,
-    /// `end`, `unreachable` and `return`), consumed from the store's counter; function entries and loop headers call the
-    /// [`OutOfFuel`](crate::builtins::Builtin::OutOfFuel) builtin when it is exhausted. An
-    /// engine must be configured the same way to load the artifact.
+    /// `end`, `unreachable` and `return`), consumed from the store's counter; function
+    /// entries and loop headers trap with [`OutOfFuel`](crate::TrapCode::OutOfFuel) once it
+    /// is exhausted. An engine must be configured the same way to load the artifact.
     pub consume_fuel: bool,
 }
 

@@ -5,16 +5,19 @@
 //! between two checks is bounded by the function's size.
 //!
 //! **Epoch**: a check loads the engine's epoch counter (its address is read from the store
-//! state once per function) and the store's deadline and compares them; the slow path, a
-//! cold block, calls the `EpochInterrupt` builtin. That call, which clobbers memory, is also
-//! what keeps the counter load at a loop header from being merged with an earlier one.
+//! state once per function) and compares it with the store's deadline, which the function
+//! keeps in a register (loaded at entry and again after every call, which may have set a new
+//! one); the slow path, a cold block, calls the `EpochInterrupt` builtin. That call, which
+//! clobbers memory, is also what keeps the counter load at a loop header from being merged
+//! with an earlier one.
 //!
 //! **Fuel**: each operator's cost ([`fuel_cost`]) is added, in batches, to a variable that
 //! lives in a register: the costs of a straight-line run are summed at translation time and
 //! added once before the next control transfer or call. The variable is the store state's
 //! counter (fuel consumed beyond the budget, so negative while fuel remains): loaded at entry,
 //! written back before every call and return and reloaded after calls. A check finding it
-//! above zero writes it back and calls the `OutOfFuel` builtin. The counts are fixed at
+//! at or above zero (the fuel used up) traps with `OutOfFuel` (a trap instruction, or the `Trap` builtin without
+//! signals), and the loader then records the store's fuel as used up. The counts are fixed at
 //! translation, so the same module and input trap at the same operator on every run and
 //! target.
 //!
@@ -24,6 +27,7 @@
 use super::Translator;
 use cranelift_codegen::ir::{self, InstBuilder, condcodes::IntCC, types::I64};
 use cranelift_frontend::Variable;
+use precast_format::TrapCode;
 use precast_format::abi;
 use precast_format::builtins::Builtin;
 use wasmparser::Operator as O;
@@ -74,6 +78,8 @@ pub(crate) struct Interrupts {
     store: Option<ir::Value>,
     /// The engine's epoch counter (with epoch interruption).
     epoch_counter: Option<ir::Value>,
+    /// The store's deadline, as last loaded.
+    deadline: Option<Variable>,
     /// The fuel counter (with fuel).
     fuel: Option<Variable>,
     /// Cost of the operators translated since the last addition to `fuel`.
@@ -93,6 +99,8 @@ impl Translator<'_, '_> {
         if s.epoch_interruption {
             let counter = self.load_invariant(ptr, store, abi::store::EPOCH_COUNTER);
             self.interrupts.epoch_counter = Some(counter);
+            self.interrupts.deadline = Some(self.b.declare_var(I64));
+            self.deadline_reload();
         }
         if s.consume_fuel {
             let var = self.b.declare_var(I64);
@@ -124,7 +132,7 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// Before a call or return: the counter back to the store state.
+    /// Before a call or return: the fuel counter back to the store state.
     pub(crate) fn fuel_save(&mut self) {
         if let (Some(var), Some(store)) = (self.interrupts.fuel, self.interrupts.store) {
             self.fuel_flush();
@@ -138,10 +146,19 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// After a call: the counter as the callee (or the host) left it.
-    pub(crate) fn fuel_reload(&mut self) {
+    /// After a call: the fuel counter and the deadline as the callee (or the host) left
+    /// them.
+    pub(crate) fn after_call(&mut self) {
         if let (Some(var), Some(store)) = (self.interrupts.fuel, self.interrupts.store) {
             let v = self.load_trusted(I64, store, abi::store::FUEL);
+            self.b.def_var(var, v);
+        }
+        self.deadline_reload();
+    }
+
+    fn deadline_reload(&mut self) {
+        if let (Some(var), Some(store)) = (self.interrupts.deadline, self.interrupts.store) {
+            let v = self.load_trusted(I64, store, abi::store::EPOCH_DEADLINE);
             self.b.def_var(var, v);
         }
     }
@@ -158,39 +175,39 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// Calls `OutOfFuel` (in a cold block) when the counter is above zero.
+    /// Traps with `OutOfFuel` when the counter is at or above zero (no fuel left): no call on the way, so the
+    /// check costs no registers (the loader records the store's fuel as used up).
     fn fuel_check(&mut self) {
         let Some(var) = self.interrupts.fuel else {
             return;
         };
         self.fuel_flush();
         let v = self.b.use_var(var);
-        let out = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, v, 0);
-        self.slow_path(out, |t| {
-            t.fuel_save();
-            let st = t.call_builtin(Builtin::OutOfFuel, &[])[0];
-            t.trap_if_status(st);
-            t.fuel_reload();
-        });
+        let out = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, v, 0);
+        self.trapnz(out, TrapCode::OutOfFuel);
     }
 
     /// Calls `EpochInterrupt` (in a cold block) when the epoch reached the deadline.
     fn epoch_check(&mut self) {
-        let (Some(counter), Some(store)) = (self.interrupts.epoch_counter, self.interrupts.store)
+        let (Some(counter), Some(deadline)) =
+            (self.interrupts.epoch_counter, self.interrupts.deadline)
         else {
             return;
         };
         let epoch = self.load_trusted(I64, counter, 0);
-        let deadline = self.load_trusted(I64, store, abi::store::EPOCH_DEADLINE);
+        let deadline = self.b.use_var(deadline);
         let reached = self
             .b
             .ins()
             .icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
         self.slow_path(reached, |t| {
             t.fuel_save();
-            let st = t.call_builtin(Builtin::EpochInterrupt, &[])[0];
+            let st = t.call_builtin_cold(Builtin::EpochInterrupt, &[])[0];
             t.trap_if_status(st);
-            t.fuel_reload();
+            t.after_call();
         });
     }
 

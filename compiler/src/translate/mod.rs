@@ -352,6 +352,25 @@ impl<'m, 'f> Translator<'m, 'f> {
         which: precast_format::builtins::Builtin,
         args: &[ir::Value],
     ) -> Vec<ir::Value> {
+        self.call_builtin_from(which, args, false)
+    }
+
+    /// [`Self::call_builtin`] from a cold block: the builtin's address is loaded there,
+    /// rather than hoisted into a register the hot path would have to keep.
+    pub(crate) fn call_builtin_cold(
+        &mut self,
+        which: precast_format::builtins::Builtin,
+        args: &[ir::Value],
+    ) -> Vec<ir::Value> {
+        self.call_builtin_from(which, args, true)
+    }
+
+    fn call_builtin_from(
+        &mut self,
+        which: precast_format::builtins::Builtin,
+        args: &[ir::Value],
+        cold: bool,
+    ) -> Vec<ir::Value> {
         let vmctx = self.vmctx;
         let idx = which.index();
         let sig = match self.builtin_sigs.get(&idx) {
@@ -376,8 +395,14 @@ impl<'m, 'f> Translator<'m, 'f> {
             );
         }
         let ptr = self.env.ptr;
-        let table = self.load_invariant(ptr, vmctx, self.env.offsets.builtins);
-        let fptr = self.load_invariant(ptr, table, idx * u32::from(self.env.offsets.pointer_size));
+        let slot = idx * u32::from(self.env.offsets.pointer_size);
+        let load: fn(&mut Self, ir::Type, ir::Value, u32) -> ir::Value = if cold {
+            Self::load_trusted
+        } else {
+            Self::load_invariant
+        };
+        let table = load(self, ptr, vmctx, self.env.offsets.builtins);
+        let fptr = load(self, ptr, table, slot);
         let mut all = vec![vmctx];
         all.extend_from_slice(args);
         let call = self.b.ins().call_indirect(sig, fptr, &all);

@@ -199,7 +199,7 @@ impl Translator<'_, '_> {
             } else {
                 let call = self.b.ins().call(f, &args);
                 let results = self.b.inst_results(call).to_vec();
-                self.fuel_reload();
+                self.after_call();
                 self.stack.extend(results);
             }
         }
@@ -224,7 +224,7 @@ impl Translator<'_, '_> {
         } else {
             let call = self.b.ins().call_indirect(sig, code, &args);
             let results = self.b.inst_results(call).to_vec();
-            self.fuel_reload();
+            self.after_call();
             self.stack.extend(results);
         }
     }

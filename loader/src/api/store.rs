@@ -163,6 +163,12 @@ impl StoreOpaque {
     /// Turns a caught trap into the error reported to the host.
     pub(crate) fn trap_error(&self, raw: RawTrap) -> Error {
         let frames = || symbolize(&raw.pcs, self.modules.iter().map(|m| &**m.loaded()));
+        if raw.code == TrapCode::OutOfFuel {
+            // The code traps without writing its fuel counter back: record it as used up.
+            // SAFETY: the store state is this store's own allocation, which no reference
+            // points into while no wasm of the store runs (the trap ended it).
+            unsafe { (*self.entities.state.as_ptr()).fuel = 0 };
+        }
         if raw.code != TrapCode::Pending {
             return Trap::new(raw.code, frames()).into();
         }

@@ -404,17 +404,6 @@ unsafe extern "C" fn epoch_interrupt(vmctx: Vmctx) -> u32 {
     }
 }
 
-unsafe extern "C" fn out_of_fuel(vmctx: Vmctx) -> u32 {
-    // SAFETY: called by generated code with its VMContext.
-    let (_, store) = unsafe { context(vmctx) };
-    // SAFETY: the store state lives as long as the store.
-    if unsafe { (*store.state.as_ptr()).fuel } > 0 {
-        record_trap(TrapCode::OutOfFuel)
-    } else {
-        0
-    }
-}
-
 /// The `Trap` builtin: raises trap `code` for the wasm code that called it (code compiled
 /// without signal-based traps calls it for every trap) and unwinds to the host's entry into
 /// wasm, never returning. A naked function, because the backtrace starts from the caller's
