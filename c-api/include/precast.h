@@ -6,7 +6,9 @@
  *   - modules: artifact files, artifact bytes, modules linked into the executable
  *     (`precast compile --link-name NAME`), integrity checks;
  *   - engine settings: verification level, trusted signature keys, required signatures,
- *     stack size, Spectre mitigations, signal handlers;
+ *     stack size, Spectre mitigations, signal handlers, epoch interruption and fuel;
+ *   - interruption and fuel: the engine's epoch, a store's epoch deadline and fuel, to bound
+ *     the time of guests;
  *   - traps: trap codes, the `proc_exit` status, the message with its backtrace, frame
  *     names;
  *   - WASI preview1: a configuration (arguments, environment, stdio, preopened
@@ -100,6 +102,58 @@ WASM_API_EXTERN void precast_config_require_spectre_mitigations(wasm_config_t*, 
  * runtime); others are refused with a message saying so. */
 WASM_API_EXTERN void precast_config_set_signal_handlers(wasm_config_t*, bool);
 
+/* Whether the engine runs code compiled with epoch interruption (`precast compile
+ * --epoch-interruption`), and only such code: the other artifacts are refused at load, as
+ * are artifacts compiled with it by an engine without it (the message says so). Default:
+ * false. See "Interruption and fuel" below. */
+WASM_API_EXTERN void precast_config_set_epoch_interruption(wasm_config_t*, bool);
+
+/* Whether the engine runs code compiled with fuel consumption (`precast compile
+ * --consume-fuel`), and only such code, likewise. Default: false. See "Interruption and
+ * fuel" below. */
+WASM_API_EXTERN void precast_config_set_consume_fuel(wasm_config_t*, bool);
+
+/* ------------------------------------------------------------------------------------ */
+/* Interruption and fuel                                                                */
+
+/* Two ways to bound the time of guests, for code compiled with them (and engines
+ * configured the same way, above). Both are checked at every function entry and loop
+ * header, so no guest runs unboundedly between two checks; a stopped call returns a trap
+ * (precast_trap_code: PRECAST_TRAP_INTERRUPT or PRECAST_TRAP_OUT_OF_FUEL) and the store
+ * keeps working: set a new deadline or fuel and call again.
+ *
+ * The store functions below can also be called from inside a host function running on the
+ * same store (they act on the store through that function's caller): a host function may
+ * refuel the guest or move its deadline, and the guest sees the change when it resumes. */
+
+/* Advances the engine's epoch by one: code of every store of the engine that reaches a
+ * check once the epoch reached its store's deadline traps with PRECAST_TRAP_INTERRUPT.
+ * One atomic add; it can be called from any thread, while other threads run wasm in the
+ * engine's stores (such as a timer thread bounding a call's wall-clock time), as long as
+ * the engine handle is not deleted during the call. */
+WASM_API_EXTERN void precast_engine_increment_epoch(wasm_engine_t*);
+
+/* Sets the store's deadline `ticks_beyond_current` epochs after the engine's current one
+ * (saturating at UINT64_MAX, which is never reached). A new store's deadline is already
+ * reached: with epoch interruption, set one before calling into wasm (instantiating a
+ * module with a start function included). No effect on code compiled without epoch
+ * interruption. */
+WASM_API_EXTERN void precast_store_set_epoch_deadline(wasm_store_t*,
+                                                      uint64_t ticks_beyond_current);
+
+/* Gives the store `fuel` units, replacing what was left (a new store has none). Every wasm
+ * operator costs 1, except `nop`, `drop`, `block`, `loop`, `else`, `end`, `unreachable` and
+ * `return` (0); code that used it all traps with PRECAST_TRAP_OUT_OF_FUEL ("all fuel
+ * consumed") at its next function entry or loop header. The counts are fixed at
+ * compilation: the same module and input stop at the same operator on every run. Fails
+ * when the engine does not consume fuel (precast_config_set_consume_fuel). */
+WASM_API_EXTERN own precast_error_t* precast_store_set_fuel(wasm_store_t*, uint64_t fuel);
+
+/* The fuel the store has left, into *out (0 once it ran out; exact between calls, and in a
+ * host function called from wasm). Fails when the engine does not consume fuel; *out then
+ * receives 0. `out` may be NULL. */
+WASM_API_EXTERN own precast_error_t* precast_store_get_fuel(const wasm_store_t*, uint64_t* out);
+
 /* ------------------------------------------------------------------------------------ */
 /* Modules                                                                              */
 
@@ -155,6 +209,10 @@ enum precast_trap_code_enum {
   PRECAST_TRAP_HEAP_MISALIGNED = 13,
   PRECAST_TRAP_OUT_OF_MEMORY = 14,
   PRECAST_TRAP_ATOMIC_WAIT_NON_SHARED_MEMORY = 15,
+  /* The store's epoch deadline was reached (precast_engine_increment_epoch). */
+  PRECAST_TRAP_INTERRUPT = 16,
+  /* The store's fuel ran out (precast_store_set_fuel). */
+  PRECAST_TRAP_OUT_OF_FUEL = 17,
 };
 
 /* Whether the trap is a wasm trap; if so, *code receives its code. False for traps made

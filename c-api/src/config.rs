@@ -1,5 +1,6 @@
 //! precast.h's engine settings on `wasm_config_t`: verification level, trusted keys,
-//! required signatures, stack size, Spectre mitigations, signal handlers.
+//! required signatures, stack size, Spectre mitigations, signal handlers, epoch interruption
+//! and fuel.
 
 use crate::error::{result_ptr, set_last_error};
 use crate::store::{Verification, wasm_config_t};
@@ -123,6 +124,29 @@ pub unsafe extern "C" fn precast_config_set_signal_handlers(c: *mut wasm_config_
         // SAFETY: NULL or a live config, per the header.
         if let Ok(c) = unsafe { config(c) } {
             c.config.signal_handlers(install);
+        }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn precast_config_set_epoch_interruption(
+    c: *mut wasm_config_t,
+    enable: bool,
+) {
+    guard((), || {
+        // SAFETY: NULL or a live config, per the header.
+        if let Ok(c) = unsafe { config(c) } {
+            c.config.epoch_interruption(enable);
+        }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn precast_config_set_consume_fuel(c: *mut wasm_config_t, enable: bool) {
+    guard((), || {
+        // SAFETY: NULL or a live config, per the header.
+        if let Ok(c) = unsafe { config(c) } {
+            c.config.consume_fuel(enable);
         }
     })
 }

@@ -25,6 +25,7 @@ mod error;
 mod externals;
 mod func;
 mod instance;
+mod interrupts;
 mod linker;
 mod module;
 mod refs;

@@ -24,6 +24,13 @@ fn write_artifacts(dir: &Path) -> PathBuf {
     no_signals.settings.bounds_checks = precast_compiler::format::header::BoundsChecks::Explicit;
     let bytes = compile_with(&wat.join("linked.wat"), &no_signals);
     std::fs::write(dir.join("linked.nosignals.pcst"), bytes).unwrap();
+    // With epoch interruption and fuel (`precast compile --epoch-interruption
+    // --consume-fuel`).
+    let mut interrupts = precast_compiler::Config::default();
+    interrupts.settings.epoch_interruption = true;
+    interrupts.settings.consume_fuel = true;
+    let bytes = compile_with(&wat.join("interrupts.wat"), &interrupts);
+    std::fs::write(dir.join("interrupts.pcst"), bytes).unwrap();
     let basic = std::fs::read(dir.join("basic.pcst")).unwrap();
     std::fs::write(dir.join("truncated.pcst"), &basic[..basic.len() / 2]).unwrap();
     let wasm = wat::parse_file(wat.join("basic.wat")).unwrap();

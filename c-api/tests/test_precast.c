@@ -1,7 +1,14 @@
 /* Tests of precast.h: errors, engine settings (verification, signatures, stack), artifact
- * files and linked modules, trap accessors, WASI and the linker. argv[1]: the directory of
- * artifacts the Rust test wrote; the module `linked.wat` is linked into this program as
- * `ctest`. */
+ * files and linked modules, trap accessors, interruption and fuel, WASI and the linker.
+ * argv[1]: the directory of artifacts the Rust test wrote; the module `linked.wat` is linked
+ * into this program as `ctest`. */
+
+/* nanosleep (POSIX) under -std=c11. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -289,6 +296,195 @@ static void test_signal_handlers(void) {
   wasm_engine_delete(e);
 }
 
+/* The host function `tick` of interrupts.wat, called on every iteration of `host_loop`. With
+ * `fuel`, it refuels the guest (50 units) on each of its first 99 calls, noting the fuel it
+ * saw; without, it advances the epoch on every call and moves the deadline one epoch ahead
+ * on each of the first 99, so the 100th call leaves it reached. */
+struct ticker {
+  wasm_engine_t* engine;
+  wasm_store_t* store;
+  bool fuel;
+  int calls;
+  uint64_t fuel_seen_min, fuel_seen_max;
+};
+
+static wasm_trap_t* tick(void* env, const wasm_val_vec_t* args, wasm_val_vec_t* results) {
+  (void)args;
+  (void)results;
+  struct ticker* t = env;
+  t->calls++;
+  if (t->calls >= 100 && t->fuel) return NULL;
+  if (t->fuel) {
+    uint64_t left = 0;
+    CHECK_OK(precast_store_get_fuel(t->store, &left));
+    if (left < t->fuel_seen_min) t->fuel_seen_min = left;
+    if (left > t->fuel_seen_max) t->fuel_seen_max = left;
+    CHECK_OK(precast_store_set_fuel(t->store, 50));
+  } else {
+    precast_engine_increment_epoch(t->engine);
+    if (t->calls < 100) precast_store_set_epoch_deadline(t->store, 1);
+  }
+  return NULL;
+}
+
+/* A timer thread: advances the epoch of `engine` after 50 ms. */
+static void* increment_epoch_later(void* engine) {
+  struct timespec pause = {0, 50 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  precast_engine_increment_epoch(engine);
+  return NULL;
+}
+
+static wasm_engine_t* interrupting_engine(bool epoch, bool fuel) {
+  wasm_config_t* c = wasm_config_new();
+  precast_config_set_epoch_interruption(c, epoch);
+  precast_config_set_consume_fuel(c, fuel);
+  return wasm_engine_new_with_config(c);
+}
+
+/* The trap code of `t` (0 when it is not a wasm trap), and deletes it. */
+static precast_trap_code_t trap_code_of(wasm_trap_t* t) {
+  precast_trap_code_t code = 0;
+  if (t != NULL && !precast_trap_code(t, &code)) code = 0;
+  wasm_trap_delete(t);
+  return code;
+}
+
+static void test_interrupts(void) {
+  /* Settings: only an engine configured like the artifact loads it. */
+  wasm_engine_t* plain = wasm_engine_new();
+  wasm_module_t* m = NULL;
+  CHECK_ERR(precast_module_from_file(plain, path_of("interrupts.pcst"), &m), "epoch interruption");
+  CHECK(m == NULL, "no module on error");
+  wasm_engine_t* epoch_only = interrupting_engine(true, false);
+  CHECK_ERR(precast_module_from_file(epoch_only, path_of("interrupts.pcst"), &m), "fuel");
+  wasm_engine_delete(epoch_only);
+  wasm_engine_t* e = interrupting_engine(true, true);
+  CHECK_ERR(precast_module_from_linked(e, PRECAST_LINKED_MODULE(ctest), &m), "epoch interruption");
+  CHECK_OK(precast_module_from_file(e, path_of("interrupts.pcst"), &m));
+  CHECK(m != NULL && strcmp(precast_module_name(m), "interrupts") == 0, "interrupts loads");
+
+  wasm_store_t* s = wasm_store_new(e);
+  struct ticker ticker = {e, s, true, 0, UINT64_MAX, 0};
+  wasm_functype_t* unit = wasm_functype_new_0_0();
+  wasm_func_t* tick_f = wasm_func_new_with_env(s, unit, tick, &ticker, NULL);
+  wasm_extern_t* imports_data[1] = {wasm_func_as_extern(tick_f)};
+  wasm_extern_vec_t imports = WASM_ARRAY_VEC(imports_data);
+  wasm_instance_t* inst = wasm_instance_new(s, m, &imports, NULL);
+  CHECK(inst != NULL, "instantiate interrupts");
+  wasm_val_t out[1] = {WASM_INIT_VAL};
+
+  /* A new store has no fuel and its deadline is reached. */
+  uint64_t fuel = 1;
+  CHECK_OK(precast_store_get_fuel(s, &fuel));
+  CHECK(fuel == 0, "a new store has no fuel: %llu", (unsigned long long)fuel);
+  CHECK(trap_code_of(call(m, inst, "answer", 0, NULL, out, 1)) == PRECAST_TRAP_OUT_OF_FUEL,
+        "no fuel: answer traps");
+  CHECK_OK(precast_store_set_fuel(s, 10));
+  CHECK(trap_code_of(call(m, inst, "answer", 0, NULL, out, 1)) == PRECAST_TRAP_INTERRUPT,
+        "a new store's deadline is already reached");
+
+  /* Fuel (the deadline out of reach). */
+  precast_store_set_epoch_deadline(s, UINT64_MAX);
+  CHECK_OK(precast_store_set_fuel(s, 0));
+  CHECK(trap_code_of(call(m, inst, "answer", 0, NULL, out, 1)) == PRECAST_TRAP_OUT_OF_FUEL,
+        "fuel 0: answer traps");
+  CHECK_OK(precast_store_set_fuel(s, 10000));
+  CHECK_OK(precast_store_get_fuel(s, &fuel));
+  CHECK(fuel == 10000, "set_fuel then get_fuel: %llu", (unsigned long long)fuel);
+  wasm_trap_t* t = call(m, inst, "spin", 0, NULL, NULL, 0);
+  CHECK(t != NULL && strcmp(precast_trap_message(t), "all fuel consumed") == 0,
+        "spin runs out of fuel: %s", t ? precast_trap_message(t) : "no trap");
+  CHECK(trap_code_of(t) == PRECAST_TRAP_OUT_OF_FUEL, "trap code OUT_OF_FUEL");
+  fuel = 1;
+  CHECK_OK(precast_store_get_fuel(s, &fuel));
+  CHECK(fuel == 0, "no fuel left after running out: %llu", (unsigned long long)fuel);
+  CHECK_OK(precast_store_set_fuel(s, 10000));
+  CHECK(call(m, inst, "answer", 0, NULL, out, 1) == NULL && out[0].of.i32 == 42,
+        "the store works again with new fuel");
+  CHECK_OK(precast_store_get_fuel(s, &fuel));
+  CHECK(fuel == 10000 - 1, "answer costs exactly 1 unit (i32.const): %llu left",
+        (unsigned long long)fuel);
+  CHECK(call(m, inst, "answer", 0, NULL, out, 1) == NULL && out[0].of.i32 == 42, "again");
+  CHECK_OK(precast_store_get_fuel(s, &fuel));
+  CHECK(fuel == 10000 - 2, "and 1 more: %llu left", (unsigned long long)fuel);
+  CHECK_OK(precast_store_get_fuel(s, NULL)); /* nowhere to put it */
+
+  /* A host function refuels the guest through its caller: 50 units on each of its first
+   * 99 calls; an iteration costs 2 (`call`, `br`), so the last 50 last 25 more calls. */
+  CHECK_OK(precast_store_set_fuel(s, 50));
+  CHECK(trap_code_of(call(m, inst, "host_loop", 0, NULL, NULL, 0)) == PRECAST_TRAP_OUT_OF_FUEL,
+        "host_loop runs out of fuel");
+  CHECK(ticker.calls == 99 + 25, "tick called %d times", ticker.calls);
+  /* The first tick sees 49 (the call cost 1), the others 48 (the `br` and the call). */
+  CHECK(ticker.fuel_seen_min == 48 && ticker.fuel_seen_max == 49,
+        "the host sees the exact fuel: %llu..%llu", (unsigned long long)ticker.fuel_seen_min,
+        (unsigned long long)ticker.fuel_seen_max);
+
+  /* Epoch interruption (fuel out of reach): a timer thread advances the epoch. */
+  CHECK_OK(precast_store_set_fuel(s, UINT64_MAX / 2));
+  precast_store_set_epoch_deadline(s, 1);
+  pthread_t timer;
+  CHECK(pthread_create(&timer, NULL, increment_epoch_later, e) == 0, "start the timer thread");
+  t = call(m, inst, "spin", 0, NULL, NULL, 0);
+  CHECK(pthread_join(timer, NULL) == 0, "join the timer thread");
+  CHECK(t != NULL && strstr(precast_trap_message(t), "epoch deadline") != NULL,
+        "spin is interrupted: %s", t ? precast_trap_message(t) : "no trap");
+  CHECK(trap_code_of(t) == PRECAST_TRAP_INTERRUPT, "trap code INTERRUPT");
+  CHECK(trap_code_of(call(m, inst, "answer", 0, NULL, out, 1)) == PRECAST_TRAP_INTERRUPT,
+        "the deadline stays reached");
+  precast_store_set_epoch_deadline(s, 1);
+  CHECK(call(m, inst, "answer", 0, NULL, out, 1) == NULL && out[0].of.i32 == 42,
+        "the store works again with a new deadline");
+
+  /* A host function advances the epoch and moves the deadline through its caller. */
+  ticker.fuel = false;
+  ticker.calls = 0;
+  CHECK(trap_code_of(call(m, inst, "host_loop", 0, NULL, NULL, 0)) == PRECAST_TRAP_INTERRUPT,
+        "host_loop is interrupted");
+  CHECK(ticker.calls == 100, "interrupted after the 100th tick, not %d", ticker.calls);
+
+  /* A store of an engine without fuel: fuel calls fail, a deadline is harmless. */
+  wasm_store_t* ps = wasm_store_new(plain);
+  CHECK_ERR(precast_store_set_fuel(ps, 1), "fuel is not enabled");
+  fuel = 1;
+  CHECK_ERR(precast_store_get_fuel(ps, &fuel), "fuel is not enabled");
+  CHECK(fuel == 0, "0 on failure");
+  precast_store_set_epoch_deadline(ps, 5);
+  precast_engine_increment_epoch(plain);
+  wasm_module_t* linked = NULL;
+  CHECK_OK(precast_module_from_linked(plain, PRECAST_LINKED_MODULE(ctest), &linked));
+  wasm_extern_vec_t none = WASM_EMPTY_VEC;
+  wasm_instance_t* pinst = wasm_instance_new(ps, linked, &none, NULL);
+  int32_t args[2] = {40, 2};
+  CHECK(pinst != NULL && call(linked, pinst, "add", 2, args, out, 1) == NULL &&
+            out[0].of.i32 == 42,
+        "code without interruption runs whatever the epoch");
+  wasm_instance_delete(pinst);
+  wasm_module_delete(linked);
+  wasm_store_delete(ps);
+
+  /* NULL arguments. */
+  precast_config_set_epoch_interruption(NULL, true);
+  precast_config_set_consume_fuel(NULL, true);
+  precast_engine_increment_epoch(NULL);
+  CHECK_LAST_ERROR("engine is NULL");
+  precast_store_set_epoch_deadline(NULL, 1);
+  CHECK_LAST_ERROR("store is NULL");
+  CHECK_ERR(precast_store_set_fuel(NULL, 1), "store is NULL");
+  fuel = 1;
+  CHECK_ERR(precast_store_get_fuel(NULL, &fuel), "store is NULL");
+  CHECK(fuel == 0, "0 for a NULL store");
+
+  wasm_instance_delete(inst);
+  wasm_func_delete(tick_f);
+  wasm_functype_delete(unit);
+  wasm_store_delete(s);
+  wasm_module_delete(m);
+  wasm_engine_delete(e);
+  wasm_engine_delete(plain);
+}
+
 static const char* expected_stdout =
     "arg: wasi\narg: a\narg: b\nenv: GREETING=hi\nstdin: input!\nfile: hello from a file\n";
 
@@ -546,6 +742,7 @@ int main(int argc, char** argv) {
   test_signatures();
   test_limits();
   test_signal_handlers();
+  test_interrupts();
   test_wasi(argv[0]);
   test_linker();
   printf("%d checks passed\n", checks_passed);
