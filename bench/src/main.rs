@@ -1,5 +1,7 @@
-//! `cargo xtask bench [--quick] [--out DIR] [FILTER...]`: Precast and Wasmtime 48 measured on
-//! the same inputs in the same run. See the README's "Benchmarks" section for the figures.
+//! `cargo xtask bench [--quick] [--no-interrupts] [--out DIR] [FILTER...]`: Precast and
+//! Wasmtime 48 measured on the same inputs in the same run. See the README's "Benchmarks"
+//! section for the figures. Besides the plain builds, each system's execution time is
+//! measured with epoch checks and with fuel compiled in (`--no-interrupts` skips those).
 
 mod process;
 mod report;
@@ -12,7 +14,7 @@ use report::{Figure, Results};
 use stats::Summary;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use systems::System;
+use systems::{Checks, System};
 
 /// How many repetitions each figure gets.
 #[derive(Clone, Copy)]
@@ -45,6 +47,8 @@ impl Reps {
 
 struct Args {
     quick: bool,
+    /// Skip the execution runs with epoch checks and fuel.
+    no_interrupts: bool,
     out: Option<PathBuf>,
     filters: Vec<String>,
 }
@@ -52,12 +56,14 @@ struct Args {
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
     let mut a = Args {
         quick: false,
+        no_interrupts: false,
         out: None,
         filters: vec![],
     };
     while let Some(s) = it.next() {
         match s.as_str() {
             "--quick" => a.quick = true,
+            "--no-interrupts" => a.no_interrupts = true,
             "--out" => a.out = Some(it.next().context("--out needs a folder")?.into()),
             _ if s.starts_with("--") => bail!("unknown option {s}"),
             _ => a.filters.push(s),
@@ -81,9 +87,10 @@ fn shared_dir() -> Result<PathBuf> {
     }
 }
 
-/// `--child SYSTEM ARTIFACT DIR`: one execution in a fresh process.
+/// `--child SYSTEM CHECKS ARTIFACT DIR`: one execution in a fresh process.
 fn child(mut it: impl Iterator<Item = String>) -> Result<()> {
     let system = System::parse(&it.next().context("system")?)?;
+    let checks = Checks::parse(&it.next().context("checks")?)?;
     let artifact = PathBuf::from(it.next().context("artifact")?);
     let dir = PathBuf::from(it.next().context("dir")?);
     let w = workloads::Workload {
@@ -92,7 +99,7 @@ fn child(mut it: impl Iterator<Item = String>) -> Result<()> {
         dir,
         has_bench_region: true,
     };
-    let r = system.run_once(&artifact, &w)?;
+    let r = system.run_once(&artifact, &w, checks)?;
     println!(
         "REPORT {} {} {}",
         r.region.as_nanos(),
@@ -116,14 +123,25 @@ fn parse_report(stdout: &[u8]) -> Result<(f64, f64, f64)> {
     Ok((region / 1e9, total / 1e9, rss))
 }
 
+/// An artifact to run in fresh processes: which system, with which checks, and its file.
+struct Run {
+    system: System,
+    checks: Checks,
+    path: PathBuf,
+}
+
+/// Measures one workload: compile, size, load and instantiate of the plain builds, then
+/// execution of the plain builds and of the `checked` variants (`Checks::Epoch`,
+/// `Checks::Fuel`) of both systems, all in one alternating round of fresh processes.
 fn measure_workload(
     w: &workloads::Workload,
     scratch: &Path,
     reps: Reps,
+    checked: &[Checks],
     results: &mut Results,
 ) -> Result<()> {
     let me = std::env::current_exe()?;
-    let mut artifacts = Vec::new();
+    let mut plain = Vec::new();
     for system in System::ALL {
         let name = system.name();
         let mut artifact = Vec::new();
@@ -157,7 +175,11 @@ fn measure_workload(
             .pooled_instantiate(&path, reps.load)
             .with_context(|| format!("{name}: pooled instantiate {}", w.name))?;
         results.add(&w.name, system, Figure::PooledInstantiateTime, pooled);
-        artifacts.push((system, path));
+        plain.push(Run {
+            system,
+            checks: Checks::None,
+            path,
+        });
 
         eprintln!(
             "  {name:<9} {:<28} compile {:>8.2} ms  load {:>8.1} us  instantiate {:>7.1} us  \
@@ -169,61 +191,99 @@ fn measure_workload(
             pooled.median * 1e6
         );
     }
-    measure_runs(w, &me, &artifacts, reps.exec, results);
+    // Ordered by checks, then system, so each pair compared (with X / plain, Precast /
+    // Wasmtime) runs close together in either direction of the alternation.
+    let mut runs = plain;
+    if w.has_bench_region {
+        for &checks in checked.iter().filter(|&&c| c != Checks::None) {
+            for system in System::ALL {
+                let label = checks.label(system);
+                let artifact = match system.compile_with(&w.wasm, checks) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        eprintln!("  {label} {}: not compiled: {e:#}", w.name);
+                        continue;
+                    }
+                };
+                let path = scratch.join(format!("{}.{label}", w.name));
+                std::fs::write(&path, &artifact)?;
+                runs.push(Run {
+                    system,
+                    checks,
+                    path,
+                });
+            }
+        }
+    }
+    measure_runs(w, &me, &runs, reps.exec, results);
     Ok(())
 }
 
-/// Runs each system's artifact `reps` times in fresh processes, alternating systems (and
-/// which goes first) so that drift on a shared machine biases neither, and records the
-/// execution region, the whole run and peak memory.
+/// Runs each artifact `reps` times in fresh processes, alternating between them (and the
+/// order reversed every other round) so that drift on a shared machine biases none, and
+/// records the execution region, the whole run and peak memory of the plain builds and the
+/// execution region of the builds with checks.
 fn measure_runs(
     w: &workloads::Workload,
     me: &Path,
-    artifacts: &[(System, PathBuf)],
+    runs: &[Run],
     reps: usize,
     results: &mut Results,
 ) {
-    let mut samples = vec![(vec![], vec![], vec![], true); artifacts.len()];
+    let mut samples = vec![(vec![], vec![], vec![], true); runs.len()];
     for rep in 0..reps {
-        for k in 0..artifacts.len() {
-            let k = if rep % 2 == 0 {
-                k
-            } else {
-                artifacts.len() - 1 - k
-            };
-            let ((system, path), (region, total, rss, ok)) = (&artifacts[k], &mut samples[k]);
+        for k in 0..runs.len() {
+            let k = if rep % 2 == 0 { k } else { runs.len() - 1 - k };
+            let (run, (region, total, rss, ok)) = (&runs[k], &mut samples[k]);
             if !*ok {
                 continue;
             }
-            let run = process::run(
+            let child = process::run(
                 Command::new(me)
-                    .args(["--child", system.name()])
-                    .arg(path)
+                    .args(["--child", run.system.name(), run.checks.name()])
+                    .arg(&run.path)
                     .arg(&w.dir)
                     .current_dir(&w.dir),
             );
-            match run.and_then(|r| parse_report(&r.stdout)) {
+            match child.and_then(|r| parse_report(&r.stdout)) {
                 Ok((reg, tot, peak)) => {
                     region.push(reg);
                     total.push(tot);
                     rss.push(peak);
                 }
                 Err(e) => {
-                    eprintln!("  {} {}: execution failed: {e:#}", system.name(), w.name);
+                    let label = run.checks.label(run.system);
+                    eprintln!("  {label} {}: execution failed: {e:#}", w.name);
                     *ok = false;
                 }
             }
         }
     }
-    for ((system, _), (region, total, rss, _)) in artifacts.iter().zip(samples) {
+    for (run, (region, total, rss, _)) in runs.iter().zip(samples) {
         if total.is_empty() {
             continue;
         }
-        if w.has_bench_region {
-            results.add(&w.name, *system, Figure::ExecRegion, Summary::of(&region));
+        let system = run.system;
+        if run.checks != Checks::None {
+            results.add_checked(&w.name, system, run.checks, Summary::of(&region));
+            continue;
         }
-        results.add(&w.name, *system, Figure::WholeRun, Summary::of(&total));
-        results.add(&w.name, *system, Figure::PeakMemory, Summary::of(&rss));
+        if w.has_bench_region {
+            results.add(&w.name, system, Figure::ExecRegion, Summary::of(&region));
+        }
+        results.add(&w.name, system, Figure::WholeRun, Summary::of(&total));
+        results.add(&w.name, system, Figure::PeakMemory, Summary::of(&rss));
+    }
+    if w.has_bench_region {
+        let median = |system, checks| results.exec(&w.name, system, checks).map(|s| s.median);
+        let line: Vec<String> = runs
+            .iter()
+            .filter_map(|r| {
+                let m = median(r.system, r.checks)?;
+                Some(format!("{} {:.3} ms", r.checks.label(r.system), m * 1e3))
+            })
+            .collect();
+        eprintln!("  exec {:<28} {}", w.name, line.join("  "));
     }
 }
 
@@ -420,9 +480,14 @@ fn main() -> Result<()> {
     let scratch = std::fs::canonicalize(&scratch)?;
     let all = workloads::all(&shared.join("sightglass"), &scratch, &args.filters)?;
     let mut results = Results::default();
+    let checked: &[Checks] = if args.no_interrupts {
+        &[]
+    } else {
+        &Checks::ALL
+    };
     for w in &all {
         eprintln!("{} ({} bytes of wasm)", w.name, w.wasm.len());
-        if let Err(e) = measure_workload(w, &scratch, reps, &mut results) {
+        if let Err(e) = measure_workload(w, &scratch, reps, checked, &mut results) {
             eprintln!("  skipped: {e:#}");
         }
     }

@@ -1,7 +1,7 @@
 //! Collected results and their rendering: markdown, CSV and an SVG chart of execution ratios.
 
 use crate::stats::{Summary, geomean};
-use crate::systems::System;
+use crate::systems::{Checks, System};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -105,6 +105,9 @@ impl Figure {
 #[derive(Default)]
 pub struct Results {
     rows: BTreeMap<(Figure, String), [Option<Summary>; 2]>,
+    /// Execution regions of the builds with interruption checks (`Checks::Epoch`,
+    /// `Checks::Fuel`), indexed by system; the plain builds' are in `rows`.
+    checked: BTreeMap<(String, Checks), [Option<Summary>; 2]>,
     order: Vec<String>,
     cold: Vec<(String, Summary)>,
     linked: Vec<LinkedRow>,
@@ -131,6 +134,46 @@ impl Results {
         }
         let slot = self.rows.entry((figure, workload.to_string())).or_default();
         slot[system as usize] = Some(s);
+    }
+
+    /// Records the execution region of one workload for one system built with `checks`
+    /// (`Checks::None` goes to the plain execution-time figure).
+    pub fn add_checked(&mut self, workload: &str, system: System, checks: Checks, s: Summary) {
+        if checks == Checks::None {
+            return self.add(workload, system, Figure::ExecRegion, s);
+        }
+        if !self.order.iter().any(|w| w == workload) {
+            self.order.push(workload.to_string());
+        }
+        let slot = self
+            .checked
+            .entry((workload.to_string(), checks))
+            .or_default();
+        slot[system as usize] = Some(s);
+    }
+
+    /// The execution region of one workload for one system built with `checks`.
+    pub fn exec(&self, workload: &str, system: System, checks: Checks) -> Option<&Summary> {
+        let pair = match checks {
+            Checks::None => self.rows.get(&(Figure::ExecRegion, workload.to_string())),
+            _ => self.checked.get(&(workload.to_string(), checks)),
+        }?;
+        pair[system as usize].as_ref()
+    }
+
+    /// The workloads measured with interruption checks, in order.
+    fn checked_workloads(&self) -> impl Iterator<Item = &String> {
+        self.order
+            .iter()
+            .filter(|w| self.checked.keys().any(|(cw, _)| cw == *w))
+    }
+
+    /// One execution-time ratio of a workload (`None` if a side is missing or both are
+    /// under [`MIN_TIMED_REGION`]).
+    fn checks_ratio(&self, workload: &str, c: &ChecksRatio) -> Option<f64> {
+        let num = self.exec(workload, c.num.0, c.num.1)?;
+        let den = self.exec(workload, c.den.0, c.den.1)?;
+        Self::ratio(Figure::ExecRegion, num, den)
     }
 
     /// Records a linked-module measurement.
@@ -167,6 +210,58 @@ impl Results {
                 Some((w.clone(), Self::ratio(Figure::ExecRegion, p, t)?))
             })
             .collect()
+    }
+}
+
+/// An execution-time ratio between two builds: (system, checks) over (system, checks).
+struct ChecksRatio {
+    num: (System, Checks),
+    den: (System, Checks),
+}
+
+impl ChecksRatio {
+    /// The columns of the interruption-check table: each system with each kind of check
+    /// against its plain build (the checks' cost), then Precast against Wasmtime with the
+    /// same checks (plain first, for reference).
+    fn all() -> Vec<ChecksRatio> {
+        let with = [Checks::Epoch, Checks::Fuel];
+        let overhead = System::ALL.into_iter().flat_map(|system| {
+            with.into_iter().map(move |checks| ChecksRatio {
+                num: (system, checks),
+                den: (system, Checks::None),
+            })
+        });
+        let across = Checks::ALL.into_iter().map(|checks| ChecksRatio {
+            num: (System::Precast, checks),
+            den: (System::Wasmtime, checks),
+        });
+        overhead.chain(across).collect()
+    }
+
+    /// The cost of checks in one system (rather than Precast against Wasmtime).
+    fn is_overhead(&self) -> bool {
+        self.num.0 == self.den.0
+    }
+
+    fn title(&self) -> String {
+        if self.is_overhead() {
+            format!("{} {} / plain", self.num.0.name(), self.num.1.name())
+        } else {
+            let checks = match self.num.1 {
+                Checks::None => "plain",
+                c => c.name(),
+            };
+            format!("precast / wasmtime, {checks}")
+        }
+    }
+
+    /// CSV figure name; the system column holds the numerator's label.
+    fn csv_name(&self) -> &'static str {
+        if self.is_overhead() {
+            "exec_ratio_to_plain"
+        } else {
+            "exec_ratio_to_wasmtime"
+        }
     }
 }
 
@@ -278,7 +373,71 @@ pub fn markdown(r: &Results) -> String {
             };
         }
     }
+    checks_markdown(r, &mut md);
     md
+}
+
+/// The execution times with interruption checks and their ratios, with a geomean per ratio.
+fn checks_markdown(r: &Results, md: &mut String) {
+    if r.checked.is_empty() {
+        return;
+    }
+    let builds: Vec<(System, Checks)> = System::ALL
+        .into_iter()
+        .flat_map(|s| Checks::ALL.into_iter().map(move |c| (s, c)))
+        .collect();
+    let _ = writeln!(
+        md,
+        "\n## Execution time with interruption checks (ms)\n\nEach system's artifact compiled \
+         with epoch checks (`epoch_interruption`, a deadline never reached) or fuel \
+         (`consume_fuel`, never exhausted), run in the same alternating round of fresh \
+         processes as the plain build. Medians with [min-max].\n"
+    );
+    let head: Vec<String> = builds.iter().map(|&(s, c)| c.label(s)).collect();
+    let _ = writeln!(md, "| workload | {} |", head.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(builds.len()));
+    for w in r.checked_workloads() {
+        let cells: Vec<String> = builds
+            .iter()
+            .map(|&(s, c)| cell(Figure::ExecRegion, &r.exec(w, s, c).copied()))
+            .collect();
+        let _ = writeln!(md, "| {w} | {} |", cells.join(" | "));
+    }
+    let ratios = ChecksRatio::all();
+    let _ = writeln!(
+        md,
+        "\n## Interruption-check overhead (execution-time ratios)\n\n`X / plain`: a \
+         system's execution time with the checks over its own plain build (the checks' \
+         cost; 1.00 = free). `precast / wasmtime`: both systems with the same checks; below \
+         1.00 Precast is better. Regions under 10 us on both sides get no ratio (`-`) and \
+         stay out of the geomean.\n"
+    );
+    let head: Vec<String> = ratios.iter().map(ChecksRatio::title).collect();
+    let _ = writeln!(md, "| workload | {} |", head.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(ratios.len()));
+    let mut columns = vec![Vec::new(); ratios.len()];
+    for w in r.checked_workloads() {
+        let cells: Vec<String> = ratios
+            .iter()
+            .zip(&mut columns)
+            .map(|(c, column)| match r.checks_ratio(w, c) {
+                Some(x) => {
+                    column.push(x);
+                    format!("{x:.2}")
+                }
+                None => "-".into(),
+            })
+            .collect();
+        let _ = writeln!(md, "| {w} | {} |", cells.join(" | "));
+    }
+    let geomeans: Vec<String> = columns
+        .into_iter()
+        .map(|c| match (c.len(), geomean(c)) {
+            (n, Some(g)) => format!("**{g:.3}** (n={n})"),
+            (_, None) => "-".into(),
+        })
+        .collect();
+    let _ = writeln!(md, "| **geomean** | {} |", geomeans.join(" | "));
 }
 
 /// Renders the CSV (one row per workload, system and figure; SI units).
@@ -298,6 +457,38 @@ pub fn csv(r: &Results) -> String {
                     s.n
                 );
             }
+        }
+    }
+    for ((w, checks), pair) in &r.checked {
+        for system in System::ALL {
+            if let Some(s) = &pair[system as usize] {
+                let _ = writeln!(
+                    out,
+                    "{w},{},{},{},{},{},{}",
+                    checks.label(system),
+                    Figure::ExecRegion.csv_name(),
+                    s.median,
+                    s.min,
+                    s.max,
+                    s.n
+                );
+            }
+        }
+    }
+    // Ratios of execution times (median over median; no min or max), per workload and as
+    // the geomean over workloads (samples: how many workloads).
+    for c in ChecksRatio::all() {
+        let label = c.num.1.label(c.num.0);
+        let mut column = Vec::new();
+        for w in r.checked_workloads() {
+            if let Some(x) = r.checks_ratio(w, &c) {
+                column.push(x);
+                let _ = writeln!(out, "{w},{label},{},{x},,,1", c.csv_name());
+            }
+        }
+        let n = column.len();
+        if let Some(g) = geomean(column) {
+            let _ = writeln!(out, "geomean,{label},{},{g},,,{n}", c.csv_name());
         }
     }
     for (name, wall) in &r.cold {

@@ -15,6 +15,54 @@ pub enum System {
     Wasmtime,
 }
 
+/// Interruption checks compiled into an artifact (and enabled in the engine that runs it):
+/// the execution-time cost of bounding a guest's time. The store is given a deadline or an
+/// amount of fuel that is never reached, so only the checks are measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Checks {
+    /// No checks: the plain build every other figure measures.
+    None,
+    /// Epoch interruption: function entries and loop headers compare the engine's epoch with
+    /// the store's deadline (Precast `Config::epoch_interruption`, Wasmtime
+    /// `Config::epoch_interruption`).
+    Epoch,
+    /// Fuel: every operator is counted, function entries and loop headers check the count
+    /// (Precast `Config::consume_fuel`, Wasmtime `Config::consume_fuel`).
+    Fuel,
+}
+
+impl Checks {
+    /// Every variant, plain first.
+    pub const ALL: [Checks; 3] = [Checks::None, Checks::Epoch, Checks::Fuel];
+
+    /// Display name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Checks::None => "none",
+            Checks::Epoch => "epoch",
+            Checks::Fuel => "fuel",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Result<Checks> {
+        match s {
+            "none" => Ok(Checks::None),
+            "epoch" => Ok(Checks::Epoch),
+            "fuel" => Ok(Checks::Fuel),
+            _ => bail!("unknown checks `{s}`"),
+        }
+    }
+
+    /// `system` with these checks: `precast`, `precast-epoch`, `wasmtime-fuel`, ...
+    pub fn label(self, system: System) -> String {
+        match self {
+            Checks::None => system.name().to_string(),
+            _ => format!("{}-{}", system.name(), self.name()),
+        }
+    }
+}
+
 /// What one execution in a fresh process measured.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunReport {
@@ -47,15 +95,25 @@ impl System {
 
     /// Compiles wasm into this system's artifact bytes.
     pub fn compile(self, wasm: &[u8]) -> Result<Vec<u8>> {
+        self.compile_with(wasm, Checks::None)
+    }
+
+    /// Compiles wasm into this system's artifact bytes with `checks` compiled in.
+    pub fn compile_with(self, wasm: &[u8], checks: Checks) -> Result<Vec<u8>> {
         match self {
             System::Precast => Ok(precast_compiler::compile(
                 wasm,
                 &precast_compiler::Config {
                     verify: false,
+                    settings: precast_format::Settings {
+                        epoch_interruption: checks == Checks::Epoch,
+                        consume_fuel: checks == Checks::Fuel,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
             )?),
-            System::Wasmtime => Ok(wasmtime_engine()?.precompile_module(wasm)?),
+            System::Wasmtime => Ok(wasmtime_engine_with(checks)?.precompile_module(wasm)?),
         }
     }
 
@@ -78,18 +136,31 @@ impl System {
         }
     }
 
-    /// Runs the workload once (called in a fresh child process).
-    pub fn run_once(self, artifact: &Path, w: &Workload) -> Result<RunReport> {
+    /// Runs the workload once (called in a fresh child process) from an artifact compiled
+    /// with `checks`, in an engine configured for them.
+    pub fn run_once(self, artifact: &Path, w: &Workload, checks: Checks) -> Result<RunReport> {
         match self {
-            System::Precast => precast_side::run_once(artifact, &w.dir),
-            System::Wasmtime => wasmtime_side::run_once(artifact, &w.dir),
+            System::Precast => precast_side::run_once(artifact, &w.dir, checks),
+            System::Wasmtime => wasmtime_side::run_once(artifact, &w.dir, checks),
         }
     }
 }
 
+/// A deadline (in epochs) and an amount of fuel no workload reaches.
+const UNREACHED: u64 = u64::MAX / 2;
+
 /// The Wasmtime engine configuration used everywhere (defaults: Cranelift, speed, native CPU).
 pub fn wasmtime_engine() -> Result<wasmtime::Engine> {
-    Ok(wasmtime::Engine::new(&wasmtime::Config::new())?)
+    wasmtime_engine_with(Checks::None)
+}
+
+/// The same configuration with `checks` enabled.
+pub fn wasmtime_engine_with(checks: Checks) -> Result<wasmtime::Engine> {
+    let mut config = wasmtime::Config::new();
+    config
+        .epoch_interruption(checks == Checks::Epoch)
+        .consume_fuel(checks == Checks::Fuel);
+    Ok(wasmtime::Engine::new(&config)?)
 }
 
 /// Timestamps recorded by the `bench.start` / `bench.end` host functions.
@@ -167,9 +238,13 @@ mod precast_side {
         region: Region,
     }
 
-    pub fn run_once(artifact: &Path, dir: &Path) -> Result<RunReport> {
+    pub fn run_once(artifact: &Path, dir: &Path, checks: Checks) -> Result<RunReport> {
         let t0 = Instant::now();
-        let engine = Engine::default();
+        let mut config = precast_loader::Config::new();
+        config
+            .epoch_interruption(checks == Checks::Epoch)
+            .consume_fuel(checks == Checks::Fuel);
+        let engine = Engine::try_new(&config)?;
         let module = Module::from_file(&engine, artifact)?;
         let mut linker: Linker<State> = Linker::new(&engine);
         linker.func_wrap("bench", "start", |mut c: Caller<'_, State>| {
@@ -190,6 +265,11 @@ mod precast_side {
                 region: Region::default(),
             },
         );
+        match checks {
+            Checks::None => {}
+            Checks::Epoch => store.set_epoch_deadline(UNREACHED),
+            Checks::Fuel => store.set_fuel(UNREACHED)?,
+        }
         let instance = linker.instantiate(&mut store, &module)?;
         let start = instance
             .get_func(&store, "_start")
@@ -262,9 +342,9 @@ mod wasmtime_side {
         region: Region,
     }
 
-    pub fn run_once(artifact: &Path, dir: &Path) -> Result<RunReport> {
+    pub fn run_once(artifact: &Path, dir: &Path, checks: Checks) -> Result<RunReport> {
         let t0 = Instant::now();
-        let engine = wasmtime_engine()?;
+        let engine = wasmtime_engine_with(checks)?;
         // SAFETY: produced by `precompile_module` with the same configuration.
         let module = unsafe { Module::deserialize_file(&engine, artifact) }?;
         let mut linker: Linker<State> = Linker::new(&engine);
@@ -286,6 +366,11 @@ mod wasmtime_side {
                 region: Region::default(),
             },
         );
+        match checks {
+            Checks::None => {}
+            Checks::Epoch => store.set_epoch_deadline(UNREACHED),
+            Checks::Fuel => store.set_fuel(UNREACHED)?,
+        }
         let instance = linker.instantiate(&mut store, &module)?;
         let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
         if let Err(e) = start.call(&mut store, ()) {
