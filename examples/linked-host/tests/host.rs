@@ -160,11 +160,18 @@ fn runs_without_any_artifact_file() {
     let host = dir.join("linked-host");
     std::fs::copy(HOST, &host).unwrap();
     let _hidden = Hidden::new(objects);
-    let o = command(&host)
-        .arg("demo")
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    // Another test's child forked while the copy's write handle was open holds that handle
+    // until it execs, and until then the copy cannot run ("text file busy"): retry.
+    let mut tries = 0;
+    let o = loop {
+        match command(&host).arg("demo").current_dir(&dir).output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => break r.unwrap(),
+        }
+    };
     assert!(o.status.success(), "{o:?}");
     assert_eq!(stdout(&o), DEMO);
     std::fs::remove_dir_all(&dir).unwrap();
