@@ -154,6 +154,18 @@ WASM_API_EXTERN own precast_error_t* precast_store_set_fuel(wasm_store_t*, uint6
  * receives 0. `out` may be NULL. */
 WASM_API_EXTERN own precast_error_t* precast_store_get_fuel(const wasm_store_t*, uint64_t* out);
 
+/* Limits the store, as Wasmtime's wasmtime_store_limiter: each memory to `memory_size`
+ * bytes and each table to `table_elements` elements, the store to `instances` instances,
+ * `tables` tables and `memories` memories; a negative value keeps that limit's default (no
+ * size limit; 10000 of each count). On top of the engine's static limits. `memory.grow` and
+ * `table.grow` beyond return -1, wasm_memory_grow/wasm_table_grow return false, and creating
+ * an instance, memory or table beyond fails with the limit named. Fails when called from a
+ * host function of the store. */
+WASM_API_EXTERN own precast_error_t* precast_store_limiter(wasm_store_t*, int64_t memory_size,
+                                                          int64_t table_elements,
+                                                          int64_t instances, int64_t tables,
+                                                          int64_t memories);
+
 /* ------------------------------------------------------------------------------------ */
 /* Modules                                                                              */
 

@@ -53,6 +53,8 @@ pub(crate) struct StoreData {
     pub cell: Weak<StoreCell>,
     /// The WASI context (`precast_store_set_wasi`); an empty one is made on first use.
     pub wasi: Option<WasiCtx>,
+    /// The store's limits (`precast_store_limiter`), enforced once that is called.
+    pub limits: precast_loader::StoreLimits,
 }
 
 /// The loader's store type for the C API.
@@ -106,6 +108,7 @@ impl StoreCell {
                 StoreData {
                     cell: weak.clone(),
                     wasi: None,
+                    limits: precast_loader::StoreLimits::default(),
                 },
             )),
             callers: RefCell::new(Vec::new()),

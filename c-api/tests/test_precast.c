@@ -527,6 +527,43 @@ static void run_start(wasm_store_t* s, const wasm_module_t* m, const wasm_instan
   wasm_byte_vec_delete(&err);
 }
 
+static void test_resource_limits(void) {
+  wasm_engine_t* e = wasm_engine_new();
+  wasm_store_t* s = wasm_store_new(e);
+  CHECK_OK(precast_store_limiter(s, 2 * 65536, 4, -1, -1, 2));
+  wasm_limits_t l = {1, 10};
+  wasm_memorytype_t* mt = wasm_memorytype_new(&l);
+  wasm_limits_t big = {3, 10};
+  wasm_memorytype_t* big_t = wasm_memorytype_new(&big);
+  CHECK(wasm_memory_new(s, big_t) == NULL, "a 3-page memory over a 2-page limit");
+  CHECK_LAST_ERROR("memory limit of 131072 bytes reached");
+  wasm_memory_t* mem = wasm_memory_new(s, mt);
+  CHECK(mem != NULL, "a 1-page memory under the limit");
+  CHECK(wasm_memory_grow(mem, 1), "grow to the limit");
+  CHECK(!wasm_memory_grow(mem, 1), "growth beyond the limit refused");
+  CHECK(wasm_memory_size(mem) == 2, "the memory unchanged: %u pages", wasm_memory_size(mem));
+  wasm_memory_t* second = wasm_memory_new(s, mt);
+  CHECK(second != NULL, "a second memory");
+  CHECK(wasm_memory_new(s, mt) == NULL, "a third memory is over the count");
+  CHECK_LAST_ERROR("memory count limit of 2");
+  /* Tables: 4 elements at most. */
+  wasm_limits_t tl = {2, 100};
+  wasm_tabletype_t* tt = wasm_tabletype_new(wasm_valtype_new(WASM_FUNCREF), &tl);
+  wasm_table_t* table = wasm_table_new(s, tt, NULL);
+  CHECK(table != NULL, "a 2-element table");
+  CHECK(wasm_table_grow(table, 2, NULL), "grow the table to 4");
+  CHECK(!wasm_table_grow(table, 1, NULL), "growth beyond 4 elements refused");
+  wasm_tabletype_delete(tt);
+  wasm_table_delete(table);
+  wasm_memory_delete(second);
+  wasm_memory_delete(mem);
+  wasm_memorytype_delete(big_t);
+  wasm_memorytype_delete(mt);
+  CHECK_ERR(precast_store_limiter(NULL, -1, -1, -1, -1, -1), "NULL");
+  wasm_store_delete(s);
+  wasm_engine_delete(e);
+}
+
 static void test_wasi(const char* self) {
   wasm_engine_t* e = wasm_engine_new();
   wasm_module_t* m = NULL;
@@ -743,6 +780,7 @@ int main(int argc, char** argv) {
   test_limits();
   test_signal_handlers();
   test_interrupts();
+  test_resource_limits();
   test_wasi(argv[0]);
   test_linker();
   printf("%d checks passed\n", checks_passed);

@@ -52,6 +52,11 @@ pub struct Signature {
     pub results: &'static [Kind],
 }
 
+/// What `memory_grow` and `table_grow` return when the store's limits trap the growth (the
+/// error is pending): the code raises [`TrapCode::Pending`](crate::TrapCode). No memory or
+/// table is that large, so it is never an old size.
+pub const GROW_TRAP: u64 = u64::MAX - 1;
+
 /// Calls `$mac!` with the list of every builtin, in table order.
 ///
 /// Each entry is `/// docs` then `Variant = snake_name(param: kind, ...) [-> kind];`, with the
@@ -72,8 +77,9 @@ pub struct Signature {
 macro_rules! foreach_builtin {
     ($mac:ident) => {
         $mac! {
-            /// `memory.grow`: the old size in pages, or `u64::MAX` when the memory cannot
-            /// grow by `delta_pages`.
+            /// `memory.grow`: the old size in pages, `u64::MAX` when the memory cannot grow
+            /// by `delta_pages` (or the store's limits refuse), or [`GROW_TRAP`] when the
+            /// limits trap.
             MemoryGrow = memory_grow(vmctx: vmctx, memory: u32, delta_pages: u64) -> u64;
             /// `memory.fill`: status.
             MemoryFill = memory_fill(vmctx: vmctx, memory: u32, dst: u64, byte: u32, len: u64)
@@ -98,7 +104,8 @@ macro_rules! foreach_builtin {
             ) -> u32;
             /// `data.drop`.
             DataDrop = data_drop(vmctx: vmctx, data_index: u32);
-            /// `table.grow`: the old length, or `u64::MAX` when the table cannot grow.
+            /// `table.grow`: the old length, `u64::MAX` when the table cannot grow (or the
+            /// store's limits refuse), or [`GROW_TRAP`] when the limits trap.
             TableGrow = table_grow(vmctx: vmctx, table: u32, delta: u64, init: reference) -> u64;
             /// `table.fill`: status.
             TableFill = table_fill(vmctx: vmctx, table: u32, dst: u64, value: reference, len: u64)

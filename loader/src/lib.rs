@@ -60,6 +60,10 @@ pub use api::engine::{Config, Engine, PoolConfig};
 pub use api::externals::{Global, Memory, Table};
 pub use api::func::{Caller, Func};
 pub use api::instance::{Extern, Instance};
+pub use api::limits::{
+    DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, Limit, LimitExceeded,
+    ResourceLimiter, StoreLimits,
+};
 pub use api::linker::{InstancePre, Linker};
 pub use api::module::{ExportType, ExternType, ImportType, LinkedModule, Module};
 #[cfg(feature = "std")]

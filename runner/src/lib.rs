@@ -5,7 +5,10 @@
 use anyhow::{Context, Result, anyhow, bail};
 use precast_format::module::{ExternKind, ValType};
 use precast_loader::TrapCode;
-use precast_loader::{Config, Engine, Error, Extern, Linker, Module, Store, TrustedKey, Val};
+use precast_loader::{
+    Config, Engine, Error, Extern, LimitExceeded, Linker, Module, Store, StoreLimits, TrustedKey,
+    Val,
+};
 use precast_wasi::{self as wasi, WasiCtx, WasiCtxBuilder};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,6 +33,10 @@ pub struct Invocation {
     pub timeout: Option<Duration>,
     /// Stop the program once it used this much fuel.
     pub fuel: Option<u64>,
+    /// Bytes each linear memory may grow to.
+    pub max_memory: Option<u64>,
+    /// Growth beyond `max_memory` traps instead of failing (-1).
+    pub trap_on_grow_failure: bool,
 }
 
 /// How both runners load an artifact: `[--trust KEY.pub]... [--unchecked]`.
@@ -62,6 +69,13 @@ impl LoadArgs {
             .signal_handlers(!self.no_signal_handlers)
             .epoch_interruption(call.timeout.is_some())
             .consume_fuel(call.fuel.is_some());
+        if let Some(bytes) = call.max_memory {
+            config.limits(
+                StoreLimits::new()
+                    .memory_size(bytes)
+                    .trap_on_grow_failure(call.trap_on_grow_failure),
+            );
+        }
         for path in &self.trust {
             let pem = std::fs::read_to_string(path)
                 .with_context(|| format!("--trust {}", path.display()))?;
@@ -87,9 +101,17 @@ impl LoadArgs {
 }
 
 /// The exit status for an error: 124 when `--timeout` stopped the program (as `timeout(1)`),
-/// 125 when it ran out of `--fuel`, 134 for any other wasm trap (as Wasmtime's command line,
-/// 128 + SIGABRT, so that scripts treat both alike), 1 for anything else.
+/// 125 when it ran out of `--fuel`, 137 when it failed after `--max-memory` refused it
+/// memory (128 + SIGKILL, as a process the kernel's OOM killer stopped), 134 for any other
+/// wasm trap (as Wasmtime's command line, 128 + SIGABRT, so that scripts treat both alike),
+/// 1 for anything else.
 pub fn error_status(e: &anyhow::Error) -> u8 {
+    let limit = e.downcast_ref::<LimitReached>().is_some()
+        || e.chain()
+            .any(|c| matches!(c.downcast_ref::<Error>(), Some(Error::Limit(_))));
+    if limit {
+        return 137;
+    }
     let trap = e.chain().find_map(|c| match c.downcast_ref::<Error>() {
         Some(Error::Trap(t)) => Some(t.code()),
         _ => None,
@@ -123,6 +145,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{s}`: {e}"))
 }
 
+/// Parses a size in bytes: a number with an optional `K`, `M` or `G` suffix (KiB, MiB, GiB;
+/// `64M`, `1G`, `65536`).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (number, shift) = match t.as_bytes().last().map(u8::to_ascii_uppercase) {
+        Some(b'K') => (&t[..t.len() - 1], 10),
+        Some(b'M') => (&t[..t.len() - 1], 20),
+        Some(b'G') => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size in bytes (examples: 65536, 64K, 16M, 1G)"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
 /// The run flags both runners accept:
 /// `[--invoke NAME] [--dir HOST[::GUEST]]... [--env K=V]... [-- ARGS...]`.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -150,6 +189,14 @@ pub struct RunArgs {
     /// this (`precast run` compiles a .wasm so by itself).
     #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,
+    /// Let each linear memory grow to at most BYTES (a number, with an optional K, M or G
+    /// suffix for KiB, MiB, GiB): `memory.grow` beyond returns -1, and a program that fails
+    /// after that reports the limit (exit status 137).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_memory: Option<u64>,
+    /// With --max-memory: growth beyond the limit traps at once instead of returning -1.
+    #[arg(long, requires = "max_memory")]
+    pub trap_on_grow_failure: bool,
     /// Arguments: the WASI program's (after its name), or the function's with --invoke.
     #[arg(
         trailing_var_arg = true,
@@ -174,6 +221,8 @@ impl RunArgs {
             default_unknown_imports: self.default_values_unknown_imports,
             timeout: self.timeout,
             fuel: self.fuel,
+            max_memory: self.max_memory,
+            trap_on_grow_failure: self.trap_on_grow_failure,
         }
     }
 }
@@ -323,9 +372,9 @@ pub fn run_loaded(engine: &Engine, module: &Module, call: &Invocation) -> Result
     run_contained(engine, module, call).map_err(|e| explain_stop(e, call))
 }
 
-/// The run of [`run_loaded`], with the time and fuel limits applied.
+/// The run of [`run_loaded`], with the time, fuel and memory limits applied.
 fn run_contained(engine: &Engine, module: &Module, call: &Invocation) -> Result<i32> {
-    let results = if wasi::imports_wasi(module) {
+    if wasi::imports_wasi(module) {
         let mut store = Store::new(engine, wasi_ctx(call)?);
         contain(&mut store, call)?;
         let mut linker = Linker::new(engine);
@@ -337,15 +386,14 @@ fn run_contained(engine: &Engine, module: &Module, call: &Invocation) -> Result<
         if call.invoke.is_none() {
             call.args.clear();
         }
-        match invoke(&mut store, &linker, module, &call) {
-            Ok(r) => r,
-            Err(e) => {
-                return match e.downcast_ref::<Error>() {
-                    Some(Error::Exit(code)) => Ok(*code),
-                    _ => Err(e),
-                };
-            }
-        }
+        let outcome = match invoke(&mut store, &linker, module, &call) {
+            Ok(results) => print_results(&results),
+            Err(e) => match e.downcast_ref::<Error>() {
+                Some(Error::Exit(code)) => Ok(*code),
+                _ => Err(e),
+            },
+        };
+        blame_limit(store.limits().exceeded(), outcome)
     } else {
         let mut store = Store::new(engine, ());
         contain(&mut store, call)?;
@@ -353,12 +401,54 @@ fn run_contained(engine: &Engine, module: &Module, call: &Invocation) -> Result<
         if call.default_unknown_imports {
             linker.define_unknown_imports_as_default_values(module)?;
         }
-        invoke(&mut store, &linker, module, call)?
-    };
+        let outcome = invoke(&mut store, &linker, module, call).and_then(|r| print_results(&r));
+        blame_limit(store.limits().exceeded(), outcome)
+    }
+}
+
+fn print_results(results: &[Val]) -> Result<i32> {
     for v in results {
-        println!("{}", format_val(&v));
+        println!("{}", format_val(v));
     }
     Ok(0)
+}
+
+/// A program that failed (trapped, or exited with a non-zero status) after a memory limit
+/// refused it memory: the failure, with the limit named.
+#[derive(Debug)]
+struct LimitReached {
+    hit: LimitExceeded,
+    exit: Option<i32>,
+}
+
+impl std::fmt::Display for LimitReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.exit {
+            Some(code) => write!(
+                f,
+                "the program exited with status {code} after --max-memory: "
+            )?,
+            None => write!(f, "the program failed after --max-memory: ")?,
+        }
+        write!(f, "{}", self.hit)
+    }
+}
+
+impl std::error::Error for LimitReached {}
+
+/// `outcome`, blamed on the limit `hit` when the program failed after reaching it.
+fn blame_limit(hit: Option<LimitExceeded>, outcome: Result<i32>) -> Result<i32> {
+    let Some(hit) = hit else { return outcome };
+    match outcome {
+        Ok(0) => Ok(0),
+        Ok(code) => Err(LimitReached {
+            hit,
+            exit: Some(code),
+        }
+        .into()),
+        Err(e) if error_status(&e) == 137 => Err(e),
+        Err(e) => Err(e.context(LimitReached { hit, exit: None })),
+    }
 }
 
 /// Applies `call`'s limits to `store`: the fuel, and a deadline one epoch away that a timer
@@ -391,6 +481,10 @@ fn explain_stop(e: anyhow::Error, call: &Invocation) -> anyhow::Error {
         125 => {
             let fuel = call.fuel.unwrap_or_default();
             e.context(format!("the program used all of --fuel {fuel}"))
+        }
+        137 if e.downcast_ref::<LimitReached>().is_none() => {
+            let bytes = call.max_memory.unwrap_or_default();
+            e.context(format!("the program went over --max-memory {bytes}"))
         }
         _ => e,
     }

@@ -131,3 +131,58 @@ fn timeout_and_fuel_stop_a_program_with_their_own_exit_status() {
     let o = run(&epoch, &["--invoke", "answer", "--timeout", "soon"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a duration"));
 }
+
+#[test]
+fn max_memory_refuses_growth_and_names_the_limit() {
+    let dir = std::env::temp_dir().join(format!("precast-run-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wat = format!("{}/../tests/linked/limits.wat", env!("CARGO_MANIFEST_DIR"));
+    let art = dir.join("limits.pcst");
+    precast_compiler::compile_file(&wat, &art, &precast_compiler::Config::default()).unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_precast-run"))
+            .arg(&art)
+            .args(args)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        (o.status.code(), out, err)
+    };
+    // 1 page + 1 = 128 KiB: allowed; + 2 refused with -1, which the program may handle.
+    let (code, out, err) = run(&["--max-memory", "128K", "--invoke", "grow", "1"]);
+    assert_eq!((code, out.as_str()), (Some(0), "1"), "{err}");
+    let (code, out, err) = run(&["--max-memory", "128K", "--invoke", "grow", "2"]);
+    assert_eq!((code, out.as_str()), (Some(0), "-1"), "{err}");
+    // A program that fails after a refusal: the limit named, status 137.
+    let (code, _, err) = run(&["--max-memory", "192K", "--invoke", "hog"]);
+    assert_eq!(code, Some(137), "{err}");
+    assert!(
+        err.contains("after --max-memory")
+            && err.contains("memory limit of 196608 bytes reached: growth to 262144 bytes refused")
+            && err.contains("unreachable"),
+        "{err}"
+    );
+    // Trapping at the refusal itself.
+    let (code, _, err) = run(&[
+        "--max-memory",
+        "128K",
+        "--trap-on-grow-failure",
+        "--invoke",
+        "grow",
+        "2",
+    ]);
+    assert_eq!(code, Some(137), "{err}");
+    assert!(
+        err.contains("memory limit of 131072 bytes reached"),
+        "{err}"
+    );
+    // A memory whose initial size is over the limit: not instantiated.
+    let (code, _, err) = run(&["--max-memory", "32K", "--invoke", "size"]);
+    assert_eq!(code, Some(137), "{err}");
+    assert!(err.contains("memory limit of 32768 bytes"), "{err}");
+    let (code, _, err) = run(&["--max-memory", "lots", "--invoke", "size"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("not a size in bytes"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -203,6 +203,7 @@ impl Translator<'_, '_> {
         let delta = self.index_to_ptr(delta, is64);
         let m = self.b.ins().iconst(I32, i64::from(mem));
         let r = self.call_builtin(Builtin::MemoryGrow, &[m, delta])[0];
+        self.trap_if_grow_trapped(r);
         let v = if is64 {
             r
         } else {

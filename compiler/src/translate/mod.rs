@@ -413,4 +413,15 @@ impl<'m, 'f> Translator<'m, 'f> {
     pub(crate) fn trap_if_status(&mut self, status: ir::Value) {
         self.trapnz(status, precast_format::TrapCode::Pending);
     }
+
+    /// Raises the pending trap when a grow builtin's result `r` says the store's limits
+    /// trapped ([`GROW_TRAP`](precast_format::builtins::GROW_TRAP)).
+    pub(crate) fn trap_if_grow_trapped(&mut self, r: ir::Value) {
+        let trapped = self.b.ins().icmp_imm_u(
+            ir::condcodes::IntCC::Equal,
+            r,
+            precast_format::builtins::GROW_TRAP as i64,
+        );
+        self.trapnz(trapped, precast_format::TrapCode::Pending);
+    }
 }

@@ -87,6 +87,7 @@ impl Translator<'_, '_> {
         let delta = self.index_to_ptr(delta, is64);
         let t = self.b.ins().iconst(I32, i64::from(table));
         let r = self.call_builtin(Builtin::TableGrow, &[t, delta, init])[0];
+        self.trap_if_grow_trapped(r);
         let v = if is64 {
             r
         } else {

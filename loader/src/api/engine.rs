@@ -1,5 +1,6 @@
 //! [`Config`] and [`Engine`]: process-level settings and the engine-wide type registry.
 
+use crate::api::limits::StoreLimits;
 pub use crate::platform::PoolConfig;
 use crate::platform::Reservation;
 use crate::prelude::*;
@@ -63,6 +64,11 @@ pub struct Config {
     /// once they used the fuel given by [`Store::set_fuel`](crate::Store::set_fuel).
     /// Default: off. An artifact whose setting differs is refused at load.
     pub consume_fuel: bool,
+    /// Static limits every store of the engine starts with: the size of each memory and
+    /// table and the counts of instances, memories and tables. Checked before the store's
+    /// own limiter ([`Store::limiter`](crate::Store::limiter)); what they refused is in
+    /// [`Store::limits`](crate::Store::limits). Default: only the default counts.
+    pub limits: StoreLimits,
 }
 
 impl Default for Config {
@@ -82,6 +88,7 @@ impl Default for Config {
             signal_handlers: cfg!(feature = "std"),
             epoch_interruption: false,
             consume_fuel: false,
+            limits: StoreLimits::default(),
         }
     }
 }
@@ -140,6 +147,12 @@ impl Config {
     /// Sets [`Config::consume_fuel`].
     pub fn consume_fuel(&mut self, enable: bool) -> &mut Self {
         self.consume_fuel = enable;
+        self
+    }
+
+    /// Sets [`Config::limits`].
+    pub fn limits(&mut self, limits: StoreLimits) -> &mut Self {
+        self.limits = limits;
         self
     }
 

@@ -9,6 +9,7 @@ use crate::runtime::error::{Error, api};
 use crate::runtime::memory::{MemoryStorage, MemoryView, range};
 #[cfg(feature = "std")]
 use crate::runtime::memory::{load_bytes, store_bytes};
+use crate::runtime::store;
 use precast_format::module::{GlobalType, MemoryType, TableType, ValType};
 
 /// A linear memory.
@@ -155,10 +156,7 @@ impl Memory {
     pub fn grow(&self, store: &mut impl AsStoreMut, delta: u64) -> Result<u64, Error> {
         let store = store.as_store_mut();
         store.check(self.store)?;
-        store
-            .entities
-            .memory_mut(self.index)?
-            .grow(delta)
+        store::grow_memory(store, self.index, delta)?
             .ok_or_else(|| Error::Api(format!("failed to grow memory by {delta} pages")))
     }
 
@@ -285,10 +283,7 @@ impl Table {
         store.check(self.store)?;
         check_ref(&store.entities.table(self.index)?.ty, &init)?;
         let raw = ref_to_raw(store, &init)?;
-        store
-            .entities
-            .table_mut(self.index)?
-            .grow(delta, raw)
+        store::grow_table(store, self.index, delta, raw)?
             .ok_or_else(|| Error::Api(format!("failed to grow table by {delta} elements")))
     }
 }

@@ -409,6 +409,10 @@ fn instantiate(
         }
     }
 
+    let memories = &info.memories[info.num_imported_memories as usize..];
+    let tables = &info.tables[info.num_imported_tables as usize..];
+    store.check_counts(1, memories.len(), tables.len())?;
+    store.check_initial_sizes(memories, tables.iter().map(|t| &t.ty))?;
     let engine = store.engine.clone();
     let alloc = Allocator {
         pool: engine.pool(),

@@ -7,6 +7,7 @@ pub(crate) mod engine;
 pub(crate) mod externals;
 pub(crate) mod func;
 pub(crate) mod instance;
+pub(crate) mod limits;
 pub(crate) mod linker;
 pub(crate) mod module;
 #[cfg(feature = "std")]

@@ -138,7 +138,7 @@ impl SharedMemory {
         }
         Ok(Memory {
             store: store.id,
-            index: store.push_shared_memory(self.storage.clone()),
+            index: store.push_shared_memory(self.storage.clone())?,
         })
     }
 }

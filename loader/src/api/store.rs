@@ -3,6 +3,7 @@
 
 use crate::api::engine::Engine;
 use crate::api::func::{Caller, HostFuncContext};
+use crate::api::limits::{Limit, LimitExceeded, ResourceLimiter, StoreLimits};
 use crate::api::module::Module;
 use crate::platform::memory::LinearMemory;
 use crate::prelude::*;
@@ -10,7 +11,7 @@ use crate::runtime::error::{Error, api};
 #[cfg(feature = "std")]
 use crate::runtime::memory::SharedStorage;
 use crate::runtime::memory::{MemoryEntry, MemoryStorage};
-use crate::runtime::store::{Entities, GlobalEntry, Owned, VMStore};
+use crate::runtime::store::{Entities, GlobalEntry, Growth, Owned, VMStore};
 use crate::runtime::table::{TableElements, TableEntry};
 use crate::runtime::trap::{Trap, symbolize};
 use crate::runtime::traphandlers::{Pending, RawTrap, take_pending};
@@ -74,7 +75,15 @@ pub struct StoreOpaque {
     externs: Vec<u64>,
     extern_ids: HashMap<u64, usize>,
     epoch_behavior: EpochBehavior,
+    /// The engine's static limits, with what they refused.
+    limits: StoreLimits,
+    /// The embedder's limiter, found in the store's data.
+    limiter: Option<LimiterAccess>,
 }
+
+/// Finds the embedder's [`ResourceLimiter`] in the store's data.
+type LimiterPtr = *mut dyn ResourceLimiter;
+struct LimiterAccess(Box<dyn FnMut() -> LimiterPtr + Send>);
 
 impl core::fmt::Debug for StoreOpaque {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -99,6 +108,8 @@ impl StoreOpaque {
             externs: Vec::new(),
             extern_ids: HashMap::new(),
             epoch_behavior: EpochBehavior::Trap,
+            limits: engine.config().limits.clone(),
+            limiter: None,
         }
     }
 
@@ -234,6 +245,98 @@ impl StoreOpaque {
     }
 }
 
+/// Resource limits: the engine's static ones ([`Config::limits`](crate::Config::limits)),
+/// then the embedder's limiter ([`Store::limiter`]).
+impl StoreOpaque {
+    /// The engine's static limits of this store, with the last one reached
+    /// ([`StoreLimits::exceeded`]).
+    pub fn limits(&self) -> &StoreLimits {
+        &self.limits
+    }
+
+    fn limiter(&mut self) -> Option<&mut dyn ResourceLimiter> {
+        // SAFETY: the accessor points into the store's data, which lives as long as the
+        // store and is not otherwise borrowed while the store is borrowed exclusively (see
+        // `Store::limiter`).
+        self.limiter.as_mut().map(|f| unsafe { &mut *(f.0)() })
+    }
+
+    /// Errors unless the store may hold `instances`, `memories` and `tables` more.
+    pub(crate) fn check_counts(
+        &mut self,
+        instances: usize,
+        memories: usize,
+        tables: usize,
+    ) -> Result<(), Error> {
+        let held = [
+            self.entities.instances.len(),
+            self.entities.memories.len(),
+            self.entities.tables.len(),
+        ];
+        let limits = [
+            self.limits.instances,
+            self.limits.memories,
+            self.limits.tables,
+        ];
+        let custom = self
+            .limiter()
+            .map(|l| [l.instances(), l.memories(), l.tables()]);
+        let kinds: [fn(usize) -> Limit; 3] = [Limit::Instances, Limit::Memories, Limit::Tables];
+        for (k, add) in [instances, memories, tables].into_iter().enumerate() {
+            let limit = custom.map_or(limits[k], |c| c[k].min(limits[k]));
+            let total = held[k].saturating_add(add);
+            if add > 0 && total > limit {
+                let e = LimitExceeded {
+                    limit: kinds[k](limit),
+                    requested: total as u64,
+                };
+                self.limits.record(e);
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Errors unless the limits let memories of types `memories` and tables of types
+    /// `tables` be created at their initial sizes.
+    pub(crate) fn check_initial_sizes<'a>(
+        &mut self,
+        memories: impl IntoIterator<Item = &'a MemoryType>,
+        tables: impl IntoIterator<Item = &'a TableType>,
+    ) -> Result<(), Error> {
+        for ty in memories {
+            let page = ty.page_size();
+            let bytes = ty.minimum.saturating_mul(page);
+            let max = ty.maximum.map(|m| m.saturating_mul(page));
+            if !self.growing(Growth::Memory, 0, bytes, max)? {
+                return Err(self.refused("memory", bytes, "bytes"));
+            }
+        }
+        for ty in tables {
+            if !self.growing(Growth::Table, 0, ty.minimum, ty.maximum)? {
+                return Err(self.refused("table", ty.minimum, "elements"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for a memory or table the limits refused at its initial `size`.
+    fn refused(&mut self, what: &str, size: u64, unit: &str) -> Error {
+        let named = self
+            .limits
+            .exceeded()
+            .into_iter()
+            .chain(self.limiter().and_then(|l| l.exceeded()))
+            .find(|e| e.requested == size);
+        match named {
+            Some(e) => e.into(),
+            None => Error::Resource(format!(
+                "the store's resource limiter refused a {what} of {size} {unit}"
+            )),
+        }
+    }
+}
+
 impl VMStore for StoreOpaque {
     fn entities(&mut self) -> &mut Entities {
         &mut self.entities
@@ -257,7 +360,35 @@ impl VMStore for StoreOpaque {
         self.set_epoch_deadline(ticks);
         Ok(())
     }
+
+    fn growing(
+        &mut self,
+        what: Growth,
+        current: u64,
+        desired: u64,
+        maximum: Option<u64>,
+    ) -> Result<bool, Error> {
+        let ok = match what {
+            Growth::Memory => self.limits.memory_growing(current, desired, maximum)?,
+            Growth::Table => self.limits.table_growing(current, desired, maximum)?,
+        };
+        match self.limiter() {
+            Some(l) if ok => match what {
+                Growth::Memory => l.memory_growing(current, desired, maximum),
+                Growth::Table => l.table_growing(current, desired, maximum),
+            },
+            _ => Ok(ok),
+        }
+    }
 }
+
+/// The store's data, for its limiter accessor.
+struct DataPtr<T>(*mut T);
+
+// SAFETY: only the store holds the pointer (in its limiter accessor), and dereferences it only
+// while borrowed exclusively; it moves to another thread only with the store, which is `Send`
+// only when `T` is.
+unsafe impl<T> Send for DataPtr<T> {}
 
 /// The store proper: the type-erased part followed by the embedder's data. `repr(C)` so a
 /// `*mut StoreOpaque` can be turned back into the typed store by host-function wrappers.
@@ -364,6 +495,41 @@ impl<T> Store<T> {
     pub fn get_fuel(&self) -> Result<u64, Error> {
         self.inner_ref().opaque.get_fuel()
     }
+
+    /// Makes the [`ResourceLimiter`] that `f` finds in the store's data decide, after the
+    /// engine's static limits, every growth of the store's memories and tables and how many
+    /// instances, memories and tables it holds (as Wasmtime's `Store::limiter`):
+    ///
+    /// ```ignore
+    /// let mut store = Store::new(&engine, StoreLimits::new().memory_size(1 << 20));
+    /// store.limiter(|limits| limits);
+    /// ```
+    pub fn limiter(
+        &mut self,
+        mut f: impl (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + 'static,
+    ) where
+        T: 'static,
+    {
+        // The data never moves (the store is on the heap) and is only reached through this
+        // pointer while the store is borrowed exclusively, by the runtime or the API.
+        let data = DataPtr(
+            // SAFETY: the store's own allocation; the place is only projected, not read.
+            unsafe { &raw mut (*self.inner.as_ptr()).data },
+        );
+        let access = move || {
+            let data = &data;
+            // SAFETY: see `StoreOpaque::limiter`: called while the store is exclusively
+            // borrowed, so nothing else refers to the data.
+            let limiter: *mut (dyn ResourceLimiter + '_) = f(unsafe { &mut *data.0 });
+            limiter as LimiterPtr
+        };
+        self.inner_mut().opaque.limiter = Some(LimiterAccess(Box::new(access)));
+    }
+
+    /// See [`StoreOpaque::limits`].
+    pub fn limits(&self) -> &StoreLimits {
+        self.inner_ref().opaque.limits()
+    }
 }
 
 pub(crate) mod sealed {
@@ -428,6 +594,8 @@ impl<S: AsStoreMut + ?Sized> AsStoreMut for &mut S {
 /// Creates the memory entries of host-created objects.
 impl StoreOpaque {
     pub(crate) fn push_host_memory(&mut self, ty: MemoryType) -> Result<usize, Error> {
+        self.check_counts(0, 1, 0)?;
+        self.check_initial_sizes([&ty], [])?;
         let mem = LinearMemory::for_host(self.engine.config().reservation(), &ty)
             .map_err(Error::Resource)?;
         let owned = Owned::new(VMMemoryDefinition {
@@ -447,17 +615,23 @@ impl StoreOpaque {
 
     /// Attaches `shared` as a memory of this store; returns its index.
     #[cfg(feature = "std")]
-    pub(crate) fn push_shared_memory(&mut self, shared: Arc<SharedStorage>) -> usize {
+    pub(crate) fn push_shared_memory(
+        &mut self,
+        shared: Arc<SharedStorage>,
+    ) -> Result<usize, Error> {
+        self.check_counts(0, 1, 0)?;
         self.entities.memories.push(MemoryEntry {
             ty: shared.declared_ty(),
             def: shared.def_ptr(),
             mem: MemoryStorage::Shared(shared),
             _owned: None,
         });
-        self.entities.memories.len() - 1
+        Ok(self.entities.memories.len() - 1)
     }
 
     pub(crate) fn push_host_table(&mut self, ty: TableType, init: usize) -> Result<usize, Error> {
+        self.check_counts(0, 0, 1)?;
+        self.check_initial_sizes([], [&ty])?;
         let elems = TableElements::new(&ty, init).map_err(Error::Resource)?;
         let owned = Owned::new(VMTableDefinition {
             base: core::ptr::null_mut(),

@@ -4,14 +4,15 @@
 //! written; a failing check records the trap and returns a non-zero status.
 
 use crate::platform::parking;
+use crate::runtime::error::Error;
 use crate::runtime::instance::InstanceData;
-use crate::runtime::store::Entities;
+use crate::runtime::store::{self, Entities, VMStore};
 use crate::runtime::traphandlers::{Pending, set_pending};
 use crate::runtime::vm;
 use core::ops::Range;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use precast_format::TrapCode;
-use precast_format::builtins::Builtin;
+use precast_format::builtins::{Builtin, GROW_TRAP};
 
 type Vmctx = *mut u8;
 
@@ -95,6 +96,32 @@ unsafe fn context<'a>(vmctx: Vmctx) -> (&'a mut InstanceData, &'a mut Entities) 
     }
 }
 
+/// The instance of a VMContext and its store, for builtins that consult the store's
+/// policies.
+///
+/// # Safety
+/// As [`context`].
+unsafe fn instance_and_store<'a>(vmctx: Vmctx) -> (&'a InstanceData, &'a mut dyn VMStore) {
+    // SAFETY: as in `context`; the instance is only read, and separate from its store.
+    unsafe {
+        let inst = *(vmctx.add(vm::instance_offset() as usize) as *const *mut InstanceData);
+        (&*inst, &mut *(*inst).store)
+    }
+}
+
+/// The result of a grow builtin: the old size, `u64::MAX` for a failed growth, or
+/// [`GROW_TRAP`] with the limits' error pending.
+fn grow_result(r: Result<Option<u64>, Error>) -> u64 {
+    match r {
+        Ok(Some(old)) => old,
+        Ok(None) => u64::MAX,
+        Err(e) => {
+            set_pending(Pending::Error(e));
+            GROW_TRAP
+        }
+    }
+}
+
 /// Records trap `code` as pending and returns the failure status.
 fn record_trap(code: TrapCode) -> u32 {
     set_pending(Pending::Trap(code));
@@ -119,12 +146,11 @@ fn memory_raw(inst: &InstanceData, store: &mut Entities, index: u32) -> Option<(
 
 unsafe extern "C" fn memory_grow(vmctx: Vmctx, memory: u32, delta: u64) -> u64 {
     // SAFETY: called by generated code with its VMContext.
-    let (inst, store) = unsafe { context(vmctx) };
-    inst.memories
-        .get(memory as usize)
-        .and_then(|&m| store.memories.get_mut(m))
-        .and_then(|e| e.grow(delta))
-        .unwrap_or(u64::MAX)
+    let (inst, store) = unsafe { instance_and_store(vmctx) };
+    match inst.memories.get(memory as usize) {
+        Some(&m) => grow_result(store::grow_memory(store, m, delta)),
+        None => u64::MAX,
+    }
 }
 
 unsafe extern "C" fn memory_fill(vmctx: Vmctx, memory: u32, dst: u64, byte: u32, len: u64) -> u32 {
@@ -212,12 +238,11 @@ unsafe extern "C" fn data_drop(vmctx: Vmctx, data_index: u32) {
 
 unsafe extern "C" fn table_grow(vmctx: Vmctx, table: u32, delta: u64, init: usize) -> u64 {
     // SAFETY: called by generated code with its VMContext.
-    let (inst, store) = unsafe { context(vmctx) };
-    inst.tables
-        .get(table as usize)
-        .and_then(|&t| store.tables.get_mut(t))
-        .and_then(|e| e.grow(delta, init))
-        .unwrap_or(u64::MAX)
+    let (inst, store) = unsafe { instance_and_store(vmctx) };
+    match inst.tables.get(table as usize) {
+        Some(&t) => grow_result(store::grow_table(store, t, delta, init)),
+        None => u64::MAX,
+    }
 }
 
 unsafe extern "C" fn table_fill(vmctx: Vmctx, table: u32, dst: u64, value: usize, len: u64) -> u32 {
@@ -389,12 +414,8 @@ unsafe extern "C" fn memory_atomic_wait64(
 }
 
 unsafe extern "C" fn epoch_interrupt(vmctx: Vmctx) -> u32 {
-    // SAFETY: called by generated code with its VMContext; the instance's store is alive and
-    // not otherwise borrowed while wasm runs.
-    let store = unsafe {
-        let inst = *(vmctx.add(vm::instance_offset() as usize) as *const *mut InstanceData);
-        &mut *(*inst).store
-    };
+    // SAFETY: called by generated code with its VMContext.
+    let (_, store) = unsafe { instance_and_store(vmctx) };
     match store.epoch_interrupt(vmctx) {
         Ok(()) => 0,
         Err(pending) => {

@@ -231,6 +231,11 @@ pub enum Error {
     /// A resource (memory reservation, table storage) could not be allocated.
     #[error("resource limit: {0}")]
     Resource(String),
+    /// A limit of the store ([`StoreLimits`](crate::StoreLimits) or the embedder's
+    /// [`ResourceLimiter`](crate::ResourceLimiter)) refused an instance, a memory or a table,
+    /// or trapped a growth.
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
 }
 
 impl Error {
@@ -245,4 +250,44 @@ impl Error {
 
 pub(crate) fn api<T>(msg: impl Into<String>) -> Result<T, Error> {
     Err(Error::Api(msg.into()))
+}
+
+/// Which limit a store reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// The size of one memory, in bytes.
+    MemorySize(u64),
+    /// The elements of one table.
+    TableElements(u64),
+    /// The instances of the store.
+    Instances(usize),
+    /// The tables of the store.
+    Tables(usize),
+    /// The memories of the store.
+    Memories(usize),
+}
+
+/// A limit of [`StoreLimits`] was reached: the limit, and what was asked for (bytes or
+/// elements for growth, the count for instances, tables and memories).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe(*limit, *requested))]
+pub struct LimitExceeded {
+    /// The limit.
+    pub limit: Limit,
+    /// What was asked for.
+    pub requested: u64,
+}
+
+fn describe(limit: Limit, requested: u64) -> String {
+    match limit {
+        Limit::MemorySize(n) => {
+            format!("memory limit of {n} bytes reached: growth to {requested} bytes refused")
+        }
+        Limit::TableElements(n) => {
+            format!("table limit of {n} elements reached: growth to {requested} refused")
+        }
+        Limit::Instances(n) => format!("instance limit of {n} reached: instance {requested}"),
+        Limit::Tables(n) => format!("table count limit of {n} reached: table {requested}"),
+        Limit::Memories(n) => format!("memory count limit of {n} reached: memory {requested}"),
+    }
 }

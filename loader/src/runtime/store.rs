@@ -120,4 +120,68 @@ pub(crate) trait VMStore {
     /// VMContext is `caller_vmctx`: runs the store's deadline behaviour, which sets a new
     /// deadline in the store state (`Ok`) or says what to raise.
     fn epoch_interrupt(&mut self, caller_vmctx: *mut u8) -> Result<(), Pending>;
+
+    /// A memory or table of the store grows from `current` to `desired` bytes or elements
+    /// (`maximum`: its type's): the store's limits decide. `Ok(false)` refuses the growth,
+    /// `Err` traps with the error.
+    fn growing(
+        &mut self,
+        what: Growth,
+        current: u64,
+        desired: u64,
+        maximum: Option<u64>,
+    ) -> Result<bool, Error>;
+}
+
+/// What grows, for [`VMStore::growing`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Growth {
+    Memory,
+    Table,
+}
+
+/// Grows memory `index` of the store by `delta` pages as its type and its limits allow:
+/// `Ok(Some(old size in pages))`, `Ok(None)` when the growth fails or is refused, `Err` when
+/// the limits trap.
+pub(crate) fn grow_memory(
+    store: &mut dyn VMStore,
+    index: usize,
+    delta: u64,
+) -> Result<Option<u64>, Error> {
+    let e = store.entities().memory(index)?;
+    let page = e.ty.page_size();
+    let current = e.mem.pages();
+    let maximum = e.ty.maximum.map(|m| m.saturating_mul(page));
+    let Some(desired) = current.checked_add(delta).and_then(|p| p.checked_mul(page)) else {
+        return Ok(None);
+    };
+    if maximum.is_some_and(|m| desired > m) {
+        return Ok(None);
+    }
+    if delta != 0 && !store.growing(Growth::Memory, current * page, desired, maximum)? {
+        return Ok(None);
+    }
+    Ok(store.entities().memory_mut(index)?.grow(delta))
+}
+
+/// Grows table `index` of the store by `delta` elements set to `init`, as [`grow_memory`].
+pub(crate) fn grow_table(
+    store: &mut dyn VMStore,
+    index: usize,
+    delta: u64,
+    init: usize,
+) -> Result<Option<u64>, Error> {
+    let e = store.entities().table(index)?;
+    let current = e.elems.len();
+    let maximum = e.ty.maximum;
+    let Some(desired) = current.checked_add(delta) else {
+        return Ok(None);
+    };
+    if maximum.is_some_and(|m| desired > m) {
+        return Ok(None);
+    }
+    if delta != 0 && !store.growing(Growth::Table, current, desired, maximum)? {
+        return Ok(None);
+    }
+    Ok(store.entities().table_mut(index)?.grow(delta, init))
 }
