@@ -60,10 +60,23 @@ struct CompileOpts {
     /// `Store::set_epoch_deadline`; `precast-run --timeout`). The engine must enable it too.
     #[arg(long)]
     epoch_interruption: bool,
+    /// How epoch checks learn of the deadline: `fault` (a dead load from a page the engine
+    /// makes unreadable; x86_64 and aarch64 with signal-based traps and without fuel) or
+    /// `compare` (load the epoch and compare with the deadline; every target). `fault` falls
+    /// back to `compare` where it does not apply.
+    #[arg(long, value_enum, default_value = "fault")]
+    epoch_check: EpochCheck,
     /// Compile in fuel consumption: every operator costs fuel, and a store out of fuel traps
     /// (`Store::set_fuel`; `precast-run --fuel`). The engine must enable it too.
     #[arg(long)]
     consume_fuel: bool,
+}
+
+/// `--epoch-check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum EpochCheck {
+    Fault,
+    Compare,
 }
 
 impl CompileOpts {
@@ -95,6 +108,7 @@ impl CompileOpts {
         c.settings.signals_based_traps = !self.no_signals;
         c.settings.spectre_mitigations = !self.no_spectre_mitigations;
         c.settings.epoch_interruption = self.epoch_interruption;
+        c.settings.epoch_probe = self.epoch_check == EpochCheck::Fault;
         c.settings.consume_fuel = self.consume_fuel;
         c
     }

@@ -43,6 +43,7 @@ pub fn compile(wasm: &[u8], config: &Config) -> Result<Vec<u8>, CompileError> {
         return Err(CompileError::LinkName(name.clone()));
     }
     check_settings(&config.settings)?;
+    let config = &effective(config);
     let wasm = wat::parse_bytes(wasm).map_err(|e| CompileError::Wat(e.to_string()))?;
     let isa = isa::build(config)?;
     let module = environ::parse(&wasm, config)?;
@@ -51,6 +52,15 @@ pub fn compile(wasm: &[u8], config: &Config) -> Result<Vec<u8>, CompileError> {
     }
     let compiled = codegen::compile_all(&module.info, module.functions, &*isa, config)?;
     artifact::write(&wasm, &module.info, module.data, &compiled, &*isa, config)
+}
+
+/// `config` with the settings the code is compiled with: fault-based epoch checks only where
+/// they apply to the target.
+fn effective(config: &Config) -> Config {
+    let mut c = config.clone();
+    let arch = c.target.split('-').next().unwrap_or_default();
+    c.settings.epoch_probe &= c.settings.epoch_probe_applies(arch);
+    c
 }
 
 /// Refuses settings that contradict each other.

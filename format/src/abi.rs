@@ -79,6 +79,15 @@ pub mod store {
     pub const STACK_FRAME_BOUND: u32 = 32 * 1024;
 }
 
+/// Fault-based epoch checks ([`Settings::epoch_probe`](crate::header::Settings::epoch_probe)).
+pub mod epoch_probe {
+    /// Bytes of the probe page that checks read (the smallest page size of every target):
+    /// the checks of a function load one byte each at distinct offsets below this, so that
+    /// no load can be merged with another (a merged check at a loop header would leave the
+    /// loop unchecked). A function's checks beyond this many compare the epoch instead.
+    pub const SPAN: u32 = 4096;
+}
+
 /// Layout of `VMMemoryDefinition`: `{ base: *mut u8, length_in_bytes: usize }`.
 pub mod memory {
     /// Offset of the base pointer.

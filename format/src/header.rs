@@ -35,7 +35,7 @@ use core::fmt;
 /// Magic bytes at the start of the header.
 pub const MAGIC: [u8; 8] = *b"PRECAST\0";
 /// Version of the artifact format; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 /// Size of the encoded header.
 pub const HEADER_SIZE: usize = 164;
 const VERSION_LEN: usize = 16;
@@ -86,6 +86,13 @@ pub struct Settings {
     /// entries and loop headers trap with [`OutOfFuel`](crate::TrapCode::OutOfFuel) once it
     /// is exhausted. An engine must be configured the same way to load the artifact.
     pub consume_fuel: bool,
+    /// With epoch interruption, how a check learns that the deadline was reached. `true`: a
+    /// dead load from a page of the instance's that the engine makes unreadable once the
+    /// deadline is reached (the fault's handler runs the deadline behaviour and resumes the
+    /// load): one instruction, no compare, no branch. `false`: a load of the engine's epoch
+    /// and a compare with the deadline. Only where [`Settings::epoch_probe_applies`]; a
+    /// compiler given `true` elsewhere compiles the compare.
+    pub epoch_probe: bool,
 }
 
 impl Default for Settings {
@@ -99,6 +106,7 @@ impl Default for Settings {
             spectre_mitigations: true,
             epoch_interruption: false,
             consume_fuel: false,
+            epoch_probe: true,
         }
     }
 }
@@ -110,8 +118,21 @@ impl Settings {
         Settings {
             bounds_checks: BoundsChecks::Explicit,
             signals_based_traps: false,
+            epoch_probe: false,
             ..Settings::default()
         }
+    }
+
+    /// Whether fault-based epoch checks ([`Settings::epoch_probe`]) are possible for code of
+    /// `arch` (`x86_64`, `aarch64`, ...) with these settings: epoch interruption with
+    /// signal-based traps, without fuel (whose counter the deadline behaviour must see
+    /// exactly, which a fault cannot flush), on x86_64 or aarch64 (where the loader's
+    /// resumption stub saves every register the code may hold live).
+    pub fn epoch_probe_applies(&self, arch: &str) -> bool {
+        self.epoch_interruption
+            && self.signals_based_traps
+            && !self.consume_fuel
+            && matches!(arch, "x86_64" | "aarch64")
     }
 }
 
@@ -121,12 +142,14 @@ const FLAG_FRAME_POINTERS: u32 = 1 << 2;
 const FLAG_SPECTRE: u32 = 1 << 3;
 const FLAG_EPOCH: u32 = 1 << 4;
 const FLAG_FUEL: u32 = 1 << 5;
+const FLAG_EPOCH_PROBE: u32 = 1 << 6;
 const KNOWN_FLAGS: u32 = FLAG_EXPLICIT_BOUNDS
     | FLAG_SIGNALS
     | FLAG_FRAME_POINTERS
     | FLAG_SPECTRE
     | FLAG_EPOCH
-    | FLAG_FUEL;
+    | FLAG_FUEL
+    | FLAG_EPOCH_PROBE;
 
 impl Settings {
     fn flags(&self) -> u32 {
@@ -148,6 +171,9 @@ impl Settings {
         }
         if self.consume_fuel {
             f |= FLAG_FUEL;
+        }
+        if self.epoch_probe {
+            f |= FLAG_EPOCH_PROBE;
         }
         f
     }
@@ -426,6 +452,7 @@ impl Header {
                 spectre_mitigations: flags & FLAG_SPECTRE != 0,
                 epoch_interruption: flags & FLAG_EPOCH != 0,
                 consume_fuel: flags & FLAG_FUEL != 0,
+                epoch_probe: flags & FLAG_EPOCH_PROBE != 0,
             },
             pointer_size: u32_at(b, 92),
             wasm_hash,

@@ -56,6 +56,9 @@ pub struct VMOffsets {
     pub type_ids: u32,
     /// Offset of the loader's opaque instance pointer.
     pub instance: u32,
+    /// Offset of the pointer to the instance's epoch probe page (fault-based epoch checks,
+    /// [`Settings::epoch_probe`](crate::header::Settings::epoch_probe); null otherwise).
+    pub epoch_probe: u32,
     /// Start of the imported memory pointers.
     pub imported_memories: u32,
     /// Start of the imported table pointers.
@@ -103,6 +106,7 @@ impl VMOffsets {
         debug_assert!(builtins == builtins_offset(pointer_size));
         let type_ids = next(p);
         let instance = next(p);
+        let epoch_probe = next(p);
         let imported_memories = next(p * counts.imported_memories);
         let imported_tables = next(p * counts.imported_tables);
         let imported_globals = next(p * counts.imported_globals);
@@ -120,6 +124,7 @@ impl VMOffsets {
             builtins,
             type_ids,
             instance,
+            epoch_probe,
             imported_memories,
             imported_tables,
             imported_globals,

@@ -4,7 +4,14 @@
 //! every function entry (recursion) and every loop header (iteration). Straight-line code
 //! between two checks is bounded by the function's size.
 //!
-//! **Epoch**: a check loads the engine's epoch counter (its address is read from the store
+//! **Epoch**, fault-based ([`Settings::epoch_probe`], where it applies): a check is one load,
+//! its result unused, from the instance's probe page (its address read from the VMContext
+//! once per function). The engine makes the page unreadable when the store's deadline is
+//! reached; the load, a trap site with code `Interrupt`, then faults, and the loader's
+//! handler runs the deadline behaviour in a stub that saves every register and resumes the
+//! load once the page is readable again. No compare, no branch, one register.
+//!
+//! **Epoch**, load and compare (elsewhere): a check loads the engine's epoch counter (its address is read from the store
 //! state once per function) and compares it with the store's deadline, which the function
 //! keeps in a register (loaded at entry and again after every call, which may have set a new
 //! one); the slow path, a cold block, calls the `EpochInterrupt` builtin. That call, which
@@ -23,12 +30,18 @@
 //!
 //! [`Settings::epoch_interruption`]: precast_format::header::Settings::epoch_interruption
 //! [`Settings::consume_fuel`]: precast_format::header::Settings::consume_fuel
+//! [`Settings::epoch_probe`]: precast_format::header::Settings::epoch_probe
 
 use super::Translator;
-use cranelift_codegen::ir::{self, InstBuilder, condcodes::IntCC, types::I64};
+use cranelift_codegen::ir::{
+    self, InstBuilder,
+    condcodes::IntCC,
+    types::{I8, I64},
+};
 use cranelift_frontend::Variable;
+use super::env::trap;
 use precast_format::TrapCode;
-use precast_format::abi;
+use precast_format::abi::{self, epoch_probe};
 use precast_format::builtins::Builtin;
 use wasmparser::Operator as O;
 
@@ -76,8 +89,12 @@ fn ends_run(op: &O<'_>) -> bool {
 pub(crate) struct Interrupts {
     /// The store state (set at entry when either check is compiled in).
     store: Option<ir::Value>,
-    /// The engine's epoch counter (with epoch interruption).
+    /// The engine's epoch counter (epoch interruption, load and compare).
     epoch_counter: Option<ir::Value>,
+    /// The instance's probe page (epoch interruption, fault-based).
+    epoch_probe: Option<ir::Value>,
+    /// Fault-based checks emitted so far: the offset of the next one.
+    probes: u32,
     /// The store's deadline, as last loaded.
     deadline: Option<Variable>,
     /// The fuel counter (with fuel).
@@ -96,7 +113,10 @@ impl Translator<'_, '_> {
         let ptr = self.env.ptr;
         let store = self.load_invariant(ptr, self.vmctx, self.env.offsets.store);
         self.interrupts.store = Some(store);
-        if s.epoch_interruption {
+        if s.epoch_interruption && s.epoch_probe {
+            let page = self.load_invariant(ptr, self.vmctx, self.env.offsets.epoch_probe);
+            self.interrupts.epoch_probe = Some(page);
+        } else if s.epoch_interruption {
             let counter = self.load_invariant(ptr, store, abi::store::EPOCH_COUNTER);
             self.interrupts.epoch_counter = Some(counter);
             self.interrupts.deadline = Some(self.b.declare_var(I64));
@@ -115,6 +135,9 @@ impl Translator<'_, '_> {
     pub(crate) fn interrupt_checks(&mut self) {
         if self.interrupts.fuel.is_some() {
             self.fuel_check();
+        }
+        if let Some(page) = self.interrupts.epoch_probe {
+            self.epoch_probe(page);
         }
         if self.interrupts.epoch_counter.is_some() {
             self.epoch_check();
@@ -190,6 +213,26 @@ impl Translator<'_, '_> {
         self.trapnz(out, TrapCode::OutOfFuel);
     }
 
+    /// A fault-based check: a byte load from the probe page, its result unused (kept: a load
+    /// that may trap is a side effect), at an offset no other check of the function uses.
+    /// Past [`epoch_probe::SPAN`] checks, compares instead.
+    fn epoch_probe(&mut self, page: ir::Value) {
+        let offset = self.interrupts.probes;
+        if offset < epoch_probe::SPAN {
+            self.interrupts.probes += 1;
+            let flags = ir::MemFlagsData::new().with_trap_code(Some(trap(TrapCode::Interrupt)));
+            self.b.ins().load(I8, flags, page, offset as i32);
+            return;
+        }
+        let Some(store) = self.interrupts.store else {
+            return;
+        };
+        let ptr = self.env.ptr;
+        let counter = self.load_invariant(ptr, store, abi::store::EPOCH_COUNTER);
+        let deadline = self.load_trusted(I64, store, abi::store::EPOCH_DEADLINE);
+        self.epoch_compare(counter, deadline);
+    }
+
     /// Calls `EpochInterrupt` (in a cold block) when the epoch reached the deadline.
     fn epoch_check(&mut self) {
         let (Some(counter), Some(deadline)) =
@@ -197,8 +240,12 @@ impl Translator<'_, '_> {
         else {
             return;
         };
-        let epoch = self.load_trusted(I64, counter, 0);
         let deadline = self.b.use_var(deadline);
+        self.epoch_compare(counter, deadline);
+    }
+
+    fn epoch_compare(&mut self, counter: ir::Value, deadline: ir::Value) {
+        let epoch = self.load_trusted(I64, counter, 0);
         let reached = self
             .b
             .ins()

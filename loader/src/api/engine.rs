@@ -182,6 +182,8 @@ pub(crate) struct EngineInner {
     pub code_cache: Option<Arc<crate::platform::code_cache::CodeCache>>,
     /// The epoch (see [`Engine::increment_epoch`]); stores' VMContexts point here.
     pub epoch: AtomicU64,
+    /// The stores with probe pages (fault-based epoch checks).
+    pub probes: Arc<crate::runtime::epoch::Probes>,
 }
 
 /// Shared, thread-safe loader context: configuration and type registry. Cheap to clone.
@@ -245,6 +247,7 @@ impl Engine {
                 #[cfg(feature = "std")]
                 code_cache: code_cache(config),
                 epoch: AtomicU64::new(0),
+                probes: Arc::default(),
             }),
         })
     }
@@ -257,16 +260,20 @@ impl Engine {
     /// Advances the engine's epoch by one: code compiled with epoch interruption, in every
     /// store of the engine, calls into the runtime at its next check (function entry or loop
     /// header) if the epoch reached its store's deadline ([`Store::set_epoch_deadline`]).
-    /// Cheap (one atomic add) and callable from any thread, a signal handler included.
+    /// Callable from any thread, a signal handler included (no lock, no allocation): one
+    /// atomic add, and for the stores whose code checks by faults
+    /// ([`Settings::epoch_probe`](precast_format::Settings::epoch_probe)), one compare each
+    /// and, where the deadline is reached, making its probe pages unreadable.
     ///
     /// [`Store::set_epoch_deadline`]: crate::Store::set_epoch_deadline
     pub fn increment_epoch(&self) {
-        self.inner.epoch.fetch_add(1, Ordering::Relaxed);
+        let epoch = self.inner.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inner.probes.tick(epoch);
     }
 
     /// The current epoch.
     pub fn current_epoch(&self) -> u64 {
-        self.inner.epoch.load(Ordering::Relaxed)
+        self.inner.epoch.load(Ordering::SeqCst)
     }
 
     /// Whether two handles refer to the same engine.
@@ -303,6 +310,7 @@ fn unpooled_engine(config: &Config) -> Engine {
             #[cfg(feature = "std")]
             code_cache: code_cache(config),
             epoch: AtomicU64::new(0),
+            probes: Arc::default(),
         }),
     }
 }

@@ -101,7 +101,7 @@ impl StoreOpaque {
         StoreOpaque {
             id: StoreId::fresh(),
             engine: engine.clone(),
-            entities: Entities::new(&engine.inner.epoch),
+            entities: Entities::new(&engine.inner.epoch, engine.inner.probes.clone()),
             entry_depth: 0,
             modules: Vec::new(),
             host_funcs: Vec::new(),
@@ -203,8 +203,7 @@ impl StoreOpaque {
     /// is already reached.
     pub fn set_epoch_deadline(&mut self, ticks: u64) {
         let deadline = self.engine.current_epoch().saturating_add(ticks);
-        // SAFETY: the store state lives as long as the store; `&mut self` is exclusive.
-        unsafe { (*self.entities.state.as_ptr()).epoch_deadline = deadline };
+        self.entities.set_epoch_deadline(deadline);
     }
 
     /// Reaching the deadline traps with [`TrapCode::Interrupt`] (the default).
@@ -346,14 +345,20 @@ impl VMStore for StoreOpaque {
         let ticks = match core::mem::replace(&mut self.epoch_behavior, EpochBehavior::Trap) {
             EpochBehavior::Trap => return Err(Pending::Trap(TrapCode::Interrupt)),
             EpochBehavior::Callback(mut f) => {
-                let decision = f(self, caller_vmctx);
+                let this: *mut StoreOpaque = self;
+                let decision = crate::platform::catch_panic(|| f(this, caller_vmctx));
                 self.epoch_behavior = EpochBehavior::Callback(f);
                 match decision {
-                    Ok(UpdateDeadline::Continue(ticks)) => ticks,
-                    Ok(UpdateDeadline::Interrupt) => {
+                    Ok(Ok(UpdateDeadline::Continue(ticks))) => ticks,
+                    Ok(Ok(UpdateDeadline::Interrupt)) => {
                         return Err(Pending::Trap(TrapCode::Interrupt));
                     }
-                    Err(e) => return Err(Pending::Error(e)),
+                    Ok(Err(e)) => return Err(Pending::Error(e)),
+                    Err(_) => {
+                        return Err(Pending::Error(Error::Host(
+                            "the epoch deadline callback panicked".into(),
+                        )));
+                    }
                 }
             }
         };

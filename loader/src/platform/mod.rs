@@ -8,6 +8,7 @@
 //! - artifact bytes and executable memory ([`ArtifactBytes`], [`ExecMemory`]);
 //! - locks ([`sync`]), CPU features, cache flushing, page size, stack limits ([`host`]);
 //! - the lock-free address-range set a signal handler can search ([`ranges`]);
+//! - pages the runtime can make unreadable, for fault-based epoch checks (`probe`);
 //! - catching host panics at the wasm boundary ([`catch_panic`]) and ending the program on a
 //!   runtime bug ([`abort`]).
 //!
@@ -25,12 +26,12 @@ pub(crate) mod sync;
 #[cfg(feature = "std")]
 mod linux;
 #[cfg(feature = "std")]
-pub(crate) use linux::{code, code_cache, memory, parking, pool, signals};
+pub(crate) use linux::{code, code_cache, memory, parking, pool, probe, signals};
 
 #[cfg(not(feature = "std"))]
 mod bare;
 #[cfg(not(feature = "std"))]
-pub(crate) use bare::{memory, parking, pool, tls};
+pub(crate) use bare::{memory, parking, pool, probe, tls};
 
 /// A linear memory's address space: `size` bytes it may ever grow to, followed by `guard`
 /// bytes that no access reaches (without virtual memory only `size` counts: the most a

@@ -97,6 +97,20 @@ impl Ranges {
     /// Calls `f` with the entry whose range contains `addr`, if any. Async-signal-safe.
     /// `f` runs while the entry is guaranteed registered; it must not unwind.
     pub fn lookup<R>(&self, addr: usize, f: impl FnOnce(Entry) -> R) -> Option<R> {
+        self.read(|v| {
+            let i = v.partition_point(|e| e.start <= addr);
+            v[..i].last().copied().filter(|e| addr < e.end).map(f)
+        })
+    }
+
+    /// Calls `f` with every entry. Async-signal-safe; `f` runs while the entries are
+    /// guaranteed registered and must not unwind.
+    pub fn for_each(&self, mut f: impl FnMut(Entry)) {
+        self.read(|v| v.iter().copied().for_each(&mut f));
+    }
+
+    /// Runs `f` on the current snapshot, counted in as a reader.
+    fn read<R>(&self, f: impl FnOnce(&[Entry]) -> R) -> R {
         let counter = loop {
             let epoch = self.epoch.load(Ordering::SeqCst);
             let counter = &self.readers[epoch & 1];
@@ -111,11 +125,7 @@ impl Ranges {
         // SAFETY: we counted ourselves in under an epoch that was still current after, so any
         // writer that unpublishes the snapshot we load waits for `counter` to drop to zero
         // before freeing it, and we stay counted until below.
-        let found = unsafe { snapshot.as_ref() }.and_then(|v| {
-            let i = v.partition_point(|e| e.start <= addr);
-            v[..i].last().copied().filter(|e| addr < e.end)
-        });
-        let out = found.map(f);
+        let out = f(unsafe { snapshot.as_ref() }.map_or(&[], |v| v.as_slice()));
         counter.fetch_sub(1, Ordering::SeqCst);
         out
     }

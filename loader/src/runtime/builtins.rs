@@ -109,6 +109,15 @@ unsafe fn instance_and_store<'a>(vmctx: Vmctx) -> (&'a InstanceData, &'a mut dyn
     }
 }
 
+/// The store of the instance whose VMContext is `vmctx`.
+///
+/// # Safety
+/// As [`instance_and_store`].
+pub(crate) unsafe fn store_of<'a>(vmctx: *mut u8) -> &'a mut dyn VMStore {
+    // SAFETY: the caller's contract.
+    unsafe { instance_and_store(vmctx) }.1
+}
+
 /// The result of a grow builtin: the old size, `u64::MAX` for a failed growth, or
 /// [`GROW_TRAP`] with the limits' error pending.
 fn grow_result(r: Result<Option<u64>, Error>) -> u64 {

@@ -362,6 +362,12 @@ pub(crate) fn instantiate(
     // The template holds everything else that does not depend on the instance.
     w(inst.vmctx.write(offsets.store, store.state.as_ptr()))?;
     w(inst.vmctx.write(offsets.instance, inst_ptr))?;
+    if module.header().settings.epoch_probe {
+        let page = store
+            .new_probe_page(vmctx_ptr as usize)
+            .map_err(Error::Resource)?;
+        w(inst.vmctx.write(offsets.epoch_probe, page as *const u8))?;
+    }
 
     // Imports.
     for (n, fr) in imports.funcs.iter().enumerate() {

@@ -3,7 +3,9 @@
 //! public types.
 
 use crate::prelude::*;
+use crate::runtime::epoch::{Probes, StoreEpoch};
 use crate::runtime::error::Error;
+use alloc::sync::Arc;
 use crate::runtime::instance::InstanceData;
 use crate::runtime::memory::MemoryEntry;
 use crate::runtime::table::TableEntry;
@@ -54,17 +56,21 @@ pub(crate) struct Entities {
     pub memories: Vec<MemoryEntry>,
     pub tables: Vec<TableEntry>,
     pub globals: Vec<GlobalEntry>,
+    /// The probe pages of fault-based epoch checks.
+    pub epoch: StoreEpoch,
 }
 
 impl Entities {
-    /// The entities of a new store of the engine whose epoch counter is `epoch_counter`.
-    pub(crate) fn new(epoch_counter: *const AtomicU64) -> Self {
+    /// The entities of a new store of the engine whose epoch counter is `epoch_counter` and
+    /// whose registry of probe pages is `probes`.
+    pub(crate) fn new(epoch_counter: *const AtomicU64, probes: Arc<Probes>) -> Self {
         Entities {
             state: Owned::new(VMStoreState::new(epoch_counter)),
             instances: Vec::new(),
             memories: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),
+            epoch: StoreEpoch::new(probes),
         }
     }
 }

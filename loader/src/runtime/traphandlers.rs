@@ -11,6 +11,8 @@
 use crate::platform::catch::{precast_call_catch, precast_unwind};
 use crate::prelude::*;
 use crate::runtime::code_registry;
+#[cfg(feature = "std")]
+use crate::runtime::epoch::probe_fault;
 use crate::runtime::error::Error;
 use core::cell::{Cell, RefCell};
 use core::ffi::c_void;
@@ -278,29 +280,36 @@ pub(crate) fn init_signals() {
 
 /// Unwinds to the innermost [`catch_traps`] if the fault is at a trap site of registered code
 /// executed by this thread inside wasm and, for a memory fault, its address lies in a linear
-/// memory's reservation; returns otherwise (the fault is then no wasm trap but a bug, and the
-/// platform passes it on to the previous handler or the default action).
+/// memory's reservation; resumes through [`probe_fault`] if it is a fault-based epoch check
+/// reading an armed probe page; returns `None` otherwise (the fault is then no wasm trap but
+/// a bug, and the platform passes it on to the previous handler or the default action).
 ///
 /// # Safety
 /// Only from the platform's signal handler, on the faulting thread.
 #[cfg(feature = "std")]
-unsafe fn on_fault(fault: &crate::platform::signals::Fault) {
-    let Ok(jmp) = try_with_state(|s| s.jmp.get()) else {
-        return;
-    };
+unsafe fn on_fault(
+    fault: &crate::platform::signals::Fault,
+) -> Option<crate::platform::signals::Resume> {
+    let jmp = try_with_state(|s| s.jmp.get()).ok()?;
     if jmp.is_null() {
-        return;
+        return None;
     }
-    let Some((Some(code), frame_pointers)) =
-        code_registry::with_code(fault.pc, |c| (c.trap_at(fault.pc), c.frame_pointers))
-    else {
-        return;
-    };
+    let (code, frame_pointers) =
+        code_registry::with_code(fault.pc, |c| (c.trap_at(fault.pc), c.frame_pointers))?;
+    let code = code?;
+    if code == TrapCode::Interrupt
+        && let Some(vmctx) = fault.addr.and_then(crate::platform::probe::owner_of)
+    {
+        return Some(crate::platform::signals::Resume {
+            func: probe_fault,
+            arg: vmctx,
+        });
+    }
     if fault
         .addr
         .is_some_and(|addr| !crate::platform::memory::is_reserved(addr))
     {
-        return;
+        return None;
     }
     let regs = Regs {
         pc: fault.pc,

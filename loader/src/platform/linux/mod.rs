@@ -3,11 +3,12 @@
 //! copy-on-write images ([`memory`]), the trap signal handlers and alternate signal stacks
 //! ([`signals`]), the pooling allocator over reservations ([`pool`]), the on-disk code cache
 //! ([`code_cache`]) and the futex-style parking of `memory.atomic.wait`/`notify`
-//! ([`parking`]).
+//! ([`parking`]), and the pages of fault-based epoch checks ([`probe`]).
 
 pub(crate) mod code;
 pub(crate) mod code_cache;
 pub(crate) mod memory;
 pub(crate) mod parking;
 pub(crate) mod pool;
+pub(crate) mod probe;
 pub(crate) mod signals;

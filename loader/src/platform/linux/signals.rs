@@ -3,8 +3,10 @@
 //!
 //! The platform knows nothing of wasm: its handler reads the interrupted registers and the
 //! faulting address into a [`Fault`] and hands it to the runtime's [`FaultHandler`], which
-//! either unwinds to the innermost wasm entry (the fault was a trap) or returns; a returned
-//! fault goes to the handler installed before ours, or gets the default action.
+//! either unwinds to the innermost wasm entry (the fault was a trap), asks for a [`Resume`]
+//! (the interrupted code makes a call it did not contain, then re-executes the faulting
+//! instruction: fault-based epoch checks), or returns; a returned fault goes to the handler
+//! installed before ours, or gets the default action.
 
 use core::cell::Cell;
 use core::ffi::{c_int, c_void};
@@ -23,11 +25,23 @@ pub(crate) struct Fault {
     pub addr: Option<usize>,
 }
 
-/// The runtime's fault handler: unwinds if the fault is a trap, returns otherwise.
+/// How the faulting code goes on: as if its faulting instruction were preceded by a call of
+/// `func(arg, pc, fp, sp)` (the fault's registers) that preserves every register and the
+/// flags; the instruction is then executed again. `func` may also unwind to a wasm entry
+/// (never by panicking). Only for faults in compiled wasm code (which keeps nothing below its
+/// stack pointer), on x86_64 and aarch64.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Resume {
+    pub func: unsafe extern "C" fn(usize, usize, usize, usize),
+    pub arg: usize,
+}
+
+/// The runtime's fault handler: unwinds if the fault is a trap, returns what to call for a
+/// fault to resume from, `None` otherwise.
 ///
 /// # Safety
 /// Called only from the signal handler, on the faulting thread.
-pub(crate) type FaultHandler = unsafe fn(&Fault);
+pub(crate) type FaultHandler = unsafe fn(&Fault) -> Option<Resume>;
 
 /// The handler `install` was given (set once our handlers are installed).
 static ON_FAULT: OnceLock<FaultHandler> = OnceLock::new();
@@ -196,6 +210,233 @@ unsafe fn regs(ctx: *mut c_void) -> Regs {
     }
 }
 
+/// Makes the interrupted code call the resumption stub with `resume`: pushes the faulting pc
+/// (the stub's return address), `resume.arg` and `resume.func` below the interrupted stack
+/// pointer, and continues at the stub.
+///
+/// # Safety
+/// `ctx` must be the ucontext of a fault at `fault`, in code that keeps nothing below its
+/// stack pointer and has 32 bytes of stack there.
+#[cfg(target_arch = "x86_64")]
+unsafe fn redirect(ctx: *mut c_void, fault: &Fault, resume: Resume) {
+    // SAFETY: the caller's contract; the four words lie in the interrupted thread's stack.
+    unsafe {
+        let frame = push_frame(fault, resume);
+        let g = &mut (*(ctx as *mut libc::ucontext_t)).uc_mcontext.gregs;
+        g[libc::REG_RSP as usize] = frame as i64;
+        g[libc::REG_RIP as usize] = precast_resume_stub as *const () as i64;
+    }
+}
+
+/// Makes the interrupted code call the resumption stub with `resume` (see the x86_64
+/// version).
+///
+/// # Safety
+/// As the x86_64 version.
+#[cfg(target_arch = "aarch64")]
+unsafe fn redirect(ctx: *mut c_void, fault: &Fault, resume: Resume) {
+    // SAFETY: as in the x86_64 version.
+    unsafe {
+        let frame = push_frame(fault, resume);
+        let m = &mut (*(ctx as *mut libc::ucontext_t)).uc_mcontext;
+        m.sp = frame as u64;
+        m.pc = precast_resume_stub as *const () as u64;
+    }
+}
+
+/// No resumption stub on this architecture: the runtime never asks for one here.
+///
+/// # Safety
+/// None needed.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn redirect(_ctx: *mut c_void, _fault: &Fault, _resume: Resume) {
+    crate::platform::abort("no resumption stub on this architecture");
+}
+
+/// Writes the stub's frame (pc, arg, func, padding) in the 32 bytes below the fault's stack
+/// pointer (on aarch64 always 16-byte aligned; the x86_64 stub aligns its own frame);
+/// returns the new stack pointer.
+///
+/// # Safety
+/// The 32 bytes below `fault.sp` must be writable stack that nothing uses.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+unsafe fn push_frame(fault: &Fault, resume: Resume) -> usize {
+    let frame = fault.sp - 32;
+    let words = [fault.pc, resume.arg, resume.func as usize, 0];
+    // SAFETY: the caller's contract.
+    unsafe { core::ptr::copy_nonoverlapping(words.as_ptr(), frame as *mut usize, 4) };
+    frame
+}
+
+unsafe extern "C" {
+    /// The resumption stub: saves every register the host ABI lets a call clobber, and the
+    /// flags, makes a frame record whose return address is the faulting pc (so backtraces
+    /// walk through it), calls `func(arg, pc, fp, sp)`, restores everything and returns to
+    /// the faulting instruction, popping its frame.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    fn precast_resume_stub();
+}
+
+// Entered with [rsp] = pc, [rsp+8] = arg, [rsp+16] = func. After `push rbp`: [rbp] the
+// interrupted frame pointer, [rbp+8] pc, [rbp+16] arg, [rbp+24] func, rbp+40 the interrupted
+// stack pointer. The flags and the nine caller-saved integer registers follow (80 bytes),
+// then xmm0-15 on a 16-byte aligned area. `ret 24` pops pc and the two words above it.
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".text",
+    ".globl precast_resume_stub",
+    ".type precast_resume_stub, @function",
+    ".p2align 4",
+    "precast_resume_stub:",
+    "push rbp",
+    "mov rbp, rsp",
+    "pushfq",
+    "push rax",
+    "push rcx",
+    "push rdx",
+    "push rsi",
+    "push rdi",
+    "push r8",
+    "push r9",
+    "push r10",
+    "push r11",
+    "and rsp, -16",
+    "sub rsp, 256",
+    "movdqu [rsp], xmm0",
+    "movdqu [rsp + 16], xmm1",
+    "movdqu [rsp + 32], xmm2",
+    "movdqu [rsp + 48], xmm3",
+    "movdqu [rsp + 64], xmm4",
+    "movdqu [rsp + 80], xmm5",
+    "movdqu [rsp + 96], xmm6",
+    "movdqu [rsp + 112], xmm7",
+    "movdqu [rsp + 128], xmm8",
+    "movdqu [rsp + 144], xmm9",
+    "movdqu [rsp + 160], xmm10",
+    "movdqu [rsp + 176], xmm11",
+    "movdqu [rsp + 192], xmm12",
+    "movdqu [rsp + 208], xmm13",
+    "movdqu [rsp + 224], xmm14",
+    "movdqu [rsp + 240], xmm15",
+    "mov rdi, [rbp + 16]",
+    "mov rsi, [rbp + 8]",
+    "mov rdx, [rbp]",
+    "lea rcx, [rbp + 40]",
+    "call [rbp + 24]",
+    "movdqu xmm0, [rsp]",
+    "movdqu xmm1, [rsp + 16]",
+    "movdqu xmm2, [rsp + 32]",
+    "movdqu xmm3, [rsp + 48]",
+    "movdqu xmm4, [rsp + 64]",
+    "movdqu xmm5, [rsp + 80]",
+    "movdqu xmm6, [rsp + 96]",
+    "movdqu xmm7, [rsp + 112]",
+    "movdqu xmm8, [rsp + 128]",
+    "movdqu xmm9, [rsp + 144]",
+    "movdqu xmm10, [rsp + 160]",
+    "movdqu xmm11, [rsp + 176]",
+    "movdqu xmm12, [rsp + 192]",
+    "movdqu xmm13, [rsp + 208]",
+    "movdqu xmm14, [rsp + 224]",
+    "movdqu xmm15, [rsp + 240]",
+    "lea rsp, [rbp - 80]",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rdi",
+    "pop rsi",
+    "pop rdx",
+    "pop rcx",
+    "pop rax",
+    "popfq",
+    "pop rbp",
+    "ret 24",
+    ".size precast_resume_stub, . - precast_resume_stub",
+);
+
+// Entered with [sp] = pc, [sp+8] = arg, [sp+16] = func (sp 16-byte aligned). Frame (704
+// bytes): the frame record (interrupted x29, pc) at 0, x0-x18 and x30 at 16..176, nzcv at
+// 176, q0-q31 at 192..704; the pushed words at 704..736. Returns through x16, which compiled
+// code never keeps live (Cranelift's scratch register).
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    ".text",
+    ".globl precast_resume_stub",
+    ".type precast_resume_stub, %function",
+    ".p2align 2",
+    "precast_resume_stub:",
+    "sub sp, sp, #704",
+    "stp x0, x1, [sp, #16]",
+    "stp x2, x3, [sp, #32]",
+    "stp x4, x5, [sp, #48]",
+    "stp x6, x7, [sp, #64]",
+    "stp x8, x9, [sp, #80]",
+    "stp x10, x11, [sp, #96]",
+    "stp x12, x13, [sp, #112]",
+    "stp x14, x15, [sp, #128]",
+    "stp x16, x17, [sp, #144]",
+    "stp x18, x30, [sp, #160]",
+    "mrs x9, nzcv",
+    "str x9, [sp, #176]",
+    "ldr x9, [sp, #704]",
+    "stp x29, x9, [sp]",
+    "mov x29, sp",
+    "stp q0, q1, [sp, #192]",
+    "stp q2, q3, [sp, #224]",
+    "stp q4, q5, [sp, #256]",
+    "stp q6, q7, [sp, #288]",
+    "stp q8, q9, [sp, #320]",
+    "stp q10, q11, [sp, #352]",
+    "stp q12, q13, [sp, #384]",
+    "stp q14, q15, [sp, #416]",
+    "stp q16, q17, [sp, #448]",
+    "stp q18, q19, [sp, #480]",
+    "stp q20, q21, [sp, #512]",
+    "stp q22, q23, [sp, #544]",
+    "stp q24, q25, [sp, #576]",
+    "stp q26, q27, [sp, #608]",
+    "stp q28, q29, [sp, #640]",
+    "stp q30, q31, [sp, #672]",
+    "ldr x0, [x29, #712]",
+    "ldr x1, [x29, #704]",
+    "ldr x2, [x29]",
+    "add x3, x29, #736",
+    "ldr x9, [x29, #720]",
+    "blr x9",
+    "ldp q0, q1, [sp, #192]",
+    "ldp q2, q3, [sp, #224]",
+    "ldp q4, q5, [sp, #256]",
+    "ldp q6, q7, [sp, #288]",
+    "ldp q8, q9, [sp, #320]",
+    "ldp q10, q11, [sp, #352]",
+    "ldp q12, q13, [sp, #384]",
+    "ldp q14, q15, [sp, #416]",
+    "ldp q16, q17, [sp, #448]",
+    "ldp q18, q19, [sp, #480]",
+    "ldp q20, q21, [sp, #512]",
+    "ldp q22, q23, [sp, #544]",
+    "ldp q24, q25, [sp, #576]",
+    "ldp q26, q27, [sp, #608]",
+    "ldp q28, q29, [sp, #640]",
+    "ldp q30, q31, [sp, #672]",
+    "ldr x9, [sp, #176]",
+    "msr nzcv, x9",
+    "ldp x0, x1, [sp, #16]",
+    "ldp x2, x3, [sp, #32]",
+    "ldp x4, x5, [sp, #48]",
+    "ldp x6, x7, [sp, #64]",
+    "ldp x8, x9, [sp, #80]",
+    "ldp x10, x11, [sp, #96]",
+    "ldp x12, x13, [sp, #112]",
+    "ldp x14, x15, [sp, #128]",
+    "ldp x18, x30, [sp, #160]",
+    "ldp x29, x16, [sp]",
+    "add sp, sp, #736",
+    "br x16",
+    ".size precast_resume_stub, . - precast_resume_stub",
+);
+
 const SIGNALS: [c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
 
 /// The handlers that were installed before ours, to chain to.
@@ -249,7 +490,11 @@ unsafe extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mu
             }
         };
         // SAFETY: on the faulting thread, inside the signal handler, as its contract asks.
-        unsafe { on_fault(&fault) };
+        if let Some(resume) = unsafe { on_fault(&fault) } {
+            // SAFETY: `ctx` is the handler's ucontext, for a fault in compiled code.
+            unsafe { redirect(ctx, &fault, resume) };
+            return;
+        }
     }
     // SAFETY: called by the kernel as an SA_SIGINFO handler with a valid context.
     unsafe { chain(signum, info, ctx) }

@@ -1,0 +1,230 @@
+//! Epoch deadlines, for both kinds of check ([`Settings::epoch_probe`]).
+//!
+//! Load-and-compare checks read the store state's deadline. Fault-based checks read their
+//! instance's probe page, which is made unreadable once the engine's epoch reaches the
+//! store's deadline: by [`Probes::tick`] when the engine increments its epoch, or by
+//! [`Entities::set_epoch_deadline`] when the deadline set is already reached. The fault's
+//! handler calls [`probe_fault`], which makes the pages readable again, runs the store's
+//! deadline behaviour (trap, or a callback setting a new deadline) and lets the check load
+//! again.
+//!
+//! A store's probe pages are registered with the engine's [`Probes`] from its first
+//! instance with one to its drop.
+//!
+//! [`Settings::epoch_probe`]: precast_format::Settings::epoch_probe
+
+use crate::platform::probe::ProbePage;
+use crate::platform::ranges::{Entry, Ranges};
+use crate::prelude::*;
+use crate::runtime::store::Entities;
+use crate::runtime::traphandlers::{raise, set_pending};
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use precast_format::TrapCode;
+
+/// The engine's registry of the stores with probe pages (each entry's data a
+/// `*const StoreProbes`). Read without a lock, so that [`Probes::tick`] is
+/// async-signal-safe.
+pub(crate) struct Probes {
+    stores: Ranges,
+}
+
+impl Default for Probes {
+    fn default() -> Self {
+        Probes {
+            stores: Ranges::new(),
+        }
+    }
+}
+
+impl core::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Probes")
+    }
+}
+
+impl Probes {
+    /// The engine's epoch is now `epoch`: arms the pages of every store whose deadline it
+    /// reached. Async-signal-safe: no lock, no allocation.
+    pub fn tick(&self, epoch: u64) {
+        self.stores.for_each(|e| {
+            // SAFETY: a store unregisters its probes (waiting for this reader) before freeing
+            // them.
+            unsafe { &*(e.data as *const StoreProbes) }.arm_if_reached(epoch);
+        });
+    }
+
+    fn entry(store: &StoreProbes) -> Entry {
+        let at = store as *const StoreProbes as usize;
+        Entry {
+            start: at,
+            end: at + 1,
+            data: at,
+        }
+    }
+}
+
+/// A store's probe pages and its deadline, as the engine's ticks see them.
+///
+/// Protocol: whoever finds the deadline reached (a tick, after incrementing the epoch, or the
+/// store setting a deadline, after publishing it) arms the pages if it is the one to turn
+/// `armed` on. The fault's handler makes every page readable, then turns `armed` off, then
+/// reads the deadline and the epoch: a tick arming meanwhile leaves pages armed for a
+/// deadline the handler then sees reached, or one that faults once more for nothing; no
+/// order leaves `armed` on with readable pages.
+struct StoreProbes {
+    deadline: AtomicU64,
+    armed: AtomicBool,
+    /// The pages, a list only ever pushed to (instances live as long as their store).
+    pages: AtomicPtr<PageNode>,
+}
+
+struct PageNode {
+    page: ProbePage,
+    next: *mut PageNode,
+}
+
+impl StoreProbes {
+    fn pages(&self, mut f: impl FnMut(&ProbePage)) {
+        let mut at = self.pages.load(Ordering::Acquire);
+        // SAFETY: nodes are published complete (Release) and freed only with the store,
+        // after it left the registry.
+        while let Some(node) = unsafe { at.as_ref() } {
+            f(&node.page);
+            at = node.next;
+        }
+    }
+
+    fn arm_if_reached(&self, epoch: u64) {
+        if self.deadline.load(Ordering::SeqCst) <= epoch && !self.armed.swap(true, Ordering::SeqCst)
+        {
+            self.pages(ProbePage::arm);
+        }
+    }
+
+    fn disarm(&self) {
+        self.pages(ProbePage::disarm);
+        self.armed.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for StoreProbes {
+    fn drop(&mut self) {
+        let mut at = *self.pages.get_mut();
+        while !at.is_null() {
+            // SAFETY: each node came from `Box::into_raw` and is freed once, here.
+            let node = unsafe { Box::from_raw(at) };
+            at = node.next;
+        }
+    }
+}
+
+/// A store's epoch state beyond the store state's deadline: its probe pages, once it has
+/// any, registered with its engine's [`Probes`].
+pub(crate) struct StoreEpoch {
+    registry: Arc<Probes>,
+    probes: Option<Box<StoreProbes>>,
+}
+
+impl StoreEpoch {
+    pub fn new(registry: Arc<Probes>) -> StoreEpoch {
+        StoreEpoch {
+            registry,
+            probes: None,
+        }
+    }
+}
+
+impl Drop for StoreEpoch {
+    fn drop(&mut self) {
+        if let Some(p) = &self.probes {
+            // Waits for ticks reading it; the pages are freed after.
+            self.registry.stores.remove(Probes::entry(p));
+        }
+    }
+}
+
+impl Entities {
+    /// The engine's current epoch.
+    fn current_epoch(&self) -> u64 {
+        // SAFETY: the state's counter points at the engine's, which outlives its stores.
+        unsafe { (*(*self.state.as_ptr()).epoch_counter).load(Ordering::SeqCst) }
+    }
+
+    /// Sets the store's deadline to the absolute epoch `deadline`; fault-based checks fault
+    /// from now on if it is already reached.
+    pub(crate) fn set_epoch_deadline(&mut self, deadline: u64) {
+        // SAFETY: the store state lives as long as the store; `&mut self` is exclusive.
+        unsafe { (*self.state.as_ptr()).epoch_deadline = deadline };
+        if let Some(p) = &self.epoch.probes {
+            p.deadline.store(deadline, Ordering::SeqCst);
+            p.arm_if_reached(self.current_epoch());
+        }
+    }
+
+    /// A new probe page for the instance whose VMContext is `vmctx` (armed if the store's
+    /// deadline is reached); returns its address.
+    pub(crate) fn new_probe_page(&mut self, vmctx: usize) -> Result<usize, String> {
+        let page = ProbePage::new(vmctx)?;
+        let addr = page.addr();
+        if self.epoch.probes.is_none() {
+            // SAFETY: as in `set_epoch_deadline`.
+            let deadline = unsafe { (*self.state.as_ptr()).epoch_deadline };
+            let p = Box::new(StoreProbes {
+                deadline: AtomicU64::new(deadline),
+                armed: AtomicBool::new(false),
+                pages: AtomicPtr::new(core::ptr::null_mut()),
+            });
+            self.epoch.registry.stores.insert(Probes::entry(&p));
+            self.epoch.probes = Some(p);
+        }
+        let Some(p) = &self.epoch.probes else {
+            unreachable!()
+        };
+        let node = Box::into_raw(Box::new(PageNode {
+            page,
+            next: p.pages.load(Ordering::Relaxed),
+        }));
+        // Only this store pushes; ticks read the list from the head.
+        p.pages.store(node, Ordering::Release);
+        // Armed pages stay so until the fault's handler: match them.
+        if p.armed.load(Ordering::SeqCst) {
+            // SAFETY: just published, freed only with the store.
+            unsafe { &(*node).page }.arm();
+        }
+        p.arm_if_reached(self.current_epoch());
+        Ok(addr)
+    }
+}
+
+/// Called by the resumption stub for a fault-based check that faulted on the probe page of
+/// the instance whose VMContext is `vmctx`, at `pc` with frame pointer `fp` and stack
+/// pointer `sp`: makes the store's pages readable again and, if its deadline is reached,
+/// runs its deadline behaviour; returns to let the check load again, or raises the trap or
+/// error the behaviour asked for.
+///
+/// # Safety
+/// Only from the resumption stub, for a fault of wasm code of a live instance running inside
+/// a wasm entry on this thread.
+pub(crate) unsafe extern "C" fn probe_fault(vmctx: usize, pc: usize, fp: usize, sp: usize) {
+    let vmctx = vmctx as *mut u8;
+    // SAFETY: the fault was in code of this live instance, which has exclusive use of its
+    // store while it runs (as for a builtin).
+    let store = unsafe { crate::runtime::builtins::store_of(vmctx) };
+    let entities = store.entities();
+    if let Some(p) = &entities.epoch.probes {
+        p.disarm();
+    }
+    // SAFETY: as in `Entities::set_epoch_deadline`.
+    let deadline = unsafe { (*entities.state.as_ptr()).epoch_deadline };
+    if entities.current_epoch() < deadline {
+        return; // armed for an earlier deadline, since replaced
+    }
+    match store.epoch_interrupt(vmctx) {
+        Ok(()) => return,
+        Err(pending) => set_pending(pending),
+    }
+    // SAFETY: on this thread, inside its wasm entry; the frames abandoned are the stub's
+    // and wasm code's (the caller's contract).
+    unsafe { raise(vmctx, TrapCode::Pending as u32, pc, fp, sp) }
+}
