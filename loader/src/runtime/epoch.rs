@@ -220,7 +220,14 @@ pub(crate) unsafe extern "C" fn probe_fault(vmctx: usize, pc: usize, fp: usize, 
     if entities.current_epoch() < deadline {
         return; // armed for an earlier deadline, since replaced
     }
-    match store.epoch_interrupt(vmctx) {
+    let outcome = store.epoch_interrupt(vmctx);
+    // A new deadline re-armed the pages if it is reached already; a trap leaves the old one
+    // reached: the next call of the store must fault at its first check too.
+    let entities = store.entities();
+    if let Some(p) = &entities.epoch.probes {
+        p.arm_if_reached(entities.current_epoch());
+    }
+    match outcome {
         Ok(()) => return,
         Err(pending) => set_pending(pending),
     }
