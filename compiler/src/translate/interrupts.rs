@@ -33,13 +33,13 @@
 //! [`Settings::epoch_probe`]: precast_format::header::Settings::epoch_probe
 
 use super::Translator;
+use super::env::trap;
 use cranelift_codegen::ir::{
     self, InstBuilder,
     condcodes::IntCC,
     types::{I8, I64},
 };
 use cranelift_frontend::Variable;
-use super::env::trap;
 use precast_format::TrapCode;
 use precast_format::abi::{self, epoch_probe};
 use precast_format::builtins::Builtin;

@@ -113,6 +113,7 @@ unsafe fn instance_and_store<'a>(vmctx: Vmctx) -> (&'a InstanceData, &'a mut dyn
 ///
 /// # Safety
 /// As [`instance_and_store`].
+#[cfg(feature = "std")]
 pub(crate) unsafe fn store_of<'a>(vmctx: *mut u8) -> &'a mut dyn VMStore {
     // SAFETY: the caller's contract.
     unsafe { instance_and_store(vmctx) }.1

@@ -17,10 +17,8 @@ use crate::platform::probe::ProbePage;
 use crate::platform::ranges::{Entry, Ranges};
 use crate::prelude::*;
 use crate::runtime::store::Entities;
-use crate::runtime::traphandlers::{raise, set_pending};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use precast_format::TrapCode;
 
 /// The engine's registry of the stores with probe pages (each entry's data a
 /// `*const StoreProbes`). Read without a lock, so that [`Probes::tick`] is
@@ -102,6 +100,7 @@ impl StoreProbes {
         }
     }
 
+    #[cfg(feature = "std")]
     fn disarm(&self) {
         self.pages(ProbePage::disarm);
         self.armed.store(false, Ordering::SeqCst);
@@ -206,7 +205,10 @@ impl Entities {
 /// # Safety
 /// Only from the resumption stub, for a fault of wasm code of a live instance running inside
 /// a wasm entry on this thread.
+#[cfg(feature = "std")]
 pub(crate) unsafe extern "C" fn probe_fault(vmctx: usize, pc: usize, fp: usize, sp: usize) {
+    use crate::runtime::traphandlers::{raise, set_pending};
+    use precast_format::TrapCode;
     let vmctx = vmctx as *mut u8;
     // SAFETY: the fault was in code of this live instance, which has exclusive use of its
     // store while it runs (as for a builtin).

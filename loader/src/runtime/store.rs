@@ -5,12 +5,12 @@
 use crate::prelude::*;
 use crate::runtime::epoch::{Probes, StoreEpoch};
 use crate::runtime::error::Error;
-use alloc::sync::Arc;
 use crate::runtime::instance::InstanceData;
 use crate::runtime::memory::MemoryEntry;
 use crate::runtime::table::TableEntry;
 use crate::runtime::traphandlers::Pending;
 use crate::runtime::vm::{VMGlobal, VMStoreState};
+use alloc::sync::Arc;
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicU64;
 use precast_format::module::GlobalType;

@@ -17,8 +17,4 @@ impl ProbePage {
     pub fn arm(&self) {
         match *self {}
     }
-
-    pub fn disarm(&self) {
-        match *self {}
-    }
 }

@@ -148,6 +148,9 @@ mod tests {
         b.arm();
         b.disarm();
         // SAFETY: the page is mapped readable.
-        assert_eq!(unsafe { core::ptr::read_volatile(b.addr() as *const u8) }, 0);
+        assert_eq!(
+            unsafe { core::ptr::read_volatile(b.addr() as *const u8) },
+            0
+        );
     }
 }
