@@ -200,13 +200,15 @@ mod tests {
             VMOffsets::new(4, Counts::default()).builtins,
             builtins_offset(4)
         );
-        assert_eq!(o.imported_memories, 40);
-        assert_eq!(o.imported_tables, 48);
-        assert_eq!(o.imported_globals, 56);
-        assert_eq!(o.defined_memories, 80);
-        assert_eq!(o.defined_tables, 96);
+        assert_eq!(o.instance, 32);
+        assert_eq!(o.epoch_probe, 40);
+        assert_eq!(o.imported_memories, 48);
+        assert_eq!(o.imported_tables, 56);
+        assert_eq!(o.imported_globals, 64);
+        assert_eq!(o.defined_memories, 88);
+        assert_eq!(o.defined_tables, 104);
         assert_eq!(o.defined_globals % 16, 0);
-        assert!(o.defined_globals >= 128);
+        assert!(o.defined_globals >= 136);
         assert_eq!(o.func_refs, o.defined_globals + 80);
         assert_eq!(o.size, o.func_refs + 10 * 24);
         assert_eq!(o.func_ref(3), o.func_refs + 72);
