@@ -225,6 +225,10 @@ enum precast_trap_code_enum {
   PRECAST_TRAP_INTERRUPT = 16,
   /* The store's fuel ran out (precast_store_set_fuel). */
   PRECAST_TRAP_OUT_OF_FUEL = 17,
+  /* call_indirect with an index beyond the end of the table. */
+  PRECAST_TRAP_UNDEFINED_ELEMENT = 18,
+  /* call_ref of a null function reference. */
+  PRECAST_TRAP_NULL_FUNCTION_REFERENCE = 19,
 };
 
 /* Whether the trap is a wasm trap; if so, *code receives its code. False for traps made

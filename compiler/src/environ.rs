@@ -32,8 +32,8 @@ pub struct ParsedModule<'a> {
     pub data: &'a [u8],
 }
 
-/// The wasm features Precast's validator accepts: what it compiles, plus GC proper, which
-/// it validates and then refuses as unsupported.
+/// The wasm features Precast's validator accepts: what it compiles, plus GC proper and
+/// exception handling, which it validates and then refuses as unsupported.
 pub fn features() -> WasmFeatures {
     WasmFeatures::MUTABLE_GLOBAL
         | WasmFeatures::SATURATING_FLOAT_TO_INT
@@ -54,6 +54,14 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::SIMD
         | WasmFeatures::RELAXED_SIMD
         | WasmFeatures::THREADS
+        | WasmFeatures::EXCEPTIONS
+        | WasmFeatures::LEGACY_EXCEPTIONS
+}
+
+/// Validates the whole module, function bodies included.
+pub fn validate(wasm: &[u8]) -> Result<(), CompileError> {
+    Validator::new_with_features(features()).validate_all(wasm)?;
+    Ok(())
 }
 
 /// Refuses a module that uses 128-bit SIMD, for a target whose code cannot (riscv64

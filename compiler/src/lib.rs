@@ -46,12 +46,28 @@ pub fn compile(wasm: &[u8], config: &Config) -> Result<Vec<u8>, CompileError> {
     let config = &effective(config);
     let wasm = wat::parse_bytes(wasm).map_err(|e| CompileError::Wat(e.to_string()))?;
     let isa = isa::build(config)?;
-    let module = environ::parse(&wasm, config)?;
-    if !isa::has_simd(&*isa) {
-        environ::refuse_simd(&wasm, &config.target)?;
+    translate(&wasm, &*isa, config).map_err(|e| match e {
+        // Validation stops at the first refusal: an invalid module is reported as invalid,
+        // whatever in it Precast does not compile.
+        CompileError::Unsupported(_) => match environ::validate(&wasm) {
+            Err(invalid) => invalid,
+            Ok(()) => e,
+        },
+        e => e,
+    })
+}
+
+fn translate(
+    wasm: &[u8],
+    isa: &dyn cranelift_codegen::isa::TargetIsa,
+    config: &Config,
+) -> Result<Vec<u8>, CompileError> {
+    let module = environ::parse(wasm, config)?;
+    if !isa::has_simd(isa) {
+        environ::refuse_simd(wasm, &config.target)?;
     }
-    let compiled = codegen::compile_all(&module.info, module.functions, &*isa, config)?;
-    artifact::write(&wasm, &module.info, module.data, &compiled, &*isa, config)
+    let compiled = codegen::compile_all(&module.info, module.functions, isa, config)?;
+    artifact::write(wasm, &module.info, module.data, &compiled, isa, config)
 }
 
 /// `config` with the settings the code is compiled with: fault-based epoch checks only where

@@ -20,5 +20,14 @@ fn main() -> Result<(), precast_build::Error> {
         .compile()?;
     // What `linked-hello` runs (and `cargo xtask bench` measures).
     Module::new("hello", "wasm/hello.wat").compile()?;
+    // Guests that never stop, contained by `linked-host contain`: with epoch interruption
+    // (the fault-based check where it applies, x86_64 and aarch64; the compare elsewhere)
+    // and with fuel.
+    Module::new("spin_epoch", "wasm/spin.wat")
+        .epoch_interruption(true)
+        .compile()?;
+    Module::new("spin_fuel", "wasm/spin.wat")
+        .consume_fuel(true)
+        .compile()?;
     Ok(())
 }

@@ -10,7 +10,7 @@ pub enum TrapCode {
     StackOverflow = 1,
     /// A linear memory access was out of bounds.
     MemoryOutOfBounds = 2,
-    /// A table access was out of bounds.
+    /// A table access (`table.get`/`set`/`fill`/`copy`/`init`, ...) was out of bounds.
     TableOutOfBounds = 3,
     /// `call_indirect` hit a null table entry.
     IndirectCallToNull = 4,
@@ -41,11 +41,15 @@ pub enum TrapCode {
     Interrupt = 16,
     /// The store's fuel ran out.
     OutOfFuel = 17,
+    /// `call_indirect` with an index beyond the end of its table.
+    UndefinedElement = 18,
+    /// `call_ref` / `return_call_ref` of a null function reference.
+    NullFunctionReference = 19,
 }
 
 impl TrapCode {
     /// All trap codes.
-    pub const ALL: [TrapCode; 17] = [
+    pub const ALL: [TrapCode; 19] = [
         TrapCode::StackOverflow,
         TrapCode::MemoryOutOfBounds,
         TrapCode::TableOutOfBounds,
@@ -63,6 +67,8 @@ impl TrapCode {
         TrapCode::AtomicWaitNonSharedMemory,
         TrapCode::Interrupt,
         TrapCode::OutOfFuel,
+        TrapCode::UndefinedElement,
+        TrapCode::NullFunctionReference,
     ];
 
     /// Decodes a trap code byte.
@@ -70,12 +76,13 @@ impl TrapCode {
         TrapCode::ALL.iter().copied().find(|c| *c as u8 == byte)
     }
 
-    /// The spec-style message for this trap.
+    /// The message for this trap: the reference interpreter's wording, so that a spec
+    /// script's expected message is a prefix of it.
     pub fn message(self) -> &'static str {
         match self {
             TrapCode::StackOverflow => "call stack exhausted",
             TrapCode::MemoryOutOfBounds => "out of bounds memory access",
-            TrapCode::TableOutOfBounds => "undefined element: out of bounds table access",
+            TrapCode::TableOutOfBounds => "out of bounds table access",
             TrapCode::IndirectCallToNull => "uninitialized element",
             TrapCode::BadSignature => "indirect call type mismatch",
             TrapCode::IntegerOverflow => "integer overflow",
@@ -90,6 +97,8 @@ impl TrapCode {
             TrapCode::AtomicWaitNonSharedMemory => "expected shared memory",
             TrapCode::Interrupt => "interrupt: the epoch deadline was reached",
             TrapCode::OutOfFuel => "all fuel consumed",
+            TrapCode::UndefinedElement => "undefined element",
+            TrapCode::NullFunctionReference => "null function reference",
         }
     }
 }

@@ -6,9 +6,12 @@ use arbitrary::Unstructured;
 use wasmparser::{Validator, WasmFeatures};
 
 /// The proposals Precast compiles (README, Conformance): everything its validator accepts
-/// except GC proper (refused as unsupported).
+/// except GC proper and exception handling (refused as unsupported).
 pub fn supported_features() -> WasmFeatures {
-    precast_compiler::validated_features() - WasmFeatures::GC
+    precast_compiler::validated_features()
+        - WasmFeatures::GC
+        - WasmFeatures::EXCEPTIONS
+        - WasmFeatures::LEGACY_EXCEPTIONS
 }
 
 /// Runs one input. Panics on a compiler panic or on a valid module refused.
@@ -44,7 +47,8 @@ pub fn check(wasm: &[u8], verify: bool) {
     let result = precast_compiler::compile(wasm, &config);
     match &result {
         Ok(_) => {
-            // The compiler's own validator also knows GC (it refuses GC code later).
+            // The compiler's own validator also knows GC and exceptions (it refuses their code
+            // later).
             let all = precast_compiler::validated_features();
             if let Err(e) = Validator::new_with_features(all).validate_all(wasm) {
                 panic!("compiled a module wasmparser refuses ({e})");

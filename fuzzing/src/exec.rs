@@ -182,7 +182,8 @@ pub fn pl_trap(code: pl::TrapCode) -> TrapKind {
     match code {
         T::StackOverflow => TrapKind::StackOverflow,
         T::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
-        T::TableOutOfBounds => TrapKind::TableOutOfBounds,
+        // Wasmtime reports both as a table access out of bounds.
+        T::TableOutOfBounds | T::UndefinedElement => TrapKind::TableOutOfBounds,
         T::SegmentOutOfBounds => TrapKind::SegmentOutOfBounds,
         T::IndirectCallToNull => TrapKind::IndirectCallToNull,
         T::BadSignature => TrapKind::BadSignature,
@@ -190,7 +191,7 @@ pub fn pl_trap(code: pl::TrapCode) -> TrapKind {
         T::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
         T::BadConversionToInteger => TrapKind::BadConversionToInteger,
         T::UnreachableCodeReached => TrapKind::Unreachable,
-        T::NullReference => TrapKind::NullReference,
+        T::NullReference | T::NullFunctionReference => TrapKind::NullReference,
         T::HeapMisaligned => TrapKind::HeapMisaligned,
         T::OutOfMemory => TrapKind::OutOfMemory,
         other => TrapKind::Other(format!("{other:?}")),

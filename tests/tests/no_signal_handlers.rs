@@ -109,7 +109,7 @@ fn cases() -> Vec<Case> {
         (
             "table-oob",
             vec![],
-            TrapCode::TableOutOfBounds,
+            TrapCode::UndefinedElement,
             &["table_oob"],
         ),
         (

@@ -24,6 +24,8 @@ const WAT: &str = r#"
   (func $table_oob (export "table-oob") (result i32) (call_indirect (type $i) (i32.const 0) (i32.const 9)))
   (func $conv (export "conv") (param f64) (result i32) (i32.trunc_f64_s (local.get 0)))
   (func $fill (export "fill-oob") (memory.fill (i32.const 65530) (i32.const 0) (i32.const 7)))
+  (func $table_get (export "table-get") (result funcref) (table.get (i32.const 2)))
+  (func $null_ref (export "null-call-ref") (call_ref $v (ref.null $v)))
 )
 "#;
 
@@ -56,7 +58,7 @@ fn traps_have_codes_and_backtraces() {
     assert!(rendered.contains("integer divide by zero"), "{rendered}");
     assert!(rendered.contains("traps!middle"), "{rendered}");
 
-    let cases: [(&str, Vec<Val>, TrapCode, &str); 9] = [
+    let cases: [(&str, Vec<Val>, TrapCode, &str); 11] = [
         ("oob", vec![I32(65536)], TrapCode::MemoryOutOfBounds, "oob"),
         ("oob", vec![I32(-1)], TrapCode::MemoryOutOfBounds, "oob"),
         (
@@ -74,8 +76,15 @@ fn traps_have_codes_and_backtraces() {
         ("recurse", vec![I32(0)], TrapCode::StackOverflow, "recurse"),
         ("null-call", vec![], TrapCode::IndirectCallToNull, "null"),
         ("bad-sig", vec![], TrapCode::BadSignature, "sig"),
-        ("table-oob", vec![], TrapCode::TableOutOfBounds, "table_oob"),
+        ("table-oob", vec![], TrapCode::UndefinedElement, "table_oob"),
         ("fill-oob", vec![], TrapCode::MemoryOutOfBounds, "fill"),
+        ("table-get", vec![], TrapCode::TableOutOfBounds, "table_get"),
+        (
+            "null-call-ref",
+            vec![],
+            TrapCode::NullFunctionReference,
+            "null_ref",
+        ),
     ];
     for (name, args, code, frame) in cases {
         let t = trap_of(&mut i, name, &args);

@@ -30,8 +30,9 @@ impl Translator<'_, '_> {
         self.load_trusted(self.env.ptr, p, off)
     }
 
-    /// Address of element `index` (a wasm index value) of `table`, trapping when out of bounds.
-    fn table_elem_addr(&mut self, table: u32, index: ir::Value) -> ir::Value {
+    /// Address of element `index` (a wasm index value) of `table`, trapping with `oob_code`
+    /// when out of bounds.
+    fn table_elem_addr(&mut self, table: u32, index: ir::Value, oob_code: TrapCode) -> ir::Value {
         let is64 = self.is_table64(table);
         let index = self.index_to_ptr(index, is64);
         let len = self.table_length(table);
@@ -39,7 +40,7 @@ impl Translator<'_, '_> {
             .b
             .ins()
             .icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
-        self.trapnz(oob, TrapCode::TableOutOfBounds);
+        self.trapnz(oob, oob_code);
         let (p, off) = self.table_def(table);
         let base = self.load_trusted(self.env.ptr, p, off + abi::table::BASE);
         let scaled = self
@@ -57,7 +58,7 @@ impl Translator<'_, '_> {
     /// `table.get`.
     pub(crate) fn op_table_get(&mut self, table: u32) {
         let index = self.pop();
-        let addr = self.table_elem_addr(table, index);
+        let addr = self.table_elem_addr(table, index, TrapCode::TableOutOfBounds);
         let v = self.load_in(self.regions.tables, self.env.ptr, addr, 0);
         self.push(v);
     }
@@ -65,7 +66,7 @@ impl Translator<'_, '_> {
     /// `table.set`.
     pub(crate) fn op_table_set(&mut self, table: u32) {
         let (index, value) = self.pop2();
-        let addr = self.table_elem_addr(table, index);
+        let addr = self.table_elem_addr(table, index, TrapCode::TableOutOfBounds);
         self.store_in(self.regions.tables, value, addr, 0);
     }
 
@@ -248,7 +249,7 @@ impl Translator<'_, '_> {
         let index = self.pop();
         let n = self.env.info.types[ty as usize].params.len();
         let params = self.popn(n);
-        let addr = self.table_elem_addr(table, index);
+        let addr = self.table_elem_addr(table, index, TrapCode::UndefinedElement);
         let fref = self.load_in(self.regions.tables, self.env.ptr, addr, 0);
         self.trapz(fref, TrapCode::IndirectCallToNull);
         let p = self.env.offsets.pointer_size;
@@ -267,7 +268,7 @@ impl Translator<'_, '_> {
         let fref = self.pop();
         let n = self.env.info.types[ty as usize].params.len();
         let params = self.popn(n);
-        self.trapz(fref, TrapCode::NullReference);
+        self.trapz(fref, TrapCode::NullFunctionReference);
         let (code, callee_vmctx) = self.func_ref_parts(fref);
         self.emit_indirect(ty, code, callee_vmctx, params, tail);
     }

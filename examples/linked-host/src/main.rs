@@ -7,6 +7,8 @@
 //! linked-host greet [--dir HOST::GUEST] [--env K=V] [-- ARGS...]   a WASI command
 //! linked-host trap                               a trap, with its wasm backtrace
 //! linked-host cpu                                a module for a CPU feature set not allowed
+//! linked-host contain                            guests that never stop, stopped by epoch
+//!                                                interruption and by fuel
 //! ```
 
 use precast_loader::{
@@ -14,6 +16,9 @@ use precast_loader::{
 };
 use precast_wasi::{self as wasi, WasiCtx, WasiCtxBuilder};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,8 +27,10 @@ fn main() -> ExitCode {
         Some("greet") => greet(&args[1..]),
         Some("trap") => trap(),
         Some("cpu") => cpu(),
+        Some("contain") => contain(),
         _ => Err(
-            "usage: linked-host demo | greet [--dir H::G] [--env K=V] [-- ARGS] | trap | cpu"
+            "usage: linked-host demo | greet [--dir H::G] [--env K=V] [-- ARGS] | trap | cpu \
+             | contain"
                 .into(),
         ),
     };
@@ -183,4 +190,107 @@ fn cpu() -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// The guest functions of `wasm/spin.wat` that never return on their own.
+const RUNAWAYS: [(&str, &[i64]); 3] = [("spin", &[]), ("fib", &[50]), ("host-loop", &[])];
+
+/// A linker for `spin.wat`'s one import, `host.tick`, which counts its calls.
+fn spin_linker(engine: &Engine, ticks: &Arc<AtomicU64>) -> Result<Linker<()>> {
+    let mut linker = Linker::new(engine);
+    let ticks = ticks.clone();
+    linker.func_wrap("host", "tick", move || {
+        ticks.fetch_add(1, Ordering::Relaxed);
+    })?;
+    Ok(linker)
+}
+
+/// Calls the runaway `name`: it must stop with a trap, whose message is returned.
+fn call_runaway(
+    instance: &precast_loader::Instance,
+    store: &mut Store<()>,
+    name: &str,
+    args: &[i64],
+) -> Result<String> {
+    let e = match args {
+        [] => instance
+            .get_typed_func::<(), ()>(&*store, name)?
+            .call(&mut *store, ())
+            .err(),
+        [n] => instance
+            .get_typed_func::<i64, i64>(&*store, name)?
+            .call(&mut *store, *n)
+            .err(),
+        _ => unreachable!("the runaways take at most one argument"),
+    };
+    let e = e.ok_or_else(|| format!("{name} returned"))?;
+    let trap = e.as_trap().ok_or_else(|| format!("{name}: not a trap: {e}"))?;
+    Ok(trap.message().to_string())
+}
+
+/// Three guests that never stop (a loop without calls, exponential recursion, a loop calling
+/// the host) are stopped, first by epoch interruption with a thread ticking the epoch, then
+/// by fuel; after each the store still runs wasm. The fuel a terminating call uses is
+/// printed: it is the same on every target.
+fn contain() -> Result<u8> {
+    let ticks = Arc::new(AtomicU64::new(0));
+
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let engine = Engine::try_new(&config)?;
+    let module = Module::from_linked(&engine, linked!(spin_epoch))?;
+    let mut store = Store::new(&engine, ());
+    let instance = spin_linker(&engine, &ticks)?.instantiate(&mut store, &module)?;
+    let answer = instance.get_typed_func::<(), i32>(&store, "answer")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ticker = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(5));
+                engine.increment_epoch();
+            }
+        })
+    };
+    for (name, args) in RUNAWAYS {
+        store.set_epoch_deadline(2);
+        let message = call_runaway(&instance, &mut store, name, args)?;
+        store.set_epoch_deadline(1_000_000);
+        println!(
+            "epoch: {name}: {message}; then answer() = {}",
+            answer.call(&mut store, ())?
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    ticker.join().map_err(|_| "the epoch ticker panicked")?;
+
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    let engine = Engine::try_new(&config)?;
+    let module = Module::from_linked(&engine, linked!(spin_fuel))?;
+    let mut store = Store::new(&engine, ());
+    let instance = spin_linker(&engine, &ticks)?.instantiate(&mut store, &module)?;
+    let answer = instance.get_typed_func::<(), i32>(&store, "answer")?;
+    let count = instance.get_typed_func::<i32, i32>(&store, "count")?;
+    for (name, args) in RUNAWAYS {
+        store.set_fuel(100_000)?;
+        let message = call_runaway(&instance, &mut store, name, args)?;
+        store.set_fuel(100)?;
+        println!(
+            "fuel: {name}: {message}; then answer() = {}",
+            answer.call(&mut store, ())?
+        );
+    }
+    for n in [0, 1, 1000] {
+        store.set_fuel(1_000_000)?;
+        let counted = count.call(&mut store, n)?;
+        println!(
+            "fuel: count({n}) = {counted} used {} fuel",
+            1_000_000 - store.get_fuel()?
+        );
+    }
+    if ticks.load(Ordering::Relaxed) == 0 {
+        return Err("host-loop never called the host".into());
+    }
+    Ok(0)
 }

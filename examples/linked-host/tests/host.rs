@@ -221,3 +221,27 @@ fn strace_shows_no_module_file_and_no_executable_mapping() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn runaway_guests_are_stopped_by_epoch_and_by_fuel_with_the_same_fuel_everywhere() {
+    let o = run(&["contain"]);
+    assert!(o.status.success(), "{o:?}");
+    let interrupt = "interrupt: the epoch deadline was reached; then answer() = 42";
+    let out_of_fuel = "all fuel consumed; then answer() = 42";
+    // The fuel figures are the translator's count of wasm operators, so a cross-built host
+    // under emulation must print exactly these.
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "epoch: spin: {interrupt}\n\
+             epoch: fib: {interrupt}\n\
+             epoch: host-loop: {interrupt}\n\
+             fuel: spin: {out_of_fuel}\n\
+             fuel: fib: {out_of_fuel}\n\
+             fuel: host-loop: {out_of_fuel}\n\
+             fuel: count(0) = 0 used 5 fuel\n\
+             fuel: count(1) = 1 used 14 fuel\n\
+             fuel: count(1000) = 1000 used 9005 fuel\n"
+        )
+    );
+}
