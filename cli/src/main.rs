@@ -5,7 +5,7 @@ mod inspect;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use precast_compiler::{Config, CpuTarget};
+use precast_compiler::{CodePlacement, Config, CpuTarget};
 use precast_format::header::BoundsChecks;
 use precast_loader::Module;
 use std::path::PathBuf;
@@ -70,6 +70,15 @@ struct CompileOpts {
     /// (`Store::set_fuel`; `precast-run --fuel`). The engine must enable it too.
     #[arg(long)]
     consume_fuel: bool,
+    /// Where functions start in `.text`: `loops` (a function with small innermost loops
+    /// starts where they cross the fewest 32- and 64-byte fetch boundaries) or `aligned`
+    /// (every function at the target's preferred alignment, as Wasmtime).
+    #[arg(long, default_value = "loops")]
+    code_placement: CodePlacement,
+    /// Bytes of padding before the first function, moving all code: to measure how much
+    /// speed depends on where code lands.
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    placement_shift: u32,
 }
 
 /// `--epoch-check`.
@@ -94,6 +103,8 @@ impl CompileOpts {
             target,
             opt_level: self.opt_level.clone(),
             verify: false,
+            code_placement: self.code_placement,
+            placement_shift: self.placement_shift,
             ..Config::default()
         };
         let bounds = self.bounds_checks.unwrap_or(if self.no_signals {
@@ -170,6 +181,23 @@ enum Command {
         load: precast_run::LoadArgs,
         #[command(flatten)]
         run: precast_run::RunArgs,
+    },
+    /// Print the Cranelift IR of a module's defined functions (what the translator produces,
+    /// or with --optimized what Cranelift lowers after its mid-end).
+    Clif {
+        /// Input module (.wasm or .wat).
+        input: PathBuf,
+        /// Only the function with this index (in the function index space, imports first).
+        #[arg(long, value_name = "INDEX")]
+        func: Option<u32>,
+        /// After Cranelift's mid-end optimizations.
+        #[arg(long)]
+        optimized: bool,
+        /// Target triple to translate for (the host's by default).
+        #[arg(long)]
+        target: Option<String>,
+        #[command(flatten)]
+        opts: CompileOpts,
     },
     /// Print an artifact's header, sections, imports and exports.
     Inspect {
@@ -290,6 +318,30 @@ fn real_main() -> Result<i32> {
                     .with_context(|| format!("cannot load {}", file.display()))?
             };
             precast_run::run_loaded(&engine, &module, &call)
+        }
+        Command::Clif {
+            input,
+            func,
+            optimized,
+            target,
+            opts,
+        } => {
+            default_sigpipe();
+            let wasm = std::fs::read(&input)
+                .with_context(|| format!("cannot read {}", input.display()))?;
+            let funcs = precast_compiler::clif(&wasm, &opts.config(target.as_deref()), optimized)
+                .with_context(|| format!("cannot translate {}", input.display()))?;
+            let mut printed = false;
+            for (index, text) in funcs {
+                if func.is_none_or(|f| f == index) {
+                    println!(";; function {index}\n{text}");
+                    printed = true;
+                }
+            }
+            if let (Some(f), false) = (func, printed) {
+                anyhow::bail!("{} defines no function {f}", input.display());
+            }
+            Ok(0)
         }
         Command::Inspect { artifact } => {
             default_sigpipe();

@@ -1,7 +1,7 @@
 //! Lays out `.text`, resolves intra-module calls and writes the ELF artifact.
 
 use crate::codegen::{CompiledFunc, CompiledModule};
-use crate::{CompileError, Config, isa};
+use crate::{CodePlacement, CompileError, Config, isa};
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::isa::TargetIsa;
 use object::write::{Object, Relocation, SectionId, Symbol, SymbolSection};
@@ -22,6 +22,11 @@ const PAGE: u64 = IMAGE_ALIGN;
 const IMAGE_SLACK: u64 = 64 * 1024;
 /// Minimum alignment of each function.
 const FUNC_ALIGN: u32 = 16;
+/// The fetch blocks whose boundaries a small loop should not cross: 32 bytes (the decoded
+/// instruction cache's and the fetch unit's window on x86-64 cores) and 64 (a cache line).
+const FETCH_BLOCKS: [u32; 2] = [32, 64];
+/// Placement decisions repeat with this period (the largest fetch block).
+const PERIOD: u32 = 64;
 
 struct Layout {
     text: Vec<u8>,
@@ -31,30 +36,80 @@ struct Layout {
     exits: Vec<u32>,
 }
 
-fn place(text: &mut Vec<u8>, f: &CompiledFunc) -> u32 {
-    let align = f.alignment.max(FUNC_ALIGN) as usize;
-    let start = text.len().div_ceil(align) * align;
-    text.resize(start, 0xcc);
-    text.extend_from_slice(&f.code);
-    start as u32
+/// Where functions start in `.text`.
+#[derive(Clone, Copy)]
+struct Placement {
+    mode: CodePlacement,
+    /// The target's preferred function alignment (Cranelift's `function_alignment`).
+    preferred: u32,
+    /// Padding before the first function.
+    shift: u32,
 }
 
-fn layout(compiled: &CompiledModule) -> Layout {
-    let mut text = Vec::new();
+/// The fetch-block boundaries that the loops of a function starting at `start` (mod
+/// [`PERIOD`]) cross, each boundary counted once per block size it ends.
+fn crossings(loops: &[(u32, u32)], start: u32) -> u32 {
+    loops
+        .iter()
+        .map(|&(offset, len)| {
+            let first = start + offset;
+            let last = first + len.max(1) - 1;
+            FETCH_BLOCKS
+                .iter()
+                .map(|b| last / b - first / b)
+                .sum::<u32>()
+        })
+        .sum()
+}
+
+/// The start of `f` placed at or after `at`. A function with small innermost loops starts
+/// at the residue (mod [`PERIOD`], on its required alignment) where they cross the fewest
+/// fetch-block boundaries; ties go to the preferred alignment, then to the least padding.
+/// Any other function (and every function in [`CodePlacement::Aligned`]) starts at the
+/// preferred alignment.
+fn start_of(f: &CompiledFunc, at: u32, p: Placement) -> u32 {
+    let required = f.alignment.max(1);
+    let aligned = required.max(FUNC_ALIGN).max(p.preferred);
+    let round_up = |x: u32, a: u32| x.div_ceil(a) * a;
+    if p.mode == CodePlacement::Aligned || f.loops.is_empty() || required >= PERIOD {
+        return round_up(at, aligned);
+    }
+    let first = round_up(at, required);
+    (0..PERIOD / required)
+        .map(|k| first + k * required)
+        .min_by_key(|&start| {
+            (
+                crossings(&f.loops, start % PERIOD),
+                start % aligned != 0,
+                start - first,
+            )
+        })
+        .expect("at least one candidate start")
+}
+
+fn place(text: &mut Vec<u8>, f: &CompiledFunc, p: Placement) -> u32 {
+    let start = start_of(f, text.len() as u32, p);
+    text.resize(start as usize, 0xcc);
+    text.extend_from_slice(&f.code);
+    start
+}
+
+fn layout(compiled: &CompiledModule, p: Placement) -> Layout {
+    let mut text = vec![0xcc; p.shift as usize];
     let funcs = compiled
         .functions
         .iter()
-        .map(|f| place(&mut text, f))
+        .map(|f| place(&mut text, f, p))
         .collect();
     let entries = compiled
         .entry_trampolines
         .iter()
-        .map(|f| place(&mut text, f))
+        .map(|f| place(&mut text, f, p))
         .collect();
     let exits = compiled
         .exit_trampolines
         .iter()
-        .map(|f| place(&mut text, f))
+        .map(|f| place(&mut text, f, p))
         .collect();
     Layout {
         text,
@@ -344,8 +399,9 @@ fn sections(
     data: &[u8],
     compiled: &CompiledModule,
     pointer_size: u8,
+    placement: Placement,
 ) -> Result<Sections, CompileError> {
-    let mut l = layout(compiled);
+    let mut l = layout(compiled, placement);
     resolve_calls(&mut l, compiled, info)?;
     let mut info = info.clone();
     info.memory_images.clear();
@@ -405,10 +461,15 @@ pub fn write(
     config: &Config,
 ) -> Result<Vec<u8>, CompileError> {
     let pointer_size = isa.pointer_bytes();
+    let placement = Placement {
+        mode: config.code_placement,
+        preferred: isa.function_alignment().preferred,
+        shift: config.placement_shift,
+    };
     // Hashing the input (16 MiB: ~6 ms) overlaps laying out and checksumming the output.
     let (wasm_hash, sections) = rayon::join(
         || sha2::Sha256::digest(wasm).into(),
-        || sections(info, data, compiled, pointer_size),
+        || sections(info, data, compiled, pointer_size, placement),
     );
     let s = sections?;
     let (info, l) = (&s.info, &s.layout);
@@ -626,5 +687,84 @@ mod tests {
         let mut text = template.to_vec();
         assert!(patch_riscv_call(&mut text, 0, 0x7fff_f800).is_err());
         assert!(patch_riscv_call(&mut text, 4, 0).is_err());
+    }
+
+    fn func(alignment: u32, loops: Vec<(u32, u32)>) -> CompiledFunc {
+        CompiledFunc {
+            code: vec![0x90; 300],
+            alignment,
+            relocs: Vec::new(),
+            traps: Vec::new(),
+            loops,
+        }
+    }
+
+    const LOOPS: Placement = Placement {
+        mode: CodePlacement::Loops,
+        preferred: 32,
+        shift: 0,
+    };
+
+    #[test]
+    fn a_small_loop_is_kept_inside_one_fetch_block() {
+        // A 26-byte loop at offset 0x17: from a 32-byte aligned start it crosses a 32-byte
+        // boundary (0x17 + 26 > 0x20); it is moved so that it does not.
+        let f = func(1, vec![(0x17, 26)]);
+        assert_eq!(crossings(&f.loops, 0), 1);
+        for at in [0, 1, 100, 4096 + 17] {
+            let start = start_of(&f, at, LOOPS);
+            assert!(start >= at && start - at < PERIOD, "{at} -> {start}");
+            assert_eq!(crossings(&f.loops, start % PERIOD), 0, "{at} -> {start}");
+        }
+        // Aligned placement leaves it to chance.
+        let aligned = Placement {
+            mode: CodePlacement::Aligned,
+            ..LOOPS
+        };
+        assert_eq!(start_of(&f, 1, aligned), 32);
+        // The required alignment (constants, instruction size) is kept.
+        let f = func(4, vec![(0x16, 26)]);
+        let start = start_of(&f, 0, LOOPS);
+        assert_eq!(start % 4, 0);
+        assert_eq!(crossings(&f.loops, start % PERIOD), 0);
+    }
+
+    #[test]
+    fn ties_take_the_preferred_alignment_then_the_least_padding() {
+        // A loop that fits wherever the function starts on a 32-byte boundary.
+        let f = func(1, vec![(0, 20)]);
+        assert_eq!(start_of(&f, 1, LOOPS), 32);
+        assert_eq!(start_of(&f, 40, LOOPS), 64);
+        // Without loops: the preferred alignment (at least 16).
+        let f = func(1, vec![]);
+        assert_eq!(start_of(&f, 33, LOOPS), 64);
+        let riscv = Placement {
+            preferred: 4,
+            ..LOOPS
+        };
+        assert_eq!(start_of(&f, 33, riscv), 48);
+        // A shift moves all code.
+        let shifted = Placement { shift: 8, ..LOOPS };
+        let compiled = CompiledModule {
+            functions: vec![func(1, vec![]), func(1, vec![(0x17, 26)])],
+            entry_trampolines: vec![],
+            exit_trampolines: vec![],
+        };
+        let l = layout(&compiled, shifted);
+        assert_eq!(l.funcs[0], 32);
+        assert_eq!(crossings(&[(0x17, 26)], l.funcs[1] % PERIOD), 0);
+        assert!(l.text[..8].iter().all(|&b| b == 0xcc));
+    }
+
+    #[test]
+    fn innermost_small_loops_are_found_from_block_edges() {
+        // Blocks at 0, 10, 30, 50, 80, 400; 30..50 loops to itself, 10..80 to 10 (holding
+        // it), 80..400 to 80 (too long), 0 -> 10 forward.
+        let starts = [0, 10, 30, 50, 80, 400];
+        let edges = [(0, 10), (30, 30), (30, 50), (50, 10), (80, 80), (400, 80)];
+        assert_eq!(
+            crate::codegen::innermost_loops(&starts, &edges, 420),
+            vec![(30, 20)]
+        );
     }
 }

@@ -35,6 +35,9 @@ pub struct CompiledFunc {
     pub relocs: Vec<CallReloc>,
     /// Trapping instructions: offset from the function start and code.
     pub traps: Vec<(u32, TrapCode)>,
+    /// The innermost loops small enough for their placement to matter
+    /// ([`innermost_loops`]): start offset and length in bytes.
+    pub loops: Vec<(u32, u32)>,
 }
 
 /// All compiled code of a module.
@@ -145,6 +148,45 @@ pub fn compile_all(
     })
 }
 
+/// The Cranelift IR of each defined function, as the translator produces it or, with
+/// `optimized`, after Cranelift's mid-end (what instruction selection then lowers), in
+/// index order with the function index.
+pub fn clif(
+    info: &ModuleInfo,
+    functions: Vec<FunctionInput<'_>>,
+    isa: &dyn TargetIsa,
+    config: &Config,
+    optimized: bool,
+) -> Result<Vec<(u32, String)>, CompileError> {
+    let env = ModuleEnv::new(info, isa, config.settings);
+    let mut builder_ctx = FunctionBuilderContext::new();
+    let mut ctx = Context::new();
+    functions
+        .into_iter()
+        .map(|input| {
+            let index = input.index;
+            let mut validator = input.validator.into_validator(Default::default());
+            let func = translate::translate_function(
+                &env,
+                index,
+                &input.body,
+                &mut validator,
+                &mut builder_ctx,
+            )?;
+            ctx.clear();
+            ctx.func = func;
+            if optimized {
+                ctx.optimize(isa, &mut ControlPlane::default())
+                    .map_err(|e| CompileError::Codegen {
+                        func: index.to_string(),
+                        message: format!("{e:?}"),
+                    })?;
+            }
+            Ok((index, ctx.func.display().to_string()))
+        })
+        .collect()
+}
+
 fn compile_one(
     ctx: &mut Context,
     isa: &dyn TargetIsa,
@@ -174,6 +216,7 @@ fn compile_one(
         .map_err(|e| err(format!("{:?}", e.inner)))?;
     let code = compiled.code_buffer().to_vec();
     let alignment = compiled.buffer.alignment;
+    let loops = innermost_loops(&compiled.bb_starts, &compiled.bb_edges, code.len() as u32);
     let mut traps = Vec::new();
     for t in compiled.buffer.traps() {
         let code = translate::from_ir_trap(t.code)
@@ -228,5 +271,43 @@ fn compile_one(
         alignment,
         relocs,
         traps,
+        loops,
     })
+}
+
+/// Loops longer than this many bytes are left to chance: their iterations cross several
+/// fetch blocks wherever they start.
+pub const PLACED_LOOP_MAX: u32 = 192;
+
+/// The innermost loops of a function's machine code, from Cranelift's block starts and
+/// edges (`machine_code_cfg_info`): a branch from a block back to one at or before it closes
+/// a loop spanning the blocks from its target to the end of the branching block. A loop
+/// holding another is not innermost; loops over [`PLACED_LOOP_MAX`] bytes are left out.
+pub fn innermost_loops(starts: &[u32], edges: &[(u32, u32)], code_len: u32) -> Vec<(u32, u32)> {
+    let end_of = |block: u32| {
+        starts
+            .iter()
+            .copied()
+            .filter(|&s| s > block)
+            .min()
+            .unwrap_or(code_len)
+    };
+    let mut loops: Vec<(u32, u32)> = edges
+        .iter()
+        .filter(|&&(from, to)| to <= from)
+        .map(|&(from, to)| (to, end_of(from)))
+        .collect();
+    loops.sort_unstable();
+    loops.dedup();
+    let holds_another = |&(s, e): &(u32, u32)| {
+        loops
+            .iter()
+            .any(|&(s2, e2)| (s2, e2) != (s, e) && s <= s2 && e2 <= e)
+    };
+    loops
+        .iter()
+        .filter(|l| !holds_another(l))
+        .map(|&(s, e)| (s, e - s))
+        .filter(|&(_, len)| len <= PLACED_LOOP_MAX)
+        .collect()
 }

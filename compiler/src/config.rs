@@ -78,6 +78,35 @@ impl std::str::FromStr for CpuTarget {
     }
 }
 
+/// Where functions start in `.text`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CodePlacement {
+    /// A function with small innermost loops starts where they cross the fewest 32- and
+    /// 64-byte fetch-block boundaries (on its required alignment; ties go to the target's
+    /// preferred alignment, then to the least padding); any other function starts at the
+    /// preferred alignment. Cranelift aligns no loop header, so this is how a hot loop
+    /// avoids straddling a boundary.
+    #[default]
+    Loops,
+    /// Every function at the target's preferred alignment (as Wasmtime places them): where
+    /// its loops land is left to chance.
+    Aligned,
+}
+
+impl std::str::FromStr for CodePlacement {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<CodePlacement, String> {
+        match s {
+            "loops" => Ok(CodePlacement::Loops),
+            "aligned" => Ok(CodePlacement::Aligned),
+            _ => Err(format!(
+                "unknown code placement `{s}`: expected loops or aligned"
+            )),
+        }
+    }
+}
+
 /// How to compile a module.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -102,6 +131,12 @@ pub struct Config {
     /// Sign the artifact with this key ([`crate::signing`]): a loader that trusts the key's
     /// public half accepts it. Unsigned (an all-zero signature section) when `None`.
     pub signing_key: Option<crate::SigningKey>,
+    /// Where functions start in `.text`.
+    pub code_placement: CodePlacement,
+    /// Bytes of padding before the first function: moves all code, to measure how much a
+    /// program's speed depends on where its code lands (`cargo xtask bench --placements`).
+    /// Zero by default.
+    pub placement_shift: u32,
 }
 
 impl Default for Config {
@@ -115,6 +150,8 @@ impl Default for Config {
             parallel: true,
             link_name: None,
             signing_key: None,
+            code_placement: CodePlacement::Loops,
+            placement_shift: 0,
         }
     }
 }

@@ -18,6 +18,8 @@ pub fn build(config: &Config) -> Result<OwnedTargetIsa, CompileError> {
     set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
     set(&mut flags, "unwind_info", "false")?;
     set(&mut flags, "enable_probestack", "false")?;
+    // Block offsets and edges of the machine code: where the loops are, for placement.
+    set(&mut flags, "machine_code_cfg_info", "true")?;
     set(
         &mut flags,
         "enable_verifier",

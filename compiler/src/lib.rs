@@ -21,7 +21,7 @@ pub mod signing;
 mod trampolines;
 mod translate;
 
-pub use config::{Config, CpuTarget};
+pub use config::{CodePlacement, Config, CpuTarget};
 pub use cpus::TARGETS;
 pub use environ::features as validated_features;
 pub use error::CompileError;
@@ -55,6 +55,23 @@ pub fn compile(wasm: &[u8], config: &Config) -> Result<Vec<u8>, CompileError> {
         },
         e => e,
     })
+}
+
+/// The Cranelift IR of every defined function of `wasm` (binary or text format), in index
+/// order with the function index: as the translator produces it, or with `optimized` after
+/// Cranelift's mid-end optimizations. `precast clif` prints it; `compiler/tests/clif.rs`
+/// checks representative functions against the expected IR checked in.
+pub fn clif(
+    wasm: &[u8],
+    config: &Config,
+    optimized: bool,
+) -> Result<Vec<(u32, String)>, CompileError> {
+    check_settings(&config.settings)?;
+    let config = &effective(config);
+    let wasm = wat::parse_bytes(wasm).map_err(|e| CompileError::Wat(e.to_string()))?;
+    let isa = isa::build(config)?;
+    let module = environ::parse(&wasm, config)?;
+    codegen::clif(&module.info, module.functions, &*isa, config, optimized)
 }
 
 fn translate(

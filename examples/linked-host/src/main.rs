@@ -224,7 +224,9 @@ fn call_runaway(
         _ => unreachable!("the runaways take at most one argument"),
     };
     let e = e.ok_or_else(|| format!("{name} returned"))?;
-    let trap = e.as_trap().ok_or_else(|| format!("{name}: not a trap: {e}"))?;
+    let trap = e
+        .as_trap()
+        .ok_or_else(|| format!("{name}: not a trap: {e}"))?;
     Ok(trap.message().to_string())
 }
 
