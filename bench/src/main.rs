@@ -1,8 +1,11 @@
-//! `cargo xtask bench [--quick] [--no-interrupts] [--out DIR] [FILTER...]`: Precast and
-//! Wasmtime 48 measured on the same inputs in the same run. See the README's "Benchmarks"
-//! section for the figures. Besides the plain builds, each system's execution time is
-//! measured with epoch checks and with fuel compiled in (`--no-interrupts` skips those).
+//! `cargo xtask bench [--quick] [--no-interrupts] [--code-placement loops|aligned]
+//! [--placements N] [--out DIR] [FILTER...]`: Precast and Wasmtime 48 measured on the same
+//! inputs in the same run. See the README's "Benchmarks" section for the figures. Besides the
+//! plain builds, each system's execution time is measured with epoch checks and with fuel
+//! compiled in (`--no-interrupts` skips those; `--code-placement` sets Precast's;
+//! `--placements` adds runs with the code moved).
 
+mod placement;
 mod process;
 mod report;
 mod stats;
@@ -49,6 +52,8 @@ struct Args {
     quick: bool,
     /// Skip the execution runs with epoch checks and fuel.
     no_interrupts: bool,
+    /// Extra code placements to run each program under (`--placements N`).
+    placements: u32,
     out: Option<PathBuf>,
     filters: Vec<String>,
 }
@@ -57,6 +62,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
     let mut a = Args {
         quick: false,
         no_interrupts: false,
+        placements: 0,
         out: None,
         filters: vec![],
     };
@@ -64,6 +70,22 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
         match s.as_str() {
             "--quick" => a.quick = true,
             "--no-interrupts" => a.no_interrupts = true,
+            "--code-placement" => {
+                let p = it
+                    .next()
+                    .context("--code-placement needs loops or aligned")?;
+                let p = p.parse().map_err(anyhow::Error::msg)?;
+                systems::PRECAST_PLACEMENT
+                    .set(p)
+                    .map_err(|_| anyhow::anyhow!("--code-placement given twice"))?;
+            }
+            "--placements" => {
+                a.placements = it
+                    .next()
+                    .context("--placements needs a count")?
+                    .parse()
+                    .context("--placements needs a count")?;
+            }
             "--out" => a.out = Some(it.next().context("--out needs a folder")?.into()),
             _ if s.starts_with("--") => bail!("unknown option {s}"),
             _ => a.filters.push(s),
@@ -127,7 +149,18 @@ fn parse_report(stdout: &[u8]) -> Result<(f64, f64, f64)> {
 struct Run {
     system: System,
     checks: Checks,
+    /// 0: the program as it is; N: moved by placement N ([`placement::shifted`]).
+    placement: u32,
     path: PathBuf,
+}
+
+impl Run {
+    fn label(&self) -> String {
+        match self.placement {
+            0 => self.checks.label(self.system),
+            n => format!("{}@{n}", self.checks.label(self.system)),
+        }
+    }
 }
 
 /// Measures one workload: compile, size, load and instantiate of the plain builds, then
@@ -138,6 +171,7 @@ fn measure_workload(
     scratch: &Path,
     reps: Reps,
     checked: &[Checks],
+    placements: u32,
     results: &mut Results,
 ) -> Result<()> {
     let me = std::env::current_exe()?;
@@ -178,6 +212,7 @@ fn measure_workload(
         plain.push(Run {
             system,
             checks: Checks::None,
+            placement: 0,
             path,
         });
 
@@ -210,6 +245,20 @@ fn measure_workload(
                 runs.push(Run {
                     system,
                     checks,
+                    placement: 0,
+                    path,
+                });
+            }
+        }
+        for placement in 1..=placements {
+            let wasm = placement::shifted(&w.wasm, placement)?;
+            for system in System::ALL {
+                let path = scratch.join(format!("{}.{}@{placement}", w.name, system.name()));
+                std::fs::write(&path, system.compile(&wasm)?)?;
+                runs.push(Run {
+                    system,
+                    checks: Checks::None,
+                    placement,
                     path,
                 });
             }
@@ -252,8 +301,7 @@ fn measure_runs(
                     rss.push(peak);
                 }
                 Err(e) => {
-                    let label = run.checks.label(run.system);
-                    eprintln!("  {label} {}: execution failed: {e:#}", w.name);
+                    eprintln!("  {} {}: execution failed: {e:#}", run.label(), w.name);
                     *ok = false;
                 }
             }
@@ -264,6 +312,10 @@ fn measure_runs(
             continue;
         }
         let system = run.system;
+        if run.placement != 0 {
+            results.add_placed(&w.name, system, run.placement, Summary::of(&region));
+            continue;
+        }
         if run.checks != Checks::None {
             results.add_checked(&w.name, system, run.checks, Summary::of(&region));
             continue;
@@ -275,13 +327,13 @@ fn measure_runs(
         results.add(&w.name, system, Figure::PeakMemory, Summary::of(&rss));
     }
     if w.has_bench_region {
-        let median = |system, checks| results.exec(&w.name, system, checks).map(|s| s.median);
+        let median = |r: &Run| match r.placement {
+            0 => results.exec(&w.name, r.system, r.checks).map(|s| s.median),
+            n => results.placed(&w.name, r.system, n).map(|s| s.median),
+        };
         let line: Vec<String> = runs
             .iter()
-            .filter_map(|r| {
-                let m = median(r.system, r.checks)?;
-                Some(format!("{} {:.3} ms", r.checks.label(r.system), m * 1e3))
-            })
+            .filter_map(|r| Some(format!("{} {:.3} ms", r.label(), median(r)? * 1e3)))
             .collect();
         eprintln!("  exec {:<28} {}", w.name, line.join("  "));
     }
@@ -487,7 +539,8 @@ fn main() -> Result<()> {
     };
     for w in &all {
         eprintln!("{} ({} bytes of wasm)", w.name, w.wasm.len());
-        if let Err(e) = measure_workload(w, &scratch, reps, checked, &mut results) {
+        if let Err(e) = measure_workload(w, &scratch, reps, checked, args.placements, &mut results)
+        {
             eprintln!("  skipped: {e:#}");
         }
     }

@@ -108,6 +108,9 @@ pub struct Results {
     /// Execution regions of the builds with interruption checks (`Checks::Epoch`,
     /// `Checks::Fuel`), indexed by system; the plain builds' are in `rows`.
     checked: BTreeMap<(String, Checks), [Option<Summary>; 2]>,
+    /// Execution regions of the plain builds moved by a code placement (`--placements`),
+    /// by workload and placement (1, 2, ...), indexed by system.
+    placed: BTreeMap<(String, u32), [Option<Summary>; 2]>,
     order: Vec<String>,
     cold: Vec<(String, Summary)>,
     linked: Vec<LinkedRow>,
@@ -150,6 +153,43 @@ impl Results {
             .entry((workload.to_string(), checks))
             .or_default();
         slot[system as usize] = Some(s);
+    }
+
+    /// Records the execution region of one workload for one system under code placement
+    /// `placement` (1, 2, ...).
+    pub fn add_placed(&mut self, workload: &str, system: System, placement: u32, s: Summary) {
+        let slot = self
+            .placed
+            .entry((workload.to_string(), placement))
+            .or_default();
+        slot[system as usize] = Some(s);
+    }
+
+    /// The execution region of one workload for one system under a code placement.
+    pub fn placed(&self, workload: &str, system: System, placement: u32) -> Option<&Summary> {
+        self.placed.get(&(workload.to_string(), placement))?[system as usize].as_ref()
+    }
+
+    /// The execution medians of one workload for one system: as it is, then under each
+    /// code placement measured.
+    fn placement_medians(&self, workload: &str, system: System) -> Vec<f64> {
+        let plain = self.exec(workload, system, Checks::None).map(|s| s.median);
+        let moved = self
+            .placed
+            .iter()
+            .filter(|((w, _), _)| w == workload)
+            .filter_map(|(_, pair)| pair[system as usize].map(|s| s.median));
+        plain.into_iter().chain(moved).collect()
+    }
+
+    /// The spread of one workload's execution time over the code placements (slowest median
+    /// over fastest), per system; `None` without placements or under [`MIN_TIMED_REGION`].
+    fn placement_spread(&self, workload: &str, system: System) -> Option<f64> {
+        let m = self.placement_medians(workload, system);
+        let (lo, hi) = m
+            .iter()
+            .fold((f64::MAX, 0f64), |(l, h), &x| (l.min(x), h.max(x)));
+        (m.len() > 1 && lo > 0.0 && hi >= MIN_TIMED_REGION).then(|| hi / lo)
     }
 
     /// The execution region of one workload for one system built with `checks`.
@@ -374,6 +414,7 @@ pub fn markdown(r: &Results) -> String {
         }
     }
     checks_markdown(r, &mut md);
+    placement_markdown(r, &mut md);
     md
 }
 
@@ -440,6 +481,51 @@ fn checks_markdown(r: &Results, md: &mut String) {
     let _ = writeln!(md, "| **geomean** | {} |", geomeans.join(" | "));
 }
 
+fn placement_markdown(r: &Results, md: &mut String) {
+    if r.placed.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n## Code placement spread (execution time)\n\nEach program also run with all of \
+         its code moved (`--placements N`: a padding function defined first, the same module \
+         for both systems). Spread = slowest median over fastest across the placements (1.00: \
+         placement does not matter); medians in ms, as is first.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| workload | precast | precast spread | wasmtime | wasmtime spread |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---|---:|");
+    let mut spreads = [Vec::new(), Vec::new()];
+    for w in &r.order {
+        let mut cells = Vec::new();
+        for system in System::ALL {
+            let medians: Vec<String> = r
+                .placement_medians(w, system)
+                .iter()
+                .map(|m| format!("{:.1}", m * 1e3))
+                .collect();
+            cells.push(medians.join(" / "));
+            match r.placement_spread(w, system) {
+                Some(x) => {
+                    spreads[system as usize].push(x);
+                    cells.push(format!("{x:.2}"));
+                }
+                None => cells.push("-".into()),
+            }
+        }
+        if cells.iter().any(|c| c != "-" && !c.is_empty()) {
+            let _ = writeln!(md, "| {w} | {} |", cells.join(" | "));
+        }
+    }
+    let [p, t] = spreads.map(|c| match geomean(c) {
+        Some(g) => format!("**{g:.3}**"),
+        None => "-".into(),
+    });
+    let _ = writeln!(md, "| **geomean** | | {p} | | {t} |");
+}
+
 /// Renders the CSV (one row per workload, system and figure; SI units).
 pub fn csv(r: &Results) -> String {
     let mut out = String::from("workload,system,figure,median,min,max,samples\n");
@@ -489,6 +575,22 @@ pub fn csv(r: &Results) -> String {
         let n = column.len();
         if let Some(g) = geomean(column) {
             let _ = writeln!(out, "geomean,{label},{},{g},,,{n}", c.csv_name());
+        }
+    }
+    for ((w, placement), pair) in &r.placed {
+        for system in System::ALL {
+            if let Some(s) = &pair[system as usize] {
+                let _ = writeln!(
+                    out,
+                    "{w},{}@{placement},{},{},{},{},{}",
+                    system.name(),
+                    Figure::ExecRegion.csv_name(),
+                    s.median,
+                    s.min,
+                    s.max,
+                    s.n
+                );
+            }
         }
     }
     for (name, wall) in &r.cold {

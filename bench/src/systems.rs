@@ -6,6 +6,10 @@ use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// Precast's code placement (`--code-placement`; the compiler's default otherwise).
+pub static PRECAST_PLACEMENT: std::sync::OnceLock<precast_compiler::CodePlacement> =
+    std::sync::OnceLock::new();
+
 /// Which system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum System {
@@ -105,6 +109,7 @@ impl System {
                 wasm,
                 &precast_compiler::Config {
                     verify: false,
+                    code_placement: PRECAST_PLACEMENT.get().copied().unwrap_or_default(),
                     settings: precast_format::Settings {
                         epoch_interruption: checks == Checks::Epoch,
                         consume_fuel: checks == Checks::Fuel,

@@ -396,9 +396,13 @@ pub(crate) fn instantiate(
     // pool block last used by this module holds them complete already.
     if !inst.vmctx.funcrefs_complete() {
         let vmctx_at = abi::func_ref::vmctx(vm::POINTER_SIZE);
-        for i in info.num_imported_funcs..info.functions.len() as u32 {
-            w(inst.vmctx.write(offsets.func_ref(i) + vmctx_at, vmctx_ptr))?;
-        }
+        let defined = (info.functions.len() as u32).saturating_sub(info.num_imported_funcs);
+        w(inst.vmctx.write_strided(
+            offsets.func_ref(info.num_imported_funcs) + vmctx_at,
+            abi::func_ref::size(vm::POINTER_SIZE),
+            defined,
+            vmctx_ptr,
+        ))?;
         inst.vmctx.set_funcrefs_complete(module.id());
     }
 

@@ -260,6 +260,34 @@ impl VMContextAlloc {
         Some(unsafe { self.as_ptr().add(offset) }.cast())
     }
 
+    /// Writes `value` at `count` offsets `first`, `first + stride`, ...; returns false (and
+    /// writes nothing) if the last does not fit or an offset is misaligned. One bounds
+    /// check for the whole run (the per-function fields of instantiation).
+    pub fn write_strided<T: Copy>(&self, first: u32, stride: u32, count: u32, value: T) -> bool {
+        if count == 0 {
+            return true;
+        }
+        let align = core::mem::align_of::<T>();
+        let last = u64::from(stride) * u64::from(count - 1) + u64::from(first);
+        let Ok(last) = u32::try_from(last) else {
+            return false;
+        };
+        if self.field::<T>(first).is_none()
+            || self.field::<T>(last).is_none()
+            || !(stride as usize).is_multiple_of(align)
+        {
+            return false;
+        }
+        let base = self.as_ptr();
+        for k in 0..count as usize {
+            let offset = first as usize + k * stride as usize;
+            // SAFETY: `first` and `last` were checked in bounds and aligned for `T`, and the
+            // stride keeps every offset between them aligned; the allocation is ours.
+            unsafe { base.add(offset).cast::<T>().write(value) };
+        }
+        true
+    }
+
     /// Writes `value` at `offset`; returns false if it does not fit.
     pub fn write<T>(&self, offset: u32, value: T) -> bool {
         match self.field::<T>(offset) {
