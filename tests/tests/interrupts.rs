@@ -118,8 +118,9 @@ fn the_epoch_stops_loops_recursion_and_host_call_loops() {
     assert_eq!(t.code(), TrapCode::Interrupt);
     assert_eq!(store.data().ticks, 100);
 
-    // The store keeps working: a reached deadline stops the next call at its entry, a new
-    // one lets it run.
+    // The store keeps working: a reached deadline stops the next call at its entry (for
+    // `answer`, which neither calls nor loops and so has no check of its own, the loader's
+    // check on entry from the host), a new one lets it run.
     assert_eq!(
         trap_code(call(&mut store, &instance, "answer", &[])),
         TrapCode::Interrupt

@@ -1,7 +1,10 @@
 //! Epoch interruption and fuel ([`Settings::epoch_interruption`], [`Settings::consume_fuel`]).
 //!
 //! Both are checked where a guest can run unboundedly without passing a check otherwise: at
-//! every function entry (recursion) and every loop header (iteration). Straight-line code
+//! every loop header (iteration) and every function entry (recursion). Epoch checks leave
+//! out the entry check of a function that does not call: a cycle of calls passes through
+//! functions that call, and the loader checks the deadline on every entry from the host;
+//! a function with neither calls nor loops has no epoch check at all. Straight-line code
 //! between two checks is bounded by the function's size.
 //!
 //! **Epoch**, fault-based ([`Settings::epoch_probe`], where it applies): a check is one load,
@@ -43,7 +46,7 @@ use cranelift_frontend::Variable;
 use precast_format::TrapCode;
 use precast_format::abi::{self, epoch_probe};
 use precast_format::builtins::Builtin;
-use wasmparser::Operator as O;
+use wasmparser::{FunctionBody, Operator as O};
 
 /// The fuel an operator costs: 1, except for those that do no work of their own (`nop`,
 /// `drop`, `block`, `loop`, `else`, `end`, `unreachable`, `return`), which cost 0.
@@ -84,6 +87,52 @@ fn ends_run(op: &O<'_>) -> bool {
     )
 }
 
+/// What a function body contains that decides where it needs checks.
+struct Shape {
+    /// A call of any kind (tail calls included).
+    calls: bool,
+    /// A loop.
+    loops: bool,
+}
+
+impl Shape {
+    const ALL: Shape = Shape {
+        calls: true,
+        loops: true,
+    };
+
+    /// Scans the operators; a body that does not parse is taken to have both (the
+    /// translation reports the error).
+    fn of(body: &FunctionBody<'_>) -> Shape {
+        let mut shape = Shape {
+            calls: false,
+            loops: false,
+        };
+        let Ok(mut reader) = body.get_operators_reader() else {
+            return Shape::ALL;
+        };
+        while !reader.eof() {
+            match reader.read() {
+                Ok(
+                    O::Call { .. }
+                    | O::CallIndirect { .. }
+                    | O::CallRef { .. }
+                    | O::ReturnCall { .. }
+                    | O::ReturnCallIndirect { .. }
+                    | O::ReturnCallRef { .. },
+                ) => shape.calls = true,
+                Ok(O::Loop { .. }) => shape.loops = true,
+                Ok(_) => continue,
+                Err(_) => return Shape::ALL,
+            }
+            if shape.calls && shape.loops {
+                break;
+            }
+        }
+        shape
+    }
+}
+
 /// Per-function state of the checks.
 #[derive(Default)]
 pub(crate) struct Interrupts {
@@ -104,11 +153,22 @@ pub(crate) struct Interrupts {
 }
 
 impl Translator<'_, '_> {
-    /// At function entry: loads what the checks need, then checks.
-    pub(crate) fn interrupts_entry(&mut self) {
+    /// At function entry: loads what the checks need, then checks if the function calls.
+    pub(crate) fn interrupts_entry(&mut self, body: &FunctionBody<'_>) {
         let s = self.env.settings;
         if !s.epoch_interruption && !s.consume_fuel {
             return;
+        }
+        // With fuel, every entry checks (no fuel left: no function runs); epochs skip the
+        // entry check of functions that do not call, and the loader checks the deadline
+        // on every entry from the host.
+        let shape = if s.consume_fuel {
+            Shape::ALL
+        } else {
+            Shape::of(body)
+        };
+        if !shape.calls && !shape.loops {
+            return; // bounded by its size
         }
         let ptr = self.env.ptr;
         let store = self.load_invariant(ptr, self.vmctx, self.env.offsets.store);
@@ -128,7 +188,9 @@ impl Translator<'_, '_> {
             self.b.def_var(var, v);
             self.interrupts.fuel = Some(var);
         }
-        self.interrupt_checks();
+        if shape.calls {
+            self.interrupt_checks();
+        }
     }
 
     /// The checks of a function entry or loop header.

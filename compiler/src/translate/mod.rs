@@ -145,7 +145,7 @@ impl<'m, 'f> Translator<'m, 'f> {
         } else {
             self.explicit_stack_check();
         }
-        self.interrupts_entry();
+        self.interrupts_entry(body);
 
         for (i, vt) in ty.params.iter().enumerate() {
             let var = self.b.declare_var(self.env.ir_type(*vt));

@@ -8,6 +8,7 @@ use crate::prelude::*;
 use crate::runtime::error::{Error, api};
 use crate::runtime::instance::InstanceData;
 use crate::runtime::store::Owned;
+use crate::runtime::trap::Trap;
 use crate::runtime::traphandlers::{Pending, catch_traps_with, set_pending};
 use crate::runtime::vm::{self, VMFuncRef};
 use alloc::sync::Arc;
@@ -407,6 +408,16 @@ pub(crate) unsafe fn invoke(
     func: *const u8,
     values: *mut RawVal,
 ) -> Result<(), Error> {
+    // Code with epoch checks but no fuel checks no deadline at the entry of functions that
+    // do not call: one check here covers them.
+    let config = store.engine.config();
+    if config.epoch_interruption && !config.consume_fuel {
+        match crate::runtime::epoch::deadline_check(store, vmctx) {
+            Ok(()) => {}
+            Err(Pending::Trap(code)) => return Err(Trap::new(code, Vec::new()).into()),
+            Err(Pending::Error(e)) => return Err(e),
+        }
+    }
     let store: *mut StoreOpaque = store;
     // SAFETY: `store` is valid; accesses are short and not held across the call.
     unsafe {

@@ -16,7 +16,8 @@
 use crate::platform::probe::ProbePage;
 use crate::platform::ranges::{Entry, Ranges};
 use crate::prelude::*;
-use crate::runtime::store::Entities;
+use crate::runtime::store::{Entities, VMStore};
+use crate::runtime::traphandlers::Pending;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
@@ -196,6 +197,35 @@ impl Entities {
     }
 }
 
+/// Runs the store's deadline behaviour if its deadline is reached (for a store with probe
+/// pages, making them readable first and arming them again after, if the deadline is still
+/// or again reached). `vmctx` is the VMContext of the instance checking.
+///
+/// Called where fault-based checks fault and on every entry from the host into code with
+/// epoch checks and without fuel: the compiler then leaves the entry check out of functions
+/// that do not call (a cycle of calls passes through functions that do), so a call from the
+/// host finds a reached deadline here instead.
+pub(crate) fn deadline_check(store: &mut dyn VMStore, vmctx: *mut u8) -> Result<(), Pending> {
+    let entities = store.entities();
+    #[cfg(feature = "std")]
+    if let Some(p) = &entities.epoch.probes {
+        p.disarm();
+    }
+    // SAFETY: as in `Entities::set_epoch_deadline`.
+    let deadline = unsafe { (*entities.state.as_ptr()).epoch_deadline };
+    if entities.current_epoch() < deadline {
+        return Ok(()); // not reached (a probe armed for an earlier deadline, since replaced)
+    }
+    let outcome = store.epoch_interrupt(vmctx);
+    // A new deadline re-armed the pages if it is reached already; a trap leaves the old one
+    // reached: the next call of the store must fault at its first check too.
+    let entities = store.entities();
+    if let Some(p) = &entities.epoch.probes {
+        p.arm_if_reached(entities.current_epoch());
+    }
+    outcome
+}
+
 /// Called by the resumption stub for a fault-based check that faulted on the probe page of
 /// the instance whose VMContext is `vmctx`, at `pc` with frame pointer `fp` and stack
 /// pointer `sp`: makes the store's pages readable again and, if its deadline is reached,
@@ -213,23 +243,7 @@ pub(crate) unsafe extern "C" fn probe_fault(vmctx: usize, pc: usize, fp: usize, 
     // SAFETY: the fault was in code of this live instance, which has exclusive use of its
     // store while it runs (as for a builtin).
     let store = unsafe { crate::runtime::builtins::store_of(vmctx) };
-    let entities = store.entities();
-    if let Some(p) = &entities.epoch.probes {
-        p.disarm();
-    }
-    // SAFETY: as in `Entities::set_epoch_deadline`.
-    let deadline = unsafe { (*entities.state.as_ptr()).epoch_deadline };
-    if entities.current_epoch() < deadline {
-        return; // armed for an earlier deadline, since replaced
-    }
-    let outcome = store.epoch_interrupt(vmctx);
-    // A new deadline re-armed the pages if it is reached already; a trap leaves the old one
-    // reached: the next call of the store must fault at its first check too.
-    let entities = store.entities();
-    if let Some(p) = &entities.epoch.probes {
-        p.arm_if_reached(entities.current_epoch());
-    }
-    match outcome {
+    match deadline_check(store, vmctx) {
         Ok(()) => return,
         Err(pending) => set_pending(pending),
     }
