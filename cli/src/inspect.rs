@@ -114,7 +114,16 @@ pub fn print(path: &Path) -> Result<()> {
         h.settings.signals_based_traps,
         h.settings.frame_pointers,
         h.settings.spectre_mitigations,
-        h.settings.epoch_interruption,
+        match (
+            h.settings.epoch_interruption,
+            h.settings.epoch_probe,
+            h.settings.epoch_signal
+        ) {
+            (false, ..) => "false",
+            (true, true, true) => "true (signal checks)",
+            (true, true, false) => "true (fault checks)",
+            (true, false, _) => "true (compare checks)",
+        },
         h.settings.consume_fuel
     );
     match &inspected.signature {

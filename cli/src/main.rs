@@ -60,11 +60,14 @@ struct CompileOpts {
     /// `Store::set_epoch_deadline`; `precast-run --timeout`). The engine must enable it too.
     #[arg(long)]
     epoch_interruption: bool,
-    /// How epoch checks learn of the deadline: `fault` (a dead load from a page the engine
-    /// makes unreadable; x86_64 and aarch64 with signal-based traps and without fuel) or
-    /// `compare` (load the epoch and compare with the deadline; every target). `fault` falls
-    /// back to `compare` where it does not apply.
-    #[arg(long, value_enum, default_value = "fault")]
+    /// How epoch checks learn of the deadline: `signal` (no checks in function bodies: the
+    /// engine signals the thread running a store whose deadline it reached, and a dead load
+    /// from a page it makes unreadable sits where control comes back into wasm from the host
+    /// or a builtin; x86_64), `fault` (that dead load at function entries and loop headers;
+    /// x86_64 and aarch64; both with signal-based traps and without fuel) or `compare` (load
+    /// the epoch and compare with the deadline; every target). Each falls back to the next
+    /// where it does not apply.
+    #[arg(long, value_enum, default_value = "signal")]
     epoch_check: EpochCheck,
     /// Compile in fuel consumption: every operator costs fuel, and a store out of fuel traps
     /// (`Store::set_fuel`; `precast-run --fuel`). The engine must enable it too.
@@ -84,6 +87,7 @@ struct CompileOpts {
 /// `--epoch-check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum EpochCheck {
+    Signal,
     Fault,
     Compare,
 }
@@ -119,7 +123,8 @@ impl CompileOpts {
         c.settings.signals_based_traps = !self.no_signals;
         c.settings.spectre_mitigations = !self.no_spectre_mitigations;
         c.settings.epoch_interruption = self.epoch_interruption;
-        c.settings.epoch_probe = self.epoch_check == EpochCheck::Fault;
+        c.settings.epoch_probe = self.epoch_check != EpochCheck::Compare;
+        c.settings.epoch_signal = self.epoch_check == EpochCheck::Signal;
         c.settings.consume_fuel = self.consume_fuel;
         c
     }

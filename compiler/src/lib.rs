@@ -87,12 +87,13 @@ fn translate(
     artifact::write(wasm, &module.info, module.data, &compiled, isa, config)
 }
 
-/// `config` with the settings the code is compiled with: fault-based epoch checks only where
-/// they apply to the target.
+/// `config` with the settings the code is compiled with: fault-based and signal-interrupted
+/// epoch checks only where they apply to the target.
 fn effective(config: &Config) -> Config {
     let mut c = config.clone();
     let arch = c.target.split('-').next().unwrap_or_default();
     c.settings.epoch_probe &= c.settings.epoch_probe_applies(arch);
+    c.settings.epoch_signal &= c.settings.epoch_probe && c.settings.epoch_signal_applies(arch);
     c
 }
 

@@ -37,6 +37,7 @@ pub fn entry(env: &ModuleEnv<'_>, ty: u32, ctx: &mut FunctionBuilderContext) -> 
     b.seal_block(block);
     let p = b.block_params(block).to_vec();
     let (callee_vmctx, caller_vmctx, code, values) = (p[0], p[1], p[2], p[3]);
+    epoch_probe(env, &mut b, callee_vmctx);
     let ft = &env.info.types[ty as usize];
     let mut args = vec![callee_vmctx, caller_vmctx];
     for (i, t) in ft.params.iter().enumerate() {
@@ -125,6 +126,7 @@ pub fn exit(env: &ModuleEnv<'_>, ty: u32, ctx: &mut FunctionBuilderContext) -> i
         b.ins().trap(pending);
         b.switch_to_block(ok);
     }
+    epoch_probe(env, &mut b, caller_vmctx);
     let mut results = Vec::new();
     for (i, t) in ft.results.iter().enumerate() {
         results.push(
@@ -135,4 +137,34 @@ pub fn exit(env: &ModuleEnv<'_>, ty: u32, ctx: &mut FunctionBuilderContext) -> i
     b.ins().return_(&results);
     b.finalize(env.frontend_config);
     func
+}
+
+/// With epoch interruption and signal-based traps: a probe of the page of the instance of
+/// `vmctx`, if it has one. Where code of signal-interrupted checks
+/// ([`Settings::epoch_signal`](precast_format::Settings::epoch_signal)) is entered from the
+/// host or returned to from a host function, a signal that came while the host ran finds the
+/// page armed here. A trampoline may serve functions of another module of the store, with
+/// other checks; instances without a page have a null one.
+fn epoch_probe(env: &ModuleEnv<'_>, b: &mut FunctionBuilder<'_>, vmctx: ir::Value) {
+    let s = env.settings;
+    if !s.epoch_interruption || !s.signals_based_traps {
+        return;
+    }
+    let page = b.ins().load(
+        env.ptr,
+        ir::MemFlagsData::trusted(),
+        vmctx,
+        env.offsets.epoch_probe as i32,
+    );
+    let probe = b.create_block();
+    let done = b.create_block();
+    b.ins().brif(page, probe, &[], done, &[]);
+    b.seal_block(probe);
+    b.switch_to_block(probe);
+    let flags =
+        ir::MemFlagsData::new().with_trap_code(Some(crate::translate::trap(TrapCode::Interrupt)));
+    b.ins().load(ir::types::I8, flags, page, 0);
+    b.ins().jump(done, &[]);
+    b.seal_block(done);
+    b.switch_to_block(done);
 }

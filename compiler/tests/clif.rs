@@ -25,7 +25,11 @@ fn config_for(wat: &str, file: &Path) -> Config {
         };
         match name.trim() {
             "explicit" => c.settings.bounds_checks = BoundsChecks::Explicit,
-            "epoch" => c.settings.epoch_interruption = true,
+            "epoch" => {
+                c.settings.epoch_interruption = true;
+                c.settings.epoch_signal = false;
+            }
+            "epoch-signal" => c.settings.epoch_interruption = true,
             "epoch-compare" => {
                 c.settings.epoch_interruption = true;
                 c.settings.epoch_probe = false;

@@ -93,6 +93,15 @@ pub struct Settings {
     /// and a compare with the deadline. Only where [`Settings::epoch_probe_applies`]; a
     /// compiler given `true` elsewhere compiles the compare.
     pub epoch_probe: bool,
+    /// With [`Settings::epoch_probe`], where the checks sit. `true`: nowhere in function
+    /// bodies; the engine interrupts the thread running a store whose deadline it reached
+    /// with a signal, whose handler redirects wasm code, at whatever instruction it is, into
+    /// the deadline behaviour. Probe loads sit only where control comes back into wasm from
+    /// code the signal cannot redirect: entry trampolines, exit trampolines after the host
+    /// function returns, and after builtin calls. `false`: at function entries and loop
+    /// headers. Only where [`Settings::epoch_signal_applies`]; a compiler given `true`
+    /// elsewhere places the checks in function bodies.
+    pub epoch_signal: bool,
 }
 
 impl Default for Settings {
@@ -107,6 +116,7 @@ impl Default for Settings {
             epoch_interruption: false,
             consume_fuel: false,
             epoch_probe: true,
+            epoch_signal: true,
         }
     }
 }
@@ -119,6 +129,7 @@ impl Settings {
             bounds_checks: BoundsChecks::Explicit,
             signals_based_traps: false,
             epoch_probe: false,
+            epoch_signal: false,
             ..Settings::default()
         }
     }
@@ -134,6 +145,14 @@ impl Settings {
             && !self.consume_fuel
             && matches!(arch, "x86_64" | "aarch64")
     }
+
+    /// Whether signal-interrupted epoch checks ([`Settings::epoch_signal`]) are possible for
+    /// code of `arch`: where fault-based checks are, on x86_64, where the resumption stub
+    /// returns to any instruction with every register intact (aarch64's returns through a
+    /// scratch register compiled code may hold live between two instructions).
+    pub fn epoch_signal_applies(&self, arch: &str) -> bool {
+        self.epoch_probe_applies(arch) && arch == "x86_64"
+    }
 }
 
 const FLAG_EXPLICIT_BOUNDS: u32 = 1 << 0;
@@ -143,13 +162,15 @@ const FLAG_SPECTRE: u32 = 1 << 3;
 const FLAG_EPOCH: u32 = 1 << 4;
 const FLAG_FUEL: u32 = 1 << 5;
 const FLAG_EPOCH_PROBE: u32 = 1 << 6;
+const FLAG_EPOCH_SIGNAL: u32 = 1 << 7;
 const KNOWN_FLAGS: u32 = FLAG_EXPLICIT_BOUNDS
     | FLAG_SIGNALS
     | FLAG_FRAME_POINTERS
     | FLAG_SPECTRE
     | FLAG_EPOCH
     | FLAG_FUEL
-    | FLAG_EPOCH_PROBE;
+    | FLAG_EPOCH_PROBE
+    | FLAG_EPOCH_SIGNAL;
 
 impl Settings {
     fn flags(&self) -> u32 {
@@ -174,6 +195,9 @@ impl Settings {
         }
         if self.epoch_probe {
             f |= FLAG_EPOCH_PROBE;
+        }
+        if self.epoch_signal {
+            f |= FLAG_EPOCH_SIGNAL;
         }
         f
     }
@@ -453,6 +477,7 @@ impl Header {
                 epoch_interruption: flags & FLAG_EPOCH != 0,
                 consume_fuel: flags & FLAG_FUEL != 0,
                 epoch_probe: flags & FLAG_EPOCH_PROBE != 0,
+                epoch_signal: flags & FLAG_EPOCH_SIGNAL != 0,
             },
             pointer_size: u32_at(b, 92),
             wasm_hash,

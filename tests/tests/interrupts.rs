@@ -34,6 +34,32 @@ fn settings(epoch: bool, fuel: bool, signals: bool) -> precast_compiler::Config 
     c
 }
 
+/// How epoch checks are compiled (`precast compile --epoch-check`).
+#[derive(Clone, Copy, Debug)]
+enum Check {
+    /// None in function bodies; the engine signals the running thread.
+    Signal,
+    /// A dead load at function entries and loop headers.
+    Fault,
+    /// A load of the epoch and a compare.
+    Compare,
+}
+
+const CHECKS: [Check; 3] = [Check::Signal, Check::Fault, Check::Compare];
+
+/// Epoch checks of kind `check` (where the target has it; the compiler falls back otherwise).
+fn epoch_settings(check: Check) -> precast_compiler::Config {
+    let mut c = settings(true, false, true);
+    c.settings.epoch_probe = !matches!(check, Check::Compare);
+    c.settings.epoch_signal = matches!(check, Check::Signal);
+    c
+}
+
+fn load_checked(engine: &Engine, check: Check) -> Module {
+    let artifact = precast_compiler::compile(WAT.as_bytes(), &epoch_settings(check)).unwrap();
+    Module::from_bytes(engine, &artifact).unwrap()
+}
+
 fn engine(epoch: bool, fuel: bool) -> Engine {
     Engine::new(Config::new().epoch_interruption(epoch).consume_fuel(fuel))
 }
@@ -100,23 +126,30 @@ fn interrupted_by_a_thread(store: &mut Store<Host>, instance: &Instance, name: &
 
 #[test]
 fn the_epoch_stops_loops_recursion_and_host_call_loops() {
+    for check in CHECKS {
+        epoch_stops_everything(check);
+    }
+}
+
+fn epoch_stops_everything(check: Check) {
     let engine = engine(true, false);
-    let module = load(&engine, true, false);
+    let module = load_checked(&engine, check);
     let (mut store, instance) = instantiate(&engine, &module);
     interrupted_by_a_thread(&mut store, &instance, "spin", &[]);
     interrupted_by_a_thread(&mut store, &instance, "forever", &[]);
     interrupted_by_a_thread(&mut store, &instance, "fib", &[Val::I64(50)]);
     interrupted_by_a_thread(&mut store, &instance, "host-loop", &[]);
 
-    // Deterministically: the host advances the epoch on its 100th call, and the loop header
-    // after that call stops the guest.
+    // Deterministically: the host advances the epoch on its 100th call, and the check after
+    // that call stops the guest (the loop header's, or with signals the exit trampoline's,
+    // the signal having found the thread in the host).
     store.set_epoch_deadline(1);
     store.data_mut().ticks = 0;
     store.data_mut().bump_at = Some(100);
     let t = call(&mut store, &instance, "host-loop", &[]).unwrap_err();
     let t = t.as_trap().expect("a trap");
-    assert_eq!(t.code(), TrapCode::Interrupt);
-    assert_eq!(store.data().ticks, 100);
+    assert_eq!(t.code(), TrapCode::Interrupt, "{check:?}");
+    assert_eq!(store.data().ticks, 100, "{check:?}");
 
     // The store keeps working: a reached deadline stops the next call at its entry (for
     // `answer`, which neither calls nor loops and so has no check of its own, the loader's
@@ -138,10 +171,16 @@ fn the_epoch_stops_loops_recursion_and_host_call_loops() {
 
 #[test]
 fn a_deadline_callback_extends_the_deadline_or_stops_the_guest() {
+    for check in CHECKS {
+        callback_extends_or_stops(check);
+    }
+}
+
+fn callback_extends_or_stops(check: Check) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
     let engine = engine(true, false);
-    let module = load(&engine, true, false);
+    let module = load_checked(&engine, check);
     let (mut store, instance) = instantiate(&engine, &module);
     let calls = Arc::new(AtomicU32::new(0));
     let seen = calls.clone();
@@ -169,7 +208,7 @@ fn a_deadline_callback_extends_the_deadline_or_stops_the_guest() {
     assert_eq!(
         calls.load(Ordering::Relaxed),
         5,
-        "extended four times, then stopped"
+        "{check:?}: extended four times, then stopped"
     );
 
     // A callback's error is what the guest traps with.
@@ -183,6 +222,73 @@ fn a_deadline_callback_extends_the_deadline_or_stops_the_guest() {
         trap_code(call(&mut store, &instance, "spin", &[])),
         TrapCode::Interrupt
     );
+}
+
+/// Modules of every kind of check in one store, calling each other: each stops, whichever
+/// module's trampolines the store uses for a type they share.
+#[test]
+fn a_store_mixing_kinds_of_checks_stops_each() {
+    let engine = engine(true, false);
+    let mut store = Store::new(&engine, Host::default());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("host", "tick", |_: Caller<'_, Host>| {})
+        .unwrap();
+    // Compare first: its trampolines serve the types the others share with it.
+    let instances: Vec<Instance> = [Check::Compare, Check::Signal, Check::Fault]
+        .iter()
+        .map(|&c| {
+            linker
+                .instantiate(&mut store, &load_checked(&engine, c))
+                .unwrap()
+        })
+        .collect();
+    for (instance, check) in instances
+        .iter()
+        .zip([Check::Compare, Check::Signal, Check::Fault])
+    {
+        for name in ["spin", "forever", "host-loop"] {
+            interrupted_by_a_thread(&mut store, instance, name, &[]);
+        }
+        store.set_epoch_deadline(u64::MAX / 2);
+        assert_eq!(
+            call(&mut store, instance, "count", &[Val::I32(1000)]).unwrap(),
+            [Val::I32(1000)],
+            "{check:?}"
+        );
+    }
+}
+
+/// Preemption signals that do not come from a reached deadline (sent by someone else, or
+/// late) change nothing: the guest runs on and computes what it would have.
+#[test]
+fn stray_preemption_signals_are_harmless() {
+    let engine = engine(true, false);
+    let module = load_checked(&engine, Check::Signal);
+    let (mut store, instance) = instantiate(&engine, &module);
+    store.set_epoch_deadline(u64::MAX / 2);
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = done.clone();
+    let sender = std::thread::spawn(move || {
+        let mut sent = 0u32;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            // SAFETY: signals this process's test thread, which has the loader's handler.
+            unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGURG) };
+            sent += 1;
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        sent
+    });
+    for _ in 0..20 {
+        assert_eq!(
+            call(&mut store, &instance, "count", &[Val::I32(10_000_000)]).unwrap(),
+            [Val::I32(10_000_000)]
+        );
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(sender.join().unwrap() > 0);
 }
 
 #[test]

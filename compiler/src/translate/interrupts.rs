@@ -14,6 +14,16 @@
 //! handler runs the deadline behaviour in a stub that saves every register and resumes the
 //! load once the page is readable again. No compare, no branch, one register.
 //!
+//! **Epoch**, signal-interrupted ([`Settings::epoch_signal`], x86_64): function bodies carry
+//! no checks at all. The engine sends the thread running a store whose deadline it reached a
+//! signal; the handler redirects the wasm code it interrupts, at any instruction, into the
+//! same stub. What a signal cannot redirect is code outside wasm (a builtin, a host
+//! function, the runtime), so a probe load sits wherever control comes back into wasm from
+//! there: after every builtin call (here), in entry trampolines and in exit trampolines after
+//! the host function returned (`trampolines.rs`). A signal that found the thread outside
+//! wasm is caught by the next of those, the probe page being armed first; every later tick
+//! signals again while the store runs.
+//!
 //! **Epoch**, load and compare (elsewhere): a check loads the engine's epoch counter (its address is read from the store
 //! state once per function) and compares it with the store's deadline, which the function
 //! keeps in a register (loaded at entry and again after every call, which may have set a new
@@ -34,6 +44,7 @@
 //! [`Settings::epoch_interruption`]: precast_format::header::Settings::epoch_interruption
 //! [`Settings::consume_fuel`]: precast_format::header::Settings::consume_fuel
 //! [`Settings::epoch_probe`]: precast_format::header::Settings::epoch_probe
+//! [`Settings::epoch_signal`]: precast_format::header::Settings::epoch_signal
 
 use super::Translator;
 use super::env::trap;
@@ -159,6 +170,9 @@ impl Translator<'_, '_> {
         if !s.epoch_interruption && !s.consume_fuel {
             return;
         }
+        if s.epoch_signal {
+            return; // no checks in the body but after builtin calls (`after_builtin`)
+        }
         // With fuel, every entry checks (no fuel left: no function runs); epochs skip the
         // entry check of functions that do not call, and the loader checks the deadline
         // on every entry from the host.
@@ -239,6 +253,18 @@ impl Translator<'_, '_> {
             self.b.def_var(var, v);
         }
         self.deadline_reload();
+    }
+
+    /// After a builtin call, with signal-interrupted epoch checks: a probe of the
+    /// instance's page (its address read from the VMContext here, so no register holds it
+    /// elsewhere), for a signal that came while the builtin ran.
+    pub(crate) fn after_builtin(&mut self) {
+        if !self.env.settings.epoch_signal {
+            return;
+        }
+        let ptr = self.env.ptr;
+        let page = self.load_trusted(ptr, self.vmctx, self.env.offsets.epoch_probe);
+        self.epoch_probe(page);
     }
 
     fn deadline_reload(&mut self) {

@@ -406,7 +406,12 @@ impl<'m, 'f> Translator<'m, 'f> {
         let mut all = vec![vmctx];
         all.extend_from_slice(args);
         let call = self.b.ins().call_indirect(sig, fptr, &all);
-        self.b.inst_results(call).to_vec()
+        let results = self.b.inst_results(call).to_vec();
+        use precast_format::builtins::Builtin;
+        if !matches!(which, Builtin::Trap | Builtin::EpochInterrupt) {
+            self.after_builtin();
+        }
+        results
     }
 
     /// Traps with [`TrapCode::Pending`](precast_format::TrapCode::Pending) if `status != 0`.

@@ -259,11 +259,14 @@ impl Engine {
 
     /// Advances the engine's epoch by one: code compiled with epoch interruption, in every
     /// store of the engine, calls into the runtime at its next check (function entry or loop
-    /// header) if the epoch reached its store's deadline ([`Store::set_epoch_deadline`]).
+    /// header) if the epoch reached its store's deadline ([`Store::set_epoch_deadline`]);
+    /// signal-interrupted code
+    /// ([`Settings::epoch_signal`](precast_format::Settings::epoch_signal)) wherever it is.
     /// Callable from any thread, a signal handler included (no lock, no allocation): one
     /// atomic add, and for the stores whose code checks by faults
     /// ([`Settings::epoch_probe`](precast_format::Settings::epoch_probe)), one compare each
-    /// and, where the deadline is reached, making its probe pages unreadable.
+    /// and, where the deadline is reached, making its probe pages unreadable and, for
+    /// signal-interrupted code running on a thread, sending that thread a SIGURG.
     ///
     /// [`Store::set_epoch_deadline`]: crate::Store::set_epoch_deadline
     pub fn increment_epoch(&self) {

@@ -440,6 +440,11 @@ pub(crate) unsafe fn invoke(
     };
     // SAFETY: `store` is valid; a short read.
     let handlers = unsafe { (*store).engine.config().signal_handlers };
+    // SAFETY: as above.
+    #[cfg(feature = "std")]
+    let entered = unsafe {
+        crate::runtime::epoch::enter(&(*store).entities, vmctx, (*store).entry_depth == 1)
+    };
     // SAFETY: `call_entry` holds no destructors and cannot panic.
     let r = unsafe {
         catch_traps_with(
@@ -450,6 +455,8 @@ pub(crate) unsafe fn invoke(
     };
     // SAFETY: the call is over; `store` is valid again for exclusive use.
     let store = unsafe { &mut *store };
+    #[cfg(feature = "std")]
+    crate::runtime::epoch::leave(&store.entities, entered);
     store.entry_depth -= 1;
     r.map_err(|raw| store.trap_error(raw))
 }

@@ -23,6 +23,9 @@ pub(crate) struct CodeInfo {
     pub traps_len: usize,
     /// Whether the code keeps frame pointers (backtraces can walk them).
     pub frame_pointers: bool,
+    /// Whether a signal may redirect this code at any instruction into the deadline
+    /// behaviour ([`Settings::epoch_signal`](precast_format::Settings::epoch_signal)).
+    pub preemptible: bool,
 }
 
 #[cfg_attr(not(feature = "std"), allow(dead_code))]
@@ -105,6 +108,7 @@ mod tests {
             traps: traps.as_ptr(),
             traps_len: traps.len(),
             frame_pointers: true,
+            preemptible: false,
         };
         let reg = register(&info);
         let base = code.as_ptr() as usize;

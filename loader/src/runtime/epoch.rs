@@ -49,7 +49,7 @@ impl Probes {
         self.stores.for_each(|e| {
             // SAFETY: a store unregisters its probes (waiting for this reader) before freeing
             // them.
-            unsafe { &*(e.data as *const StoreProbes) }.arm_if_reached(epoch);
+            unsafe { &*(e.data as *const StoreProbes) }.tick(epoch);
         });
     }
 
@@ -71,9 +71,14 @@ impl Probes {
 /// reads the deadline and the epoch: a tick arming meanwhile leaves pages armed for a
 /// deadline the handler then sees reached, or one that faults once more for nothing; no
 /// order leaves `armed` on with readable pages.
-struct StoreProbes {
+pub(crate) struct StoreProbes {
     deadline: AtomicU64,
     armed: AtomicBool,
+    /// Whether an instance of the store runs signal-interrupted code
+    /// ([`Settings::epoch_signal`](precast_format::Settings::epoch_signal)).
+    signalled: AtomicBool,
+    /// The thread running the store's wasm (the platform's thread id), 0 when none.
+    thread: AtomicU64,
     /// The pages, a list only ever pushed to (instances live as long as their store).
     pages: AtomicPtr<PageNode>,
 }
@@ -94,11 +99,34 @@ impl StoreProbes {
         }
     }
 
-    fn arm_if_reached(&self, epoch: u64) {
-        if self.deadline.load(Ordering::SeqCst) <= epoch && !self.armed.swap(true, Ordering::SeqCst)
-        {
+    /// Arms the pages if `epoch` reached the deadline; returns whether it did.
+    fn arm_if_reached(&self, epoch: u64) -> bool {
+        if self.deadline.load(Ordering::SeqCst) > epoch {
+            return false;
+        }
+        if !self.armed.swap(true, Ordering::SeqCst) {
             self.pages(ProbePage::arm);
         }
+        true
+    }
+
+    /// A tick at `epoch`: arms the pages if the deadline is reached and, for a store with
+    /// signal-interrupted code running on a thread, signals that thread, on every tick until
+    /// the deadline behaviour ran (a signal finding the thread outside wasm is lost, but the
+    /// armed page stops the code where it comes back into wasm).
+    fn tick(&self, epoch: u64) {
+        if self.arm_if_reached(epoch) && self.signalled.load(Ordering::SeqCst) {
+            let thread = self.thread.load(Ordering::SeqCst);
+            if thread != 0 {
+                crate::platform::probe::interrupt(thread);
+            }
+        }
+    }
+
+    /// Whether the pages are armed (async-signal-safe).
+    #[cfg(feature = "std")]
+    pub(crate) fn armed(&self) -> bool {
+        self.armed.load(Ordering::SeqCst)
     }
 
     #[cfg(feature = "std")]
@@ -163,8 +191,13 @@ impl Entities {
     }
 
     /// A new probe page for the instance whose VMContext is `vmctx` (armed if the store's
-    /// deadline is reached); returns its address.
-    pub(crate) fn new_probe_page(&mut self, vmctx: usize) -> Result<usize, String> {
+    /// deadline is reached), whose code is signal-interrupted if `signalled`; returns its
+    /// address.
+    pub(crate) fn new_probe_page(
+        &mut self,
+        vmctx: usize,
+        signalled: bool,
+    ) -> Result<usize, String> {
         let page = ProbePage::new(vmctx)?;
         let addr = page.addr();
         if self.epoch.probes.is_none() {
@@ -173,6 +206,8 @@ impl Entities {
             let p = Box::new(StoreProbes {
                 deadline: AtomicU64::new(deadline),
                 armed: AtomicBool::new(false),
+                signalled: AtomicBool::new(false),
+                thread: AtomicU64::new(0),
                 pages: AtomicPtr::new(core::ptr::null_mut()),
             });
             self.epoch.registry.stores.insert(Probes::entry(&p));
@@ -181,6 +216,9 @@ impl Entities {
         let Some(p) = &self.epoch.probes else {
             unreachable!()
         };
+        if signalled {
+            p.signalled.store(true, Ordering::SeqCst);
+        }
         let node = Box::into_raw(Box::new(PageNode {
             page,
             next: p.pages.load(Ordering::Relaxed),
@@ -194,6 +232,50 @@ impl Entities {
         }
         p.arm_if_reached(self.current_epoch());
         Ok(addr)
+    }
+}
+
+/// What [`enter`] replaced, restored by [`leave`].
+#[cfg(feature = "std")]
+pub(crate) struct Entered {
+    prev: (usize, usize),
+    outermost: bool,
+}
+
+/// Before an entry into wasm of instance `vmctx` of the store of `entities` (`outermost`:
+/// no other entry of the store is active): tells this thread's signal handler what a
+/// preemption signal redirects to (nothing for a store without probe pages) and, on the
+/// outermost entry of a store with signal-interrupted code, the engine's ticks which thread
+/// to signal.
+#[cfg(feature = "std")]
+pub(crate) fn enter(entities: &Entities, vmctx: *mut u8, outermost: bool) -> Entered {
+    use crate::runtime::traphandlers::swap_preemption;
+    let Some(p) = &entities.epoch.probes else {
+        return Entered {
+            prev: swap_preemption((0, 0)),
+            outermost: false,
+        };
+    };
+    let outermost = outermost && p.signalled.load(Ordering::Relaxed);
+    if outermost {
+        p.thread
+            .store(crate::platform::probe::current_thread(), Ordering::SeqCst);
+    }
+    let probes: &StoreProbes = p;
+    Entered {
+        prev: swap_preemption((probes as *const StoreProbes as usize, vmctx as usize)),
+        outermost,
+    }
+}
+
+/// After the entry [`enter`] prepared returned or trapped.
+#[cfg(feature = "std")]
+pub(crate) fn leave(entities: &Entities, entered: Entered) {
+    crate::runtime::traphandlers::swap_preemption(entered.prev);
+    if entered.outermost
+        && let Some(p) = &entities.epoch.probes
+    {
+        p.thread.store(0, Ordering::SeqCst);
     }
 }
 

@@ -364,7 +364,7 @@ pub(crate) fn instantiate(
     w(inst.vmctx.write(offsets.instance, inst_ptr))?;
     if module.header().settings.epoch_probe {
         let page = store
-            .new_probe_page(vmctx_ptr as usize)
+            .new_probe_page(vmctx_ptr as usize, module.header().settings.epoch_signal)
             .map_err(Error::Resource)?;
         w(inst.vmctx.write(offsets.epoch_probe, page as *const u8))?;
     }

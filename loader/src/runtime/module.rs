@@ -88,6 +88,7 @@ impl LoadedModule {
             traps: sections.traps.as_ptr(),
             traps_len: sections.traps.len(),
             frame_pointers: header.settings.frame_pointers,
+            preemptible: header.settings.epoch_signal,
         });
         let prepared = prepare(types, &sections, text_start)?;
         let registration = code_registry::register(&code);

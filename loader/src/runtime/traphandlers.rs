@@ -34,6 +34,10 @@ struct TrapState {
     frames: [Cell<usize>; MAX_FRAMES],
     /// Number of valid entries in `frames`.
     nframes: Cell<usize>,
+    /// For the innermost entry: its store's probes (a `*const StoreProbes`, 0 for a store
+    /// without) and the entry's VMContext, what a preemption signal redirects to.
+    #[cfg(feature = "std")]
+    preempt: Cell<(usize, usize)>,
 }
 
 impl TrapState {
@@ -44,6 +48,8 @@ impl TrapState {
             code: Cell::new(0),
             frames: [const { Cell::new(0) }; MAX_FRAMES],
             nframes: Cell::new(0),
+            #[cfg(feature = "std")]
+            preempt: Cell::new((0, 0)),
         }
     }
 }
@@ -275,7 +281,42 @@ pub(crate) unsafe extern "C" fn raise(
 /// process).
 #[cfg(feature = "std")]
 pub(crate) fn init_signals() {
-    crate::platform::signals::install(on_fault);
+    crate::platform::signals::install(on_fault, on_preempt);
+}
+
+/// Sets what a preemption signal redirects this thread's wasm code to (see
+/// [`TrapState::preempt`]); returns the previous setting.
+#[cfg(feature = "std")]
+pub(crate) fn swap_preemption(p: (usize, usize)) -> (usize, usize) {
+    try_with_state(|s| s.preempt.replace(p)).unwrap_or((0, 0))
+}
+
+/// Resumes through [`probe_fault`] if the preemption signal interrupted signal-interrupted
+/// wasm code ([`Settings::epoch_signal`](precast_format::Settings::epoch_signal)) inside an
+/// entry on this thread whose store's deadline was reached (its probe pages armed); `None`
+/// otherwise (the signal is then ignored: one that found the thread elsewhere is caught by
+/// the probe where control comes back into wasm).
+///
+/// # Safety
+/// Only from the platform's signal handler, on the interrupted thread.
+#[cfg(feature = "std")]
+unsafe fn on_preempt(
+    fault: &crate::platform::signals::Fault,
+) -> Option<crate::platform::signals::Resume> {
+    let (jmp, (probes, vmctx)) = try_with_state(|s| (s.jmp.get(), s.preempt.get())).ok()?;
+    if jmp.is_null() || probes == 0 {
+        return None;
+    }
+    if !code_registry::with_code(fault.pc, |c| c.preemptible)? {
+        return None;
+    }
+    // SAFETY: `preempt` names the probes of the store of the innermost entry, which is
+    // running (the entry restores the previous setting before it returns).
+    let probes = unsafe { &*(probes as *const crate::runtime::epoch::StoreProbes) };
+    probes.armed().then_some(crate::platform::signals::Resume {
+        func: probe_fault,
+        arg: vmctx,
+    })
 }
 
 /// Unwinds to the innermost [`catch_traps`] if the fault is at a trap site of registered code

@@ -41,6 +41,7 @@ fn faults_at_trap_sites_are_caught() {
         traps: traps.as_ptr(),
         traps_len: traps.len(),
         frame_pointers: false,
+        preemptible: false,
     };
     let _registration = code_registry::register(&info);
     // A memory of no pages: its whole reservation is a guard region the handler owns.
@@ -115,6 +116,7 @@ fn load_code() -> LoadCode {
         traps: traps.as_ptr(),
         traps_len: traps.len(),
         frame_pointers: false,
+        preemptible: false,
     });
     let registration = code_registry::register(&info);
     // SAFETY: the page holds the code above; the signature matches it.

@@ -129,6 +129,39 @@ fn map_chunk() -> Result<Vec<usize>, String> {
     Ok((0..CHUNK_PAGES).rev().map(|i| base + i * page).collect())
 }
 
+std::thread_local! {
+    /// This thread's kernel id, once read.
+    static TID: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// The calling thread's id, for [`interrupt`] (the kernel's thread id; never 0).
+pub(crate) fn current_thread() -> u64 {
+    TID.with(|t| {
+        if t.get() == 0 {
+            // SAFETY: gettid has no preconditions and cannot fail.
+            t.set(unsafe { libc::syscall(libc::SYS_gettid) } as u64);
+        }
+        t.get()
+    })
+}
+
+/// Sends the preemption signal ([`signals::PREEMPT`](super::signals::PREEMPT)) to thread
+/// `thread` of this process (a [`current_thread`] id). Async-signal-safe. A thread that
+/// exited meanwhile makes it fail silently; one that reused the id gets a signal its
+/// handler finds nothing to redirect for.
+pub(crate) fn interrupt(thread: u64) {
+    // SAFETY: tgkill only sends a signal; every thread of the process has the handler, which
+    // ignores a signal that does not interrupt wasm code of an interrupted store.
+    unsafe {
+        libc::syscall(
+            libc::SYS_tgkill,
+            libc::getpid(),
+            thread as libc::pid_t,
+            super::signals::PREEMPT,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,8 +43,21 @@ pub(crate) struct Resume {
 /// Called only from the signal handler, on the faulting thread.
 pub(crate) type FaultHandler = unsafe fn(&Fault) -> Option<Resume>;
 
-/// The handler `install` was given (set once our handlers are installed).
-static ON_FAULT: OnceLock<FaultHandler> = OnceLock::new();
+/// The signal the runtime interrupts a thread running wasm with
+/// ([`probe::interrupt`](super::probe::interrupt)): SIGURG, which nothing sends a process
+/// unasked (its default action is to ignore it). Installed with `SA_RESTART`, so the system
+/// calls of host code it lands in go on.
+pub(crate) const PREEMPT: c_int = libc::SIGURG;
+
+/// The runtime's handler of [`PREEMPT`]: what to call, if the interrupted code is wasm code
+/// to redirect (its [`Fault`] has no address), `None` otherwise.
+///
+/// # Safety
+/// Called only from the signal handler, on the interrupted thread.
+pub(crate) type PreemptHandler = unsafe fn(&Fault) -> Option<Resume>;
+
+/// The handlers `install` was given (set once our handlers are installed).
+static ON_FAULT: OnceLock<(FaultHandler, PreemptHandler)> = OnceLock::new();
 
 /// Program counter, frame pointer and stack pointer at a signal.
 struct Regs {
@@ -437,22 +450,29 @@ core::arch::global_asm!(
     ".size precast_resume_stub, . - precast_resume_stub",
 );
 
-const SIGNALS: [c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+const SIGNALS: [c_int; 5] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    PREEMPT,
+];
 
 /// The handlers that were installed before ours, to chain to.
-struct PrevActions(core::cell::UnsafeCell<[core::mem::MaybeUninit<libc::sigaction>; 4]>);
+struct PrevActions(core::cell::UnsafeCell<[core::mem::MaybeUninit<libc::sigaction>; 5]>);
 
 // SAFETY: written exactly once inside `install` before any of our handlers is installed, and
 // only read afterwards.
 unsafe impl Sync for PrevActions {}
 
 static PREV: PrevActions = PrevActions(core::cell::UnsafeCell::new(
-    [core::mem::MaybeUninit::zeroed(); 4],
+    [core::mem::MaybeUninit::zeroed(); 5],
 ));
 
-/// Installs the trap signal handlers (once per process), which pass every fault to
-/// `on_fault` first (the first caller's handler is the one kept).
-pub(crate) fn install(on_fault: FaultHandler) {
+/// Installs the trap signal handlers and the [`PREEMPT`] handler (once per process), which
+/// pass every fault to `on_fault` and every preemption to `on_preempt` first (the first
+/// caller's handlers are the ones kept).
+pub(crate) fn install(on_fault: FaultHandler, on_preempt: PreemptHandler) {
     ON_FAULT.get_or_init(|| {
         for (i, &sig) in SIGNALS.iter().enumerate() {
             // SAFETY: `sigaction` with a zeroed struct, our handler and an empty mask is the
@@ -462,6 +482,9 @@ pub(crate) fn install(on_fault: FaultHandler) {
                 let mut action: libc::sigaction = core::mem::zeroed();
                 action.sa_sigaction = handler as *const () as usize;
                 action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
+                if sig == PREEMPT {
+                    action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
+                }
                 libc::sigemptyset(&mut action.sa_mask);
                 let prev = (*PREV.0.get())[i].as_mut_ptr();
                 if libc::sigaction(sig, &action, prev) != 0 {
@@ -470,13 +493,18 @@ pub(crate) fn install(on_fault: FaultHandler) {
                 }
             }
         }
-        on_fault
+        (on_fault, on_preempt)
     });
 }
 
 /// The signal handler.
 unsafe extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
-    if let Some(on_fault) = ON_FAULT.get() {
+    if let Some(&(on_fault, on_preempt)) = ON_FAULT.get() {
+        let on_fault = if signum == PREEMPT {
+            on_preempt
+        } else {
+            on_fault
+        };
         // SAFETY: `ctx` is the handler's ucontext; the kernel passes a valid siginfo, whose
         // `si_addr` is set for SIGSEGV and SIGBUS.
         let fault = unsafe {
@@ -515,6 +543,12 @@ unsafe fn chain(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
             let f: unsafe extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
                 core::mem::transmute(prev.sa_sigaction);
             f(signum, info, ctx);
+        } else if signum == PREEMPT {
+            // Ignored by default: nothing to pass on to.
+            if prev.sa_sigaction > 1 {
+                let f: unsafe extern "C" fn(c_int) = core::mem::transmute(prev.sa_sigaction);
+                f(signum);
+            }
         } else if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
             // Restore the previous disposition; returning re-executes the faulting
             // instruction, which then gets the default action.
