@@ -31,6 +31,10 @@ pub(crate) struct Fault {
 /// (never by panicking). Only for faults in compiled wasm code (which keeps nothing below its
 /// stack pointer), on x86_64 and aarch64.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 pub(crate) struct Resume {
     pub func: unsafe extern "C" fn(usize, usize, usize, usize),
     pub arg: usize,
