@@ -238,21 +238,24 @@ impl Entities {
 /// What [`enter`] replaced, restored by [`leave`].
 #[cfg(feature = "std")]
 pub(crate) struct Entered {
-    prev: (usize, usize),
+    /// The thread's previous preemption setting (`None`: left alone).
+    prev: Option<(usize, usize)>,
     outermost: bool,
 }
 
 /// Before an entry into wasm of instance `vmctx` of the store of `entities` (`outermost`:
 /// no other entry of the store is active): tells this thread's signal handler what a
-/// preemption signal redirects to (nothing for a store without probe pages) and, on the
-/// outermost entry of a store with signal-interrupted code, the engine's ticks which thread
-/// to signal.
+/// preemption signal redirects to and, on the outermost entry of a store with
+/// signal-interrupted code, the engine's ticks which thread to signal. A store without probe
+/// pages runs no signal-interrupted code (its instances would have pages), which the handler
+/// never diverts whatever the thread's setting: its entries leave the setting alone, so
+/// calls of engines without epoch checks pay nothing here.
 #[cfg(feature = "std")]
 pub(crate) fn enter(entities: &Entities, vmctx: *mut u8, outermost: bool) -> Entered {
     use crate::runtime::traphandlers::swap_preemption;
     let Some(p) = &entities.epoch.probes else {
         return Entered {
-            prev: swap_preemption((0, 0)),
+            prev: None,
             outermost: false,
         };
     };
@@ -263,7 +266,10 @@ pub(crate) fn enter(entities: &Entities, vmctx: *mut u8, outermost: bool) -> Ent
     }
     let probes: &StoreProbes = p;
     Entered {
-        prev: swap_preemption((probes as *const StoreProbes as usize, vmctx as usize)),
+        prev: Some(swap_preemption((
+            probes as *const StoreProbes as usize,
+            vmctx as usize,
+        ))),
         outermost,
     }
 }
@@ -271,7 +277,9 @@ pub(crate) fn enter(entities: &Entities, vmctx: *mut u8, outermost: bool) -> Ent
 /// After the entry [`enter`] prepared returned or trapped.
 #[cfg(feature = "std")]
 pub(crate) fn leave(entities: &Entities, entered: Entered) {
-    crate::runtime::traphandlers::swap_preemption(entered.prev);
+    if let Some(prev) = entered.prev {
+        crate::runtime::traphandlers::swap_preemption(prev);
+    }
     if entered.outermost
         && let Some(p) = &entities.epoch.probes
     {

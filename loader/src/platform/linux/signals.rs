@@ -53,12 +53,9 @@ pub(crate) type FaultHandler = unsafe fn(&Fault) -> Option<Resume>;
 /// calls of host code it lands in go on.
 pub(crate) const PREEMPT: c_int = libc::SIGURG;
 
-/// The runtime's handler of [`PREEMPT`]: what to call, if the interrupted code is wasm code
-/// to redirect (its [`Fault`] has no address), `None` otherwise.
-///
-/// # Safety
-/// Called only from the signal handler, on the interrupted thread.
-pub(crate) type PreemptHandler = unsafe fn(&Fault) -> Option<Resume>;
+/// The runtime's handler of [`PREEMPT`], of the same shape as a [`FaultHandler`] (its
+/// [`Fault`] has no address): what to call if the interrupted code is wasm code to redirect.
+pub(crate) type PreemptHandler = FaultHandler;
 
 /// The handlers `install` was given (set once our handlers are installed).
 static ON_FAULT: OnceLock<(FaultHandler, PreemptHandler)> = OnceLock::new();
