@@ -113,6 +113,21 @@ WASM_API_EXTERN void precast_config_set_epoch_interruption(wasm_config_t*, bool)
  * fuel" below. */
 WASM_API_EXTERN void precast_config_set_consume_fuel(wasm_config_t*, bool);
 
+/* How loaded code is described to profilers. */
+typedef uint8_t precast_profiler_t;
+enum precast_profiler_enum {
+  /* The default: nothing beyond the artifact's symbols (`perf` names the code of artifacts
+   * mapped from files by them). */
+  PRECAST_PROFILER_NONE,
+  /* Every load appends `START SIZE module!function` lines for its functions and
+   * trampolines to /tmp/perf-PID.map, which `perf report` reads (code loaded from bytes is
+   * in anonymous memory, which no file names). A map that cannot be written fails the load. */
+  PRECAST_PROFILER_PERFMAP,
+};
+
+/* Sets the profiler; an unknown value is refused (the last error says so). */
+WASM_API_EXTERN void precast_config_set_profiler(wasm_config_t*, precast_profiler_t);
+
 /* ------------------------------------------------------------------------------------ */
 /* Interruption and fuel                                                                */
 

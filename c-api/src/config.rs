@@ -5,7 +5,7 @@
 use crate::error::{result_ptr, set_last_error};
 use crate::store::{Verification, wasm_config_t};
 use crate::{c_str, guard, precast_error_t};
-use precast_loader::TrustedKey;
+use precast_loader::{Profiler, TrustedKey};
 use std::ffi::c_char;
 
 /// The config behind a C pointer.
@@ -147,6 +147,24 @@ pub unsafe extern "C" fn precast_config_set_consume_fuel(c: *mut wasm_config_t, 
         // SAFETY: NULL or a live config, per the header.
         if let Ok(c) = unsafe { config(c) } {
             c.config.consume_fuel(enable);
+        }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn precast_config_set_profiler(c: *mut wasm_config_t, profiler: u8) {
+    guard((), || {
+        // SAFETY: NULL or a live config, per the header.
+        let r = unsafe { config(c) }.and_then(|c| {
+            c.config.profiler(match profiler {
+                0 => Profiler::None,
+                1 => Profiler::PerfMap,
+                other => return Err(format!("{other} is not a profiler")),
+            });
+            Ok(())
+        });
+        if let Err(e) = r {
+            set_last_error(format!("precast_config_set_profiler: {e}"));
         }
     })
 }

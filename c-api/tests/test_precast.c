@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -771,6 +772,40 @@ static void test_linker(void) {
   wasm_engine_delete(e);
 }
 
+static void test_profiler(void) {
+  char map[64];
+  snprintf(map, sizeof map, "/tmp/perf-%d.map", (int)getpid());
+  remove(map);
+  wasm_config_t* c = wasm_config_new();
+  precast_config_set_profiler(c, 7);
+  CHECK_LAST_ERROR("7 is not a profiler");
+  precast_config_set_profiler(NULL, PRECAST_PROFILER_PERFMAP);
+  CHECK_LAST_ERROR("NULL");
+  precast_config_set_profiler(c, PRECAST_PROFILER_PERFMAP);
+  wasm_engine_t* e = wasm_engine_new_with_config(c);
+  wasm_module_t* m = NULL;
+  CHECK_OK(precast_module_from_file(e, path_of("basic.pcst"), &m));
+  FILE* f = fopen(map, "r");
+  CHECK(f != NULL, "the load wrote %s", map);
+  char line[256];
+  int entries = 0, trampolines = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    unsigned long start, size;
+    char name[200];
+    if (sscanf(line, "%lx %lx %199s", &start, &size, name) == 3 && size > 0 &&
+        strncmp(name, "basic!", 6) == 0) {
+      entries++;
+      if (strstr(name, "-trampoline[")) trampolines++;
+    }
+  }
+  if (f) fclose(f);
+  CHECK(entries > trampolines && trampolines > 0,
+        "functions and trampolines named basic!NAME (%d entries)", entries);
+  remove(map);
+  wasm_module_delete(m);
+  wasm_engine_delete(e);
+}
+
 int main(int argc, char** argv) {
   if (argc > 1) artifacts_dir = argv[1];
   test_errors();
@@ -783,6 +818,7 @@ int main(int argc, char** argv) {
   test_resource_limits();
   test_wasi(argv[0]);
   test_linker();
+  test_profiler();
   printf("%d checks passed\n", checks_passed);
   return 0;
 }

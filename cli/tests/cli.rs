@@ -561,3 +561,101 @@ fn run_and_compile_with_a_timeout_and_fuel() {
     let o = precast(&["inspect", a]);
     assert!(stdout(&o).contains("epoch"), "{}", stdout(&o));
 }
+
+/// The entries of a perf map: `(start, size, name)`.
+fn perf_map_entries(text: &str) -> Vec<(u64, u64, String)> {
+    text.lines()
+        .map(|l| {
+            let mut parts = l.splitn(3, ' ');
+            let start = u64::from_str_radix(parts.next().unwrap(), 16).unwrap();
+            let size = u64::from_str_radix(parts.next().unwrap(), 16).unwrap();
+            (start, size, parts.next().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn profile_perfmap_names_every_function_and_trampoline() {
+    let child = Command::new(env!("CARGO_BIN_EXE_precast"))
+        .args([
+            "run",
+            "--profile",
+            "perfmap",
+            &example(),
+            "--invoke",
+            "fib",
+            "20",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let map = PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(stdout(&o).trim(), "6765");
+    let text = std::fs::read_to_string(&map).expect("the run wrote its perf map");
+    std::fs::remove_file(&map).unwrap();
+    let entries = perf_map_entries(&text);
+    let names: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
+    for want in ["example!fib", "example!precast-entry-trampoline[0]"] {
+        assert!(names.contains(&want), "{want} missing from:\n{text}");
+    }
+    // Unnamed functions get their index; entries are sorted, non-empty and disjoint.
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("example!wasm-function[")),
+        "{text}"
+    );
+    for w in entries.windows(2) {
+        assert!(w[0].1 > 0 && w[0].0 + w[0].1 <= w[1].0, "{text}");
+    }
+    // Without the flag, no map is written.
+    let child = Command::new(env!("CARGO_BIN_EXE_precast"))
+        .args(["run", &example(), "--invoke", "fib", "5"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let map = PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert!(!map.exists());
+}
+
+/// `perf record` of a module compiled in memory (its code in anonymous memory, which no
+/// file names) attributes samples to the wasm function through the perf map.
+#[test]
+fn perf_report_names_wasm_functions_of_modules_loaded_from_bytes() {
+    let data = tmp("perf.data");
+    let record = Command::new("perf")
+        .args(["record", "-q", "-o", data.to_str().unwrap(), "--"])
+        .args([env!("CARGO_BIN_EXE_precast"), "run", "--profile", "perfmap"])
+        .args([&example(), "--invoke", "fib", "32"])
+        .output();
+    let record = match record {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => {
+            eprintln!(
+                "SKIPPED: perf record cannot sample here (perf_event_paranoid?): {}",
+                stderr(&o)
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: no perf on this machine: {e}");
+            return;
+        }
+    };
+    assert_eq!(stdout(&record).trim(), "2178309");
+    let report = Command::new("perf")
+        .args(["report", "--stdio", "--no-children", "--sort", "symbol"])
+        .args(["-i", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = stdout(&report);
+    assert!(
+        text.contains("example!fib"),
+        "{}\n{}",
+        text,
+        stderr(&report)
+    );
+}

@@ -56,7 +56,7 @@ mod runtime;
 #[cfg(test)]
 mod tests;
 
-pub use api::engine::{Config, Engine, PoolConfig};
+pub use api::engine::{Config, Engine, PoolConfig, Profiler};
 pub use api::externals::{Global, Memory, Table};
 pub use api::func::{Caller, Func};
 pub use api::instance::{Extern, Instance};

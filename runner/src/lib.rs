@@ -6,8 +6,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use precast_format::module::{ExternKind, ValType};
 use precast_loader::TrapCode;
 use precast_loader::{
-    Config, Engine, Error, Extern, LimitExceeded, Linker, Module, Store, StoreLimits, TrustedKey,
-    Val,
+    Config, Engine, Error, Extern, LimitExceeded, Linker, Module, Profiler, Store, StoreLimits,
+    TrustedKey, Val,
 };
 use precast_wasi::{self as wasi, WasiCtx, WasiCtxBuilder};
 use std::path::{Path, PathBuf};
@@ -57,6 +57,17 @@ pub struct LoadArgs {
     /// with the reason).
     #[arg(long)]
     pub no_signal_handlers: bool,
+    /// Describe the loaded code to a profiler: `perfmap` appends its functions to
+    /// `/tmp/perf-PID.map`, which `perf report` reads (for code no mapped file names).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub profile: Option<Profile>,
+}
+
+/// Profilers `--profile` can describe the loaded code to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// `/tmp/perf-PID.map` for `perf report`.
+    Perfmap,
 }
 
 impl LoadArgs {
@@ -69,6 +80,9 @@ impl LoadArgs {
             .signal_handlers(!self.no_signal_handlers)
             .epoch_interruption(call.timeout.is_some())
             .consume_fuel(call.fuel.is_some());
+        if self.profile == Some(Profile::Perfmap) {
+            config.profiler(Profiler::PerfMap);
+        }
         if let Some(bytes) = call.max_memory {
             config.limits(
                 StoreLimits::new()

@@ -69,6 +69,24 @@ pub struct Config {
     /// own limiter ([`Store::limiter`](crate::Store::limiter)); what they refused is in
     /// [`Store::limits`](crate::Store::limits). Default: only the default counts.
     pub limits: StoreLimits,
+    /// Tell a profiler where loaded code is ([`Profiler`]). Default: [`Profiler::None`].
+    pub profiler: Profiler,
+}
+
+/// How loaded code is described to profilers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Profiler {
+    /// Nothing beyond the artifact's own symbols (a file-mapped artifact's `.text` is
+    /// named by them in `perf report` already).
+    #[default]
+    None,
+    /// Append every function and trampoline of each loaded module, as
+    /// `START SIZE NAME` lines, to `/tmp/perf-PID.map`: the file `perf report` reads for
+    /// code that no mapped file names (modules loaded from bytes, or copied into
+    /// anonymous memory). Linux (the `std` feature) only; elsewhere loads fail with the
+    /// reason.
+    PerfMap,
 }
 
 impl Default for Config {
@@ -89,6 +107,7 @@ impl Default for Config {
             epoch_interruption: false,
             consume_fuel: false,
             limits: StoreLimits::default(),
+            profiler: Profiler::None,
         }
     }
 }
@@ -160,6 +179,12 @@ impl Config {
     /// runtime must not install signal handlers.
     pub fn signal_handlers(&mut self, install: bool) -> &mut Self {
         self.signal_handlers = install;
+        self
+    }
+
+    /// Sets [`Config::profiler`].
+    pub fn profiler(&mut self, profiler: Profiler) -> &mut Self {
+        self.profiler = profiler;
         self
     }
 

@@ -286,6 +286,24 @@ impl Module {
         file: Option<ArtifactFile>,
     ) -> Result<Module, Error> {
         let loaded = LoadedModule::new(engine.types(), header, sections, code, bytes, file)?;
+        if engine.config().profiler == crate::Profiler::PerfMap {
+            #[cfg(feature = "std")]
+            crate::platform::perfmap::record(
+                loaded.text_start(),
+                loaded.info().name.as_deref(),
+                &loaded.code_symbols(),
+            )
+            .map_err(|e| {
+                Error::Resource(format!(
+                    "cannot write the perf map {}: {e}",
+                    crate::platform::perfmap::path().display()
+                ))
+            })?;
+            #[cfg(not(feature = "std"))]
+            return Err(Error::Api(
+                "the perf map profiler needs the Linux platform (the `std` feature)".into(),
+            ));
+        }
         Ok(Module {
             loaded: Arc::new(loaded),
             engine: engine.clone(),

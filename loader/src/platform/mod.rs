@@ -26,7 +26,7 @@ pub(crate) mod sync;
 #[cfg(feature = "std")]
 mod linux;
 #[cfg(feature = "std")]
-pub(crate) use linux::{code, code_cache, memory, parking, pool, probe, signals};
+pub(crate) use linux::{code, code_cache, memory, parking, perfmap, pool, probe, signals};
 
 #[cfg(not(feature = "std"))]
 mod bare;

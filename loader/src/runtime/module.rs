@@ -142,6 +142,53 @@ impl LoadedModule {
         NameTable::new(self.sections().names)?.get(index)
     }
 
+    /// Every function and trampoline of `.text` as `(offset, length, name)`, in offset
+    /// order: the artifact's symbols (functions by their name-section name or
+    /// `wasm-function[N]`; a trampoline ends where the next piece of code starts).
+    #[cfg(feature = "std")]
+    pub(crate) fn code_symbols(&self) -> Vec<(usize, usize, alloc::string::String)> {
+        use alloc::format;
+        let s = self.sections();
+        let imported = self.info().num_imported_funcs;
+        let mut out = Vec::new();
+        if let Some(t) = FuncTable::new(s.funcs) {
+            for i in 0..t.len() {
+                let f = t.func(i);
+                let index = imported + i as u32;
+                let name = match self.func_name(index) {
+                    Some(n) if !n.is_empty() => n.into(),
+                    _ => format!("wasm-function[{index}]"),
+                };
+                out.push((f.start as usize, f.len as usize, name));
+            }
+        }
+        let mut trampolines = Vec::new();
+        if let Some(t) = TrampolineTable::new(s.trampolines) {
+            for ty in 0..t.len() {
+                for (w, kind) in [(0, "entry"), (1, "exit")] {
+                    let off = t.word(ty, w);
+                    if off != u32::MAX && (off as usize) < s.text.len() {
+                        trampolines
+                            .push((off as usize, format!("precast-{kind}-trampoline[{ty}]")));
+                    }
+                }
+            }
+        }
+        let mut starts: Vec<usize> = out.iter().map(|f| f.0).collect();
+        starts.extend(trampolines.iter().map(|t| t.0));
+        starts.sort_unstable();
+        for (off, name) in trampolines {
+            let next = starts
+                .iter()
+                .copied()
+                .find(|&x| x > off)
+                .unwrap_or(s.text.len());
+            out.push((off, next - off, name));
+        }
+        out.sort_unstable_by_key(|f| f.0);
+        out
+    }
+
     /// Size of the compiled code in bytes.
     pub(crate) fn text_size(&self) -> usize {
         self.code.text_len

@@ -9,6 +9,7 @@ pub(crate) mod code;
 pub(crate) mod code_cache;
 pub(crate) mod memory;
 pub(crate) mod parking;
+pub(crate) mod perfmap;
 pub(crate) mod pool;
 pub(crate) mod probe;
 pub(crate) mod signals;
