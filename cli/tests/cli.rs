@@ -600,13 +600,7 @@ fn profile_perfmap_names_every_function_and_trampoline() {
     for want in ["example!fib", "example!precast-entry-trampoline[0]"] {
         assert!(names.contains(&want), "{want} missing from:\n{text}");
     }
-    // Unnamed functions get their index; entries are sorted, non-empty and disjoint.
-    assert!(
-        names
-            .iter()
-            .any(|n| n.starts_with("example!wasm-function[")),
-        "{text}"
-    );
+    // Entries are sorted, non-empty and disjoint.
     for w in entries.windows(2) {
         assert!(w[0].1 > 0 && w[0].0 + w[0].1 <= w[1].0, "{text}");
     }
