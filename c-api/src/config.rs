@@ -17,11 +17,26 @@ unsafe fn config<'a>(c: *mut wasm_config_t) -> Result<&'a mut wasm_config_t, Str
     unsafe { c.as_mut() }.ok_or_else(|| "the config is NULL".into())
 }
 
+/// Applies `set` to the config `c` points at (NULL or live, per the header), recording a
+/// failure as the last error under the name of the C function `what`.
+unsafe fn set_setting(
+    what: &str,
+    c: *mut wasm_config_t,
+    set: impl FnOnce(&mut wasm_config_t) -> Result<(), String>,
+) {
+    guard((), || {
+        // SAFETY: per this function's contract.
+        if let Err(e) = unsafe { config(c) }.and_then(set) {
+            set_last_error(format!("{what}: {e}"));
+        }
+    })
+}
+
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn precast_config_set_verification(c: *mut wasm_config_t, level: u8) {
-    guard((), || {
-        // SAFETY: NULL or a live config, per the header.
-        let r = unsafe { config(c) }.and_then(|c| {
+    // SAFETY: NULL or a live config, per the header.
+    unsafe {
+        set_setting("precast_config_set_verification", c, |c| {
             c.verification = match level {
                 0 => Verification::Full,
                 1 => Verification::Fast,
@@ -29,11 +44,8 @@ pub unsafe extern "C" fn precast_config_set_verification(c: *mut wasm_config_t, 
                 other => return Err(format!("{other} is not a verification level")),
             };
             Ok(())
-        });
-        if let Err(e) = r {
-            set_last_error(format!("precast_config_set_verification: {e}"));
-        }
-    })
+        })
+    }
 }
 
 fn trust(c: &mut wasm_config_t, pem: &str) -> Result<(), String> {
@@ -153,18 +165,15 @@ pub unsafe extern "C" fn precast_config_set_consume_fuel(c: *mut wasm_config_t, 
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn precast_config_set_profiler(c: *mut wasm_config_t, profiler: u8) {
-    guard((), || {
-        // SAFETY: NULL or a live config, per the header.
-        let r = unsafe { config(c) }.and_then(|c| {
+    // SAFETY: NULL or a live config, per the header.
+    unsafe {
+        set_setting("precast_config_set_profiler", c, |c| {
             c.config.profiler(match profiler {
                 0 => Profiler::None,
                 1 => Profiler::PerfMap,
                 other => return Err(format!("{other} is not a profiler")),
             });
             Ok(())
-        });
-        if let Err(e) = r {
-            set_last_error(format!("precast_config_set_profiler: {e}"));
-        }
-    })
+        })
+    }
 }

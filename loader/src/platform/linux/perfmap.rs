@@ -21,15 +21,15 @@ pub(crate) fn record(
     module: Option<&str>,
     symbols: &[(usize, usize, String)],
 ) -> std::io::Result<()> {
+    let prefix = module.map(|m| format!("{m}!")).unwrap_or_default();
     let mut lines = String::new();
     for (offset, len, name) in symbols {
         // A name runs to the end of the line: newlines would start a bogus entry.
         let name = name.replace(['\n', '\r'], " ");
-        let line = match module {
-            Some(m) => format!("{:x} {len:x} {m}!{name}\n", text_start + offset),
-            None => format!("{:x} {len:x} {name}\n", text_start + offset),
-        };
-        lines.push_str(&line);
+        lines.push_str(&format!(
+            "{:x} {len:x} {prefix}{name}\n",
+            text_start + offset
+        ));
     }
     let _guard = FILE.lock().unwrap_or_else(|e| e.into_inner());
     std::fs::OpenOptions::new()
