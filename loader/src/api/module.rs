@@ -286,7 +286,7 @@ impl Module {
         file: Option<ArtifactFile>,
     ) -> Result<Module, Error> {
         let loaded = LoadedModule::new(engine.types(), header, sections, code, bytes, file)?;
-        if engine.config().profiler == crate::Profiler::PerfMap {
+        if engine.config().profiler == super::engine::Profiler::PerfMap {
             #[cfg(feature = "std")]
             crate::platform::perfmap::record(
                 loaded.text_start(),

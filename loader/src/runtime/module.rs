@@ -155,10 +155,7 @@ impl LoadedModule {
             for i in 0..t.len() {
                 let f = t.func(i);
                 let index = imported + i as u32;
-                let name = match self.func_name(index) {
-                    Some(n) if !n.is_empty() => n.into(),
-                    _ => format!("wasm-function[{index}]"),
-                };
+                let name = crate::runtime::trap::display_name(self.func_name(index), index);
                 out.push((f.start as usize, f.len as usize, name));
             }
         }
@@ -178,12 +175,8 @@ impl LoadedModule {
         starts.extend(trampolines.iter().map(|t| t.0));
         starts.sort_unstable();
         for (off, name) in trampolines {
-            let next = starts
-                .iter()
-                .copied()
-                .find(|&x| x > off)
-                .unwrap_or(s.text.len());
-            out.push((off, next - off, name));
+            let next = starts.get(starts.partition_point(|&x| x <= off));
+            out.push((off, next.map_or(s.text.len(), |&n| n) - off, name));
         }
         out.sort_unstable_by_key(|f| f.0);
         out

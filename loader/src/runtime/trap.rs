@@ -22,10 +22,16 @@ pub struct FrameInfo {
 impl FrameInfo {
     /// The function's display name: its name-section name or `wasm-function[N]`.
     pub fn display_name(&self) -> String {
-        match &self.func_name {
-            Some(n) => n.clone(),
-            None => format!("wasm-function[{}]", self.func_index),
-        }
+        display_name(self.func_name.as_deref(), self.func_index)
+    }
+}
+
+/// The display name of function `index` with name-section name `name`: the name, or
+/// `wasm-function[N]` when it has none (or an empty one).
+pub(crate) fn display_name(name: Option<&str>, index: u32) -> String {
+    match name {
+        Some(n) if !n.is_empty() => n.into(),
+        _ => format!("wasm-function[{index}]"),
     }
 }
 
