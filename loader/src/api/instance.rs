@@ -13,6 +13,7 @@ use crate::runtime::error::{Error, LinkError, api};
 use crate::runtime::instance::{Allocator, Imports, InstanceData, layout_error};
 use crate::runtime::types;
 use precast_format::module::{ExternKind, ImportKind};
+use smallvec::SmallVec;
 
 /// An entity that can be imported or exported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -371,10 +372,10 @@ fn instantiate(
     store.register_module(module);
 
     let mut imports = Imports {
-        funcs: Vec::with_capacity(info.num_imported_funcs as usize),
-        memories: Vec::with_capacity(info.num_imported_memories as usize),
-        tables: Vec::with_capacity(info.num_imported_tables as usize),
-        globals: Vec::with_capacity(info.num_imported_globals as usize),
+        funcs: SmallVec::with_capacity(info.num_imported_funcs as usize),
+        memories: SmallVec::with_capacity(info.num_imported_memories as usize),
+        tables: SmallVec::with_capacity(info.num_imported_tables as usize),
+        globals: SmallVec::with_capacity(info.num_imported_globals as usize),
     };
     for (imp, ext) in info.imports.iter().zip(externs) {
         match (&imp.kind, ext) {

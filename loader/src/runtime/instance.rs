@@ -23,6 +23,7 @@ use alloc::sync::Arc;
 use core::ptr::NonNull;
 use precast_format::module::{ConstExpr, DataMode, ElementItems, ElementMode};
 use precast_format::{ModuleInfo, TrapCode, VMOffsets, abi, sections};
+use smallvec::SmallVec;
 
 /// Runtime state of an instance; the VMContext's instance pointer points here.
 pub(crate) struct InstanceData {
@@ -289,11 +290,13 @@ pub(crate) fn plan(
 
 /// An instantiation's imports, resolved and type-checked by the API, in the module's import
 /// order per kind: the function references to call, and store indices of the rest.
+/// The lists live inline up to a few entries: instantiating a typical module allocates
+/// nothing for them.
 pub(crate) struct Imports {
-    pub funcs: Vec<VMFuncRef>,
-    pub memories: Vec<usize>,
-    pub tables: Vec<usize>,
-    pub globals: Vec<usize>,
+    pub funcs: SmallVec<[VMFuncRef; 8]>,
+    pub memories: SmallVec<[usize; 2]>,
+    pub tables: SmallVec<[usize; 2]>,
+    pub globals: SmallVec<[usize; 4]>,
 }
 
 /// Where an instance's VMContext, memories and tables come from.
