@@ -1,8 +1,9 @@
 //! Links the modules of `tests/linked/` into the test binaries (`tests/tests/linked.rs`,
-//! `tests/tests/trust.rs`, `tests/tests/interrupts.rs`, `tests/tests/limits.rs`).
+//! `tests/tests/trust.rs`, `tests/tests/interrupts.rs`, `tests/tests/limits.rs`,
+//! `tests/tests/unwind.rs`).
 
 fn main() -> Result<(), precast_build::Error> {
-    for name in ["images", "threads", "limits"] {
+    for name in ["images", "threads", "limits", "unwind"] {
         precast_build::Module::new(name, format!("linked/{name}.wat")).compile()?;
     }
     // The same module compiled for the build machine's CPU (the baseline when cross

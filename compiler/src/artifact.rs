@@ -1,7 +1,7 @@
 //! Lays out `.text`, resolves intra-module calls and writes the ELF artifact.
 
 use crate::codegen::{CompiledFunc, CompiledModule};
-use crate::{CodePlacement, CompileError, Config, isa};
+use crate::{CodePlacement, CompileError, Config, isa, unwind};
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::isa::TargetIsa;
 use object::write::{Object, Relocation, SectionId, Symbol, SymbolSection};
@@ -373,13 +373,14 @@ struct Sections {
     traps: Vec<u8>,
     data: Vec<u8>,
     names: Vec<u8>,
+    unwind: Vec<u8>,
     sections_checksum: u32,
     metadata_checksum: u32,
 }
 
 impl Sections {
     /// `(name, bytes)` of every checksummed section.
-    fn all(&self) -> [(&'static str, &[u8]); 8] {
+    fn all(&self) -> [(&'static str, &[u8]); 9] {
         [
             (sections::TEXT, &self.layout.text),
             (sections::INFO, &self.info_bytes),
@@ -389,6 +390,7 @@ impl Sections {
             (sections::TRAPS, &self.traps),
             (sections::DATA, &self.data),
             (sections::NAMES, &self.names),
+            (sections::UNWIND, &self.unwind),
         ]
     }
 }
@@ -398,9 +400,11 @@ fn sections(
     info: &ModuleInfo,
     data: &[u8],
     compiled: &CompiledModule,
-    pointer_size: u8,
+    isa: &dyn TargetIsa,
+    linkable: bool,
     placement: Placement,
 ) -> Result<Sections, CompileError> {
+    let pointer_size = isa.pointer_bytes();
     let mut l = layout(compiled, placement);
     resolve_calls(&mut l, compiled, info)?;
     let mut info = info.clone();
@@ -424,7 +428,13 @@ fn sections(
         .flat_map(|(f, &s)| f.traps.iter().map(move |&(o, c)| (s + o, c)))
         .collect();
     traps.sort_unstable_by_key(|&(offset, _)| offset);
+    // A linkable object's frames go to `.eh_frame`, for the system linker.
+    let unwind = match linkable {
+        true => Vec::new(),
+        false => unwind::loader_table(isa, unwind_infos(compiled, &l))?,
+    };
     let mut out = Sections {
+        unwind,
         info_bytes: precast_format::encode(&info),
         offsets_bytes: precast_format::encode(&info.vmoffsets(pointer_size)),
         names: tables::NameTable::encode(&info.func_names),
@@ -460,7 +470,6 @@ pub fn write(
     isa: &dyn TargetIsa,
     config: &Config,
 ) -> Result<Vec<u8>, CompileError> {
-    let pointer_size = isa.pointer_bytes();
     let placement = Placement {
         mode: config.code_placement,
         preferred: isa.function_alignment().preferred,
@@ -469,7 +478,10 @@ pub fn write(
     // Hashing the input (16 MiB: ~6 ms) overlaps laying out and checksumming the output.
     let (wasm_hash, sections) = rayon::join(
         || sha2::Sha256::digest(wasm).into(),
-        || sections(info, data, compiled, pointer_size, placement),
+        || {
+            let linkable = config.link_name.is_some();
+            sections(info, data, compiled, isa, linkable, placement)
+        },
     );
     let s = sections?;
     let (info, l) = (&s.info, &s.layout);
@@ -479,7 +491,7 @@ pub fn write(
         target: isa.triple().to_string(),
         cpu_features: isa::cpu_features(isa),
         settings: config.settings,
-        pointer_size: u32::from(pointer_size),
+        pointer_size: u32::from(isa.pointer_bytes()),
         wasm_hash,
         sections_checksum: s.sections_checksum,
         metadata_checksum: s.metadata_checksum,
@@ -525,6 +537,7 @@ pub fn write(
         sections::TRAMPOLINES,
         sections::TRAPS,
         sections::NAMES,
+        sections::UNWIND,
         sections::DATA,
         sections::TEXT,
     ];
@@ -547,14 +560,15 @@ pub fn write(
     // The code never needs an executable stack; without this note a linker marks the
     // whole executable's stack executable.
     obj.add_section(Vec::new(), b".note.GNU-stack".to_vec(), SectionKind::Other);
-    if let Some(name) = &config.link_name {
-        add_descriptor(&mut obj, name, &ids)?;
-    }
     let text_id = ids
         .iter()
         .find(|(n, _)| *n == sections::TEXT)
         .map(|&(_, id)| id);
     let text_id = text_id.ok_or_else(|| CompileError::Artifact("no text section".into()))?;
+    if let Some(name) = &config.link_name {
+        add_descriptor(&mut obj, name, &ids)?;
+        add_eh_frame(&mut obj, text_id, isa, compiled, l)?;
+    }
     let mut add_symbol = |name: String, start: u32, len: usize| {
         obj.add_symbol(Symbol {
             name: name.into_bytes(),
@@ -587,6 +601,59 @@ pub fn write(
     }
     obj.write()
         .map_err(|e| CompileError::Artifact(e.to_string()))
+}
+
+/// `(start in .text, unwind information)` of every function and trampoline that has some.
+fn unwind_infos<'a>(
+    compiled: &'a CompiledModule,
+    l: &'a Layout,
+) -> impl Iterator<Item = (u32, &'a cranelift_codegen::isa::unwind::systemv::UnwindInfo)> {
+    compiled
+        .functions
+        .iter()
+        .zip(&l.funcs)
+        .chain(compiled.entry_trampolines.iter().zip(&l.entries))
+        .chain(compiled.exit_trampolines.iter().zip(&l.exits))
+        .filter_map(|(f, &s)| f.unwind.as_ref().map(|u| (s, u)))
+}
+
+/// Adds a linkable object's `.eh_frame`: its FDE addresses are PC-relative relocations
+/// against `.text`, and the system linker indexes them in the executable's `.eh_frame_hdr`.
+fn add_eh_frame(
+    obj: &mut Object<'_>,
+    text: SectionId,
+    isa: &dyn TargetIsa,
+    compiled: &CompiledModule,
+    l: &Layout,
+) -> Result<(), CompileError> {
+    let Some(frames) = unwind::frames(isa, unwind_infos(compiled, l), unwind::Encoding::Linker)?
+    else {
+        return Ok(());
+    };
+    let kind = match obj.architecture() {
+        Architecture::X86_64 => SectionKind::Elf(object::elf::SHT_X86_64_UNWIND),
+        _ => SectionKind::ReadOnlyData,
+    };
+    let id = obj.add_section(Vec::new(), b".eh_frame".to_vec(), kind);
+    obj.set_section_data(id, frames.bytes, 8);
+    let symbol = obj.section_symbol(text);
+    for (offset, start) in frames.relocs {
+        obj.add_relocation(
+            id,
+            Relocation {
+                offset: u64::from(offset),
+                symbol,
+                addend: i64::from(start),
+                flags: RelocationFlags::Generic {
+                    kind: RelocationKind::Relative,
+                    encoding: RelocationEncoding::Generic,
+                    size: 32,
+                },
+            },
+        )
+        .map_err(|e| CompileError::Artifact(format!(".eh_frame: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Adds the descriptor of a linkable object ([`linked::Descriptor`]) and its one global
@@ -696,6 +763,7 @@ mod tests {
             relocs: Vec::new(),
             traps: Vec::new(),
             loops,
+            unwind: None,
         }
     }
 

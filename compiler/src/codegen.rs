@@ -7,6 +7,7 @@ use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, ExternalName};
 use cranelift_codegen::isa::TargetIsa;
+use cranelift_codegen::isa::unwind::{UnwindInfo, systemv};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use precast_format::ModuleInfo;
@@ -38,6 +39,9 @@ pub struct CompiledFunc {
     /// The innermost loops small enough for their placement to matter
     /// ([`innermost_loops`]): start offset and length in bytes.
     pub loops: Vec<(u32, u32)>,
+    /// How to unwind out of the code (`None` where the target has no System V unwind
+    /// information).
+    pub unwind: Option<systemv::UnwindInfo>,
 }
 
 /// All compiled code of a module.
@@ -223,6 +227,13 @@ fn compile_one(
             .ok_or_else(|| err(format!("unknown trap code {}", t.code)))?;
         traps.push((t.offset, code));
     }
+    let unwind = match compiled
+        .create_unwind_info(isa)
+        .map_err(|e| err(format!("unwind information: {e:?}")))?
+    {
+        Some(UnwindInfo::SystemV(info)) => Some(info),
+        _ => None,
+    };
     let raw_relocs: Vec<_> = compiled.buffer.relocs().to_vec();
     let frame_to_fp = compiled.buffer.frame_layout().map(|l| l.frame_to_fp_offset);
     if !signals_based_traps {
@@ -272,6 +283,7 @@ fn compile_one(
         relocs,
         traps,
         loops,
+        unwind,
     })
 }
 

@@ -16,7 +16,8 @@ pub fn build(config: &Config) -> Result<OwnedTargetIsa, CompileError> {
     set(&mut flags, "opt_level", &config.opt_level)?;
     set(&mut flags, "preserve_frame_pointers", "true")?;
     set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
-    set(&mut flags, "unwind_info", "false")?;
+    // Unwind information for `.eh_frame` (it changes no instruction).
+    set(&mut flags, "unwind_info", "true")?;
     set(&mut flags, "enable_probestack", "false")?;
     // Block offsets and edges of the machine code: where the loops are, for placement.
     set(&mut flags, "machine_code_cfg_info", "true")?;

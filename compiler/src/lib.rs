@@ -20,6 +20,7 @@ mod isa;
 pub mod signing;
 mod trampolines;
 mod translate;
+mod unwind;
 
 pub use config::{CodePlacement, Config, CpuTarget};
 pub use cpus::TARGETS;

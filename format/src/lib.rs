@@ -63,6 +63,8 @@ pub mod sections {
     pub const DATA: &str = ".precast.data";
     /// Function names (backtraces), read in place.
     pub const NAMES: &str = ".precast.names";
+    /// Unwind information for the platform's unwinder ([`crate::tables::UnwindTable`]).
+    pub const UNWIND: &str = ".precast.unwind";
     /// A linkable object's [`crate::linked::Descriptor`] (absent from artifact files).
     pub const DESCRIPTOR: &str = ".precast.descriptor";
     /// The artifact's ed25519 signature ([`crate::signature`]); all zero when unsigned.
@@ -72,7 +74,7 @@ pub mod sections {
     /// instantiation reads besides code and data.
     pub const METADATA: [&str; 4] = [INFO, VMOFFSETS, FUNCS, TRAMPOLINES];
     /// The sections covered by the header's full checksum, in checksum order.
-    pub const CHECKSUMMED: [&str; 8] = [
+    pub const CHECKSUMMED: [&str; 9] = [
         TEXT,
         INFO,
         VMOFFSETS,
@@ -81,6 +83,7 @@ pub mod sections {
         TRAPS,
         DATA,
         NAMES,
+        UNWIND,
     ];
 }
 

@@ -339,6 +339,112 @@ impl<'a> NameTable<'a> {
     }
 }
 
+/// Unwind information for the platform's unwinder (`.precast.unwind`): `count: u32`, then
+/// `fixups: [u32; count]`, then an `.eh_frame` image (one CIE, an FDE per function and
+/// trampoline, a zero length word at the end) whose FDE start addresses are 8-byte
+/// little-endian offsets into `.text` at the fixup offsets. The loader copies the image, adds
+/// the address of `.text` at every fixup and registers the copy. An empty section: none.
+#[derive(Clone, Copy, Debug)]
+pub struct UnwindTable<'a> {
+    fixups: Table<'a, 1>,
+    frames: &'a [u8],
+}
+
+impl<'a> UnwindTable<'a> {
+    /// Wraps section bytes; `None` if they are shorter than their fixup count says.
+    pub fn new(bytes: &'a [u8]) -> Option<Self> {
+        if bytes.is_empty() {
+            return Some(UnwindTable {
+                fixups: Table { bytes },
+                frames: bytes,
+            });
+        }
+        let count = usize::try_from(word(bytes.get(..4)?, 0)).ok()?;
+        let end = count.checked_mul(4)?.checked_add(4)?;
+        Some(UnwindTable {
+            fixups: Table::new(bytes.get(4..end)?)?,
+            frames: bytes.get(end..)?,
+        })
+    }
+
+    /// Whether there is no unwind information.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The `.eh_frame` image, before relocation.
+    pub fn frames(&self) -> &'a [u8] {
+        self.frames
+    }
+
+    /// Offsets in [`frames`](Self::frames) of the 8-byte `.text` offsets to relocate.
+    pub fn fixups(&self) -> impl Iterator<Item = usize> + 'a {
+        let t = self.fixups;
+        (0..t.len()).map(move |i| t.word(i, 0) as usize)
+    }
+
+    /// Checks what an unwinder would walk: records whose lengths chain to the zero
+    /// terminator at the very end (no 64-bit records), fixups inside the image at 4-aligned
+    /// offsets, and each fixed-up offset inside `.text`.
+    pub fn check(&self, text_len: usize) -> Result<(), alloc::string::String> {
+        use alloc::format;
+        if self.frames.is_empty() {
+            return match self.fixups.len() {
+                0 => Ok(()),
+                n => Err(format!("{n} fixups but no frames")),
+            };
+        }
+        let mut at = 0usize;
+        loop {
+            let len = self
+                .frames
+                .get(at..at + 4)
+                .map(|b| word(b, 0))
+                .ok_or_else(|| format!("frame record at {at} runs past the end"))?;
+            if len == 0 {
+                if at + 4 != self.frames.len() {
+                    return Err(format!("the terminator at {at} is not at the end"));
+                }
+                break;
+            }
+            if len == u32::MAX || len % 4 != 0 {
+                return Err(format!("frame record at {at} has length {len:#x}"));
+            }
+            at = at
+                .checked_add(4 + len as usize)
+                .filter(|&end| end < self.frames.len())
+                .ok_or_else(|| format!("frame record at {at} runs past the end"))?;
+        }
+        for f in self.fixups() {
+            let field = self
+                .frames
+                .get(f..f.saturating_add(8))
+                .filter(|_| f % 4 == 0)
+                .ok_or_else(|| format!("fixup at {f} is outside the frames"))?;
+            let mut v = [0u8; 8];
+            v.copy_from_slice(field);
+            if u64::from_le_bytes(v) >= text_len as u64 {
+                return Err(format!("fixup at {f} points outside the code"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes fixup offsets and the image they apply to.
+    pub fn encode(fixups: &[u32], frames: &[u8]) -> Vec<u8> {
+        if frames.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(4 + fixups.len() * 4 + frames.len());
+        out.extend_from_slice(&(fixups.len() as u32).to_le_bytes());
+        for f in fixups {
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        out.extend_from_slice(frames);
+        out
+    }
+}
+
 /// Encodes entries of words into section bytes.
 pub fn encode<const N: usize>(entries: impl IntoIterator<Item = [u32; N]>) -> Vec<u8> {
     entries
@@ -415,6 +521,35 @@ mod tests {
         for cut in 0..bytes.len() {
             if let Some(t) = NameTable::new(&bytes[..cut]) {
                 let _ = (t.get(1), t.get(7));
+            }
+        }
+    }
+    #[test]
+    fn unwind() {
+        // A CIE of 12 bytes, an FDE of 20 with its start at offset 24, the terminator.
+        let mut frames = alloc::vec![0u8; 44];
+        frames[..4].copy_from_slice(&12u32.to_le_bytes());
+        frames[16..20].copy_from_slice(&20u32.to_le_bytes());
+        frames[24..32].copy_from_slice(&0x40u64.to_le_bytes());
+        let bytes = UnwindTable::encode(&[24], &frames);
+        let t = UnwindTable::new(&bytes).unwrap();
+        assert_eq!(t.fixups().collect::<Vec<_>>(), [24]);
+        assert_eq!(t.frames(), &frames[..]);
+        assert_eq!(t.check(0x41), Ok(()));
+        assert!(t.check(0x40).unwrap_err().contains("outside the code"));
+        let bad = UnwindTable::encode(&[38], &frames);
+        assert!(UnwindTable::new(&bad).unwrap().check(0x41).is_err());
+        let mut long = frames.clone();
+        long[16..20].copy_from_slice(&24u32.to_le_bytes());
+        let bad = UnwindTable::encode(&[24], &long);
+        assert!(UnwindTable::new(&bad).unwrap().check(0x41).is_err());
+        assert!(UnwindTable::new(&[]).unwrap().is_empty());
+        assert!(UnwindTable::new(&bytes[..6]).is_none());
+        for at in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0xff;
+            if let Some(t) = UnwindTable::new(&bad) {
+                let _ = t.check(0x41);
             }
         }
     }

@@ -454,6 +454,49 @@ fn malformed_tables() {
     rechecksum(&mut bad);
     let e = err(&bad);
     assert!(e.to_string().contains("disagree"), "{e}");
+    // The unwind table: a fixup outside the frames, an FDE start outside `.text`, a record
+    // length past the end, a fixup count past the end.
+    let (_, unwind) = section(&a, sections::UNWIND);
+    let u = &a[unwind.offset..unwind.offset + unwind.size];
+    let fixups = u32::from_le_bytes(u[..4].try_into().unwrap()) as usize;
+    assert!(fixups >= 2, "an FDE per function and trampoline");
+    let frames = 4 + 4 * fixups;
+    let first = frames + u32::from_le_bytes(u[4..8].try_into().unwrap()) as usize;
+    let cases: [(&dyn Fn(&mut [u8]), &str); 4] = [
+        (
+            &|t| t[4..8].copy_from_slice(&(unwind.size as u32).to_le_bytes()),
+            "outside the frames",
+        ),
+        (
+            &|t| t[first..first + 8].copy_from_slice(&u64::MAX.to_le_bytes()),
+            "outside the code",
+        ),
+        (
+            &|t| t[frames..frames + 4].copy_from_slice(&0x7fff_fff0u32.to_le_bytes()),
+            "runs past the end",
+        ),
+        (
+            &|t| t[..4].copy_from_slice(&u32::MAX.to_le_bytes()),
+            "disagree with the fixup count",
+        ),
+    ];
+    for (corrupt, reason) in cases {
+        let mut bad = a.clone();
+        corrupt(contents(&mut bad, sections::UNWIND));
+        rechecksum(&mut bad);
+        let e = err(&bad);
+        assert!(
+            matches!(
+                e,
+                LoadError::Malformed {
+                    section: ".precast.unwind",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains(reason), "{reason}: {e}");
+    }
 }
 
 /// What a loaded module does: its name, `f(2)`, the trap of `f(0)` with its backtrace, `g()`.
@@ -506,7 +549,8 @@ enum Region {
     PrecastHeader,
     /// Covered by the metadata checksum (verified at every load).
     Metadata,
-    /// Covered only by the checksum over every section (`.text`, traps, data, names).
+    /// Covered only by the checksum over every section (`.text`, traps, data, names,
+    /// unwind table).
     Checksummed,
     /// Read by no check and by nothing the module does: the ELF symbol table and its
     /// strings, the (unsigned, so unchecked) signature, padding between sections.

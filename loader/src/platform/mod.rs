@@ -26,12 +26,12 @@ pub(crate) mod sync;
 #[cfg(feature = "std")]
 mod linux;
 #[cfg(feature = "std")]
-pub(crate) use linux::{code, code_cache, memory, parking, perfmap, pool, probe, signals};
+pub(crate) use linux::{code, code_cache, memory, parking, perfmap, pool, probe, signals, unwind};
 
 #[cfg(not(feature = "std"))]
 mod bare;
 #[cfg(not(feature = "std"))]
-pub(crate) use bare::{memory, parking, pool, probe, tls};
+pub(crate) use bare::{memory, parking, pool, probe, tls, unwind};
 
 /// A linear memory's address space: `size` bytes it may ever grow to, followed by `guard`
 /// bytes that no access reaches (without virtual memory only `size` counts: the most a

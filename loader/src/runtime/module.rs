@@ -3,7 +3,7 @@
 //! once at load ([`Prepared`]). The API's `Module` is a handle to one.
 
 use crate::platform::memory::ImageSource;
-use crate::platform::{ArtifactBytes, ExecMemory};
+use crate::platform::{ArtifactBytes, ExecMemory, unwind};
 use crate::prelude::*;
 use crate::runtime::artifact::{self, Decoded, Sections};
 use crate::runtime::code_registry::{self, CodeInfo, Registration};
@@ -11,7 +11,7 @@ use crate::runtime::error::LoadError;
 use crate::runtime::types::{self, TypeRegistry};
 use core::sync::atomic::{AtomicU64, Ordering};
 use precast_format::module::{DataSegment, MemoryImage};
-use precast_format::tables::{FuncTable, NameTable, TrampolineTable};
+use precast_format::tables::{FuncTable, NameTable, TrampolineTable, UnwindTable};
 use precast_format::{Header, ModuleInfo, VMOffsets};
 #[cfg(feature = "std")]
 use std::fs::File;
@@ -52,6 +52,9 @@ pub(crate) struct Prepared {
 pub(crate) struct LoadedModule {
     // Field order is drop order: unregister before freeing what the registry points to.
     _registration: Registration,
+    /// The frames registered with the system unwinder (artifacts with an unwind table; a
+    /// linked module's are the executable's own).
+    _frames: Option<unwind::Frames>,
     code: Box<CodeInfo>,
     /// Executable mapping or copy of `.text`, when it is not executable in place in
     /// `mapping`.
@@ -92,9 +95,12 @@ impl LoadedModule {
         });
         let prepared = prepare(types, &sections, text_start)?;
         let registration = code_registry::register(&code);
+        let frames = UnwindTable::new(sections.unwind)
+            .and_then(|t| unwind::register(t.frames(), t.fixups(), text_start));
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Ok(LoadedModule {
             _registration: registration,
+            _frames: frames,
             code,
             _exec: exec,
             sections,

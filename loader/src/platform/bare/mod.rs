@@ -7,3 +7,4 @@ pub(crate) mod parking;
 pub(crate) mod pool;
 pub(crate) mod probe;
 pub(crate) mod tls;
+pub(crate) mod unwind;

@@ -13,3 +13,4 @@ pub(crate) mod perfmap;
 pub(crate) mod pool;
 pub(crate) mod probe;
 pub(crate) mod signals;
+pub(crate) mod unwind;

@@ -14,7 +14,7 @@ use crate::runtime::vm::POINTER_SIZE;
 use precast_format::header::{self, BoundsChecks, HeaderError};
 use precast_format::linked::{self, Descriptor};
 use precast_format::module::{ConstExpr, ConstOp, DataMode, ElementItems, ElementMode, ImportKind};
-use precast_format::tables::{FuncTable, TrampolineTable, TrapTable};
+use precast_format::tables::{FuncTable, TrampolineTable, TrapTable, UnwindTable};
 use precast_format::{Header, ModuleInfo, VMOffsets, sections};
 
 /// An artifact's section bytes, wherever they are: in a file's bytes, or placed by the
@@ -30,6 +30,7 @@ pub(crate) struct Sections<'a> {
     pub traps: &'a [u8],
     pub data: &'a [u8],
     pub names: &'a [u8],
+    pub unwind: &'a [u8],
     pub signature: &'a [u8],
     /// A required section that is absent (reported after the header checks).
     missing: Option<&'static str>,
@@ -48,6 +49,7 @@ impl<'a> Sections<'a> {
             sections::TRAPS => self.traps,
             sections::DATA => self.data,
             sections::NAMES => self.names,
+            sections::UNWIND => self.unwind,
             sections::SIGNATURE => self.signature,
             _ => &[],
         }
@@ -65,6 +67,7 @@ impl<'a> Sections<'a> {
             sections::TRAPS => &mut self.traps,
             sections::DATA => &mut self.data,
             sections::NAMES => &mut self.names,
+            sections::UNWIND => &mut self.unwind,
             sections::SIGNATURE => &mut self.signature,
             _ => return None,
         })
@@ -372,7 +375,8 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected, LoadError> {
 }
 
 /// The checks that read every byte: the checksum over all sections (code, metadata, trap
-/// table, data, names) and the trap table's order and codes.
+/// table, data, names, unwind table), the trap table's order and codes, and the unwind
+/// table's structure.
 pub(crate) fn verify_integrity(s: &Sections<'_>, header: &Header) -> Result<(), LoadError> {
     let computed = crc_of(s, &sections::CHECKSUMMED);
     if computed != header.sections_checksum {
@@ -382,7 +386,8 @@ pub(crate) fn verify_integrity(s: &Sections<'_>, header: &Header) -> Result<(), 
             computed,
         });
     }
-    validate_traps(s.text.len(), s.traps)
+    validate_traps(s.text.len(), s.traps)?;
+    validate_unwind(s.text.len(), s.unwind)
 }
 
 /// Decodes the module info and the recorded VMContext layout, and checks them and the
@@ -899,4 +904,18 @@ pub(crate) fn validate_traps(text_len: usize, traps: &[u8]) -> Result<(), LoadEr
     table
         .check(text_len)
         .map_err(|reason| malformed(sections::TRAPS, reason))
+}
+
+/// Checks the unwind table: its fixups inside the frames, pointing into `.text`, and frame
+/// records that chain to the terminator (what the unwinder walks).
+pub(crate) fn validate_unwind(text_len: usize, unwind: &[u8]) -> Result<(), LoadError> {
+    let table = UnwindTable::new(unwind).ok_or_else(|| {
+        malformed(
+            sections::UNWIND,
+            format!("{} bytes disagree with the fixup count", unwind.len()),
+        )
+    })?;
+    table
+        .check(text_len)
+        .map_err(|reason| malformed(sections::UNWIND, reason))
 }
