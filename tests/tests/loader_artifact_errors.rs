@@ -462,7 +462,8 @@ fn malformed_tables() {
     assert!(fixups >= 2, "an FDE per function and trampoline");
     let frames = 4 + 4 * fixups;
     let first = frames + u32::from_le_bytes(u[4..8].try_into().unwrap()) as usize;
-    let cases: [(&dyn Fn(&mut [u8]), &str); 4] = [
+    type Corrupt<'a> = &'a dyn Fn(&mut [u8]);
+    let cases: [(Corrupt<'_>, &str); 4] = [
         (
             &|t| t[4..8].copy_from_slice(&(unwind.size as u32).to_le_bytes()),
             "outside the frames",
