@@ -113,6 +113,11 @@ WASM_API_EXTERN void precast_config_set_epoch_interruption(wasm_config_t*, bool)
  * fuel" below. */
 WASM_API_EXTERN void precast_config_set_consume_fuel(wasm_config_t*, bool);
 
+/* Announces every module loaded from a file or bytes to debuggers (gdb, lldb) through the
+ * GDB JIT interface (`__jit_debug_descriptor`), with its symbols and line table; linked
+ * modules are in the executable already. Default: off. */
+WASM_API_EXTERN void precast_config_set_debugger(wasm_config_t*, bool);
+
 /* How loaded code is described to profilers. */
 typedef uint8_t precast_profiler_t;
 enum precast_profiler_enum {

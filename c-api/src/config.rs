@@ -164,6 +164,17 @@ pub unsafe extern "C" fn precast_config_set_consume_fuel(c: *mut wasm_config_t, 
 }
 
 #[unsafe(no_mangle)]
+pub unsafe extern "C" fn precast_config_set_debugger(c: *mut wasm_config_t, on: bool) {
+    // SAFETY: NULL or a live config, per the header.
+    unsafe {
+        set_setting("precast_config_set_debugger", c, |c| {
+            c.config.debugger(on);
+            Ok(())
+        })
+    }
+}
+
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn precast_config_set_profiler(c: *mut wasm_config_t, profiler: u8) {
     // SAFETY: NULL or a live config, per the header.
     unsafe {

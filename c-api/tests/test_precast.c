@@ -806,6 +806,45 @@ static void test_profiler(void) {
   wasm_engine_delete(e);
 }
 
+/* The GDB JIT interface's list, as a debugger reads it. */
+struct jit_code_entry {
+  struct jit_code_entry* next;
+  struct jit_code_entry* prev;
+  const char* symfile_addr;
+  uint64_t symfile_size;
+};
+extern struct {
+  uint32_t version;
+  uint32_t action_flag;
+  struct jit_code_entry* relevant_entry;
+  struct jit_code_entry* first_entry;
+} __jit_debug_descriptor;
+
+static void test_debugger(void) {
+  precast_config_set_debugger(NULL, true);
+  CHECK_LAST_ERROR("NULL");
+  wasm_config_t* c = wasm_config_new();
+  precast_config_set_debugger(c, true);
+  wasm_engine_t* e = wasm_engine_new_with_config(c);
+  CHECK(__jit_debug_descriptor.first_entry == NULL, "no entry before a load");
+  wasm_module_t* m = NULL;
+  CHECK_OK(precast_module_from_file(e, path_of("basic.pcst"), &m));
+  struct jit_code_entry* entry = __jit_debug_descriptor.first_entry;
+  CHECK(entry != NULL && __jit_debug_descriptor.action_flag == 1, "the load registered");
+  CHECK(entry && entry->symfile_size > 64 && memcmp(entry->symfile_addr, "\x7f" "ELF", 4) == 0,
+        "the entry is an ELF image");
+  wasm_module_delete(m);
+  CHECK(__jit_debug_descriptor.first_entry == NULL && __jit_debug_descriptor.action_flag == 2,
+        "the delete unregistered");
+  wasm_engine_delete(e);
+  /* Off: nothing registered. */
+  e = wasm_engine_new();
+  CHECK_OK(precast_module_from_file(e, path_of("basic.pcst"), &m));
+  CHECK(__jit_debug_descriptor.first_entry == NULL, "no entry without the setting");
+  wasm_module_delete(m);
+  wasm_engine_delete(e);
+}
+
 int main(int argc, char** argv) {
   if (argc > 1) artifacts_dir = argv[1];
   test_errors();
@@ -819,6 +858,7 @@ int main(int argc, char** argv) {
   test_wasi(argv[0]);
   test_linker();
   test_profiler();
+  test_debugger();
   printf("%d checks passed\n", checks_passed);
   return 0;
 }

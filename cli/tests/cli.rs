@@ -653,3 +653,95 @@ fn perf_report_names_wasm_functions_of_modules_loaded_from_bytes() {
         stderr(&report)
     );
 }
+
+/// Runs `gdb -batch` with `commands` on `args`; `None` (after a loud skip) where there is no
+/// gdb and `PRECAST_GDB_REQUIRED` (CI) is not set.
+fn gdb(commands: &[&str], args: &[&str]) -> Option<String> {
+    let mut cmd = Command::new("gdb");
+    cmd.args(["-batch", "-nx", "-ex", "set breakpoint pending on"]);
+    for c in commands {
+        cmd.args(["-ex", c]);
+    }
+    match cmd.arg("--args").args(args).output() {
+        Ok(o) => Some(format!("{}{}", stdout(&o), stderr(&o))),
+        Err(e) if std::env::var_os("PRECAST_GDB_REQUIRED").is_none() => {
+            eprintln!("SKIPPED: no gdb on this machine: {e}");
+            None
+        }
+        Err(e) => panic!("PRECAST_GDB_REQUIRED is set but gdb cannot run: {e}"),
+    }
+}
+
+/// `precast run --debugger` announces the artifact's code to gdb (the GDB JIT interface):
+/// a breakpoint on a wasm function by name and on a wasm offset ("line" of `example.wasm`)
+/// hits, `bt` shows the recursive wasm frames with their offsets and the host frames below;
+/// without `--debugger` gdb knows nothing of the code and the breakpoint never hits.
+#[test]
+fn gdb_breaks_in_and_backtraces_through_wasm_functions_of_precast_run() {
+    let artifact = tmp("gdb-fib.pcst");
+    let out = precast(&["compile", &example(), "-o", artifact.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let precast = env!("CARGO_BIN_EXE_precast");
+    let run = [
+        precast,
+        "run",
+        "--debugger",
+        artifact.to_str().unwrap(),
+        "--invoke",
+        "fib",
+        "6",
+    ];
+    // The third hit of `fib` is two calls deep.
+    let Some(text) = gdb(&["break fib", "run", "continue 2", "bt", "kill"], &run) else {
+        return;
+    };
+    let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    assert!(
+        text.contains("Breakpoint 1, fib () at example.wasm:"),
+        "{text}"
+    );
+    let fib = frames
+        .iter()
+        .filter(|l| l.contains(" fib () at example.wasm:"))
+        .count();
+    assert_eq!(fib, 3, "{text}");
+    for below in [
+        "precast-entry-trampoline[",
+        "precast_call_catch",
+        "real_main",
+    ] {
+        assert!(
+            frames.iter().any(|l| l.contains(below)),
+            "no `{below}` frame:\n{text}"
+        );
+    }
+    // A breakpoint on the wasm offset of the first `fib` frame's line.
+    let line = text
+        .split("Breakpoint 1, fib () at example.wasm:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let Some(text) = gdb(
+        &[&format!("break example.wasm:{line}"), "run", "bt 1", "kill"],
+        &run,
+    ) else {
+        return;
+    };
+    assert!(
+        text.contains(&format!("fib () at example.wasm:{line}")),
+        "{text}"
+    );
+    // Without --debugger: never hit, the program runs to its end.
+    let plain = [
+        precast,
+        "run",
+        artifact.to_str().unwrap(),
+        "--invoke",
+        "fib",
+        "6",
+    ];
+    let text = gdb(&["break fib", "run"], &plain).unwrap();
+    assert!(!text.contains("Breakpoint 1, fib"), "{text}");
+    assert!(text.contains("exited normally"), "{text}");
+}

@@ -1,7 +1,7 @@
 //! Lays out `.text`, resolves intra-module calls and writes the ELF artifact.
 
 use crate::codegen::{CompiledFunc, CompiledModule};
-use crate::{CodePlacement, CompileError, Config, isa, unwind};
+use crate::{CodePlacement, CompileError, Config, debug, isa, unwind};
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::isa::TargetIsa;
 use object::write::{Object, Relocation, SectionId, Symbol, SymbolSection};
@@ -581,26 +581,103 @@ pub fn write(
             flags: SymbolFlags::None,
         });
     };
-    for ((name, f), &s) in symbol_names(info)
-        .into_iter()
-        .zip(&compiled.functions)
-        .zip(&l.funcs)
-    {
-        add_symbol(name, s, f.code.len());
+    let code = code_names(info, compiled, l);
+    for &(ref name, f, s) in &code {
+        add_symbol(name.clone(), s, f.code.len());
     }
-    for (ty, (f, &s)) in compiled
+    let module = info
+        .name
+        .as_deref()
+        .or(config.link_name.as_deref())
+        .unwrap_or("module");
+    add_debug_info(&mut obj, text_id, module, &code, l.text.len())?;
+    obj.write()
+        .map_err(|e| CompileError::Artifact(e.to_string()))
+}
+
+/// `(symbol name, code, start in .text)` of every function and trampoline, in `.text` order
+/// of the tables (functions, entry trampolines, exit trampolines).
+fn code_names<'a>(
+    info: &ModuleInfo,
+    compiled: &'a CompiledModule,
+    l: &Layout,
+) -> Vec<(String, &'a CompiledFunc, u32)> {
+    let funcs = symbol_names(info)
+        .into_iter()
+        .zip(compiled.functions.iter().zip(&l.funcs));
+    let entries = compiled
         .entry_trampolines
         .iter()
         .zip(&l.entries)
-        .enumerate()
-    {
-        add_symbol(format!("precast-entry-trampoline[{ty}]"), s, f.code.len());
+        .enumerate();
+    let exits = compiled.exit_trampolines.iter().zip(&l.exits).enumerate();
+    funcs
+        .chain(entries.map(|(ty, f)| (format!("precast-entry-trampoline[{ty}]"), f)))
+        .chain(exits.map(|(ty, f)| (format!("precast-exit-trampoline[{ty}]"), f)))
+        .map(|(name, (f, &s))| (name, f, s))
+        .collect()
+}
+
+/// Adds the DWARF of [`crate::debug`]: each debug section with its relocations against
+/// `.text` (absolute addresses) and against the other debug sections (offsets).
+fn add_debug_info(
+    obj: &mut Object<'_>,
+    text: SectionId,
+    module: &str,
+    code: &[(String, &CompiledFunc, u32)],
+    text_len: usize,
+) -> Result<(), CompileError> {
+    let funcs: Vec<debug::Func<'_>> = code
+        .iter()
+        .map(|(name, f, start)| debug::Func {
+            name,
+            start: *start,
+            len: f.code.len() as u32,
+            lines: &f.lines,
+        })
+        .collect();
+    let address_size = match obj.architecture().address_size() {
+        Some(object::AddressSize::U32) => 4,
+        _ => 8,
+    };
+    let sections = debug::sections(module, &funcs, text_len as u32, address_size)?;
+    let ids: Vec<SectionId> = sections
+        .iter()
+        .map(|d| {
+            let id = obj.add_section(Vec::new(), d.name.as_bytes().to_vec(), SectionKind::Debug);
+            obj.set_section_data(id, d.bytes.clone(), 1);
+            id
+        })
+        .collect();
+    let bad = |e: String| CompileError::Artifact(format!("debug information: {e}"));
+    for (d, &id) in sections.iter().zip(&ids) {
+        for r in &d.relocs {
+            let symbol = match r.target {
+                debug::Target::Text => obj.section_symbol(text),
+                debug::Target::Section(name) => {
+                    let i = sections
+                        .iter()
+                        .position(|t| t.name == name)
+                        .ok_or_else(|| bad(format!("{} refers to absent {name}", d.name)))?;
+                    obj.section_symbol(ids[i])
+                }
+            };
+            let flags = RelocationFlags::Generic {
+                kind: RelocationKind::Absolute,
+                encoding: RelocationEncoding::Generic,
+                size: r.size * 8,
+            };
+            let reloc = Relocation {
+                offset: u64::from(r.offset),
+                symbol,
+                addend: r.addend,
+                flags,
+            };
+            obj.add_relocation(id, reloc)
+                .map_err(|e| bad(format!("{}: {e}", d.name)))?;
+        }
     }
-    for (ty, (f, &s)) in compiled.exit_trampolines.iter().zip(&l.exits).enumerate() {
-        add_symbol(format!("precast-exit-trampoline[{ty}]"), s, f.code.len());
-    }
-    obj.write()
-        .map_err(|e| CompileError::Artifact(e.to_string()))
+    Ok(())
 }
 
 /// `(start in .text, unwind information)` of every function and trampoline that has some.
@@ -763,6 +840,7 @@ mod tests {
             relocs: Vec::new(),
             traps: Vec::new(),
             loops,
+            lines: Vec::new(),
             unwind: None,
         }
     }

@@ -39,6 +39,9 @@ pub struct CompiledFunc {
     /// The innermost loops small enough for their placement to matter
     /// ([`innermost_loops`]): start offset and length in bytes.
     pub loops: Vec<(u32, u32)>,
+    /// `(code offset, wasm offset)` where the code of each wasm operator starts, sorted (the
+    /// DWARF line table); empty for trampolines.
+    pub lines: Vec<(u32, u32)>,
     /// How to unwind out of the code (`None` where the target has no System V unwind
     /// information).
     pub unwind: Option<systemv::UnwindInfo>,
@@ -186,6 +189,9 @@ pub fn clif(
                         message: format!("{e:?}"),
                     })?;
             }
+            // Without the wasm offsets of the line table: they would make every snapshot
+            // change with any edit of its module.
+            ctx.func.srclocs.clear();
             Ok((index, ctx.func.display().to_string()))
         })
         .collect()
@@ -234,6 +240,13 @@ fn compile_one(
         Some(UnwindInfo::SystemV(info)) => Some(info),
         _ => None,
     };
+    let lines = compiled
+        .buffer
+        .get_srclocs_sorted()
+        .iter()
+        .filter(|l| !l.loc.is_default() && l.start < l.end)
+        .map(|l| (l.start, l.loc.bits()))
+        .collect();
     let raw_relocs: Vec<_> = compiled.buffer.relocs().to_vec();
     let frame_to_fp = compiled.buffer.frame_layout().map(|l| l.frame_to_fp_offset);
     if !signals_based_traps {
@@ -283,6 +296,7 @@ fn compile_one(
         relocs,
         traps,
         loops,
+        lines,
         unwind,
     })
 }

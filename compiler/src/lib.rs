@@ -14,6 +14,7 @@ mod artifact;
 mod codegen;
 mod config;
 pub mod cpus;
+mod debug;
 mod environ;
 mod error;
 mod isa;

@@ -61,6 +61,11 @@ pub struct LoadArgs {
     /// `/tmp/perf-PID.map`, which `perf report` reads (for code no mapped file names).
     #[arg(long, value_enum, value_name = "KIND")]
     pub profile: Option<Profile>,
+    /// Announce the loaded code to debuggers (gdb, lldb) through the GDB JIT interface:
+    /// breakpoints on wasm functions and offsets, and backtraces through them, work as for
+    /// native code.
+    #[arg(long)]
+    pub debugger: bool,
 }
 
 /// Profilers `--profile` can describe the loaded code to.
@@ -83,6 +88,7 @@ impl LoadArgs {
         if self.profile == Some(Profile::Perfmap) {
             config.profiler(Profiler::PerfMap);
         }
+        config.debugger(self.debugger);
         if let Some(bytes) = call.max_memory {
             config.limits(
                 StoreLimits::new()

@@ -185,6 +185,8 @@ impl<'m, 'f> Translator<'m, 'f> {
             let pos = reader.original_position();
             let op = reader.read()?;
             validator.op(pos, &op)?;
+            // The operator's offset in the module: the line of the DWARF line table.
+            self.b.set_srcloc(ir::SourceLoc::new(pos as u32));
             self.op(&op)?;
         }
         reader.finish()?;

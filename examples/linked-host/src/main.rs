@@ -45,10 +45,16 @@ fn main() -> ExitCode {
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// The library module's import `host.double` (`tests/host.rs` sets a gdb breakpoint here).
+#[inline(never)]
+fn double(x: i32) -> i32 {
+    x.wrapping_mul(2)
+}
+
 /// A linker providing the library module's one import, `host.double`.
 fn math_linker(engine: &Engine) -> Result<Linker<()>> {
     let mut linker = Linker::new(engine);
-    linker.func_wrap("host", "double", |x: i32| x.wrapping_mul(2))?;
+    linker.func_wrap("host", "double", double)?;
     Ok(linker)
 }
 

@@ -245,3 +245,48 @@ fn runaway_guests_are_stopped_by_epoch_and_by_fuel_with_the_same_fuel_everywhere
         )
     );
 }
+
+/// gdb on this statically linked host (the linked objects carry `.eh_frame`, symbols and a
+/// line table): a breakpoint on the wasm function `quadruple` by name, and one on the host
+/// function it calls (`host.double`); `bt` goes from the host function through
+/// the exit trampoline, `quadruple () at math.wasm:OFFSET` and the entry trampoline into
+/// `demo` and `main`. Not under an emulator; without gdb, a loud skip unless
+/// `PRECAST_GDB_REQUIRED` (CI) is set.
+#[test]
+fn gdb_breaks_in_and_backtraces_through_linked_wasm_functions() {
+    if emulator().is_some() {
+        eprintln!("SKIPPED: gdb does not debug through the emulator");
+        return;
+    }
+    let out = Command::new("gdb")
+        .args(["-batch", "-nx"])
+        .args(["-ex", "break quadruple", "-ex", "break double"])
+        .args([
+            "-ex", "run", "-ex", "bt 1", "-ex", "continue", "-ex", "bt 30", "-ex", "kill",
+        ])
+        .args(["--args", HOST, "demo"])
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) if std::env::var_os("PRECAST_GDB_REQUIRED").is_none() => {
+            eprintln!("SKIPPED: no gdb on this machine: {e}");
+            return;
+        }
+        Err(e) => panic!("PRECAST_GDB_REQUIRED is set but gdb cannot run: {e}"),
+    };
+    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(", quadruple () at math.wasm:"), "{text}");
+    let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    let at = |from: usize, what: &str| {
+        (from..frames.len())
+            .find(|&i| frames[i].contains(what))
+            .unwrap_or_else(|| panic!("no frame `{what}` after #{from}:\n{text}"))
+    };
+    // The second stop: in the host function, below it the wasm frames, below them the host.
+    let host = at(1, " double () at ");
+    let exit = at(host, "precast-exit-trampoline[");
+    let wasm = at(exit, "quadruple () at math.wasm:");
+    let entry = at(wasm, "precast-entry-trampoline[");
+    let catch = at(entry, "precast_call_catch");
+    at(catch, "demo () at ");
+}

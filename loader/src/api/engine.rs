@@ -71,6 +71,10 @@ pub struct Config {
     pub limits: StoreLimits,
     /// Tell a profiler where loaded code is ([`Profiler`]). Default: [`Profiler::None`].
     pub profiler: Profiler,
+    /// Announce every module loaded from a file or bytes to debuggers (gdb, lldb) through
+    /// the GDB JIT interface, with its symbols and line table: a copy of the artifact per
+    /// module. Linked modules need nothing: they are in the executable. Default: off.
+    pub debugger: bool,
 }
 
 /// How loaded code is described to profilers.
@@ -108,6 +112,7 @@ impl Default for Config {
             consume_fuel: false,
             limits: StoreLimits::default(),
             profiler: Profiler::None,
+            debugger: false,
         }
     }
 }
@@ -179,6 +184,12 @@ impl Config {
     /// runtime must not install signal handlers.
     pub fn signal_handlers(&mut self, install: bool) -> &mut Self {
         self.signal_handlers = install;
+        self
+    }
+
+    /// Sets [`Config::debugger`].
+    pub fn debugger(&mut self, on: bool) -> &mut Self {
+        self.debugger = on;
         self
     }
 

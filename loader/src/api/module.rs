@@ -285,7 +285,16 @@ impl Module {
         bytes: ArtifactBytes,
         file: Option<ArtifactFile>,
     ) -> Result<Module, Error> {
-        let loaded = LoadedModule::new(engine.types(), header, sections, code, bytes, file)?;
+        #[allow(unused_mut)]
+        let mut loaded = LoadedModule::new(engine.types(), header, sections, code, bytes, file)?;
+        if engine.config().debugger {
+            #[cfg(feature = "std")]
+            loaded.announce_to_debuggers();
+            #[cfg(not(feature = "std"))]
+            return Err(Error::Api(
+                "announcing code to debuggers needs the Linux platform (the `std` feature)".into(),
+            ));
+        }
         if engine.config().profiler == super::engine::Profiler::PerfMap {
             #[cfg(feature = "std")]
             crate::platform::perfmap::record(

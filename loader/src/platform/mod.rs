@@ -26,7 +26,9 @@ pub(crate) mod sync;
 #[cfg(feature = "std")]
 mod linux;
 #[cfg(feature = "std")]
-pub(crate) use linux::{code, code_cache, memory, parking, perfmap, pool, probe, signals, unwind};
+pub(crate) use linux::{
+    code, code_cache, gdbjit, memory, parking, perfmap, pool, probe, signals, unwind,
+};
 
 #[cfg(not(feature = "std"))]
 mod bare;

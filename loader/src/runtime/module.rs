@@ -51,6 +51,9 @@ pub(crate) struct Prepared {
 /// A loaded, verified artifact.
 pub(crate) struct LoadedModule {
     // Field order is drop order: unregister before freeing what the registry points to.
+    /// The image announced to debuggers ([`LoadedModule::announce_to_debuggers`]).
+    #[cfg(feature = "std")]
+    debugger: Option<crate::platform::gdbjit::Registration>,
     _registration: Registration,
     /// The frames registered with the system unwinder (artifacts with an unwind table; a
     /// linked module's are the executable's own).
@@ -99,6 +102,8 @@ impl LoadedModule {
             .and_then(|t| unwind::register(t.frames(), t.fixups(), text_start));
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Ok(LoadedModule {
+            #[cfg(feature = "std")]
+            debugger: None,
             _registration: registration,
             _frames: frames,
             code,
@@ -110,6 +115,19 @@ impl LoadedModule {
             header,
             prepared,
         })
+    }
+
+    /// Announces the module to debuggers through the GDB JIT interface: a copy of the
+    /// artifact with `.text` at the address the code runs at, so they find its functions,
+    /// line table and symbols. Nothing for a linked module: the executable holds them.
+    #[cfg(feature = "std")]
+    pub(crate) fn announce_to_debuggers(&mut self) {
+        if self._bytes.is_empty() || self.debugger.is_some() {
+            return;
+        }
+        if let Some(image) = artifact::elf::debugger_image(&self._bytes, self.text_start() as u64) {
+            self.debugger = Some(crate::platform::gdbjit::register(image.into_boxed_slice()));
+        }
     }
 
     /// The section bytes.

@@ -123,3 +123,30 @@ pub(crate) fn sections(file: &[u8]) -> Result<Vec<Section<'_>>, LoadError> {
     }
     Ok(out)
 }
+
+/// A copy of the artifact `file` for debuggers (the GDB JIT interface): `.text` placed at
+/// `text_addr` (its section address; the symbols and the DWARF's relocations against it
+/// follow), every other section no longer allocated (they are not loaded anywhere a
+/// debugger should look). `None` if `file` is not an ELF64 object.
+#[cfg(feature = "std")]
+pub(crate) fn debugger_image(file: &[u8], text_addr: u64) -> Option<Vec<u8>> {
+    let endian = Endianness::Little;
+    let header = FileHeader64::<Endianness>::parse(file).ok()?;
+    let shoff = usize::try_from(header.e_shoff(endian)).ok()?;
+    let headers = header.section_headers(endian, file).ok()?;
+    let table = header.sections(endian, file).ok()?;
+    let mut image = file.to_vec();
+    for (i, s) in headers.iter().enumerate() {
+        let at = shoff.checked_add(i.checked_mul(SHDR_SIZE as usize)?)?;
+        let field = |offset: usize, value: u64, image: &mut Vec<u8>| {
+            image[at + offset..at + offset + 8].copy_from_slice(&value.to_le_bytes());
+        };
+        if table.section_name(endian, s).ok()? == b".text" {
+            field(16, text_addr, &mut image);
+        } else if s.sh_flags(endian) & u64::from(object::elf::SHF_ALLOC) != 0 {
+            let flags = s.sh_flags(endian) & !u64::from(object::elf::SHF_ALLOC);
+            field(8, flags, &mut image);
+        }
+    }
+    Some(image)
+}
