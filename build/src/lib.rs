@@ -132,6 +132,14 @@ impl Module {
         self
     }
 
+    /// Whether the object carries native DWARF (default: yes): the line table of wasm
+    /// offsets, the functions' names and ranges, which the system linker merges into the
+    /// executable's debug information for gdb and profilers.
+    pub fn debug_info(mut self, on: bool) -> Module {
+        self.config.debug_info = on;
+        self
+    }
+
     /// The bounds-check strategy for linear memory (default: guard pages).
     pub fn bounds_checks(mut self, b: BoundsChecks) -> Module {
         self.config.settings.bounds_checks = b;

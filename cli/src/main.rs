@@ -82,6 +82,11 @@ struct CompileOpts {
     /// speed depends on where code lands.
     #[arg(long, default_value_t = 0, value_name = "BYTES")]
     placement_shift: u32,
+    /// Leave out the native DWARF (line table of wasm offsets, function names and ranges)
+    /// that debuggers and profilers read: 12-18% smaller artifacts; symbols and unwind
+    /// tables stay.
+    #[arg(long)]
+    no_debug_info: bool,
 }
 
 /// `--epoch-check`.
@@ -109,6 +114,7 @@ impl CompileOpts {
             verify: false,
             code_placement: self.code_placement,
             placement_shift: self.placement_shift,
+            debug_info: !self.no_debug_info,
             ..Config::default()
         };
         let bounds = self.bounds_checks.unwrap_or(if self.no_signals {

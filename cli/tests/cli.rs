@@ -745,3 +745,55 @@ fn gdb_breaks_in_and_backtraces_through_wasm_functions_of_precast_run() {
     assert!(!text.contains("Breakpoint 1, fib"), "{text}");
     assert!(text.contains("exited normally"), "{text}");
 }
+
+/// Every artifact carries native DWARF: `addr2line` maps an instruction of `fib` to the
+/// function and to `example.wasm:OFFSET`, an offset inside the module's code; with
+/// `--no-debug-info` it finds nothing (the symbols stay).
+#[test]
+fn addr2line_maps_code_to_functions_and_wasm_offsets() {
+    let wasm = wat::parse_file(example()).unwrap();
+    let code = {
+        let mut range = 0..0;
+        for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+            if let Ok(wasmparser::Payload::CodeSectionStart { range: r, .. }) = payload {
+                range = r;
+            }
+        }
+        range
+    };
+    let with = tmp("dwarf.pcst");
+    let without = tmp("no-dwarf.pcst");
+    let source = example();
+    for (path, extra) in [(&with, None), (&without, Some("--no-debug-info"))] {
+        let mut args = vec!["compile", &source, "-o", path.to_str().unwrap()];
+        args.extend(extra);
+        let out = precast(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let addr2line = |path: &PathBuf| {
+        let out = Command::new("addr2line")
+            .args(["-f", "-e", path.to_str().unwrap(), "0x10"])
+            .output();
+        match out {
+            Ok(o) => Some(stdout(&o)),
+            Err(e) if std::env::var_os("PRECAST_GDB_REQUIRED").is_none() => {
+                eprintln!("SKIPPED: no addr2line on this machine: {e}");
+                None
+            }
+            Err(e) => panic!("addr2line (binutils) cannot run: {e}"),
+        }
+    };
+    let Some(text) = addr2line(&with) else {
+        return;
+    };
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("fib"), "{text}");
+    let location = lines.next().unwrap();
+    let offset: usize = location
+        .rsplit_once("example.wasm:")
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a wasm offset: {text}"));
+    assert!(code.contains(&offset), "{offset} outside the code {code:?}");
+    let text = addr2line(&without).unwrap();
+    assert!(text.contains("??:"), "{text}");
+}

@@ -590,7 +590,9 @@ pub fn write(
         .as_deref()
         .or(config.link_name.as_deref())
         .unwrap_or("module");
-    add_debug_info(&mut obj, text_id, module, &code, l.text.len())?;
+    if config.debug_info {
+        add_debug_info(&mut obj, text_id, module, &code, l.text.len())?;
+    }
     obj.write()
         .map_err(|e| CompileError::Artifact(e.to_string()))
 }
