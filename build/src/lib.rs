@@ -140,6 +140,14 @@ impl Module {
         self
     }
 
+    /// `-g`: the object's line table carries the module's own source lines, from its DWARF
+    /// (a module compiled to wasm with debug information), so gdb on the executable breaks
+    /// on `file.c:LINE` of the module and shows source lines in backtraces (default: off).
+    pub fn wasm_debug_info(mut self, on: bool) -> Module {
+        self.config.wasm_debug_info = on;
+        self
+    }
+
     /// The bounds-check strategy for linear memory (default: guard pages).
     pub fn bounds_checks(mut self, b: BoundsChecks) -> Module {
         self.config.settings.bounds_checks = b;

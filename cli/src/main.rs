@@ -87,6 +87,11 @@ struct CompileOpts {
     /// tables stay.
     #[arg(long)]
     no_debug_info: bool,
+    /// Translate the module's own DWARF (C, C++, Rust, Zig compiled to wasm with `-g`): the
+    /// native line table maps instructions to source files and lines, so `break file.c:LINE`
+    /// and backtraces with source lines work.
+    #[arg(short = 'g', long = "debug")]
+    wasm_debug_info: bool,
 }
 
 /// `--epoch-check`.
@@ -115,6 +120,7 @@ impl CompileOpts {
             code_placement: self.code_placement,
             placement_shift: self.placement_shift,
             debug_info: !self.no_debug_info,
+            wasm_debug_info: self.wasm_debug_info,
             ..Config::default()
         };
         let bounds = self.bounds_checks.unwrap_or(if self.no_signals {

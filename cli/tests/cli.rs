@@ -797,3 +797,96 @@ fn addr2line_maps_code_to_functions_and_wasm_offsets() {
     let text = addr2line(&without).unwrap();
     assert!(text.contains("??:"), "{text}");
 }
+
+/// `precast compile -g` of a C module built with debug information
+/// (`examples/debug/fib.c`), run with `--debugger`: gdb breaks on `fib.c:6`, and `bt` shows
+/// the recursive `fib` frames at `fib.c:9`, `compute` at `fib.c:13` and the runner below.
+/// Without `-g` the same code has wasm offsets for lines, and `fib.c` is unknown.
+#[test]
+fn gdb_breaks_on_c_source_lines_with_compile_g() {
+    let source = format!("{}/../examples/debug/fib.wasm", env!("CARGO_MANIFEST_DIR"));
+    let with = tmp("cfib-g.pcst");
+    let without = tmp("cfib.pcst");
+    for (path, g) in [(&with, true), (&without, false)] {
+        let mut args = vec!["compile", &source, "-o", path.to_str().unwrap()];
+        if g {
+            args.push("-g");
+        }
+        let out = precast(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let precast = env!("CARGO_BIN_EXE_precast");
+    let run = |path: &PathBuf| {
+        let path = path.to_str().unwrap().to_string();
+        [
+            precast.to_string(),
+            "run".into(),
+            "--debugger".into(),
+            path,
+            "--invoke".into(),
+        ]
+        .into_iter()
+        .chain(["compute".into(), "5".into()])
+        .collect::<Vec<String>>()
+    };
+    let args = run(&with);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Some(text) = gdb(
+        &["break fib.c:6", "run", "continue 2", "bt 30", "kill"],
+        &args,
+    ) else {
+        return;
+    };
+    let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    assert!(
+        frames
+            .first()
+            .is_some_and(|f| f.contains(" fib () at fib.c:6")),
+        "{text}"
+    );
+    let recursive = frames
+        .iter()
+        .filter(|l| l.contains(" fib () at fib.c:9"))
+        .count();
+    assert_eq!(recursive, 2, "{text}");
+    let compute = frames
+        .iter()
+        .position(|l| l.contains(" compute () at fib.c:13"));
+    let runner = frames.iter().position(|l| l.contains("real_main"));
+    assert!(compute.is_some() && runner > compute, "{text}");
+    let args = run(&without);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let text = gdb(&["break fib", "run", "bt 1", "kill"], &args).unwrap();
+    let stop = text
+        .lines()
+        .find(|l| l.starts_with("#0"))
+        .unwrap_or_default();
+    assert!(
+        stop.contains(" fib () at ") && stop.contains(".wasm:"),
+        "{text}"
+    );
+    assert!(!text.contains("fib.c"), "{text}");
+}
+
+/// `-g` on a module whose DWARF is malformed fails with the reason; without `-g` the same
+/// module compiles (its custom sections are not read).
+#[test]
+fn compile_g_refuses_malformed_dwarf_with_the_reason() {
+    let wat = tmp("bad-dwarf.wat");
+    std::fs::write(
+        &wat,
+        r#"(module (@custom ".debug_line" "\ff") (@custom ".debug_info" "\07\00\00\00\04\00") (func (export "f")))"#,
+    )
+    .unwrap();
+    let out_path = tmp("bad-dwarf.pcst");
+    let (src, dst) = (wat.to_str().unwrap(), out_path.to_str().unwrap());
+    let out = precast(&["compile", "-g", src, "-o", dst]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("the module's DWARF (-g)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = precast(&["compile", src, "-o", dst]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

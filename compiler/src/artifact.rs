@@ -591,7 +591,18 @@ pub fn write(
         .or(config.link_name.as_deref())
         .unwrap_or("module");
     if config.debug_info {
-        add_debug_info(&mut obj, text_id, module, &code, l.text.len())?;
+        let source = match config.wasm_debug_info {
+            true => debug::source::SourceLines::read(wasm)?,
+            false => None,
+        };
+        add_debug_info(
+            &mut obj,
+            text_id,
+            module,
+            &code,
+            source.as_ref(),
+            l.text.len(),
+        )?;
     }
     obj.write()
         .map_err(|e| CompileError::Artifact(e.to_string()))
@@ -627,6 +638,7 @@ fn add_debug_info(
     text: SectionId,
     module: &str,
     code: &[(String, &CompiledFunc, u32)],
+    source: Option<&debug::source::SourceLines>,
     text_len: usize,
 ) -> Result<(), CompileError> {
     let funcs: Vec<debug::Func<'_>> = code
@@ -642,7 +654,7 @@ fn add_debug_info(
         Some(object::AddressSize::U32) => 4,
         _ => 8,
     };
-    let sections = debug::sections(module, &funcs, text_len as u32, address_size)?;
+    let sections = debug::sections(module, &funcs, source, text_len as u32, address_size)?;
     let ids: Vec<SectionId> = sections
         .iter()
         .map(|d| {

@@ -39,8 +39,8 @@ pub struct CompiledFunc {
     /// The innermost loops small enough for their placement to matter
     /// ([`innermost_loops`]): start offset and length in bytes.
     pub loops: Vec<(u32, u32)>,
-    /// `(code offset, wasm offset)` where the code of each wasm operator starts, sorted (the
-    /// DWARF line table); empty for trampolines.
+    /// `(code offset, wasm offset)` where the code of each wasm operator starts, sorted, the
+    /// prologue at the function body's offset (the DWARF line table); empty for trampolines.
     pub lines: Vec<(u32, u32)>,
     /// How to unwind out of the code (`None` where the target has no System V unwind
     /// information).
@@ -90,8 +90,10 @@ pub fn compile_all(
     let run = |(builder_ctx, ctx): &mut (FunctionBuilderContext, Context), job: Job<'_>| {
         // Wasm functions without signal-based traps get their traps rewritten into calls.
         let mut calls_for_traps = false;
+        let mut body_start = None;
         let (func, what) = match job {
             Job::Func(input) => {
+                body_start = Some(input.body.range().start as u32);
                 let mut validator = input.validator.into_validator(Default::default());
                 let f = translate::translate_function(
                     &env,
@@ -113,14 +115,22 @@ pub fn compile_all(
             ),
         };
         let rewrite = calls_for_traps.then_some(&env);
-        compile_one(
+        let mut f = compile_one(
             ctx,
             isa,
             func,
             &what,
             rewrite,
             config.settings.signals_based_traps,
-        )
+        )?;
+        // The prologue belongs to the function's start in the module (where DWARF puts the
+        // function's opening line), its first operator to the next row.
+        if let Some(start) = body_start
+            && f.lines.first().is_some_and(|&(at, _)| at > 0)
+        {
+            f.lines.insert(0, (0, start));
+        }
+        Ok::<_, CompileError>(f)
     };
 
     let compiled: Vec<CompiledFunc> = if config.parallel {

@@ -142,6 +142,10 @@ pub struct Config {
     /// of an artifact. On by default; off for the smallest artifacts (symbols and unwind
     /// tables stay).
     pub debug_info: bool,
+    /// `-g`: the native line table carries the module's own source lines, from its DWARF
+    /// (C, C++, Rust, Zig compiled to wasm with debug information), where it has some.
+    /// Off by default. Needs [`Config::debug_info`].
+    pub wasm_debug_info: bool,
 }
 
 impl Default for Config {
@@ -158,6 +162,7 @@ impl Default for Config {
             code_placement: CodePlacement::Loops,
             placement_shift: 0,
             debug_info: true,
+            wasm_debug_info: false,
         }
     }
 }

@@ -29,5 +29,10 @@ fn main() -> Result<(), precast_build::Error> {
     Module::new("spin_fuel", "wasm/spin.wat")
         .consume_fuel(true)
         .compile()?;
+    // A C module built with debug information (`examples/debug/fib.c`), its source lines in
+    // the executable's line table: `gdb linked-host` breaks on `fib.c:LINE`.
+    Module::new("cfib", "../debug/fib.wasm")
+        .wasm_debug_info(true)
+        .compile()?;
     Ok(())
 }

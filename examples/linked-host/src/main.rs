@@ -9,6 +9,7 @@
 //! linked-host cpu                                a module for a CPU feature set not allowed
 //! linked-host contain                            guests that never stop, stopped by epoch
 //!                                                interruption and by fuel
+//! linked-host cfib N                             a C module with its source lines (gdb)
 //! ```
 
 use precast_loader::{
@@ -28,9 +29,10 @@ fn main() -> ExitCode {
         Some("trap") => trap(),
         Some("cpu") => cpu(),
         Some("contain") => contain(),
+        Some("cfib") => cfib(args.get(1).map(String::as_str)),
         _ => Err(
             "usage: linked-host demo | greet [--dir H::G] [--env K=V] [-- ARGS] | trap | cpu \
-             | contain"
+             | contain | cfib N"
                 .into(),
         ),
     };
@@ -178,6 +180,19 @@ fn trap() -> Result<u8> {
     println!("ratio(1, 0): {e}");
     println!("ratio(6, 3) = {}", ratio.call(&mut store, (6, 3))?);
     Ok(if e.as_trap().is_some() { 0 } else { 1 })
+}
+
+/// Runs `compute(n)` of the C module `examples/debug/fib.c`, linked with its source lines
+/// (`gdb linked-host` then stops on `break fib.c:6`).
+fn cfib(n: Option<&str>) -> Result<u8> {
+    let n: i32 = n.unwrap_or("10").parse()?;
+    let engine = Engine::default();
+    let module = Module::from_linked(&engine, linked!(cfib))?;
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module)?;
+    let compute = instance.get_typed_func::<i32, i32>(&store, "compute")?;
+    println!("compute({n}) = {}", compute.call(&mut store, n)?);
+    Ok(0)
 }
 
 /// Loads `math_avx2` (compiled for the baseline plus AVX2) with an engine that allows only

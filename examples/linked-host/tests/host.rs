@@ -290,3 +290,42 @@ fn gdb_breaks_in_and_backtraces_through_linked_wasm_functions() {
     let catch = at(entry, "precast_call_catch");
     at(catch, "demo () at ");
 }
+
+/// The C module `examples/debug/fib.c`, linked with its source lines (`-g`): gdb breaks on
+/// `fib.c:6`, and `bt` shows the recursive `fib` frames at `fib.c:9`, `compute` at
+/// `fib.c:13`, then the trampoline and the host's `cfib` below.
+#[test]
+fn gdb_breaks_on_c_source_lines_of_a_linked_module() {
+    let o = run(&["cfib", "10"]);
+    assert_eq!(stdout(&o), "compute(10) = 56\n", "{o:?}");
+    if emulator().is_some() {
+        eprintln!("SKIPPED: gdb does not debug through the emulator");
+        return;
+    }
+    let out = Command::new("gdb")
+        .args(["-batch", "-nx", "-ex", "break fib.c:6", "-ex", "run"])
+        .args(["-ex", "continue 2", "-ex", "bt 30", "-ex", "kill"])
+        .args(["--args", HOST, "cfib", "5"])
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) if std::env::var_os("PRECAST_GDB_REQUIRED").is_none() => {
+            eprintln!("SKIPPED: no gdb on this machine: {e}");
+            return;
+        }
+        Err(e) => panic!("PRECAST_GDB_REQUIRED is set but gdb cannot run: {e}"),
+    };
+    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    assert!(frames[0].contains(" fib () at fib.c:6"), "{text}");
+    let recursive = frames
+        .iter()
+        .filter(|l| l.contains(" fib () at fib.c:9"))
+        .count();
+    assert_eq!(recursive, 2, "{text}");
+    let compute = frames
+        .iter()
+        .position(|l| l.contains(" compute () at fib.c:13"));
+    let host = frames.iter().position(|l| l.contains(" cfib () at "));
+    assert!(compute.is_some() && host > compute, "{text}");
+}

@@ -4,9 +4,15 @@
 //! (in the module file) of the operator it was compiled from. `addr2line`, `gdb` and `perf`
 //! thus report `function at module.wasm:OFFSET`.
 //!
+//! With `-g` ([`source`]), the rows carry the module's own source lines instead, and the
+//! unit the source's name, directory and language: `break file.c:LINE` and backtraces with
+//! source lines work in the precompiled code.
+//!
 //! Addresses are relocations against `.text` and references between the debug sections are
 //! relocations against those sections, so the system linker can merge several modules' (and
 //! the host's) debug information into one executable.
+
+pub mod source;
 
 use crate::CompileError;
 use gimli::write::{
@@ -70,6 +76,18 @@ fn err(e: impl std::fmt::Display) -> CompileError {
     CompileError::Artifact(format!("debug information: {e}"))
 }
 
+/// Bytes DWARF can hold as a string: no NUL, not empty.
+fn dwarf_string_bytes(s: &[u8]) -> Vec<u8> {
+    match s
+        .iter()
+        .map(|&b| if b == 0 { b'_' } else { b })
+        .collect::<Vec<u8>>()
+    {
+        s if s.is_empty() => b".".to_vec(),
+        s => s,
+    }
+}
+
 /// A string DWARF can hold: no NUL, not empty.
 fn dwarf_string(s: &str, empty: &str) -> Vec<u8> {
     match s.replace('\0', "\\0") {
@@ -87,10 +105,12 @@ fn text(offset: u32) -> Address {
     }
 }
 
-/// The debug sections of a module named `module` (empty: `module`) whose code is `funcs`.
+/// The debug sections of a module named `module` (empty: `module`) whose code is `funcs`,
+/// with the module's own source lines when there are `source` lines.
 pub fn sections(
     module: &str,
     funcs: &[Func<'_>],
+    source: Option<&source::SourceLines>,
     text_len: u32,
     address_size: u8,
 ) -> Result<Vec<DebugSection>, CompileError> {
@@ -110,21 +130,39 @@ pub fn sections(
         None,
     );
     let dir = program.default_directory();
-    let file = program.add_file(LineString::String(file_name.clone()), dir, None);
+    let wasm_file = program.add_file(LineString::String(file_name.clone()), dir, None);
+    let source_files: Vec<_> = source.map_or(Vec::new(), |s| {
+        s.files
+            .iter()
+            .map(|(d, name)| {
+                let d = match d.is_empty() {
+                    true => dir,
+                    false => program.add_directory(LineString::String(dwarf_string_bytes(d))),
+                };
+                program.add_file(LineString::String(dwarf_string_bytes(name)), d, None)
+            })
+            .collect()
+    });
+    // The row of a wasm offset: its source line with `-g` where the module has one, else the
+    // offset itself as the line of `<module>.wasm`.
+    let row_of = |wasm: u32| match source.and_then(|s| s.at(wasm)) {
+        Some(l) => (source_files[l.file], l.line, l.column),
+        None => (wasm_file, u64::from(wasm), 0),
+    };
     for f in funcs.iter().filter(|f| !f.lines.is_empty()) {
         program.begin_sequence(Some(text(f.start)));
         let mut last = None;
-        // The prologue belongs to the function's first operator.
-        let first = (f.lines[0].0 > 0).then_some((0, f.lines[0].1));
-        for &(at, wasm) in first.iter().chain(f.lines) {
-            if last == Some(wasm) {
+        for &(at, wasm) in f.lines {
+            let (file, line, column) = row_of(wasm);
+            if last == Some((file, line, column)) {
                 continue;
             }
-            last = Some(wasm);
+            last = Some((file, line, column));
             let row = program.row();
             row.address_offset = u64::from(at);
             row.file = file;
-            row.line = u64::from(wasm);
+            row.line = line;
+            row.column = column;
             program.generate_row();
         }
         program.end_sequence(u64::from(f.len));
@@ -138,19 +176,24 @@ pub fn sections(
         gimli::DW_AT_producer,
         AttributeValue::StringRef(strings.add(format!("Precast {}", env!("CARGO_PKG_VERSION")))),
     );
+    let (name, comp_dir, language) = match source.and_then(|s| s.unit.clone()) {
+        Some((name, dir, language)) => (
+            dwarf_string_bytes(&name),
+            dwarf_string_bytes(&dir),
+            language,
+        ),
+        // No DW_LANG for WebAssembly: the wasm operators are the "source".
+        None => (file_name, b".".to_vec(), gimli::DW_LANG_Mips_Assembler),
+    };
     cu.set(
         gimli::DW_AT_name,
-        AttributeValue::StringRef(strings.add(file_name)),
+        AttributeValue::StringRef(strings.add(name)),
     );
     cu.set(
         gimli::DW_AT_comp_dir,
-        AttributeValue::StringRef(strings.add(".")),
+        AttributeValue::StringRef(strings.add(comp_dir)),
     );
-    cu.set(
-        gimli::DW_AT_language,
-        // No DW_LANG for WebAssembly: the wasm operators are the "source".
-        AttributeValue::Language(gimli::DW_LANG_Mips_Assembler),
-    );
+    cu.set(gimli::DW_AT_language, AttributeValue::Language(language));
     cu.set(gimli::DW_AT_low_pc, AttributeValue::Address(text(0)));
     cu.set(
         gimli::DW_AT_high_pc,
@@ -170,14 +213,12 @@ pub fn sections(
             AttributeValue::Udata(u64::from(f.len)),
         );
         if let Some(&(_, wasm)) = f.lines.first() {
+            let (file, line, _) = row_of(wasm);
             sub.set(
                 gimli::DW_AT_decl_file,
                 AttributeValue::FileIndex(Some(file)),
             );
-            sub.set(
-                gimli::DW_AT_decl_line,
-                AttributeValue::Udata(u64::from(wasm)),
-            );
+            sub.set(gimli::DW_AT_decl_line, AttributeValue::Udata(line));
         }
     }
 
