@@ -128,6 +128,10 @@ enum precast_profiler_enum {
    * trampolines to /tmp/perf-PID.map, which `perf report` reads (code loaded from bytes is
    * in anonymous memory, which no file names). A map that cannot be written fails the load. */
   PRECAST_PROFILER_PERFMAP,
+  /* Every load appends a JIT_CODE_LOAD record (address, name, code) per function and
+   * trampoline to /tmp/jit-PID.dump, perf's jitdump format (`perf record -k mono`, then
+   * `perf inject --jit`). A dump that cannot be written fails the load. */
+  PRECAST_PROFILER_JITDUMP,
 };
 
 /* Sets the profiler; an unknown value is refused (the last error says so). */

@@ -182,6 +182,7 @@ pub unsafe extern "C" fn precast_config_set_profiler(c: *mut wasm_config_t, prof
             c.config.profiler(match profiler {
                 0 => Profiler::None,
                 1 => Profiler::PerfMap,
+                2 => Profiler::JitDump,
                 other => return Err(format!("{other} is not a profiler")),
             });
             Ok(())

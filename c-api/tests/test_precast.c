@@ -804,6 +804,29 @@ static void test_profiler(void) {
   remove(map);
   wasm_module_delete(m);
   wasm_engine_delete(e);
+  /* The jitdump: perf's header (magic `JiTD`, version 1), then the code records. */
+  char dump[64];
+  snprintf(dump, sizeof dump, "/tmp/jit-%d.dump", (int)getpid());
+  remove(dump);
+  c = wasm_config_new();
+  precast_config_set_profiler(c, PRECAST_PROFILER_JITDUMP);
+  e = wasm_engine_new_with_config(c);
+  CHECK_OK(precast_module_from_file(e, path_of("basic.pcst"), &m));
+  f = fopen(dump, "rb");
+  CHECK(f != NULL, "the load wrote %s", dump);
+  uint32_t header[2] = {0, 0};
+  long size = 0;
+  if (f) {
+    CHECK(fread(header, 4, 2, f) == 2, "a header");
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fclose(f);
+  }
+  CHECK(header[0] == 0x4A695444 && header[1] == 1, "the jitdump magic and version");
+  CHECK(size > 40 + 64, "code records after the header (%ld bytes)", size);
+  remove(dump);
+  wasm_module_delete(m);
+  wasm_engine_delete(e);
 }
 
 /* The GDB JIT interface's list, as a debugger reads it. */

@@ -890,3 +890,55 @@ fn compile_g_refuses_malformed_dwarf_with_the_reason() {
     let out = precast(&["compile", src, "-o", dst]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `--profile jitdump`: `perf record -k mono`, `perf inject --jit` and `perf report` name
+/// the wasm function, in the ELF image perf made from the dump's record (its code copied).
+#[test]
+fn perf_inject_jit_names_wasm_functions_from_the_jitdump() {
+    let dir = tmp("jitdump");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("perf.data");
+    let record = Command::new("perf")
+        .args([
+            "record",
+            "-k",
+            "mono",
+            "-q",
+            "-o",
+            data.to_str().unwrap(),
+            "--",
+        ])
+        .args([env!("CARGO_BIN_EXE_precast"), "run", "--profile", "jitdump"])
+        .args([&example(), "--invoke", "fib", "32"])
+        .output();
+    match record {
+        Ok(o) if o.status.success() => assert_eq!(stdout(&o).trim(), "2178309"),
+        Ok(o) => {
+            eprintln!("SKIPPED: perf record cannot sample here: {}", stderr(&o));
+            return;
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: no perf on this machine: {e}");
+            return;
+        }
+    }
+    let injected = dir.join("perf.jit.data");
+    let inject = Command::new("perf")
+        .args(["inject", "--jit", "-i", data.to_str().unwrap()])
+        .args(["-o", injected.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(inject.status.success(), "{}", stderr(&inject));
+    let report = Command::new("perf")
+        .args(["report", "--stdio", "--no-children", "--sort", "symbol,dso"])
+        .args(["-i", injected.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = stdout(&report);
+    let line = text.lines().find(|l| l.contains("example!fib"));
+    assert!(
+        line.is_some_and(|l| l.contains("jitted-")),
+        "{text}\n{}",
+        stderr(&report)
+    );
+}

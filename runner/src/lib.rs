@@ -58,7 +58,9 @@ pub struct LoadArgs {
     #[arg(long)]
     pub no_signal_handlers: bool,
     /// Describe the loaded code to a profiler: `perfmap` appends its functions to
-    /// `/tmp/perf-PID.map`, which `perf report` reads (for code no mapped file names).
+    /// `/tmp/perf-PID.map`, which `perf report` reads (for code no mapped file names);
+    /// `jitdump` writes their code to `/tmp/jit-PID.dump` for `perf inject --jit` (record
+    /// with `perf record -k mono`).
     #[arg(long, value_enum, value_name = "KIND")]
     pub profile: Option<Profile>,
     /// Announce the loaded code to debuggers (gdb, lldb) through the GDB JIT interface:
@@ -73,6 +75,8 @@ pub struct LoadArgs {
 pub enum Profile {
     /// `/tmp/perf-PID.map` for `perf report`.
     Perfmap,
+    /// `/tmp/jit-PID.dump` for `perf inject --jit`.
+    Jitdump,
 }
 
 impl LoadArgs {
@@ -85,9 +89,11 @@ impl LoadArgs {
             .signal_handlers(!self.no_signal_handlers)
             .epoch_interruption(call.timeout.is_some())
             .consume_fuel(call.fuel.is_some());
-        if self.profile == Some(Profile::Perfmap) {
-            config.profiler(Profiler::PerfMap);
-        }
+        config.profiler(match self.profile {
+            None => Profiler::None,
+            Some(Profile::Perfmap) => Profiler::PerfMap,
+            Some(Profile::Jitdump) => Profiler::JitDump,
+        });
         config.debugger(self.debugger);
         if let Some(bytes) = call.max_memory {
             config.limits(

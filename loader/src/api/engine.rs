@@ -91,6 +91,11 @@ pub enum Profiler {
     /// anonymous memory). Linux (the `std` feature) only; elsewhere loads fail with the
     /// reason.
     PerfMap,
+    /// Append a `JIT_CODE_LOAD` record (address, name, a copy of the code) per function and
+    /// trampoline of each loaded module to `/tmp/jit-PID.dump`, perf's jitdump format:
+    /// `perf record -k mono`, then `perf inject --jit`, and `perf report`/`perf annotate`
+    /// show the wasm functions with their instructions. Linux (the `std` feature) only.
+    JitDump,
 }
 
 impl Default for Config {

@@ -295,22 +295,23 @@ impl Module {
                 "announcing code to debuggers needs the Linux platform (the `std` feature)".into(),
             ));
         }
-        if engine.config().profiler == super::engine::Profiler::PerfMap {
+        let profiler = engine.config().profiler;
+        if profiler != super::engine::Profiler::None {
             #[cfg(feature = "std")]
-            crate::platform::perfmap::record(
-                loaded.text_start(),
-                loaded.info().name.as_deref(),
-                &loaded.code_symbols(),
-            )
-            .map_err(|e| {
-                Error::Resource(format!(
-                    "cannot write the perf map {}: {e}",
-                    crate::platform::perfmap::path().display()
-                ))
-            })?;
+            {
+                use crate::platform::{jitdump, perfmap};
+                let (record, path): (fn(_, _, _) -> _, _) = match profiler {
+                    super::engine::Profiler::JitDump => (jitdump::record, jitdump::path()),
+                    _ => (perfmap::record, perfmap::path()),
+                };
+                let name = loaded.info().name.as_deref();
+                record(loaded.text_start(), name, &loaded.code_symbols()).map_err(|e| {
+                    Error::Resource(format!("cannot write the profile {}: {e}", path.display()))
+                })?;
+            }
             #[cfg(not(feature = "std"))]
             return Err(Error::Api(
-                "the perf map profiler needs the Linux platform (the `std` feature)".into(),
+                "profilers need the Linux platform (the `std` feature)".into(),
             ));
         }
         Ok(Module {

@@ -27,7 +27,7 @@ pub(crate) mod sync;
 mod linux;
 #[cfg(feature = "std")]
 pub(crate) use linux::{
-    code, code_cache, gdbjit, memory, parking, perfmap, pool, probe, signals, unwind,
+    code, code_cache, gdbjit, jitdump, memory, parking, perfmap, pool, probe, signals, unwind,
 };
 
 #[cfg(not(feature = "std"))]

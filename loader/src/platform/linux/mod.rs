@@ -8,6 +8,7 @@
 pub(crate) mod code;
 pub(crate) mod code_cache;
 pub(crate) mod gdbjit;
+pub(crate) mod jitdump;
 pub(crate) mod memory;
 pub(crate) mod parking;
 pub(crate) mod perfmap;
