@@ -125,12 +125,7 @@ fn resolve_calls(
     compiled: &CompiledModule,
     info: &ModuleInfo,
 ) -> Result<(), CompileError> {
-    let all = compiled
-        .functions
-        .iter()
-        .zip(&l.funcs)
-        .chain(compiled.entry_trampolines.iter().zip(&l.entries))
-        .chain(compiled.exit_trampolines.iter().zip(&l.exits));
+    let all = placed(compiled, l);
     let mut patches = Vec::new();
     for (f, &start) in all {
         for r in &f.relocs {
@@ -419,12 +414,7 @@ fn sections(
             .map(|(f, &s)| [s, f.code.len() as u32]),
     );
     let trampolines = tables::encode(l.entries.iter().zip(&l.exits).map(|(&e, &x)| [e, x]));
-    let mut traps: Vec<(u32, TrapCode)> = compiled
-        .functions
-        .iter()
-        .zip(&l.funcs)
-        .chain(compiled.entry_trampolines.iter().zip(&l.entries))
-        .chain(compiled.exit_trampolines.iter().zip(&l.exits))
+    let mut traps: Vec<(u32, TrapCode)> = placed(compiled, &l)
         .flat_map(|(f, &s)| f.traps.iter().map(move |&(o, c)| (s + o, c)))
         .collect();
     traps.sort_unstable_by_key(|&(offset, _)| offset);
@@ -608,6 +598,20 @@ pub fn write(
         .map_err(|e| CompileError::Artifact(e.to_string()))
 }
 
+/// Every function and trampoline with its start in `.text`: functions, entry trampolines,
+/// exit trampolines (the order of the tables).
+fn placed<'a>(
+    compiled: &'a CompiledModule,
+    l: &'a Layout,
+) -> impl Iterator<Item = (&'a CompiledFunc, &'a u32)> {
+    compiled
+        .functions
+        .iter()
+        .zip(&l.funcs)
+        .chain(compiled.entry_trampolines.iter().zip(&l.entries))
+        .chain(compiled.exit_trampolines.iter().zip(&l.exits))
+}
+
 /// `(symbol name, code, start in .text)` of every function and trampoline, in `.text` order
 /// of the tables (functions, entry trampolines, exit trampolines).
 fn code_names<'a>(
@@ -699,13 +703,7 @@ fn unwind_infos<'a>(
     compiled: &'a CompiledModule,
     l: &'a Layout,
 ) -> impl Iterator<Item = (u32, &'a cranelift_codegen::isa::unwind::systemv::UnwindInfo)> {
-    compiled
-        .functions
-        .iter()
-        .zip(&l.funcs)
-        .chain(compiled.entry_trampolines.iter().zip(&l.entries))
-        .chain(compiled.exit_trampolines.iter().zip(&l.exits))
-        .filter_map(|(f, &s)| f.unwind.as_ref().map(|u| (s, u)))
+    placed(compiled, l).filter_map(|(f, &s)| f.unwind.as_ref().map(|u| (s, u)))
 }
 
 /// Adds a linkable object's `.eh_frame`: its FDE addresses are PC-relative relocations

@@ -9,9 +9,10 @@
 //!   the result with the unwinder.
 
 use crate::CompileError;
+use crate::debug::Relocating;
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_codegen::isa::unwind::systemv;
-use gimli::write::{Address, EhFrame, EndianVec, FrameTable, RelocateWriter, Relocation, Writer};
+use gimli::write::{Address, EhFrame, EndianVec, FrameTable, Writer};
 use gimli::{DW_EH_PE_absptr, DW_EH_PE_pcrel, DW_EH_PE_sdata4, LittleEndian};
 use precast_format::tables::UnwindTable;
 
@@ -28,25 +29,6 @@ pub enum Encoding {
 pub struct Frames {
     pub bytes: Vec<u8>,
     pub relocs: Vec<(u32, u32)>,
-}
-
-/// Collects the fields gimli writes against `.text`.
-struct Relocating {
-    out: EndianVec<LittleEndian>,
-    relocs: Vec<Relocation>,
-}
-
-impl RelocateWriter for Relocating {
-    type Writer = EndianVec<LittleEndian>;
-    fn writer(&self) -> &Self::Writer {
-        &self.out
-    }
-    fn writer_mut(&mut self) -> &mut Self::Writer {
-        &mut self.out
-    }
-    fn relocate(&mut self, relocation: Relocation) {
-        self.relocs.push(relocation);
-    }
 }
 
 fn err(e: impl std::fmt::Display) -> CompileError {
@@ -76,10 +58,7 @@ pub fn frames<'a>(
         };
         table.add_fde(cie, info.to_fde(address));
     }
-    let mut eh = EhFrame(Relocating {
-        out: EndianVec::new(LittleEndian),
-        relocs: Vec::new(),
-    });
+    let mut eh = EhFrame(Relocating::default());
     table.write_eh_frame(&mut eh).map_err(err)?;
     let Relocating { out, relocs } = eh.0;
     let mut bytes = out.into_vec();

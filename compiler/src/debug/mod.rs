@@ -53,10 +53,21 @@ pub struct DebugSection {
     pub relocs: Vec<Reloc>,
 }
 
+/// A gimli writer that collects the fields it writes against symbols and sections (the
+/// debug sections here, the unwind tables in [`crate::unwind`]).
 #[derive(Clone)]
-struct Relocating {
-    out: EndianVec<LittleEndian>,
-    relocs: Vec<Relocation>,
+pub(crate) struct Relocating {
+    pub out: EndianVec<LittleEndian>,
+    pub relocs: Vec<Relocation>,
+}
+
+impl Default for Relocating {
+    fn default() -> Self {
+        Relocating {
+            out: EndianVec::new(LittleEndian),
+            relocs: Vec::new(),
+        }
+    }
 }
 
 impl RelocateWriter for Relocating {
@@ -222,10 +233,7 @@ pub fn sections(
         }
     }
 
-    let mut out = Sections::new(Relocating {
-        out: EndianVec::new(LittleEndian),
-        relocs: Vec::new(),
-    });
+    let mut out = Sections::new(Relocating::default());
     dwarf.write(&mut out).map_err(err)?;
     let mut result = Vec::new();
     out.for_each(|id, w| {

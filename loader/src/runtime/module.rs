@@ -62,11 +62,12 @@ pub(crate) struct LoadedModule {
     /// Executable mapping or copy of `.text`, when it is not executable in place in
     /// `mapping`.
     _exec: Option<ExecMemory>,
-    /// The section bytes. They borrow from `_bytes` (whose heap buffer or mapping never
+    /// The section bytes. They borrow from `bytes` (whose heap buffer or mapping never
     /// moves and lives as long as this struct) or, for a linked module, from the
     /// executable; they are only handed out as borrows of `&self`.
     sections: Sections<'static>,
-    _bytes: ArtifactBytes,
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    bytes: ArtifactBytes,
     /// The artifact file, kept open to map memory images from (`None`: loaded from bytes,
     /// or linked into the executable), and the file offset of its data section.
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
@@ -109,7 +110,7 @@ impl LoadedModule {
             code,
             _exec: exec,
             sections,
-            _bytes: bytes,
+            bytes,
             file,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             header,
@@ -122,10 +123,10 @@ impl LoadedModule {
     /// line table and symbols. Nothing for a linked module: the executable holds them.
     #[cfg(feature = "std")]
     pub(crate) fn announce_to_debuggers(&mut self) {
-        if self._bytes.is_empty() || self.debugger.is_some() {
+        if self.bytes.is_empty() || self.debugger.is_some() {
             return;
         }
-        if let Some(image) = artifact::elf::debugger_image(&self._bytes, self.text_start() as u64) {
+        if let Some(image) = artifact::elf::debugger_image(&self.bytes, self.text_start() as u64) {
             self.debugger = Some(crate::platform::gdbjit::register(image.into_boxed_slice()));
         }
     }
