@@ -799,8 +799,9 @@ fn addr2line_maps_code_to_functions_and_wasm_offsets() {
 }
 
 /// `precast compile -g` of a C module built with debug information
-/// (`examples/debug/fib.c`), run with `--debugger`: gdb breaks on `fib.c:6`, and `bt` shows
-/// the recursive `fib` frames at `fib.c:9`, `compute` at `fib.c:13` and the runner below.
+/// (`examples/debug/fib.c`), run with `--debugger`: gdb breaks on `fib.c:7`, and `bt` shows
+/// the recursive `fib` frames at `fib.c:10`, `compute` at `fib.c:18` and the runner below;
+/// a breakpoint on the inlined `square` stops in its frame, inside `compute`'s.
 /// Without `-g` the same code has wasm offsets for lines, and `fib.c` is unknown.
 #[test]
 fn gdb_breaks_on_c_source_lines_with_compile_g() {
@@ -832,7 +833,7 @@ fn gdb_breaks_on_c_source_lines_with_compile_g() {
     let args = run(&with);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let Some(text) = gdb(
-        &["break fib.c:6", "run", "continue 2", "bt 30", "kill"],
+        &["break fib.c:7", "run", "continue 2", "bt 30", "kill"],
         &args,
     ) else {
         return;
@@ -841,19 +842,27 @@ fn gdb_breaks_on_c_source_lines_with_compile_g() {
     assert!(
         frames
             .first()
-            .is_some_and(|f| f.contains(" fib () at fib.c:6")),
+            .is_some_and(|f| f.contains(" fib () at fib.c:7")),
         "{text}"
     );
     let recursive = frames
         .iter()
-        .filter(|l| l.contains(" fib () at fib.c:9"))
+        .filter(|l| l.contains(" fib () at fib.c:10"))
         .count();
     assert_eq!(recursive, 2, "{text}");
     let compute = frames
         .iter()
-        .position(|l| l.contains(" compute () at fib.c:13"));
+        .position(|l| l.contains(" compute () at fib.c:18"));
     let runner = frames.iter().position(|l| l.contains("real_main"));
     assert!(compute.is_some() && runner > compute, "{text}");
+    // An inlined function: its frame, at its line, inside its caller's at the call site.
+    let Some(text) = gdb(&["break square", "run", "bt 3", "kill"], &args) else {
+        return;
+    };
+    let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    assert!(frames.len() > 1, "{text}");
+    assert!(frames[0].contains(" square () at fib.c:14"), "{text}");
+    assert!(frames[1].contains(" compute () at fib.c:19"), "{text}");
     let args = run(&without);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let text = gdb(&["break fib", "run", "bt 1", "kill"], &args).unwrap();

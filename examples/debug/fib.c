@@ -1,4 +1,5 @@
-// A C module with debug information, for the `-g` tests (cli/tests/cli.rs):
+// A C module with debug information, for the `-g` tests (cli/tests/cli.rs,
+// examples/linked-host/tests/host.rs):
 //   clang --target=wasm32-wasi -g -O1 -nostdlib -Wl,--no-entry -o fib.wasm fib.c
 // (clang 14, wasi-libc not needed). `fib.wasm` is checked in, built by that command.
 
@@ -9,7 +10,11 @@ __attribute__((noinline)) static int fib(int n) {
   return fib(n - 1) + fib(n - 2);
 }
 
+static inline int square(int x) {
+  return x * x;
+}
+
 __attribute__((export_name("compute"))) int compute(int n) {
   int r = fib(n);
-  return r + 1;
+  return square(r) + 1;
 }

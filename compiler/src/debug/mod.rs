@@ -16,10 +16,11 @@ pub mod source;
 
 use crate::CompileError;
 use gimli::write::{
-    Address, AttributeValue, DwarfUnit, EndianVec, LineProgram, LineString, RelocateWriter,
-    Relocation, RelocationTarget, Sections,
+    Address, AttributeValue, DwarfUnit, EndianVec, FileId, LineProgram, LineString, Range,
+    RangeList, RelocateWriter, Relocation, RelocationTarget, Sections, UnitEntryId,
 };
 use gimli::{Encoding, Format, LineEncoding, LittleEndian};
+use std::collections::HashMap;
 
 /// One function or trampoline: name, start and length in `.text`, and its line rows
 /// (`(code offset from the start, wasm offset)`, sorted by code offset).
@@ -108,6 +109,109 @@ fn dwarf_string(s: &str, empty: &str) -> Vec<u8> {
 }
 
 const TEXT_SYMBOL: usize = 0;
+
+/// `(start, end, wasm offset)` of each native line row of `f`, offsets from its start.
+fn rows_of(f: &Func<'_>) -> Vec<(u32, u32, u32)> {
+    let ends = f.lines.iter().skip(1).map(|&(at, _)| at).chain([f.len]);
+    f.lines
+        .iter()
+        .zip(ends)
+        .map(|(&(at, wasm), end)| (at, end, wasm))
+        .collect()
+}
+
+/// Adds the inlined functions of a function to its subprogram.
+struct Inlining<'a> {
+    dwarf: &'a mut DwarfUnit,
+    origins: &'a mut HashMap<Vec<u8>, UnitEntryId>,
+    files: &'a [FileId],
+    rows: Vec<(u32, u32, u32)>,
+    start: u32,
+}
+
+impl Inlining<'_> {
+    /// `node` (and what is inlined into it) under `parent`, if any of the function's code
+    /// comes from it.
+    fn add(&mut self, parent: UnitEntryId, node: &source::Inlined) {
+        let mut native: Vec<(u32, u32)> = Vec::new();
+        for &(start, end, wasm) in &self.rows {
+            if !node.contains(wasm) || start >= end {
+                continue;
+            }
+            match native.last_mut() {
+                Some(last) if last.1 == start => last.1 = end,
+                _ => native.push((start, end)),
+            }
+        }
+        if native.is_empty() {
+            return;
+        }
+        let root = self.dwarf.unit.root();
+        let origin = *self.origins.entry(node.name.clone()).or_insert_with(|| {
+            let o = self.dwarf.unit.add(root, gimli::DW_TAG_subprogram);
+            let entry = self.dwarf.unit.get_mut(o);
+            entry.set(
+                gimli::DW_AT_name,
+                AttributeValue::String(dwarf_string_bytes(&node.name)),
+            );
+            entry.set(
+                gimli::DW_AT_inline,
+                AttributeValue::Inline(gimli::DW_INL_inlined),
+            );
+            o
+        });
+        let id = self
+            .dwarf
+            .unit
+            .add(parent, gimli::DW_TAG_inlined_subroutine);
+        let ranges = match native.len() {
+            1 => None,
+            _ => Some(
+                self.dwarf.unit.ranges.add(RangeList(
+                    native
+                        .iter()
+                        .map(|&(a, b)| Range::OffsetPair {
+                            begin: u64::from(self.start + a),
+                            end: u64::from(self.start + b),
+                        })
+                        .collect(),
+                )),
+            ),
+        };
+        let entry = self.dwarf.unit.get_mut(id);
+        entry.set(
+            gimli::DW_AT_abstract_origin,
+            AttributeValue::UnitRef(origin),
+        );
+        if let Some(file) = node.call_file.and_then(|f| self.files.get(f)) {
+            entry.set(
+                gimli::DW_AT_call_file,
+                AttributeValue::FileIndex(Some(*file)),
+            );
+        }
+        entry.set(
+            gimli::DW_AT_call_line,
+            AttributeValue::Udata(node.call_line),
+        );
+        match ranges {
+            Some(r) => entry.set(gimli::DW_AT_ranges, AttributeValue::RangeListRef(r)),
+            None => {
+                let (a, b) = native[0];
+                entry.set(
+                    gimli::DW_AT_low_pc,
+                    AttributeValue::Address(text(self.start + a)),
+                );
+                entry.set(
+                    gimli::DW_AT_high_pc,
+                    AttributeValue::Udata(u64::from(b - a)),
+                );
+            }
+        }
+        for child in &node.children {
+            self.add(id, child);
+        }
+    }
+}
 
 fn text(offset: u32) -> Address {
     Address::Symbol {
@@ -211,6 +315,16 @@ pub fn sections(
         AttributeValue::Udata(u64::from(text_len)),
     );
     cu.set(gimli::DW_AT_stmt_list, AttributeValue::LineProgramRef);
+    // The inlined functions by the start of their code, and the abstract subprogram each
+    // inlined function's entries refer to (one per name).
+    let mut inlined: Vec<(u64, &source::Inlined)> = source.map_or(Vec::new(), |s| {
+        s.inlined
+            .iter()
+            .filter_map(|n| n.ranges.iter().map(|r| r.0).min().map(|m| (m, n)))
+            .collect()
+    });
+    inlined.sort_by_key(|n| n.0);
+    let mut origins: HashMap<Vec<u8>, UnitEntryId> = HashMap::new();
     for f in funcs {
         let id = dwarf.unit.add(root, gimli::DW_TAG_subprogram);
         let sub = dwarf.unit.get_mut(id);
@@ -230,6 +344,23 @@ pub fn sections(
                 AttributeValue::FileIndex(Some(file)),
             );
             sub.set(gimli::DW_AT_decl_line, AttributeValue::Udata(line));
+        }
+        if !inlined.is_empty() && !f.lines.is_empty() {
+            let mut inlining = Inlining {
+                dwarf: &mut dwarf,
+                origins: &mut origins,
+                files: &source_files,
+                rows: rows_of(f),
+                start: f.start,
+            };
+            let (lo, hi) = f
+                .lines
+                .iter()
+                .fold((u32::MAX, 0), |(lo, hi), &(_, w)| (lo.min(w), hi.max(w)));
+            let first = inlined.partition_point(|n| n.0 < u64::from(lo));
+            for (_, node) in inlined[first..].iter().take_while(|n| n.0 <= u64::from(hi)) {
+                inlining.add(id, node);
+            }
         }
     }
 

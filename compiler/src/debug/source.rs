@@ -17,8 +17,30 @@ pub struct Line {
     pub column: u64,
 }
 
+/// A function inlined into another: its name, the call site, the wasm file offsets of its
+/// code, and what was inlined into it.
+pub struct Inlined {
+    pub name: Vec<u8>,
+    pub call_file: Option<usize>,
+    pub call_line: u64,
+    pub ranges: Vec<(u64, u64)>,
+    pub children: Vec<Inlined>,
+}
+
+impl Inlined {
+    /// Whether wasm file offset `at` is in this inlined code.
+    pub fn contains(&self, at: u32) -> bool {
+        let at = u64::from(at);
+        self.ranges
+            .iter()
+            .any(|&(start, end)| start <= at && at < end)
+    }
+}
+
 /// The module's line tables, by wasm file offset.
 pub struct SourceLines {
+    /// The inlined functions, outermost first.
+    pub inlined: Vec<Inlined>,
     /// `(directory, file name)` of every source file.
     pub files: Vec<(Vec<u8>, Vec<u8>)>,
     /// Name, directory and language of the first compile unit.
@@ -59,6 +81,7 @@ impl SourceLines {
         };
         let dwarf = gimli::Dwarf::load(load).map_err(err)?;
         let mut out = SourceLines {
+            inlined: Vec::new(),
             files: Vec::new(),
             unit: None,
             ranges: Vec::new(),
@@ -83,6 +106,7 @@ impl SourceLines {
             let Some(program) = unit.line_program.clone() else {
                 continue;
             };
+            let header = program.header().clone();
             let mut rows = program.rows();
             let mut open: Option<(u64, Line)> = None;
             while let Some((header, row)) = rows.next_row().map_err(err)? {
@@ -98,25 +122,8 @@ impl SourceLines {
                 let Some(file) = row.file(header) else {
                     continue;
                 };
-                let name = dwarf
-                    .attr_string(&unit, file.path_name())
-                    .map_err(err)?
-                    .to_vec();
-                let mut dir = match file.directory(header) {
-                    Some(d) => dwarf.attr_string(&unit, d).map_err(err)?.to_vec(),
-                    None => Vec::new(),
-                };
-                if !dir.starts_with(b"/") && !comp_dir.is_empty() {
-                    dir = match dir.is_empty() {
-                        true => comp_dir.clone(),
-                        false => [&comp_dir[..], b"/", &dir[..]].concat(),
-                    };
-                }
-                let next = file_ids.len();
-                let file = *file_ids.entry((dir.clone(), name.clone())).or_insert(next);
-                if file == out.files.len() {
-                    out.files.push((dir, name));
-                }
+                let path = file_path(&dwarf, &unit, header, file, &comp_dir)?;
+                let file = out.file_id(&mut file_ids, path);
                 let line = row.line().map_or(0, |l| l.get());
                 let column = match row.column() {
                     gimli::ColumnType::LeftEdge => 0,
@@ -124,9 +131,36 @@ impl SourceLines {
                 };
                 open = Some((address, Line { file, line, column }));
             }
+            // The inlined functions of every subprogram.
+            let mut tree = unit.entries_tree(None).map_err(err)?;
+            let root = tree.root().map_err(err)?;
+            let mut ctx = InlineContext {
+                dwarf: &dwarf,
+                unit: &unit,
+                header: &header,
+                comp_dir: &comp_dir,
+                code_start,
+                file_ids: &mut file_ids,
+            };
+            let found = ctx.walk(root, &mut out)?;
+            out.inlined.extend(found);
         }
         out.ranges.sort_by_key(|&(start, ..)| start);
         Ok(Some(out))
+    }
+
+    /// The index of the source file `path` in [`SourceLines::files`].
+    fn file_id(
+        &mut self,
+        ids: &mut HashMap<(Vec<u8>, Vec<u8>), usize>,
+        path: (Vec<u8>, Vec<u8>),
+    ) -> usize {
+        let next = ids.len();
+        let id = *ids.entry(path.clone()).or_insert(next);
+        if id == self.files.len() {
+            self.files.push(path);
+        }
+        id
     }
 
     /// The source line of the operator at wasm file offset `offset`.
@@ -135,5 +169,96 @@ impl SourceLines {
         let i = self.ranges.partition_point(|&(start, ..)| start <= offset);
         let &(_, end, line) = self.ranges.get(i.checked_sub(1)?)?;
         (offset < end).then_some(line)
+    }
+}
+
+/// `(directory, name)` of a line table's file entry, the directory made absolute with the
+/// unit's compilation directory.
+fn file_path(
+    dwarf: &gimli::Dwarf<Reader<'_>>,
+    unit: &gimli::Unit<Reader<'_>>,
+    header: &gimli::LineProgramHeader<Reader<'_>>,
+    file: &gimli::FileEntry<Reader<'_>>,
+    comp_dir: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), CompileError> {
+    let name = dwarf
+        .attr_string(unit, file.path_name())
+        .map_err(err)?
+        .to_vec();
+    let mut dir = match file.directory(header) {
+        Some(d) => dwarf.attr_string(unit, d).map_err(err)?.to_vec(),
+        None => Vec::new(),
+    };
+    if !dir.starts_with(b"/") && !comp_dir.is_empty() {
+        dir = match dir.is_empty() {
+            true => comp_dir.to_vec(),
+            false => [comp_dir, b"/", &dir[..]].concat(),
+        };
+    }
+    Ok((dir, name))
+}
+
+/// What reading the inlined functions of one unit needs.
+struct InlineContext<'a, 'b> {
+    dwarf: &'a gimli::Dwarf<Reader<'b>>,
+    unit: &'a gimli::Unit<Reader<'b>>,
+    header: &'a gimli::LineProgramHeader<Reader<'b>>,
+    comp_dir: &'a [u8],
+    code_start: u64,
+    file_ids: &'a mut HashMap<(Vec<u8>, Vec<u8>), usize>,
+}
+
+impl<'b> InlineContext<'_, 'b> {
+    /// The inlined functions at or below `node`.
+    fn walk(
+        &mut self,
+        node: gimli::EntriesTreeNode<'_, '_, Reader<'b>>,
+        out: &mut SourceLines,
+    ) -> Result<Vec<Inlined>, CompileError> {
+        let entry = node.entry().clone();
+        let mut children = Vec::new();
+        let mut iter = node.children();
+        while let Some(child) = iter.next().map_err(err)? {
+            children.extend(self.walk(child, out)?);
+        }
+        if entry.tag() != gimli::DW_TAG_inlined_subroutine {
+            return Ok(children);
+        }
+        let name = match entry.attr_value(gimli::DW_AT_abstract_origin) {
+            Some(gimli::AttributeValue::UnitRef(origin)) => {
+                let origin = self.unit.entry(origin).map_err(err)?;
+                match origin.attr_value(gimli::DW_AT_name) {
+                    Some(n) => self.dwarf.attr_string(self.unit, n).map_err(err)?.to_vec(),
+                    None => b"<inlined>".to_vec(),
+                }
+            }
+            _ => b"<inlined>".to_vec(),
+        };
+        let call_file = match entry.attr_value(gimli::DW_AT_call_file) {
+            Some(gimli::AttributeValue::FileIndex(i)) => match self.header.file(i) {
+                Some(f) => {
+                    let path = file_path(self.dwarf, self.unit, self.header, f, self.comp_dir)?;
+                    Some(out.file_id(self.file_ids, path))
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        let call_line = entry
+            .attr_value(gimli::DW_AT_call_line)
+            .and_then(|v| v.udata_value())
+            .unwrap_or(0);
+        let mut ranges = Vec::new();
+        let mut iter = self.dwarf.die_ranges(self.unit, &entry).map_err(err)?;
+        while let Some(r) = iter.next().map_err(err)? {
+            ranges.push((self.code_start + r.begin, self.code_start + r.end));
+        }
+        Ok(vec![Inlined {
+            name,
+            call_file,
+            call_line,
+            ranges,
+            children,
+        }])
     }
 }

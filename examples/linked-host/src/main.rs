@@ -183,7 +183,7 @@ fn trap() -> Result<u8> {
 }
 
 /// Runs `compute(n)` of the C module `examples/debug/fib.c`, linked with its source lines
-/// (`gdb linked-host` then stops on `break fib.c:6`).
+/// (`gdb linked-host` then stops on `break fib.c:7`).
 fn cfib(n: Option<&str>) -> Result<u8> {
     let n: i32 = n.unwrap_or("10").parse()?;
     let engine = Engine::default();

@@ -292,18 +292,19 @@ fn gdb_breaks_in_and_backtraces_through_linked_wasm_functions() {
 }
 
 /// The C module `examples/debug/fib.c`, linked with its source lines (`-g`): gdb breaks on
-/// `fib.c:6`, and `bt` shows the recursive `fib` frames at `fib.c:9`, `compute` at
-/// `fib.c:13`, then the trampoline and the host's `cfib` below.
+/// `fib.c:7`, and `bt` shows the recursive `fib` frames at `fib.c:10`, `compute` at
+/// `fib.c:18`, then the trampoline and the host's `cfib` below; on the inlined `square`, its
+/// frame inside `compute`'s.
 #[test]
 fn gdb_breaks_on_c_source_lines_of_a_linked_module() {
     let o = run(&["cfib", "10"]);
-    assert_eq!(stdout(&o), "compute(10) = 56\n", "{o:?}");
+    assert_eq!(stdout(&o), "compute(10) = 3026\n", "{o:?}");
     if emulator().is_some() {
         eprintln!("SKIPPED: gdb does not debug through the emulator");
         return;
     }
     let out = Command::new("gdb")
-        .args(["-batch", "-nx", "-ex", "break fib.c:6", "-ex", "run"])
+        .args(["-batch", "-nx", "-ex", "break fib.c:7", "-ex", "run"])
         .args(["-ex", "continue 2", "-ex", "bt 30", "-ex", "kill"])
         .args(["--args", HOST, "cfib", "5"])
         .output();
@@ -317,15 +318,35 @@ fn gdb_breaks_on_c_source_lines_of_a_linked_module() {
     };
     let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
     let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
-    assert!(frames[0].contains(" fib () at fib.c:6"), "{text}");
+    assert!(frames[0].contains(" fib () at fib.c:7"), "{text}");
     let recursive = frames
         .iter()
-        .filter(|l| l.contains(" fib () at fib.c:9"))
+        .filter(|l| l.contains(" fib () at fib.c:10"))
         .count();
     assert_eq!(recursive, 2, "{text}");
     let compute = frames
         .iter()
-        .position(|l| l.contains(" compute () at fib.c:13"));
+        .position(|l| l.contains(" compute () at fib.c:18"));
     let host = frames.iter().position(|l| l.contains(" cfib () at "));
     assert!(compute.is_some() && host > compute, "{text}");
+    // The inlined `square`: its own frame at its line, inside `compute` at the call site.
+    let out = Command::new("gdb")
+        .args([
+            "-batch",
+            "-nx",
+            "-ex",
+            "break square",
+            "-ex",
+            "run",
+            "-ex",
+            "bt 3",
+        ])
+        .args(["-ex", "kill", "--args", HOST, "cfib", "5"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    assert!(frames.len() > 1, "{text}");
+    assert!(frames[0].contains(" square () at fib.c:14"), "{text}");
+    assert!(frames[1].contains(" compute () at fib.c:19"), "{text}");
 }
