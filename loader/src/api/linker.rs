@@ -13,6 +13,7 @@ use crate::runtime::error::{Error, LinkError};
 use alloc::sync::Arc;
 use hashbrown::HashMap;
 use precast_format::module::FuncType;
+use smallvec::SmallVec;
 
 fn materialize<T: 'static>(store: &mut Store<T>, def: Definition<T>) -> Extern {
     match def {
@@ -86,7 +87,8 @@ impl<T: 'static> InstancePre<T> {
             // report the mismatch.
             return Instance::new(store, &self.module, &[]);
         }
-        let mut imports = Vec::with_capacity(self.defs.len());
+        // Inline for typical modules: no allocation per instantiation.
+        let mut imports: SmallVec<[Extern; 8]> = SmallVec::with_capacity(self.defs.len());
         for def in &self.defs {
             imports.push(match def {
                 PreDefinition::Extern(e) => *e,
@@ -301,7 +303,7 @@ impl<T: 'static> Linker<T> {
     /// Resolves `module`'s imports and instantiates it in `store`.
     pub fn instantiate(&self, store: &mut Store<T>, module: &Module) -> Result<Instance, Error> {
         let defs = self.resolve(module)?;
-        let imports: Vec<Extern> = defs
+        let imports: SmallVec<[Extern; 8]> = defs
             .into_iter()
             .map(|def| self.materialize(store, def))
             .collect();
