@@ -246,6 +246,33 @@ fn runaway_guests_are_stopped_by_epoch_and_by_fuel_with_the_same_fuel_everywhere
     );
 }
 
+/// `gdb -batch` on this host with `args`, running `commands` then `kill`; its output.
+/// `None` (after a loud skip) under an emulator, or without gdb unless
+/// `PRECAST_GDB_REQUIRED` (CI) is set.
+fn gdb(commands: &[&str], args: &[&str]) -> Option<String> {
+    if emulator().is_some() {
+        eprintln!("SKIPPED: gdb does not debug through the emulator");
+        return None;
+    }
+    let mut cmd = Command::new("gdb");
+    cmd.args(["-batch", "-nx"]);
+    for c in commands.iter().chain(&["kill"]) {
+        cmd.args(["-ex", c]);
+    }
+    match cmd.arg("--args").arg(HOST).args(args).output() {
+        Ok(o) => Some(format!(
+            "{}{}",
+            stdout(&o),
+            String::from_utf8_lossy(&o.stderr)
+        )),
+        Err(e) if std::env::var_os("PRECAST_GDB_REQUIRED").is_none() => {
+            eprintln!("SKIPPED: no gdb on this machine: {e}");
+            None
+        }
+        Err(e) => panic!("PRECAST_GDB_REQUIRED is set but gdb cannot run: {e}"),
+    }
+}
+
 /// gdb on this statically linked host (the linked objects carry `.eh_frame`, symbols and a
 /// line table): a breakpoint on the wasm function `quadruple` by name, and one on the host
 /// function it calls (`host.double`); `bt` goes from the host function through
@@ -254,27 +281,17 @@ fn runaway_guests_are_stopped_by_epoch_and_by_fuel_with_the_same_fuel_everywhere
 /// `PRECAST_GDB_REQUIRED` (CI) is set.
 #[test]
 fn gdb_breaks_in_and_backtraces_through_linked_wasm_functions() {
-    if emulator().is_some() {
-        eprintln!("SKIPPED: gdb does not debug through the emulator");
+    let commands = [
+        "break quadruple",
+        "break double",
+        "run",
+        "bt 1",
+        "continue",
+        "bt 30",
+    ];
+    let Some(text) = gdb(&commands, &["demo"]) else {
         return;
-    }
-    let out = Command::new("gdb")
-        .args(["-batch", "-nx"])
-        .args(["-ex", "break quadruple", "-ex", "break double"])
-        .args([
-            "-ex", "run", "-ex", "bt 1", "-ex", "continue", "-ex", "bt 30", "-ex", "kill",
-        ])
-        .args(["--args", HOST, "demo"])
-        .output();
-    let out = match out {
-        Ok(o) => o,
-        Err(e) if std::env::var_os("PRECAST_GDB_REQUIRED").is_none() => {
-            eprintln!("SKIPPED: no gdb on this machine: {e}");
-            return;
-        }
-        Err(e) => panic!("PRECAST_GDB_REQUIRED is set but gdb cannot run: {e}"),
     };
-    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
     assert!(text.contains(", quadruple () at math.wasm:"), "{text}");
     let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
     let at = |from: usize, what: &str| {
@@ -299,24 +316,10 @@ fn gdb_breaks_in_and_backtraces_through_linked_wasm_functions() {
 fn gdb_breaks_on_c_source_lines_of_a_linked_module() {
     let o = run(&["cfib", "10"]);
     assert_eq!(stdout(&o), "compute(10) = 3026\n", "{o:?}");
-    if emulator().is_some() {
-        eprintln!("SKIPPED: gdb does not debug through the emulator");
+    let commands = ["break fib.c:7", "run", "continue 2", "bt 30"];
+    let Some(text) = gdb(&commands, &["cfib", "5"]) else {
         return;
-    }
-    let out = Command::new("gdb")
-        .args(["-batch", "-nx", "-ex", "break fib.c:7", "-ex", "run"])
-        .args(["-ex", "continue 2", "-ex", "bt 30", "-ex", "kill"])
-        .args(["--args", HOST, "cfib", "5"])
-        .output();
-    let out = match out {
-        Ok(o) => o,
-        Err(e) if std::env::var_os("PRECAST_GDB_REQUIRED").is_none() => {
-            eprintln!("SKIPPED: no gdb on this machine: {e}");
-            return;
-        }
-        Err(e) => panic!("PRECAST_GDB_REQUIRED is set but gdb cannot run: {e}"),
     };
-    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
     let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
     assert!(frames[0].contains(" fib () at fib.c:7"), "{text}");
     let recursive = frames
@@ -330,21 +333,7 @@ fn gdb_breaks_on_c_source_lines_of_a_linked_module() {
     let host = frames.iter().position(|l| l.contains(" cfib () at "));
     assert!(compute.is_some() && host > compute, "{text}");
     // The inlined `square`: its own frame at its line, inside `compute` at the call site.
-    let out = Command::new("gdb")
-        .args([
-            "-batch",
-            "-nx",
-            "-ex",
-            "break square",
-            "-ex",
-            "run",
-            "-ex",
-            "bt 3",
-        ])
-        .args(["-ex", "kill", "--args", HOST, "cfib", "5"])
-        .output()
-        .unwrap();
-    let text = stdout(&out);
+    let text = gdb(&["break square", "run", "bt 3"], &["cfib", "5"]).unwrap();
     let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
     assert!(frames.len() > 1, "{text}");
     assert!(frames[0].contains(" square () at fib.c:14"), "{text}");
