@@ -195,19 +195,24 @@ impl Func {
         unsafe { *self.ptr.as_ptr() }
     }
 
-    /// Makes sure wasm can call this function: host functions get an exit trampoline from a
-    /// module of the store if they have none yet.
-    pub(crate) fn ensure_callable_from_wasm(&self, store: &StoreOpaque) -> Result<(), Error> {
+    /// Makes sure wasm can call this function: host functions get an exit trampoline if they
+    /// have none yet, `exit` when given (one of a module the store holds, for the function's
+    /// type), else one from a module of the store. Returns the function's code pointer.
+    pub(crate) fn ensure_callable_from_wasm(
+        &self,
+        store: &StoreOpaque,
+        exit: Option<*const u8>,
+    ) -> Result<*const u8, Error> {
         let fr = self.func_ref();
         if !fr.func.is_null() {
-            return Ok(());
+            return Ok(fr.func);
         }
-        match store.type_trampolines(fr.type_id).exit {
+        match exit.or_else(|| store.type_trampolines(fr.type_id).exit) {
             Some(exit) => {
                 // SAFETY: the VMFuncRef belongs to this store's host function context; no
                 // wasm is reading it (its code pointer is still null).
                 unsafe { (*self.ptr.as_ptr()).func = exit };
-                Ok(())
+                Ok(exit)
             }
             None => api(
                 "a host function is passed to wasm, but no module in the store has an exit \

@@ -383,9 +383,12 @@ fn instantiate(
                 let mut fr = f.func_ref();
                 // SAFETY: `fr.vmctx` belongs to a live function of this store.
                 if unsafe { crate::api::func::is_host_ctx(fr.vmctx) } {
+                    // Called through this module's exit trampoline for the type; the host
+                    // function itself gets one (this module's, registered above) if it has
+                    // none yet, for when wasm passes it on through tables.
                     let own_exit = loaded.trampolines(*ty).1;
                     if fr.func.is_null() {
-                        f.ensure_callable_from_wasm(store).ok();
+                        fr.func = f.ensure_callable_from_wasm(store, own_exit).unwrap_or(fr.func);
                     }
                     fr.func = match own_exit.or((!fr.func.is_null()).then_some(fr.func)) {
                         Some(p) => p,

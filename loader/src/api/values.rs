@@ -159,7 +159,7 @@ pub(crate) fn ref_to_raw(store: &mut StoreOpaque, v: &Val) -> Result<usize, Erro
         Val::FuncRef(None) | Val::ExternRef(None) => Ok(0),
         Val::FuncRef(Some(f)) => {
             store.check(f.store)?;
-            f.ensure_callable_from_wasm(store)?;
+            f.ensure_callable_from_wasm(store, None)?;
             Ok(f.as_raw())
         }
         Val::ExternRef(Some(x)) => Ok(store.extern_to_raw(*x)),

@@ -250,10 +250,19 @@ pub fn flush_icache(code: &[u8]) {
     };
 }
 
-/// Size of a host page in bytes.
+/// Size of a host page in bytes (asked once: through libc it is a `sysconf` call, which
+/// cost a pooled instantiation a tenth of its instructions).
 #[cfg(feature = "std")]
 pub fn page_size() -> usize {
-    rustix::param::page_size()
+    static PAGE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+    match PAGE.load(core::sync::atomic::Ordering::Relaxed) {
+        0 => {
+            let page = rustix::param::page_size();
+            PAGE.store(page, core::sync::atomic::Ordering::Relaxed);
+            page
+        }
+        page => page,
+    }
 }
 
 /// Rounds `n` up to a multiple of the host page size (`None` on overflow).
