@@ -388,7 +388,9 @@ fn instantiate(
                     // none yet, for when wasm passes it on through tables.
                     let own_exit = loaded.trampolines(*ty).1;
                     if fr.func.is_null() {
-                        fr.func = f.ensure_callable_from_wasm(store, own_exit).unwrap_or(fr.func);
+                        fr.func = f
+                            .ensure_callable_from_wasm(store, own_exit)
+                            .unwrap_or(fr.func);
                     }
                     fr.func = match own_exit.or((!fr.func.is_null()).then_some(fr.func)) {
                         Some(p) => p,

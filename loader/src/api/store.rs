@@ -267,6 +267,14 @@ impl StoreOpaque {
         memories: usize,
         tables: usize,
     ) -> Result<(), Error> {
+        // The common case: no limiter, room under the static limits.
+        if self.limiter.is_none()
+            && self.entities.instances.len() + instances <= self.limits.instances
+            && self.entities.memories.len() + memories <= self.limits.memories
+            && self.entities.tables.len() + tables <= self.limits.tables
+        {
+            return Ok(());
+        }
         let held = [
             self.entities.instances.len(),
             self.entities.memories.len(),

@@ -323,6 +323,7 @@ fn query_stack_low() -> Option<usize> {
 /// `MAP_FIXED` inside that range can stop the growth earlier; ordinary mappings start at
 /// least 128 MiB below the stack. `None` (use the exact query) for other threads, an
 /// unlimited stack, or another libc.
+#[inline]
 pub fn main_stack_low_bound(sp: usize) -> Option<usize> {
     std::thread_local! {
         static BOUND: core::cell::Cell<Option<Option<(usize, usize)>>> =
@@ -391,6 +392,7 @@ pub const HOST_STACK_MARGIN: usize = 128 * 1024;
 /// ([`main_stack_low_bound`]) already leaves room for the limit, the result is the same
 /// and the exact query is skipped.
 #[cfg(feature = "std")]
+#[inline]
 pub fn stack_limit(sp: usize, max_wasm_stack: usize) -> usize {
     let limit = sp.saturating_sub(max_wasm_stack);
     if main_stack_low_bound(sp).is_some_and(|b| limit >= b.saturating_add(HOST_STACK_MARGIN)) {
