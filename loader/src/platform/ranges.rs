@@ -21,6 +21,15 @@ pub(crate) struct Entry {
     pub data: usize,
 }
 
+impl Entry {
+    /// The empty range (never registered).
+    pub const EMPTY: Entry = Entry {
+        start: 0,
+        end: 0,
+        data: 0,
+    };
+}
+
 /// A set of disjoint address ranges.
 pub(crate) struct Ranges {
     /// Serializes writers.

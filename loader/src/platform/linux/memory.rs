@@ -56,8 +56,11 @@ enum Origin {
     Pool(Arc<Pool>, MemorySlot),
 }
 
-/// Every live linear memory's reservation, guard region included: a faulting memory access
-/// at a trap site is a wasm trap only when its address lies in one of these.
+/// Every linear memory reservation, guard region included: a faulting memory access at a
+/// trap site is a wasm trap only when its address lies in one of these. A memory of its own
+/// is registered while it lives; a pool registers its memory region once for all its slots
+/// and a reservation cache each reservation while it holds it (in use or kept for reuse), so
+/// that taking a memory from them costs no update of the set.
 static RESERVATIONS: Ranges = Ranges::new();
 
 /// Whether `addr` lies in the reservation of a live linear memory. Async-signal-safe.
@@ -69,7 +72,8 @@ pub(crate) fn is_reserved(addr: usize) -> bool {
 #[derive(Debug)]
 pub(crate) struct LinearMemory {
     base: *mut u8,
-    /// The reservation as registered in [`RESERVATIONS`].
+    /// The reservation as registered in [`RESERVATIONS`] by this memory (empty for a pooled
+    /// one: its pool registered it).
     region: Entry,
     /// Reserved bytes (including the guard region).
     mapped: usize,
@@ -165,7 +169,7 @@ impl LinearMemory {
         let mapped = mapped.max(host::page_size());
         let mut mem = LinearMemory {
             base: base.cast(),
-            region: reserve(base.cast(), mapped),
+            region: register_reservation(base.cast(), mapped),
             mapped,
             reservation,
             accessible: 0,
@@ -197,7 +201,7 @@ impl LinearMemory {
         let slot = pool.take_memory(image.map(|i| i.key))?;
         let mut mem = LinearMemory {
             base: slot.base,
-            region: reserve(slot.base, pool.memory_stride()),
+            region: Entry::EMPTY,
             mapped: 0,
             reservation,
             accessible: slot.accessible,
@@ -362,7 +366,7 @@ impl LinearMemory {
 }
 
 /// Registers the reservation `[base, base + len)`.
-fn reserve(base: *mut u8, len: usize) -> Entry {
+pub(crate) fn register_reservation(base: *mut u8, len: usize) -> Entry {
     let region = Entry {
         start: base as usize,
         end: base as usize + len,
@@ -372,9 +376,16 @@ fn reserve(base: *mut u8, len: usize) -> Entry {
     region
 }
 
+/// Unregisters a reservation [`register_reservation`] registered (before it is unmapped).
+pub(crate) fn unregister_reservation(region: Entry) {
+    if region.start < region.end {
+        RESERVATIONS.remove(region);
+    }
+}
+
 impl Drop for LinearMemory {
     fn drop(&mut self) {
-        RESERVATIONS.remove(self.region);
+        unregister_reservation(self.region);
         match core::mem::replace(&mut self.origin, Origin::Own) {
             Origin::Own => {
                 // SAFETY: unmapping exactly the reservation we mapped; nothing refers to it

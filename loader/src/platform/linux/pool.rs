@@ -9,6 +9,8 @@
 //! to get a fresh memory; [`Pool::take_memory`] prefers such a slot.
 
 use crate::platform::host;
+use crate::platform::linux::memory::{register_reservation, unregister_reservation};
+use crate::platform::ranges::Entry;
 use crate::platform::{PoolConfig, Reservation};
 use crate::prelude::*;
 use rustix::mm::{Advice, MapFlags, ProtFlags};
@@ -75,6 +77,8 @@ pub(crate) struct Pool {
     /// Memory region: `limits.memories` slots of `stride` bytes.
     memories: *mut u8,
     memories_len: usize,
+    /// The memory region as registered for the signal handler.
+    memories_region: Entry,
     stride: usize,
     reservation: u64,
     /// VMContext region: `limits.instances` blocks of `vmctx_size` bytes.
@@ -162,6 +166,7 @@ impl Pool {
             on_demand: false,
             memories,
             memories_len,
+            memories_region: register_reservation(memories, memories_len),
             stride,
             reservation: reservation.size,
             vmctx,
@@ -198,6 +203,7 @@ impl Pool {
             on_demand: true,
             memories: core::ptr::null_mut(),
             memories_len: 0,
+            memories_region: Entry::EMPTY,
             stride,
             reservation: memories.size,
             vmctx: core::ptr::null_mut(),
@@ -227,11 +233,6 @@ impl Pool {
         self.reservation
     }
 
-    /// Bytes of address space per memory slot (reservation and guard).
-    pub fn memory_stride(&self) -> usize {
-        self.stride
-    }
-
     /// Takes a memory slot, preferring one that holds `image` already.
     pub fn take_memory(&self, image: Option<(u64, u32)>) -> Result<MemorySlot, String> {
         let mut st = self.state();
@@ -257,6 +258,7 @@ impl Pool {
                         self.stride
                     )
                 })?;
+                register_reservation(base.cast(), self.stride);
                 Ok(MemorySlot {
                     index: u32::MAX,
                     base: base.cast(),
@@ -272,6 +274,11 @@ impl Pool {
 
     /// Unmaps an on-demand slot's reservation.
     fn unmap_slot(&self, slot: &MemorySlot) {
+        unregister_reservation(Entry {
+            start: slot.base as usize,
+            end: slot.base as usize + self.stride,
+            data: 0,
+        });
         // SAFETY: an on-demand slot owns its whole reservation, which nothing uses any more.
         let _ = unsafe { rustix::mm::munmap(slot.base.cast(), self.stride) };
     }
@@ -393,6 +400,7 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
+        unregister_reservation(self.memories_region);
         if self.on_demand {
             let free = core::mem::take(&mut self.state().free_memories);
             for slot in &free {
