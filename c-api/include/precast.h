@@ -92,6 +92,10 @@ WASM_API_EXTERN void precast_config_require_signatures(wasm_config_t*, bool);
 /* Bytes of native stack wasm may use (default 512 KiB). */
 WASM_API_EXTERN void precast_config_set_max_wasm_stack(wasm_config_t*, size_t);
 
+/* The most address space a 64-bit memory (memory64) reserves, and so the most it can grow
+ * to below its maximum (default 64 GiB; never less than the 4 GiB of other memories). */
+WASM_API_EXTERN void precast_config_set_memory64_reservation(wasm_config_t*, uint64_t);
+
 /* Refuse artifacts compiled with `--no-spectre-mitigations` (default: accept them). */
 WASM_API_EXTERN void precast_config_require_spectre_mitigations(wasm_config_t*, bool);
 

@@ -118,6 +118,19 @@ pub unsafe extern "C" fn precast_config_set_max_wasm_stack(c: *mut wasm_config_t
 }
 
 #[unsafe(no_mangle)]
+pub unsafe extern "C" fn precast_config_set_memory64_reservation(
+    c: *mut wasm_config_t,
+    bytes: u64,
+) {
+    guard((), || {
+        // SAFETY: NULL or a live config, per the header.
+        if let Ok(c) = unsafe { config(c) } {
+            c.config.memory64_reservation(bytes);
+        }
+    })
+}
+
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn precast_config_require_spectre_mitigations(
     c: *mut wasm_config_t,
     require: bool,

@@ -14,7 +14,14 @@ use std::process::Command;
 /// Writes every artifact and file the C tests read into `dir`.
 fn write_artifacts(dir: &Path) -> PathBuf {
     let wat = crate_dir().join("tests/wat");
-    for name in ["basic", "imports", "start_trap", "linked", "wasi"] {
+    for name in [
+        "basic",
+        "imports",
+        "start_trap",
+        "linked",
+        "wasi",
+        "memory64",
+    ] {
         let bytes = compile(&wat.join(format!("{name}.wat")), None);
         std::fs::write(dir.join(format!("{name}.pcst")), bytes).unwrap();
     }

@@ -270,6 +270,46 @@ static void test_limits(void) {
   wasm_engine_delete(e);
 }
 
+static void test_memory64_reservation(void) {
+  /* A 64-bit memory grows past 4 GiB (the default reservation is 64 GiB), but not past a
+   * 5 GiB reservation; wasm stores and loads beyond 4 GiB. */
+  uint64_t page = 65536, gib = 1ull << 30;
+  for (int limited = 0; limited < 2; limited++) {
+    wasm_config_t* c = wasm_config_new();
+    if (limited) precast_config_set_memory64_reservation(c, 5 * gib);
+    wasm_engine_t* e = wasm_engine_new_with_config(c);
+    wasm_store_t* s = wasm_store_new(e);
+    wasm_module_t* m = NULL;
+    CHECK_OK(precast_module_from_file(e, path_of("memory64.pcst"), &m));
+    wasm_extern_vec_t none = WASM_EMPTY_VEC;
+    wasm_instance_t* inst = wasm_instance_new(s, m, &none, NULL);
+    wasm_extern_vec_t ex;
+    wasm_instance_exports(inst, &ex);
+    wasm_val_t args[2], out[1] = {WASM_INIT_VAL};
+    wasm_val_vec_t av = {1, args}, ov = {1, out};
+    args[0] = (wasm_val_t)WASM_I64_VAL((int64_t)(6 * gib / page));
+    wasm_trap_t* t = wasm_func_call(wasm_extern_as_func(ex.data[0]), &av, &ov);
+    CHECK(t == NULL && out[0].of.i64 == (limited ? -1 : 1), "grow a 64-bit memory to 6 GiB");
+    if (limited) {
+      args[0] = (wasm_val_t)WASM_I64_VAL((int64_t)(5 * gib / page - 1));
+      t = wasm_func_call(wasm_extern_as_func(ex.data[0]), &av, &ov);
+      CHECK(t == NULL && out[0].of.i64 == 1, "grow it to the 5 GiB reservation");
+    }
+    args[0] = (wasm_val_t)WASM_I64_VAL((int64_t)(4 * gib + 12));
+    args[1] = (wasm_val_t)WASM_I32_VAL(77);
+    wasm_val_vec_t sv = {2, args}, nv = WASM_EMPTY_VEC;
+    CHECK(wasm_func_call(wasm_extern_as_func(ex.data[1]), &sv, &nv) == NULL, "store past 4 GiB");
+    t = wasm_func_call(wasm_extern_as_func(ex.data[2]), &av, &ov);
+    CHECK(t == NULL && out[0].of.i32 == 77, "load past 4 GiB");
+    wasm_extern_vec_delete(&ex);
+    wasm_instance_delete(inst);
+    wasm_module_delete(m);
+    wasm_store_delete(s);
+    wasm_engine_delete(e);
+  }
+  precast_config_set_memory64_reservation(NULL, 0);
+}
+
 static void test_signal_handlers(void) {
   /* An engine that installs no signal handlers loads only --no-signals artifacts. */
   wasm_config_t* c = wasm_config_new();
@@ -875,6 +915,7 @@ int main(int argc, char** argv) {
   test_verification();
   test_signatures();
   test_limits();
+  test_memory64_reservation();
   test_signal_handlers();
   test_interrupts();
   test_resource_limits();

@@ -951,3 +951,40 @@ fn perf_inject_jit_names_wasm_functions_from_the_jitdump() {
         stderr(&report)
     );
 }
+
+#[test]
+fn memory64_grows_past_4_gib_up_to_the_memory64_reservation() {
+    // Grows a 64-bit memory by the given pages, stores past 4 GiB when that worked.
+    let wat = tmp("memory64.wat");
+    std::fs::write(
+        &wat,
+        r#"(module (memory i64 1)
+  (func (export "grow") (param i64) (result i64)
+    (local $old i64)
+    (local.set $old (memory.grow (local.get 0)))
+    (if (i64.ne (local.get $old) (i64.const -1))
+      (then (i64.store (i64.const 0x1_0000_1000) (i64.const 42))
+            (return (i64.load (i64.const 0x1_0000_1000)))))
+    (local.get $old)))"#,
+    )
+    .unwrap();
+    let wat = wat.to_str().unwrap();
+    // 6 GiB of pages: fine by default (64 GiB of address space), refused under 5 GiB.
+    let o = precast(&["run", wat, "--invoke", "grow", "98304"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "42");
+    let o = precast(&[
+        "run",
+        "--memory64-reservation",
+        "5G",
+        wat,
+        "--invoke",
+        "grow",
+        "98304",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "-1");
+    let o = precast(&["run", "--memory64-reservation", "5X", wat]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a size in bytes"), "{}", stderr(&o));
+}

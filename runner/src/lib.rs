@@ -68,6 +68,11 @@ pub struct LoadArgs {
     /// native code.
     #[arg(long)]
     pub debugger: bool,
+    /// The most address space a 64-bit memory (memory64) reserves, and so the most it can
+    /// grow to below its maximum: 64G by default (addresses only; pages are committed as it
+    /// grows). Examples: 16G, 1024G.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub memory64_reservation: Option<u64>,
 }
 
 /// Profilers `--profile` can describe the loaded code to.
@@ -95,6 +100,9 @@ impl LoadArgs {
             Some(Profile::Jitdump) => Profiler::JitDump,
         });
         config.debugger(self.debugger);
+        if let Some(bytes) = self.memory64_reservation {
+            config.memory64_reservation(bytes);
+        }
         if let Some(bytes) = call.max_memory {
             config.limits(
                 StoreLimits::new()

@@ -19,6 +19,12 @@ pub struct Config {
     pub memory_reservation: u64,
     /// Bytes of inaccessible guard region after each memory's reservation.
     pub memory_guard_size: u64,
+    /// The most address space a 64-bit memory (memory64) reserves: it reserves room to grow
+    /// to its maximum (at least [`Config::memory_reservation`]), up to this many bytes, and
+    /// can grow that far. Default 64 GiB with the `std` feature (address space only: pages
+    /// are committed as the memory grows); without it 0 (64-bit memories are limited like
+    /// the others). In a pool a 64-bit memory grows to the pool's slot size.
+    pub memory64_reservation: u64,
     /// Public keys whose signatures this engine accepts. When any is set, every load
     /// ([`Module::from_file`](crate::Module::from_file), `from_bytes`, `from_linked` and
     /// their unchecked forms) requires an artifact signed by one of them, and refuses
@@ -105,6 +111,7 @@ impl Default for Config {
             max_wasm_stack: 512 * 1024,
             memory_reservation: s.memory_reservation,
             memory_guard_size: s.memory_guard_size,
+            memory64_reservation: if cfg!(feature = "std") { 64 << 30 } else { 0 },
             trusted_keys: Vec::new(),
             require_spectre_mitigations: false,
             pooling: None,
@@ -131,6 +138,11 @@ impl Config {
         }
     }
 
+    /// The address space a memory of type `ty` takes.
+    pub(crate) fn reservation_for(&self, ty: &precast_format::module::MemoryType) -> Reservation {
+        self.reservation().for_memory(ty, self.memory64_reservation)
+    }
+
     /// What artifacts must satisfy to load with this configuration.
     pub(crate) fn requirements(&self) -> Requirements<'_> {
         Requirements {
@@ -152,6 +164,12 @@ impl Config {
     /// Sets [`Config::max_wasm_stack`].
     pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
         self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Sets [`Config::memory64_reservation`].
+    pub fn memory64_reservation(&mut self, bytes: u64) -> &mut Self {
+        self.memory64_reservation = bytes;
         self
     }
 

@@ -424,6 +424,7 @@ fn instantiate(
         pool: engine.pool(),
         memory_source: engine.memory_source(),
         reservation: engine.config().reservation(),
+        memory64_reservation: engine.config().memory64_reservation,
     };
     let index = runtime::instance::instantiate(store, loaded, &imports, &alloc)?;
     if let Some(start) = info.start {

@@ -616,7 +616,7 @@ impl StoreOpaque {
     pub(crate) fn push_host_memory(&mut self, ty: MemoryType) -> Result<usize, Error> {
         self.check_counts(0, 1, 0)?;
         self.check_initial_sizes([&ty], [])?;
-        let mem = LinearMemory::for_host(self.engine.config().reservation(), &ty)
+        let mem = LinearMemory::for_host(self.engine.config().reservation_for(&ty), &ty)
             .map_err(Error::Resource)?;
         let owned = Owned::new(VMMemoryDefinition {
             base: core::ptr::null_mut(),

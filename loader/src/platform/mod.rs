@@ -44,6 +44,23 @@ pub(crate) struct Reservation {
     pub guard: u64,
 }
 
+impl Reservation {
+    /// The address space a memory of type `ty` takes: this one, or for a 64-bit memory room
+    /// to grow to its maximum, up to `memory64` bytes. The compiled code bounds-checks every
+    /// access of a 64-bit memory against its current length, so none depends on the size of
+    /// the reservation (32-bit memories may be checked by their guard region instead).
+    pub fn for_memory(self, ty: &precast_format::module::MemoryType, memory64: u64) -> Reservation {
+        if ty.memory64 {
+            Reservation {
+                size: self.size.max(ty.max_bytes().min(memory64)),
+                guard: self.guard,
+            }
+        } else {
+            self
+        }
+    }
+}
+
 /// Limits of the instance pool ([`Config::pooling`](crate::Config::pooling)): everything is reserved when the
 /// engine is created, and an instantiation that needs more than a slot holds fails with
 /// [`Error::Resource`](crate::Error::Resource).

@@ -21,6 +21,7 @@ pub(crate) struct Entry {
     pub data: usize,
 }
 
+#[cfg(feature = "std")]
 impl Entry {
     /// The empty range (never registered).
     pub const EMPTY: Entry = Entry {

@@ -307,6 +307,8 @@ pub(crate) struct Allocator<'a> {
     pub memory_source: Option<&'a Arc<Pool>>,
     /// A fresh memory's reservation.
     pub reservation: Reservation,
+    /// The most address space a 64-bit memory reserves ([`Reservation::for_memory`]).
+    pub memory64_reservation: u64,
 }
 
 /// Creates an instance of `module` in `store` with `imports` and initializes it (the start
@@ -420,14 +422,15 @@ pub(crate) fn instantiate(
             Some(img) => Some(module.image_source(img).ok_or_else(layout_error)?),
             None => None,
         };
-        let mem = match alloc.memory_source {
+        let reservation = alloc.reservation.for_memory(ty, alloc.memory64_reservation);
+        // A pool's slots are all alike (a 64-bit memory grows to the slot's size there); the
+        // reservation cache holds only reservations of the default size.
+        let source = alloc
+            .memory_source
+            .filter(|_| alloc.pool.is_some() || reservation == alloc.reservation);
+        let mem = match source {
             Some(pool) => LinearMemory::from_pool(pool, ty, image.as_ref()),
-            None => LinearMemory::new(
-                ty,
-                alloc.reservation.size,
-                alloc.reservation.guard,
-                image.as_ref(),
-            ),
+            None => LinearMemory::new(ty, reservation.size, reservation.guard, image.as_ref()),
         }
         .map_err(Error::Resource)?;
         let defined = k as u32 - info.num_imported_memories;
