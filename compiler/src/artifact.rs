@@ -10,7 +10,7 @@ use object::{
     SectionKind, SymbolFlags, SymbolKind, SymbolScope,
 };
 use precast_format::header::{FORMAT_VERSION, Header};
-use precast_format::module::{ConstExpr, ConstOp, DataMode, DataSegment, MemoryImage};
+use precast_format::module::{ConstExpr, DataMode, DataSegment, MemoryImage};
 use precast_format::{IMAGE_ALIGN, ModuleInfo, TrapCode, linked, sections, signature, tables};
 use sha2::Digest;
 use std::collections::HashMap;
@@ -228,32 +228,7 @@ fn architecture(isa: &dyn TargetIsa) -> Result<Architecture, CompileError> {
 /// Value of a constant offset expression (constants and arithmetic only), as the memory's
 /// index type reads it.
 fn const_offset(expr: &ConstExpr, memory64: bool) -> Option<u64> {
-    let mut stack: Vec<i64> = Vec::new();
-    for op in &expr.0 {
-        let v = match *op {
-            ConstOp::I32Const(v) => i64::from(v),
-            ConstOp::I64Const(v) => v,
-            ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
-                let (b, a) = (stack.pop()? as i32, stack.pop()? as i32);
-                i64::from(match op {
-                    ConstOp::I32Add => a.wrapping_add(b),
-                    ConstOp::I32Sub => a.wrapping_sub(b),
-                    _ => a.wrapping_mul(b),
-                })
-            }
-            ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
-                let (b, a) = (stack.pop()?, stack.pop()?);
-                match op {
-                    ConstOp::I64Add => a.wrapping_add(b),
-                    ConstOp::I64Sub => a.wrapping_sub(b),
-                    _ => a.wrapping_mul(b),
-                }
-            }
-            _ => return None,
-        };
-        stack.push(v);
-    }
-    let v = stack.pop()?;
+    let v = expr.constant()?;
     Some(if memory64 {
         v as u64
     } else {

@@ -2,10 +2,12 @@
 
 use super::Translator;
 use crate::CompileError;
+use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::{self, InstBuilder, condcodes::IntCC, types::*};
 use precast_format::TrapCode;
 use precast_format::abi;
 use precast_format::builtins::Builtin;
+use precast_format::module::ValType;
 
 impl Translator<'_, '_> {
     /// The pointer to table `table`'s `VMTableDefinition` and the offset of it from that pointer.
@@ -159,8 +161,28 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// `global.get`.
+    /// `global.get`. An immutable defined number global with a constant initializer is that
+    /// constant (Cranelift then folds it on).
     pub(crate) fn op_global_get(&mut self, index: u32) {
+        let g = &self.env.info.globals[index as usize];
+        let constant = match (&g.init, g.ty.mutable) {
+            (Some(init), false) => init.constant(),
+            _ => None,
+        };
+        if let Some(bits) = constant {
+            let ins = self.b.ins();
+            let v = match g.ty.content {
+                ValType::I32 => Some(ins.iconst(I32, i64::from(bits as u32 as i32))),
+                ValType::I64 => Some(ins.iconst(I64, bits as u64 as i64)),
+                ValType::F32 => Some(ins.f32const(Ieee32::with_bits(bits as u32))),
+                ValType::F64 => Some(ins.f64const(Ieee64::with_bits(bits as u64))),
+                ValType::V128 | ValType::Ref(_) => None,
+            };
+            if let Some(v) = v {
+                self.push(v);
+                return;
+            }
+        }
         let (base, off, ty) = self.global_addr(index);
         let mutable = self.env.info.globals[index as usize].ty.mutable;
         let v = if mutable {

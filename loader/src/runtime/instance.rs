@@ -8,7 +8,7 @@ use crate::platform::memory::LinearMemory;
 use crate::platform::pool::Pool;
 use crate::prelude::*;
 use crate::runtime::builtins;
-use crate::runtime::const_expr::{self, ConstContext};
+use crate::runtime::const_expr::{self, ConstContext, NoContext};
 use crate::runtime::error::{Error, LoadError, api};
 use crate::runtime::memory::{MemoryEntry, MemoryStorage};
 use crate::runtime::module::LoadedModule;
@@ -102,19 +102,6 @@ pub(crate) struct Plan {
     pub const_globals: Box<[bool]>,
     pub table_images: Box<[Option<Box<[u32]>>]>,
     pub elem_in_image: Box<[bool]>,
-}
-
-/// A constant-expression context with nothing to read: evaluation succeeds only for
-/// expressions that are constant for every instance.
-struct NoContext;
-
-impl ConstContext for NoContext {
-    fn global(&self, _: u32) -> Option<u128> {
-        None
-    }
-    fn func_ref(&self, _: u32) -> Option<usize> {
-        None
-    }
 }
 
 /// Function references evaluate to `index + 1` (0 is null), globals to nothing.
