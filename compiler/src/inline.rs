@@ -12,9 +12,10 @@
 //! What each caller takes: its call sites of candidates outside cold blocks, smallest callee
 //! first, while the instructions added stay within its growth budget
 //! ([`growth_budget`]: the caller's own size, at least [`MIN_GROWTH`] and at most
-//! [`MAX_GROWTH`] instructions), so the module grows at most about twice and no function
-//! without bound. The plan is made before inlining, from the caller alone: the result does
-//! not depend on the order in which threads compile.
+//! [`MAX_GROWTH`] instructions): a function at most doubles (a small one may grow by
+//! `MIN_GROWTH`, a large one by `MAX_GROWTH` at most), which bounds the module's growth by the
+//! sum of those budgets. The plan is made before inlining, from the caller alone: the result
+//! does not depend on the order in which threads compile.
 //!
 //! The inlined IR is the translator's (before Cranelift's mid-end), so it carries every check
 //! the call would have run: trap instructions with their codes (rewritten into calls with the
