@@ -1,9 +1,10 @@
 //! `cargo xtask bench [--quick] [--no-interrupts] [--code-placement loops|aligned]
-//! [--placements N] [--out DIR] [FILTER...]`: Precast and Wasmtime 48 measured on the same
-//! inputs in the same run. See the README's "Benchmarks" section for the figures. Besides the
-//! plain builds, each system's execution time is measured with epoch checks and with fuel
-//! compiled in (`--no-interrupts` skips those; `--code-placement` sets Precast's;
-//! `--placements` adds runs with the code moved).
+//! [--no-inline] [--inline-threshold N] [--placements N] [--out DIR] [FILTER...]`: Precast
+//! and Wasmtime 48 measured on the same inputs in the same run. See the README's "Benchmarks"
+//! section for the figures. Besides the plain builds, each system's execution time is
+//! measured with epoch checks and with fuel compiled in (`--no-interrupts` skips those;
+//! `--code-placement` sets Precast's; `--no-inline` and `--inline-threshold` its inlining,
+//! on with the default threshold otherwise; `--placements` adds runs with the code moved).
 
 mod placement;
 mod process;
@@ -78,6 +79,19 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
                 systems::PRECAST_PLACEMENT
                     .set(p)
                     .map_err(|_| anyhow::anyhow!("--code-placement given twice"))?;
+            }
+            "--no-inline" => systems::PRECAST_INLINE_THRESHOLD
+                .set(0)
+                .map_err(|_| anyhow::anyhow!("inlining set twice"))?,
+            "--inline-threshold" => {
+                let n = it
+                    .next()
+                    .context("--inline-threshold needs a count")?
+                    .parse()
+                    .context("--inline-threshold needs a count")?;
+                systems::PRECAST_INLINE_THRESHOLD
+                    .set(n)
+                    .map_err(|_| anyhow::anyhow!("inlining set twice"))?;
             }
             "--placements" => {
                 a.placements = it

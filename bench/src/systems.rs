@@ -6,6 +6,10 @@ use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// Precast's inlining threshold (`--inline-threshold`, 0 with `--no-inline`; the compiler's
+/// default otherwise).
+pub static PRECAST_INLINE_THRESHOLD: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
 /// Precast's code placement (`--code-placement`; the compiler's default otherwise).
 pub static PRECAST_PLACEMENT: std::sync::OnceLock<precast_compiler::CodePlacement> =
     std::sync::OnceLock::new();
@@ -110,6 +114,10 @@ impl System {
                 &precast_compiler::Config {
                     verify: false,
                     code_placement: PRECAST_PLACEMENT.get().copied().unwrap_or_default(),
+                    inline_threshold: PRECAST_INLINE_THRESHOLD
+                        .get()
+                        .copied()
+                        .unwrap_or(precast_compiler::DEFAULT_INLINE_THRESHOLD),
                     settings: precast_format::Settings {
                         epoch_interruption: checks == Checks::Epoch,
                         consume_fuel: checks == Checks::Fuel,

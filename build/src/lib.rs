@@ -173,6 +173,20 @@ impl Module {
         self
     }
 
+    /// Whether calls of small functions of the module are inlined (default: yes; see
+    /// `Config::inlining`). Trap backtraces leave out inlined frames.
+    pub fn inlining(mut self, on: bool) -> Module {
+        self.config.inlining = on;
+        self
+    }
+
+    /// The largest function inlined, in Cranelift IR instructions (default:
+    /// [`precast_compiler::DEFAULT_INLINE_THRESHOLD`]).
+    pub fn inline_threshold(mut self, instructions: u32) -> Module {
+        self.config.inline_threshold = instructions;
+        self
+    }
+
     /// Every compiler setting at once (the link name is still this module's).
     pub fn config(mut self, config: Config) -> Module {
         self.config = config;

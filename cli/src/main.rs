@@ -92,6 +92,14 @@ struct CompileOpts {
     /// and backtraces with source lines work.
     #[arg(short = 'g', long = "debug")]
     wasm_debug_info: bool,
+    /// Do not inline calls of the module's small functions into their callers (inlining is
+    /// on by default; trap backtraces leave out inlined frames).
+    #[arg(long)]
+    no_inline: bool,
+    /// The largest function inlined, in Cranelift IR instructions of its body (with its own
+    /// callees inlined); 0 inlines nothing.
+    #[arg(long, value_name = "INSTRUCTIONS", default_value_t = precast_compiler::DEFAULT_INLINE_THRESHOLD)]
+    inline_threshold: u32,
 }
 
 /// `--epoch-check`.
@@ -121,6 +129,8 @@ impl CompileOpts {
             placement_shift: self.placement_shift,
             debug_info: !self.no_debug_info,
             wasm_debug_info: self.wasm_debug_info,
+            inlining: !self.no_inline,
+            inline_threshold: self.inline_threshold,
             ..Config::default()
         };
         let bounds = self.bounds_checks.unwrap_or(if self.no_signals {

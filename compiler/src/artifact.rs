@@ -627,6 +627,8 @@ fn add_debug_info(
             start: *start,
             len: f.code.len() as u32,
             lines: &f.lines,
+            body: f.body,
+            inlined: &f.inlined,
         })
         .collect();
     let address_size = match obj.architecture().address_size() {
@@ -829,6 +831,8 @@ mod tests {
             loops,
             lines: Vec::new(),
             unwind: None,
+            body: (0, 0),
+            inlined: Vec::new(),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use crate::environ::FunctionInput;
 use crate::translate::{self, ModuleEnv};
-use crate::{CompileError, Config, trampolines};
+use crate::{CompileError, Config, inline, trampolines};
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, ExternalName};
@@ -45,6 +45,11 @@ pub struct CompiledFunc {
     /// How to unwind out of the code (`None` where the target has no System V unwind
     /// information).
     pub unwind: Option<systemv::UnwindInfo>,
+    /// A wasm function's body: its offset and length in the module (`(0, 0)` for
+    /// trampolines).
+    pub body: (u32, u32),
+    /// The calls inlined into the function ([`inline::Inlined`]), for the DWARF.
+    pub inlined: Vec<inline::Inlined>,
 }
 
 /// All compiled code of a module.
@@ -57,23 +62,103 @@ pub struct CompiledModule {
     pub exit_trampolines: Vec<CompiledFunc>,
 }
 
-enum Job<'a> {
-    Func(FunctionInput<'a>),
+enum Job {
+    Func {
+        /// Wasm function index.
+        index: u32,
+        /// Its translation.
+        func: Box<ir::Function>,
+        /// The body's offset in the module.
+        start: u32,
+        /// Bytes of wasm: an estimate of the work.
+        size: usize,
+    },
     Entry(u32),
     Exit(u32),
 }
 
-impl Job<'_> {
-    /// Bytes of wasm to compile: an estimate of the work.
+impl Job {
+    /// An estimate of the work.
     fn size(&self) -> usize {
         match self {
-            Job::Func(input) => input.body.range().len(),
+            Job::Func { size, .. } => *size,
             Job::Entry(_) | Job::Exit(_) => 0,
         }
     }
 }
 
-/// Compiles the module's functions and trampolines.
+/// A translated defined function: its IR, its body's offset and size in the module.
+struct Translated {
+    index: u32,
+    func: ir::Function,
+    start: u32,
+    size: usize,
+}
+
+/// Translates (and validates) every defined function, in index order.
+fn translate_all(
+    env: &ModuleEnv<'_>,
+    functions: Vec<FunctionInput<'_>>,
+    parallel: bool,
+) -> Result<Vec<Translated>, CompileError> {
+    let one = |builder_ctx: &mut FunctionBuilderContext, input: FunctionInput<'_>| {
+        let range = input.body.range();
+        let mut validator = input.validator.into_validator(Default::default());
+        let func = translate::translate_function(
+            env,
+            input.index,
+            &input.body,
+            &mut validator,
+            builder_ctx,
+        )?;
+        Ok::<_, CompileError>(Translated {
+            index: input.index,
+            func,
+            start: range.start as u32,
+            size: range.len(),
+        })
+    };
+    if parallel {
+        // Largest bodies first, one per task (see `compile_all`).
+        let mut ordered: Vec<FunctionInput<'_>> = functions;
+        ordered.sort_by_key(|f| std::cmp::Reverse(f.body.range().len()));
+        let mut done = ordered
+            .into_par_iter()
+            .with_max_len(1)
+            .map_init(FunctionBuilderContext::new, |b, input| one(b, input))
+            .collect::<Result<Vec<_>, _>>()?;
+        done.sort_unstable_by_key(|t| t.index);
+        Ok(done)
+    } else {
+        let mut b = FunctionBuilderContext::new();
+        functions
+            .into_iter()
+            .map(|input| one(&mut b, input))
+            .collect()
+    }
+}
+
+/// The inlining candidates of the translated functions, if `config` inlines.
+fn candidates(
+    info: &ModuleInfo,
+    funcs: &[Translated],
+    config: &Config,
+) -> Result<Option<inline::Candidates>, CompileError> {
+    if !config.inlining || config.inline_threshold == 0 {
+        return Ok(None);
+    }
+    let irs: Vec<&ir::Function> = funcs.iter().map(|t| &t.func).collect();
+    inline::Candidates::prepare(
+        &irs,
+        info.num_imported_funcs,
+        config.inline_threshold as usize,
+        config.parallel,
+    )
+    .map(Some)
+}
+
+/// Compiles the module's functions and trampolines: every function translated first, then
+/// each compiled with the calls [`inline`] chooses inlined.
 pub fn compile_all(
     info: &ModuleInfo,
     functions: Vec<FunctionInput<'_>>,
@@ -83,52 +168,81 @@ pub fn compile_all(
     let env = ModuleEnv::new(info, isa, config.settings);
     let ntypes = info.types.len() as u32;
     let nfuncs = functions.len();
-    let mut jobs: Vec<Job<'_>> = functions.into_iter().map(Job::Func).collect();
+    let translated = translate_all(&env, functions, config.parallel)?;
+    let candidates = candidates(info, &translated, config)?;
+    let mut jobs: Vec<Job> = translated
+        .into_iter()
+        .map(|t| Job::Func {
+            index: t.index,
+            func: Box::new(t.func),
+            start: t.start,
+            size: t.size,
+        })
+        .collect();
     jobs.extend((0..ntypes).map(Job::Entry));
     jobs.extend((0..ntypes).map(Job::Exit));
+    let signals = config.settings.signals_based_traps;
 
-    let run = |(builder_ctx, ctx): &mut (FunctionBuilderContext, Context), job: Job<'_>| {
-        // Wasm functions without signal-based traps get their traps rewritten into calls.
-        let mut calls_for_traps = false;
-        let mut body_start = None;
-        let (func, what) = match job {
-            Job::Func(input) => {
-                body_start = Some(input.body.range().start as u32);
-                let mut validator = input.validator.into_validator(Default::default());
-                let f = translate::translate_function(
-                    &env,
-                    input.index,
-                    &input.body,
-                    &mut validator,
-                    builder_ctx,
-                )?;
-                calls_for_traps = !config.settings.signals_based_traps;
-                (f, format!("{}", input.index))
+    let run = |(builder_ctx, ctx): &mut (FunctionBuilderContext, Context), job: Job| {
+        let mut inlined_any = true;
+        let (func, what, body, plain) = match job {
+            Job::Func {
+                index,
+                func,
+                start,
+                size,
+            } => {
+                let (func, plain, inlined) = match &candidates {
+                    Some(c) => {
+                        // Without signal-based traps every frame must fit the bound of the
+                        // explicit stack checks: a function whose inlined callees take it
+                        // over is compiled as translated.
+                        let plain = (!signals).then(|| (*func).clone());
+                        let (func, inlined) = c.function(index, *func)?;
+                        (func, plain, inlined)
+                    }
+                    None => (*func, None, Vec::new()),
+                };
+                (
+                    func,
+                    format!("{index}"),
+                    Some((start, size as u32, inlined)),
+                    plain,
+                )
             }
             Job::Entry(ty) => (
                 trampolines::entry(&env, ty, builder_ctx),
                 format!("entry trampoline for type {ty}"),
+                None,
+                None,
             ),
             Job::Exit(ty) => (
                 trampolines::exit(&env, ty, builder_ctx),
                 format!("exit trampoline for type {ty}"),
+                None,
+                None,
             ),
         };
-        let rewrite = calls_for_traps.then_some(&env);
-        let mut f = compile_one(
-            ctx,
-            isa,
-            func,
-            &what,
-            rewrite,
-            config.settings.signals_based_traps,
-        )?;
-        // The prologue belongs to the function's start in the module (where DWARF puts the
-        // function's opening line), its first operator to the next row.
-        if let Some(start) = body_start
-            && f.lines.first().is_some_and(|&(at, _)| at > 0)
-        {
-            f.lines.insert(0, (0, start));
+        // Wasm functions without signal-based traps get their traps rewritten into calls.
+        let rewrite = (body.is_some() && !signals).then_some(&env);
+        let mut f = match compile_one(ctx, isa, func, &what, rewrite, signals) {
+            Err(Failure::FrameTooLarge(_)) if plain.is_some() => {
+                inlined_any = false;
+                compile_one(ctx, isa, plain.unwrap(), &what, rewrite, signals)
+            }
+            other => other,
+        }
+        .map_err(Failure::into_error)?;
+        if let Some((start, size, inlined)) = body {
+            // The prologue belongs to the function's start in the module (where DWARF puts
+            // the function's opening line), its first operator to the next row.
+            if f.lines.first().is_some_and(|&(at, _)| at > 0) {
+                f.lines.insert(0, (0, start));
+            }
+            f.body = (start, size);
+            if inlined_any {
+                f.inlined = inlined;
+            }
         }
         Ok::<_, CompileError>(f)
     };
@@ -136,7 +250,7 @@ pub fn compile_all(
     let compiled: Vec<CompiledFunc> = if config.parallel {
         // Largest bodies first, one job per task: the cores finish together instead of one
         // compiling a big function alone at the end.
-        let mut ordered: Vec<(usize, Job<'_>)> = jobs.into_iter().enumerate().collect();
+        let mut ordered: Vec<(usize, Job)> = jobs.into_iter().enumerate().collect();
         ordered.sort_by_key(|(_, job)| std::cmp::Reverse(job.size()));
         let mut done = ordered
             .into_par_iter()
@@ -165,9 +279,9 @@ pub fn compile_all(
     })
 }
 
-/// The Cranelift IR of each defined function, as the translator produces it or, with
-/// `optimized`, after Cranelift's mid-end (what instruction selection then lowers), in
-/// index order with the function index.
+/// The Cranelift IR of each defined function, as the translator produces it (with the calls
+/// [`inline`] chooses inlined) or, with `optimized`, after Cranelift's mid-end (what
+/// instruction selection then lowers), in index order with the function index.
 pub fn clif(
     info: &ModuleInfo,
     functions: Vec<FunctionInput<'_>>,
@@ -176,20 +290,17 @@ pub fn clif(
     optimized: bool,
 ) -> Result<Vec<(u32, String)>, CompileError> {
     let env = ModuleEnv::new(info, isa, config.settings);
-    let mut builder_ctx = FunctionBuilderContext::new();
+    let translated = translate_all(&env, functions, false)?;
+    let candidates = candidates(info, &translated, config)?;
     let mut ctx = Context::new();
-    functions
+    translated
         .into_iter()
-        .map(|input| {
-            let index = input.index;
-            let mut validator = input.validator.into_validator(Default::default());
-            let func = translate::translate_function(
-                &env,
-                index,
-                &input.body,
-                &mut validator,
-                &mut builder_ctx,
-            )?;
+        .map(|t| {
+            let index = t.index;
+            let func = match &candidates {
+                Some(c) => c.function(index, t.func)?.0,
+                None => t.func,
+            };
             ctx.clear();
             ctx.func = func;
             if optimized {
@@ -207,6 +318,27 @@ pub fn clif(
         .collect()
 }
 
+/// Why [`compile_one`] failed.
+enum Failure {
+    /// Without signal-based traps: the frame exceeds the bound of explicit stack checks.
+    FrameTooLarge(CompileError),
+    Other(CompileError),
+}
+
+impl Failure {
+    fn into_error(self) -> CompileError {
+        match self {
+            Failure::FrameTooLarge(e) | Failure::Other(e) => e,
+        }
+    }
+}
+
+impl From<CompileError> for Failure {
+    fn from(e: CompileError) -> Failure {
+        Failure::Other(e)
+    }
+}
+
 fn compile_one(
     ctx: &mut Context,
     isa: &dyn TargetIsa,
@@ -214,7 +346,7 @@ fn compile_one(
     what: &str,
     rewrite_traps: Option<&ModuleEnv<'_>>,
     signals_based_traps: bool,
-) -> Result<CompiledFunc, CompileError> {
+) -> Result<CompiledFunc, Failure> {
     ctx.clear();
     ctx.func = func;
     let err = |message: String| CompileError::Codegen {
@@ -267,10 +399,10 @@ fn compile_one(
         let bound = precast_format::abi::store::STACK_FRAME_BOUND;
         let size = translate::frame_size_bound(&ctx.func, frame_to_fp, isa.pointer_bytes().into());
         if size > u64::from(bound) {
-            return Err(err(format!(
+            return Err(Failure::FrameTooLarge(err(format!(
                 "its stack frame of up to {size} bytes exceeds the {bound}-byte bound of \
                  explicit stack checks (code compiled without signal-based traps)"
-            )));
+            ))));
         }
     }
     let mut relocs = Vec::new();
@@ -279,18 +411,16 @@ fn compile_one(
             FinalizedRelocTarget::ExternalName(ExternalName::User(name)) => {
                 let n = &ctx.func.params.user_named_funcs()[*name];
                 if n.namespace != 0 {
-                    return Err(err(format!(
-                        "relocation to unknown namespace {}",
-                        n.namespace
-                    )));
+                    return Err(
+                        err(format!("relocation to unknown namespace {}", n.namespace)).into(),
+                    );
                 }
                 n.index
             }
             other => {
-                return Err(err(format!(
-                    "unsupported relocation {:?} to {other:?}",
-                    r.kind
-                )));
+                return Err(
+                    err(format!("unsupported relocation {:?} to {other:?}", r.kind)).into(),
+                );
             }
         };
         relocs.push(CallReloc {
@@ -308,6 +438,8 @@ fn compile_one(
         loops,
         lines,
         unwind,
+        body: (0, 0),
+        inlined: Vec::new(),
     })
 }
 

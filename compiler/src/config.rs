@@ -146,7 +146,17 @@ pub struct Config {
     /// (C, C++, Rust, Zig compiled to wasm with debug information), where it has some.
     /// Off by default. Needs [`Config::debug_info`].
     pub wasm_debug_info: bool,
+    /// Inline calls of small defined functions into their callers (see
+    /// [`Config::inline_threshold`]); on by default. Backtraces of traps then omit the
+    /// frames of inlined functions (the native DWARF keeps them for debuggers).
+    pub inlining: bool,
+    /// With [`Config::inlining`]: the largest function inlined, in Cranelift IR instructions
+    /// of its body with its own callees inlined. 0 inlines nothing.
+    pub inline_threshold: u32,
 }
+
+/// The default [`Config::inline_threshold`].
+pub const DEFAULT_INLINE_THRESHOLD: u32 = 40;
 
 impl Default for Config {
     fn default() -> Self {
@@ -163,6 +173,8 @@ impl Default for Config {
             placement_shift: 0,
             debug_info: true,
             wasm_debug_info: false,
+            inlining: true,
+            inline_threshold: DEFAULT_INLINE_THRESHOLD,
         }
     }
 }

@@ -17,13 +17,14 @@ pub mod cpus;
 mod debug;
 mod environ;
 mod error;
+mod inline;
 mod isa;
 pub mod signing;
 mod trampolines;
 mod translate;
 mod unwind;
 
-pub use config::{CodePlacement, Config, CpuTarget};
+pub use config::{CodePlacement, Config, CpuTarget, DEFAULT_INLINE_THRESHOLD};
 pub use cpus::TARGETS;
 pub use environ::features as validated_features;
 pub use error::CompileError;

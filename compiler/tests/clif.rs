@@ -4,7 +4,7 @@
 //!
 //! A `.wat` file's first line is `;; clif: translated` (the translator's output) or
 //! `;; clif: optimized` (after Cranelift's mid-end); an optional `;; config: NAME` line
-//! selects settings (`explicit`, `epoch`, `epoch-compare`, `fuel`). The target is always
+//! selects settings (`explicit`, `epoch`, `epoch-compare`, `fuel`, `no-inline`). The target is always
 //! x86_64 with its baseline CPU, so the IR is the same on every machine. After an intended
 //! change, `PRECAST_BLESS=1 cargo test -p precast-compiler --test clif` rewrites the
 //! expected files; review their diff like code.
@@ -35,6 +35,7 @@ fn config_for(wat: &str, file: &Path) -> Config {
                 c.settings.epoch_probe = false;
             }
             "fuel" => c.settings.consume_fuel = true,
+            "no-inline" => c.inlining = false,
             other => panic!("{}: unknown config `{other}`", file.display()),
         }
     }

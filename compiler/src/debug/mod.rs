@@ -23,12 +23,16 @@ use gimli::{Encoding, Format, LineEncoding, LittleEndian};
 use std::collections::HashMap;
 
 /// One function or trampoline: name, start and length in `.text`, and its line rows
-/// (`(code offset from the start, wasm offset)`, sorted by code offset).
+/// (`(code offset from the start, wasm offset)`, sorted by code offset); for a wasm
+/// function its body (offset and length in the module) and the calls Precast inlined into
+/// it. The functions come first, in defined-index order.
 pub struct Func<'a> {
     pub name: &'a str,
     pub start: u32,
     pub len: u32,
     pub lines: &'a [(u32, u32)],
+    pub body: (u32, u32),
+    pub inlined: &'a [crate::inline::Inlined],
 }
 
 /// What a relocated field refers to.
@@ -213,6 +217,129 @@ impl Inlining<'_> {
     }
 }
 
+/// The `DW_TAG_inlined_subroutine` entries of the calls inlined into `f` (subprogram `id`),
+/// one per callee (its first call site), nested where the call is in an inlined callee's
+/// body. A callee's native ranges are the rows of `f` at wasm offsets in its body, and
+/// those of what is nested in it. `defined` are the module's functions by defined index.
+fn precast_inlined(
+    dwarf: &mut DwarfUnit,
+    origins: &mut HashMap<Vec<u8>, UnitEntryId>,
+    f: &Func<'_>,
+    id: UnitEntryId,
+    rows: &[(u32, u32, u32)],
+    defined: &[Func<'_>],
+    row_of: &dyn Fn(u32) -> (FileId, u64, u64),
+) {
+    let in_body = |body: (u32, u32), at: u32| at >= body.0 && at - body.0 < body.1;
+    // The defined function whose body holds wasm offset `at`.
+    let holder = |at: u32| defined.iter().position(|g| in_body(g.body, at));
+    let own = holder(f.body.0);
+    // One record per callee, by defined index: (callee, call site, parent record).
+    let mut records: Vec<(usize, u32, Option<usize>)> = Vec::new();
+    for call in f.inlined {
+        let callee = call.callee as usize;
+        if callee >= defined.len() {
+            continue;
+        }
+        if Some(callee) == own || records.iter().any(|r| r.0 == callee) {
+            continue;
+        }
+        let caller = holder(call.call_site);
+        let parent = records.iter().position(|r| Some(r.0) == caller);
+        records.push((callee, call.call_site, parent));
+    }
+    // Native ranges of each record: its callee's rows, then its children's.
+    let mut ranges: Vec<Vec<(u32, u32)>> = records
+        .iter()
+        .map(|&(callee, _, _)| {
+            rows.iter()
+                .filter(|&&(a, b, wasm)| a < b && in_body(defined[callee].body, wasm))
+                .map(|&(a, b, _)| (a, b))
+                .collect()
+        })
+        .collect();
+    for r in (0..records.len()).rev() {
+        if let Some(p) = records[r].2 {
+            let child = ranges[r].clone();
+            ranges[p].extend(child);
+        }
+    }
+    let mut entries: Vec<Option<UnitEntryId>> = vec![None; records.len()];
+    let root = dwarf.unit.root();
+    for (r, &(callee, call_site, parent)) in records.iter().enumerate() {
+        let mut native = std::mem::take(&mut ranges[r]);
+        native.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::new();
+        for (a, b) in native {
+            match merged.last_mut() {
+                Some(last) if last.1 >= a => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        if merged.is_empty() {
+            continue;
+        }
+        let name = dwarf_string(defined[callee].name, "?");
+        let origin = *origins.entry(name.clone()).or_insert_with(|| {
+            let o = dwarf.unit.add(root, gimli::DW_TAG_subprogram);
+            let entry = dwarf.unit.get_mut(o);
+            entry.set(gimli::DW_AT_name, AttributeValue::String(name));
+            entry.set(
+                gimli::DW_AT_inline,
+                AttributeValue::Inline(gimli::DW_INL_inlined),
+            );
+            o
+        });
+        let under = parent.and_then(|p| entries[p]).unwrap_or(id);
+        let e = dwarf.unit.add(under, gimli::DW_TAG_inlined_subroutine);
+        entries[r] = Some(e);
+        let list = match merged.len() {
+            1 => None,
+            _ => Some(
+                dwarf.unit.ranges.add(RangeList(
+                    merged
+                        .iter()
+                        .map(|&(a, b)| Range::OffsetPair {
+                            begin: u64::from(f.start + a),
+                            end: u64::from(f.start + b),
+                        })
+                        .collect(),
+                )),
+            ),
+        };
+        let entry = dwarf.unit.get_mut(e);
+        entry.set(
+            gimli::DW_AT_abstract_origin,
+            AttributeValue::UnitRef(origin),
+        );
+        if call_site != u32::MAX {
+            let (file, line, column) = row_of(call_site);
+            entry.set(
+                gimli::DW_AT_call_file,
+                AttributeValue::FileIndex(Some(file)),
+            );
+            entry.set(gimli::DW_AT_call_line, AttributeValue::Udata(line));
+            if column != 0 {
+                entry.set(gimli::DW_AT_call_column, AttributeValue::Udata(column));
+            }
+        }
+        match list {
+            Some(l) => entry.set(gimli::DW_AT_ranges, AttributeValue::RangeListRef(l)),
+            None => {
+                let (a, b) = merged[0];
+                entry.set(
+                    gimli::DW_AT_low_pc,
+                    AttributeValue::Address(text(f.start + a)),
+                );
+                entry.set(
+                    gimli::DW_AT_high_pc,
+                    AttributeValue::Udata(u64::from(b - a)),
+                );
+            }
+        }
+    }
+}
+
 fn text(offset: u32) -> Address {
     Address::Symbol {
         symbol: TEXT_SYMBOL,
@@ -325,8 +452,10 @@ pub fn sections(
     });
     inlined.sort_by_key(|n| n.0);
     let mut origins: HashMap<Vec<u8>, UnitEntryId> = HashMap::new();
+    let mut subprograms = Vec::with_capacity(funcs.len());
     for f in funcs {
         let id = dwarf.unit.add(root, gimli::DW_TAG_subprogram);
+        subprograms.push(id);
         let sub = dwarf.unit.get_mut(id);
         // Inline, not in `.debug_str`: one relocation less per function.
         let name = AttributeValue::String(dwarf_string(f.name, "?"));
@@ -362,6 +491,18 @@ pub fn sections(
                 inlining.add(id, node);
             }
         }
+    }
+
+    // The calls Precast inlined: entries under the caller's subprogram (or under the inlined
+    // function that made the call), their code the rows from the callee's body.
+    let ndefined = funcs.iter().take_while(|f| f.body != (0, 0)).count();
+    let defined = &funcs[..ndefined];
+    for (f, &id) in defined.iter().zip(&subprograms) {
+        if f.inlined.is_empty() {
+            continue;
+        }
+        let rows = rows_of(f);
+        precast_inlined(&mut dwarf, &mut origins, f, id, &rows, defined, &row_of);
     }
 
     let mut out = Sections::new(Relocating::default());
