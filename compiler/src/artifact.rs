@@ -344,13 +344,14 @@ struct Sections {
     data: Vec<u8>,
     names: Vec<u8>,
     unwind: Vec<u8>,
+    inlines: Vec<u8>,
     sections_checksum: u32,
     metadata_checksum: u32,
 }
 
 impl Sections {
     /// `(name, bytes)` of every checksummed section.
-    fn all(&self) -> [(&'static str, &[u8]); 9] {
+    fn all(&self) -> [(&'static str, &[u8]); 10] {
         [
             (sections::TEXT, &self.layout.text),
             (sections::INFO, &self.info_bytes),
@@ -361,6 +362,7 @@ impl Sections {
             (sections::DATA, &self.data),
             (sections::NAMES, &self.names),
             (sections::UNWIND, &self.unwind),
+            (sections::INLINES, &self.inlines),
         ]
     }
 }
@@ -400,6 +402,7 @@ fn sections(
     };
     let mut out = Sections {
         unwind,
+        inlines: tables::InlineTable::encode(&inline_ranges(compiled, &l)),
         info_bytes: precast_format::encode(&info),
         offsets_bytes: precast_format::encode(&info.vmoffsets(pointer_size)),
         names: tables::NameTable::encode(&info.func_names),
@@ -503,6 +506,7 @@ pub fn write(
         sections::TRAPS,
         sections::NAMES,
         sections::UNWIND,
+        sections::INLINES,
         sections::DATA,
         sections::TEXT,
     ];
@@ -575,6 +579,65 @@ pub fn write(
 
 /// Every function and trampoline with its start in `.text`: functions, entry trampolines,
 /// exit trampolines (the order of the tables).
+/// The `.precast.inlines` ranges: where code of one function was inlined into another, the
+/// chain of inlined functions (outermost first) of each run of instructions, found from the
+/// wasm offsets the instructions carry (whose function body holds them) and, for a callee
+/// inlined into an inlined callee, the call site of each inlined call.
+fn inline_ranges(compiled: &CompiledModule, l: &Layout) -> Vec<(u32, u32, Vec<u32>)> {
+    let bodies: Vec<(u32, u32)> = compiled.functions.iter().map(|f| f.body).collect();
+    // Bodies are in index order, which is their order in the module.
+    let holder = |at: u32| {
+        let i = bodies.partition_point(|b| b.0 <= at).checked_sub(1)?;
+        (at - bodies[i].0 < bodies[i].1).then_some(i as u32)
+    };
+    let mut out = Vec::new();
+    for (k, (f, &start)) in compiled.functions.iter().zip(&l.funcs).enumerate() {
+        if f.inlined.is_empty() {
+            continue;
+        }
+        let call_site = |callee: u32| {
+            f.inlined
+                .iter()
+                .find(|c| c.callee == callee)
+                .map(|c| c.call_site)
+        };
+        let chain = |wasm: u32| {
+            let mut chain = Vec::new();
+            let mut at = holder(wasm);
+            while let Some(g) = at {
+                if g as usize == k || chain.len() > f.inlined.len() || chain.contains(&g) {
+                    break;
+                }
+                chain.push(g);
+                at = call_site(g).and_then(holder);
+            }
+            chain.reverse();
+            chain
+        };
+        // Runs of instructions with the same chain, as `.text` offsets.
+        let len = f.code.len() as u32;
+        let mut run: Option<(u32, u32, Vec<u32>)> = None;
+        let mut flush = |run: Option<(u32, u32, Vec<u32>)>| {
+            if let Some((a, b, c)) = run.filter(|r| !r.2.is_empty()) {
+                out.push((start + a, start + b, c));
+            }
+        };
+        for (i, &(code, wasm)) in f.lines.iter().enumerate() {
+            let end = f.lines.get(i + 1).map_or(len, |n| n.0).min(len);
+            if code >= end {
+                continue;
+            }
+            let c = chain(wasm);
+            match &mut run {
+                Some((_, e, prev)) if *e == code && *prev == c => *e = end,
+                _ => flush(run.replace((code, end, c))),
+            }
+        }
+        flush(run);
+    }
+    out
+}
+
 fn placed<'a>(
     compiled: &'a CompiledModule,
     l: &'a Layout,

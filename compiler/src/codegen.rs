@@ -48,7 +48,8 @@ pub struct CompiledFunc {
     /// A wasm function's body: its offset and length in the module (`(0, 0)` for
     /// trampolines).
     pub body: (u32, u32),
-    /// The calls inlined into the function ([`inline::Inlined`]), for the DWARF.
+    /// The calls inlined into the function ([`inline::Inlined`]), for the DWARF and the
+    /// backtraces' inline table.
     pub inlined: Vec<inline::Inlined>,
 }
 
@@ -170,6 +171,18 @@ pub fn compile_all(
     let nfuncs = functions.len();
     let translated = translate_all(&env, functions, config.parallel)?;
     let candidates = candidates(info, &translated, config)?;
+    // The defined functions' bodies, in module order: which function a wasm offset is in.
+    let bodies: Vec<(u32, u32)> = translated
+        .iter()
+        .map(|t| (t.start, t.size as u32))
+        .collect();
+    let body_of = |loc: ir::SourceLoc| {
+        let at = loc.bits();
+        match bodies.partition_point(|b| b.0 <= at).checked_sub(1) {
+            Some(i) if !loc.is_default() && at - bodies[i].0 < bodies[i].1 => i as u32,
+            _ => u32::MAX,
+        }
+    };
     let mut jobs: Vec<Job> = translated
         .into_iter()
         .map(|t| Job::Func {
@@ -224,7 +237,7 @@ pub fn compile_all(
             ),
         };
         // Wasm functions without signal-based traps get their traps rewritten into calls.
-        let rewrite = (body.is_some() && !signals).then_some(&env);
+        let rewrite = (body.is_some() && !signals).then_some((&env, &body_of as &dyn Fn(_) -> _));
         let mut f = match compile_one(ctx, isa, func, &what, rewrite, signals) {
             Err(Failure::FrameTooLarge(_)) if plain.is_some() => {
                 inlined_any = false;
@@ -344,7 +357,7 @@ fn compile_one(
     isa: &dyn TargetIsa,
     func: ir::Function,
     what: &str,
-    rewrite_traps: Option<&ModuleEnv<'_>>,
+    rewrite_traps: Option<(&ModuleEnv<'_>, &dyn Fn(ir::SourceLoc) -> u32)>,
     signals_based_traps: bool,
 ) -> Result<CompiledFunc, Failure> {
     ctx.clear();
@@ -353,12 +366,12 @@ fn compile_one(
         func: what.to_string(),
         message,
     };
-    if let Some(env) = rewrite_traps {
+    if let Some((env, group)) = rewrite_traps {
         // Optimize first (merging redundant trap checks), then turn the remaining traps
         // into calls; `compile` optimizes the result again.
         ctx.optimize(isa, &mut ControlPlane::default())
             .map_err(|e| err(format!("{e:?}")))?;
-        translate::raise_traps_by_calls(&mut ctx.func, env).map_err(err)?;
+        translate::raise_traps_by_calls(&mut ctx.func, env, group).map_err(err)?;
         // The control flow changed: the verifier checks the analyses against it.
         ctx.compute_cfg();
         ctx.compute_domtree();

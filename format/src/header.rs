@@ -35,7 +35,7 @@ use core::fmt;
 /// Magic bytes at the start of the header.
 pub const MAGIC: [u8; 8] = *b"PRECAST\0";
 /// Version of the artifact format; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 9;
+pub const FORMAT_VERSION: u32 = 10;
 /// Size of the encoded header.
 pub const HEADER_SIZE: usize = 164;
 const VERSION_LEN: usize = 16;

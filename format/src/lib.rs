@@ -65,6 +65,8 @@ pub mod sections {
     pub const NAMES: &str = ".precast.names";
     /// Unwind information for the platform's unwinder ([`crate::tables::UnwindTable`]).
     pub const UNWIND: &str = ".precast.unwind";
+    /// Code inlined into other functions, for backtraces ([`crate::tables::InlineTable`]).
+    pub const INLINES: &str = ".precast.inlines";
     /// A linkable object's [`crate::linked::Descriptor`] (absent from artifact files).
     pub const DESCRIPTOR: &str = ".precast.descriptor";
     /// The artifact's ed25519 signature ([`crate::signature`]); all zero when unsigned.
@@ -74,7 +76,7 @@ pub mod sections {
     /// instantiation reads besides code and data.
     pub const METADATA: [&str; 4] = [INFO, VMOFFSETS, FUNCS, TRAMPOLINES];
     /// The sections covered by the header's full checksum, in checksum order.
-    pub const CHECKSUMMED: [&str; 9] = [
+    pub const CHECKSUMMED: [&str; 10] = [
         TEXT,
         INFO,
         VMOFFSETS,
@@ -84,6 +86,7 @@ pub mod sections {
         DATA,
         NAMES,
         UNWIND,
+        INLINES,
     ];
 }
 

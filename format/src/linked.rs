@@ -17,13 +17,13 @@ use crate::sections;
 pub const MAGIC: [u8; 8] = *b"PCSTLNK\0";
 
 /// Version of the descriptor layout; a loader refuses another.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Prefix of the descriptor's symbol.
 pub const SYMBOL_PREFIX: &str = "precast_module_";
 
 /// The sections a descriptor locates, in the order of [`Descriptor::sections`].
-pub const SECTIONS: [&str; 10] = [
+pub const SECTIONS: [&str; 11] = [
     sections::HEADER,
     sections::TEXT,
     sections::INFO,
@@ -33,6 +33,7 @@ pub const SECTIONS: [&str; 10] = [
     sections::TRAPS,
     sections::DATA,
     sections::NAMES,
+    sections::INLINES,
     sections::SIGNATURE,
 ];
 

@@ -445,6 +445,105 @@ impl<'a> UnwindTable<'a> {
     }
 }
 
+/// Code inlined into other functions, for backtraces: entries `[start, end, func, depth]`
+/// (`.text` offsets, the inlined function's defined index, its nesting from 1), one per
+/// function a range of code lies in, so a range inside a callee inlined into a callee has
+/// two. The entries of one range are adjacent, by depth from 1; ranges are sorted and
+/// disjoint.
+#[derive(Clone, Copy, Debug)]
+pub struct InlineTable<'a> {
+    table: Table<'a, 4>,
+}
+
+impl<'a> InlineTable<'a> {
+    /// Wraps section bytes; `None` if the length is not a whole number of entries.
+    pub fn new(bytes: &'a [u8]) -> Option<Self> {
+        Table::new(bytes).map(|table| InlineTable { table })
+    }
+
+    /// Whether no code is inlined.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The functions inlined at `.text` offset `offset` (defined indices), innermost first.
+    /// Panic-free on any bytes; meaningful on a table [`InlineTable::check`] accepted.
+    pub fn frames_at(self, offset: u32) -> impl Iterator<Item = u32> + 'a {
+        let t = self.table;
+        // The last entry starting at or before `offset`: the deepest of its range.
+        let last = match t.search(offset.saturating_add(1)) {
+            Ok(i) | Err(i) => i,
+        };
+        let mut i = last;
+        while i > 0 && t.word(i - 1, 0) > offset {
+            i -= 1;
+        }
+        let (lo, hi) = match i.checked_sub(1) {
+            Some(top) if t.word(top, 1) > offset => {
+                let start = t.word(top, 0);
+                let mut first = top;
+                while first > 0 && t.word(first - 1, 0) == start {
+                    first -= 1;
+                }
+                (first, top + 1)
+            }
+            _ => (0, 0),
+        };
+        (lo..hi).rev().map(move |k| t.word(k, 2))
+    }
+
+    /// Checks that entries lie in `.text` (`text_len` bytes) and name one of `funcs` defined
+    /// functions, that a range's entries have depths 1, 2, ..., and that ranges are sorted
+    /// and disjoint.
+    pub fn check(&self, text_len: usize, funcs: usize) -> Result<(), alloc::string::String> {
+        let t = self.table;
+        let mut prev_end = 0u32;
+        let mut i = 0;
+        while i < t.len() {
+            let (start, end) = (t.word(i, 0), t.word(i, 1));
+            if start >= end || end as usize > text_len {
+                return Err(alloc::format!(
+                    "entry {i}: range {start:#x}..{end:#x} outside .text ({text_len:#x} bytes) or empty"
+                ));
+            }
+            if start < prev_end {
+                return Err(alloc::format!(
+                    "entry {i}: range {start:#x}..{end:#x} overlaps or precedes the one before"
+                ));
+            }
+            let mut depth = 1;
+            while i < t.len() && t.word(i, 0) == start {
+                if t.word(i, 1) != end || t.word(i, 3) != depth {
+                    return Err(alloc::format!(
+                        "entry {i}: not depth {depth} of the range {start:#x}..{end:#x}"
+                    ));
+                }
+                if t.word(i, 2) as usize >= funcs {
+                    return Err(alloc::format!(
+                        "entry {i}: function {} of {funcs}",
+                        t.word(i, 2)
+                    ));
+                }
+                depth += 1;
+                i += 1;
+            }
+            prev_end = end;
+        }
+        Ok(())
+    }
+
+    /// Encodes ranges `(start, end, functions)`, the functions outermost first; the ranges
+    /// sorted and disjoint.
+    pub fn encode(ranges: &[(u32, u32, Vec<u32>)]) -> Vec<u8> {
+        encode(ranges.iter().flat_map(|(start, end, funcs)| {
+            funcs
+                .iter()
+                .enumerate()
+                .map(move |(d, &f)| [*start, *end, f, d as u32 + 1])
+        }))
+    }
+}
+
 /// Encodes entries of words into section bytes.
 pub fn encode<const N: usize>(entries: impl IntoIterator<Item = [u32; N]>) -> Vec<u8> {
     entries
@@ -456,6 +555,44 @@ pub fn encode<const N: usize>(entries: impl IntoIterator<Item = [u32; N]>) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inline_frames() {
+        use alloc::vec;
+        let bytes =
+            InlineTable::encode(&[(16, 32, vec![3]), (32, 40, vec![3, 5]), (64, 80, vec![1])]);
+        let t = InlineTable::new(&bytes).unwrap();
+        t.check(100, 6).unwrap();
+        let at = |o| t.frames_at(o).collect::<Vec<_>>();
+        assert_eq!(at(0), Vec::<u32>::new());
+        assert_eq!(at(16), vec![3]);
+        assert_eq!(at(31), vec![3]);
+        assert_eq!(at(32), vec![5, 3], "innermost first");
+        assert_eq!(at(39), vec![5, 3]);
+        assert_eq!(at(40), Vec::<u32>::new());
+        assert_eq!(at(70), vec![1]);
+        assert_eq!(at(80), Vec::<u32>::new());
+        assert_eq!(at(u32::MAX), Vec::<u32>::new());
+        assert!(t.check(79, 6).is_err(), "past .text");
+        assert!(t.check(100, 5).is_err(), "unknown function");
+        let overlapping = InlineTable::encode(&[(16, 40, vec![1]), (32, 48, vec![2])]);
+        assert!(
+            InlineTable::new(&overlapping)
+                .unwrap()
+                .check(100, 3)
+                .is_err()
+        );
+        let skipped = encode([[16, 32, 1, 2]]);
+        assert!(InlineTable::new(&skipped).unwrap().check(100, 3).is_err());
+        let empty = encode([[16, 16, 1, 1]]);
+        assert!(InlineTable::new(&empty).unwrap().check(100, 3).is_err());
+        // Garbage never panics.
+        let junk: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37)).collect();
+        let j = InlineTable::new(&junk).unwrap();
+        for o in [0, 5, 1000, u32::MAX] {
+            let _ = j.frames_at(o).count();
+        }
+    }
 
     #[test]
     fn lookups() {

@@ -4,22 +4,8 @@ use precast_loader::{Engine, Error, Extern, Instance, Linker, Module, Store, Val
 
 /// Compiles WAT (or wasm) to artifact bytes, panicking on failure (tests only).
 pub fn artifact(wat: &str) -> Vec<u8> {
-    artifact_with(wat, &precast_compiler::Config::default())
-}
-
-/// Compiles WAT (or wasm) to artifact bytes with `config`, panicking on failure.
-pub fn artifact_with(wat: &str, config: &precast_compiler::Config) -> Vec<u8> {
-    precast_compiler::compile(wat.as_bytes(), config)
+    precast_compiler::compile(wat.as_bytes(), &precast_compiler::Config::default())
         .unwrap_or_else(|e| panic!("compile failed: {e}"))
-}
-
-/// The default configuration without inlining: for tests of exact backtraces (inlined
-/// frames are left out of them).
-pub fn without_inlining() -> precast_compiler::Config {
-    precast_compiler::Config {
-        inlining: false,
-        ..precast_compiler::Config::default()
-    }
 }
 
 /// A store with one instance, for tests.
@@ -35,35 +21,20 @@ impl TestInstance {
     pub fn with_linker(
         wat: &str,
         engine: &Engine,
-        store: Store<()>,
-        linker: &Linker<()>,
-    ) -> Result<TestInstance, Error> {
-        TestInstance::with_artifact(&artifact(wat), engine, store, linker)
-    }
-
-    /// Instantiates `artifact` with `linker`'s definitions.
-    pub fn with_artifact(
-        artifact: &[u8],
-        engine: &Engine,
         mut store: Store<()>,
         linker: &Linker<()>,
     ) -> Result<TestInstance, Error> {
-        let module = Module::from_bytes(engine, artifact)?;
+        let module = Module::from_bytes(engine, &artifact(wat))?;
         let instance = linker.instantiate(&mut store, &module)?;
         Ok(TestInstance { store, instance })
     }
 
     /// Compiles and instantiates `wat`, which must have no imports.
     pub fn new(wat: &str) -> TestInstance {
-        TestInstance::new_with(wat, &precast_compiler::Config::default())
-    }
-
-    /// Compiles `wat` with `config` and instantiates it; it must have no imports.
-    pub fn new_with(wat: &str, config: &precast_compiler::Config) -> TestInstance {
         let engine = Engine::default();
         let store = Store::new(&engine, ());
         let linker = Linker::new(&engine);
-        TestInstance::with_artifact(&artifact_with(wat, config), &engine, store, &linker)
+        TestInstance::with_linker(wat, &engine, store, &linker)
             .unwrap_or_else(|e| panic!("instantiate failed: {e}"))
     }
 

@@ -1,8 +1,9 @@
 //! Inlining (`Config::inlining`, on by default): a module whose small helpers are inlined
 //! computes what it computes without inlining, traps inside inlined callees keep their codes
 //! (with signal-based traps and without), fuel counts are the same to the unit, and epoch
-//! checks inside an inlined callee's loop still stop it. Inlined frames are left out of
-//! backtraces (as in Wasmtime), which is also how the tests see that inlining happened.
+//! checks inside an inlined callee's loop still stop it. Backtraces are the same as without
+//! inlining: an inlined callee is a frame of its own, at the same pc as the frame it was
+//! inlined into, which is how the tests see that inlining happened.
 
 use precast_loader::{
     Caller, Config, Engine, Error, Instance, Linker, Module, Store, TrapCode, Val,
@@ -122,21 +123,25 @@ fn call(
 }
 
 /// Code and frame names of a trapping call.
+/// The trap of the call, its backtrace's function names and whether its innermost frame
+/// was inlined into the next (both at one pc).
 fn trap(
     store: &mut Store<u32>,
     instance: &Instance,
     name: &str,
     args: &[Val],
-) -> (TrapCode, Vec<String>) {
+) -> (TrapCode, Vec<String>, bool) {
     match call(store, instance, name, args) {
         Ok(v) => panic!("{name}{args:?} returned {v:?}, expected a trap"),
         Err(e) => {
             let t = e
                 .as_trap()
                 .unwrap_or_else(|| panic!("{name}{args:?}: not a trap: {e}"));
+            let bt = t.backtrace();
             (
                 t.code(),
-                t.backtrace().iter().map(|f| f.display_name()).collect(),
+                bt.iter().map(|f| f.display_name()).collect(),
+                bt.len() >= 2 && bt[0].text_offset == bt[1].text_offset,
             )
         }
     }
@@ -234,24 +239,22 @@ fn inlined_code_computes_the_same_and_traps_with_the_same_codes() {
         }
         assert_eq!(store.data(), plain_store.data(), "host calls");
         for (name, args, code, inlined_frame, plain_frame) in trapping() {
-            let (c, frames) = trap(&mut plain_store, &plain, name, &args);
+            let (c, plain_frames, at_one_pc) = trap(&mut plain_store, &plain, name, &args);
             assert_eq!(c, code, "{name}{args:?} without inlining");
             assert_eq!(
-                frames.first().map(String::as_str),
-                Some(plain_frame),
-                "{frames:?}"
+                plain_frames,
+                [plain_frame, inlined_frame],
+                "{plain_frames:?}"
             );
-            let (c, frames) = trap(&mut store, &inlined, name, &args);
+            assert!(!at_one_pc);
+            let (c, frames, at_one_pc) = trap(&mut store, &inlined, name, &args);
             assert_eq!(c, code, "{name}{args:?} inlined (signals: {signals})");
-            // The helper was inlined: its caller is the innermost frame.
-            assert_eq!(
-                frames,
-                [inlined_frame],
-                "{name}{args:?} (signals: {signals})"
-            );
+            // The same frames; the helper's was inlined into its caller's.
+            assert_eq!(frames, plain_frames, "{name}{args:?} (signals: {signals})");
+            assert!(at_one_pc, "{name}{args:?} inlined (signals: {signals})");
         }
         // Recursion is not inlined into itself: deep recursion still overflows the stack.
-        let (c, _) = trap(&mut store, &inlined, "fib", &[I32(-1)]);
+        let (c, _, _) = trap(&mut store, &inlined, "fib", &[I32(-1)]);
         assert_eq!(c, TrapCode::StackOverflow);
         // And the instance keeps working.
         assert_eq!(
@@ -279,8 +282,9 @@ fn inlined_calls_cost_the_fuel_of_the_calls() {
         let (mut plain_store, plain) = instantiate(&fuel(false));
         let (mut store, inlined) = instantiate(&fuel(true));
         // Inlining happened.
-        let (_, frames) = trap(&mut store, &inlined, "never", &[]);
-        assert_eq!(frames, ["e_never"]);
+        let (_, frames, at_one_pc) = trap(&mut store, &inlined, "never", &[]);
+        assert_eq!(frames, ["never", "e_never"]);
+        assert!(at_one_pc);
         for (name, args) in returning() {
             let want = fuel_of(&mut plain_store, &plain, name, &args);
             let got = fuel_of(&mut store, &inlined, name, &args);
@@ -330,14 +334,15 @@ fn epoch_checks_stop_a_loop_inlined_into_a_loop() {
                 std::thread::sleep(Duration::from_millis(50));
                 engine.increment_epoch();
             });
-            let (code, frames) = trap(&mut store, &instance, name, &args);
+            let (code, frames, at_one_pc) = trap(&mut store, &instance, name, &args);
             timer.join().unwrap();
             assert_eq!(
                 code,
                 TrapCode::Interrupt,
                 "{name} (probe {probe}, signal {signal})"
             );
-            assert_eq!(frames.len(), 1, "{name}: inlined ({frames:?})");
+            assert_eq!(frames.len(), 2, "{name}: {frames:?}");
+            assert!(at_one_pc, "{name}: inlined ({frames:?})");
         }
     }
 }

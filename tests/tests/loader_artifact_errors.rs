@@ -382,6 +382,41 @@ fn recorded_vmoffsets_must_match() {
 }
 
 #[test]
+fn malformed_inline_table() {
+    // `outer` inlines `helper`: the inline table has one range.
+    let wat = r#"(module
+      (func $helper (param i32) (result i32) (i32.div_u (i32.const 100) (local.get 0)))
+      (func (export "outer") (param i32) (result i32) (call $helper (local.get 0))))"#;
+    let a =
+        precast_compiler::compile(wat.as_bytes(), &precast_compiler::Config::default()).unwrap();
+    let (_, inlines) = section(&a, sections::INLINES);
+    assert_eq!(inlines.size, 16, "one range of one inlined function");
+    load(&a).unwrap();
+    let cases: [(usize, u32, &str); 3] = [
+        (8, 7, "function 7 of 2"),
+        (4, 0x7fff_0000, "outside .text"),
+        (12, 2, "not depth 1"),
+    ];
+    for (at, value, message) in cases {
+        let mut bad = a.clone();
+        contents(&mut bad, sections::INLINES)[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        rechecksum(&mut bad);
+        let e = err(&bad);
+        assert!(
+            matches!(
+                e,
+                LoadError::Malformed {
+                    section: ".precast.inlines",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains(message), "{message}: {e}");
+    }
+}
+
+#[test]
 fn malformed_tables() {
     let a = artifact();
     // A function outside .text.

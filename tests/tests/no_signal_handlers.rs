@@ -170,9 +170,6 @@ fn returns() -> Vec<(&'static str, Vec<Val>, Vec<Val>)> {
 fn compile(settings: Settings) -> Vec<u8> {
     let config = precast_compiler::Config {
         settings,
-        // The cases check exact call stacks, which leave out inlined frames (inlining
-        // without signal-based traps: `inlining.rs`).
-        inlining: false,
         ..precast_compiler::Config::default()
     };
     precast_compiler::compile(WAT.as_bytes(), &config).unwrap_or_else(|e| panic!("{e}"))

@@ -3,7 +3,7 @@
 
 use precast_format::TrapCode;
 use precast_loader::Val::{self, I32};
-use precast_tests::harness::{TestInstance, artifact, without_inlining};
+use precast_tests::harness::{TestInstance, artifact};
 
 const WAT: &str = r#"
 (module $traps
@@ -45,8 +45,7 @@ fn names(t: &precast_loader::Trap) -> Vec<String> {
 
 #[test]
 fn traps_have_codes_and_backtraces() {
-    // Exact call stacks: inlined frames are left out of backtraces (`inlining.rs`).
-    let mut i = TestInstance::new_with(WAT, &without_inlining());
+    let mut i = TestInstance::new(WAT);
     let t = trap_of(&mut i, "divide", &[I32(0)]);
     assert_eq!(t.code(), TrapCode::IntegerDivisionByZero);
     assert_eq!(names(&t), ["inner", "middle", "outer"], "{t}");
@@ -115,7 +114,7 @@ fn traps_on_many_threads() {
     let handles: Vec<_> = (0..4)
         .map(|_| {
             std::thread::spawn(|| {
-                let mut i = TestInstance::new_with(WAT, &without_inlining());
+                let mut i = TestInstance::new(WAT);
                 for _ in 0..50 {
                     assert_eq!(
                         trap_of(&mut i, "oob", &[I32(70000)]).code(),

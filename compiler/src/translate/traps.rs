@@ -84,7 +84,9 @@ pub fn frame_size_bound(func: &ir::Function, frame_to_fp: u32, pointer_bytes: u3
 }
 
 /// Without signal-based traps: rewrites every `trap`, `trapz` and `trapnz` of the optimized
-/// wasm function `func` into a branch to a cold block, one per trap code, that calls the
+/// wasm function `func` into a branch to a cold block, one per trap code and `group` of the
+/// trap's source location (the function whose code it is, inlined or not: the call keeps a
+/// location of that function, so backtraces name the inlined frames), that calls the
 /// `Trap` builtin with the code (and ends with a `trap` that is never executed, the
 /// builtin does not return). Afterwards no instruction of `func` depends on a fault: its
 /// memory accesses are all checked (and flagged as not trapping), its divisions and
@@ -99,6 +101,7 @@ pub fn frame_size_bound(func: &ir::Function, frame_to_fp: u32, pointer_bytes: u3
 pub fn raise_traps_by_calls(
     func: &mut ir::Function,
     env: &super::ModuleEnv<'_>,
+    group: &dyn Fn(ir::SourceLoc) -> u32,
 ) -> Result<(), String> {
     use cranelift_codegen::cursor::{Cursor, FuncCursor};
     let Some(entry) = func.layout.entry_block() else {
@@ -136,15 +139,18 @@ pub fn raise_traps_by_calls(
     pos.goto_first_insertion_point(entry);
     pos.ins().stack_store(ptr, vmctx, slot, 0);
 
-    let mut blocks: std::collections::HashMap<ir::TrapCode, ir::Block> = Default::default();
+    // By trap code and group: the block and a source location of the group.
+    let mut blocks: std::collections::HashMap<(ir::TrapCode, u32), (ir::Block, ir::SourceLoc)> =
+        Default::default();
     // Last first: each split moves the instructions after a trap up to the next split, so
     // every instruction moves once.
     for (inst, cond, code) in sites.into_iter().rev() {
-        let raise = *blocks.entry(code).or_insert_with(|| {
+        let loc = pos.func.srcloc(inst);
+        let (raise, _) = *blocks.entry((code, group(loc))).or_insert_with(|| {
             let b = pos.func.dfg.make_block();
             pos.func.layout.append_block(b);
             pos.func.layout.set_cold(b);
-            b
+            (b, loc)
         });
         match cond {
             Some((arg, when_zero)) => {
@@ -180,10 +186,11 @@ pub fn raise_traps_by_calls(
     }
     let p = u32::from(env.offsets.pointer_size);
     let builtins = env.offsets.builtins as i32;
-    let mut blocks: Vec<(ir::TrapCode, ir::Block)> = blocks.into_iter().collect();
-    blocks.sort_by_key(|(code, _)| code.as_raw());
-    for (code, block) in blocks {
+    let mut blocks: Vec<_> = blocks.into_iter().collect();
+    blocks.sort_by_key(|((code, group), _)| (code.as_raw(), *group));
+    for ((code, _), (block, loc)) in blocks {
         pos.goto_bottom(block);
+        pos.set_srcloc(loc);
         let flags = ir::MemFlagsData::trusted().with_readonly();
         let v = pos.ins().stack_load(ptr, ptr, slot, 0);
         let table = pos.ins().load(ptr, flags, v, builtins);

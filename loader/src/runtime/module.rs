@@ -241,6 +241,11 @@ impl LoadedModule {
         self.sections().funcs
     }
 
+    /// The inline table's bytes ([`precast_format::tables::InlineTable`]).
+    pub(crate) fn inlines_bytes(&self) -> &[u8] {
+        self.sections().inlines
+    }
+
     /// Entry and exit trampoline addresses of module type `ty` (`None` where absent).
     pub(crate) fn trampolines(&self, ty: u32) -> (Option<*const u8>, Option<*const u8>) {
         trampolines(self.sections(), self.text_start(), ty)

@@ -4,7 +4,7 @@ use crate::prelude::*;
 use crate::runtime::module::LoadedModule;
 use core::fmt;
 use precast_format::TrapCode;
-use precast_format::tables::FuncTable;
+use precast_format::tables::{FuncTable, InlineTable};
 
 /// One wasm frame of a trap backtrace, innermost first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,12 +116,22 @@ pub(crate) fn symbolize<'a>(
         else {
             continue;
         };
-        frames.push(FrameInfo {
-            module_name: info.name.clone(),
-            func_index: index,
-            func_name: module.func_name(index).map(str::to_string),
-            text_offset: u32::try_from(pc - module.text_start()).unwrap_or(offset),
-        });
+        let text_offset = u32::try_from(pc - module.text_start()).unwrap_or(offset);
+        // Functions inlined at this pc are frames of their own, innermost first.
+        let inlined = InlineTable::new(module.inlines_bytes())
+            .into_iter()
+            .flat_map(|t| t.frames_at(offset));
+        for index in inlined
+            .filter_map(|d| d.checked_add(info.num_imported_funcs))
+            .chain(core::iter::once(index))
+        {
+            frames.push(FrameInfo {
+                module_name: info.name.clone(),
+                func_index: index,
+                func_name: module.func_name(index).map(str::to_string),
+                text_offset,
+            });
+        }
     }
     frames
 }

@@ -14,7 +14,7 @@ use crate::runtime::vm::POINTER_SIZE;
 use precast_format::header::{self, BoundsChecks, HeaderError};
 use precast_format::linked::{self, Descriptor};
 use precast_format::module::{ConstExpr, ConstOp, DataMode, ElementItems, ElementMode, ImportKind};
-use precast_format::tables::{FuncTable, TrampolineTable, TrapTable, UnwindTable};
+use precast_format::tables::{FuncTable, InlineTable, TrampolineTable, TrapTable, UnwindTable};
 use precast_format::{Header, ModuleInfo, VMOffsets, sections};
 
 /// An artifact's section bytes, wherever they are: in a file's bytes, or placed by the
@@ -31,6 +31,7 @@ pub(crate) struct Sections<'a> {
     pub data: &'a [u8],
     pub names: &'a [u8],
     pub unwind: &'a [u8],
+    pub inlines: &'a [u8],
     pub signature: &'a [u8],
     /// A required section that is absent (reported after the header checks).
     missing: Option<&'static str>,
@@ -50,6 +51,7 @@ impl<'a> Sections<'a> {
             sections::DATA => self.data,
             sections::NAMES => self.names,
             sections::UNWIND => self.unwind,
+            sections::INLINES => self.inlines,
             sections::SIGNATURE => self.signature,
             _ => &[],
         }
@@ -68,6 +70,7 @@ impl<'a> Sections<'a> {
             sections::DATA => &mut self.data,
             sections::NAMES => &mut self.names,
             sections::UNWIND => &mut self.unwind,
+            sections::INLINES => &mut self.inlines,
             sections::SIGNATURE => &mut self.signature,
             _ => return None,
         })
@@ -375,8 +378,8 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected, LoadError> {
 }
 
 /// The checks that read every byte: the checksum over all sections (code, metadata, trap
-/// table, data, names, unwind table), the trap table's order and codes, and the unwind
-/// table's structure.
+/// table, data, names, unwind and inline tables), the trap table's order and codes, and the
+/// unwind and inline tables' structure.
 pub(crate) fn verify_integrity(s: &Sections<'_>, header: &Header) -> Result<(), LoadError> {
     let computed = crc_of(s, &sections::CHECKSUMMED);
     if computed != header.sections_checksum {
@@ -387,7 +390,8 @@ pub(crate) fn verify_integrity(s: &Sections<'_>, header: &Header) -> Result<(), 
         });
     }
     validate_traps(s.text.len(), s.traps)?;
-    validate_unwind(s.text.len(), s.unwind)
+    validate_unwind(s.text.len(), s.unwind)?;
+    validate_inlines(s)
 }
 
 /// Decodes the module info and the recorded VMContext layout, and checks them and the
@@ -904,6 +908,16 @@ pub(crate) fn validate_traps(text_len: usize, traps: &[u8]) -> Result<(), LoadEr
     table
         .check(text_len)
         .map_err(|reason| malformed(sections::TRAPS, reason))
+}
+
+/// Checks the inline table: ranges inside `.text`, sorted and disjoint, naming defined
+/// functions.
+pub(crate) fn validate_inlines(s: &Sections<'_>) -> Result<(), LoadError> {
+    let bad = |reason| malformed(sections::INLINES, reason);
+    let table = InlineTable::new(s.inlines)
+        .ok_or_else(|| bad(format!("{} bytes are not whole entries", s.inlines.len())))?;
+    let funcs = FuncTable::new(s.funcs).map_or(0, |t| t.len());
+    table.check(s.text.len(), funcs).map_err(bad)
 }
 
 /// Checks the unwind table: its fixups inside the frames, pointing into `.text`, and frame
