@@ -2,7 +2,8 @@
 //! `Config::memory64_reservation`), so wasm and the host use it beyond the 32-bit range:
 //! loads, stores, `memory.fill` / `memory.copy` across the 4 GiB line, `memory.size`, a trap
 //! just past the end, and growth refused beyond the maximum or the configured reservation.
-//! With signal-based traps and without; defined and imported (host-created) memories.
+//! With signal-based traps and without; defined and imported (host-created) memories; a
+//! reservation larger than the address space falls back to the default one.
 
 use precast_loader::{Config, Engine, Linker, Memory, MemoryType, Module, Store, TypedFunc};
 
@@ -192,6 +193,33 @@ fn the_memory64_reservation_bounds_growth() {
     assert_eq!(e.grow.call(&mut store, five - 1).unwrap(), 1);
     assert_eq!(e.size.call(&mut store, ()).unwrap(), five);
     assert_eq!(e.grow.call(&mut store, 1).unwrap(), -1);
+    // More address space than the machine has: the memory falls back to the 4 GiB of the
+    // others instead of failing.
+    for too_much in [1 << 56, u64::MAX] {
+        let mut config = Config::default();
+        config.memory64_reservation(too_much);
+        let engine = Engine::new(&config);
+        let module = Module::from_bytes(&engine, &compile(&wat, true)).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .unwrap();
+        let e = exports(&store, &instance);
+        assert_eq!(e.grow.call(&mut store, PAGES_4G as i64).unwrap(), -1);
+        assert_eq!(e.grow.call(&mut store, PAGES_4G as i64 - 1).unwrap(), 1);
+        let mem = Memory::new(
+            &mut store,
+            MemoryType {
+                minimum: 1,
+                maximum: None,
+                memory64: true,
+                shared: false,
+                page_size_log2: 16,
+            },
+        )
+        .unwrap();
+        assert_eq!(mem.grow(&mut store, PAGES_4G - 1).unwrap(), 1);
+    }
     // Below the default reservation the setting changes nothing: 4 GiB at least.
     let mut config = Config::default();
     config.memory64_reservation(0);

@@ -63,7 +63,11 @@ impl SharedMemory {
         if ty.maximum.is_none() {
             return Err(Error::Api("a shared memory needs a maximum size".into()));
         }
-        let storage = SharedStorage::new(engine.config().reservation_for(&ty), ty)
+        let storage = SharedStorage::new(
+            engine.config().reservation_for(&ty),
+            engine.config().reservation(),
+            ty,
+        )
             .map_err(Error::Resource)?;
         Ok(SharedMemory {
             storage: Arc::new(storage),

@@ -5,12 +5,11 @@ use crate::api::engine::Engine;
 use crate::api::func::{Caller, HostFuncContext};
 use crate::api::limits::{Limit, LimitExceeded, ResourceLimiter, StoreLimits};
 use crate::api::module::Module;
-use crate::platform::memory::LinearMemory;
 use crate::prelude::*;
 use crate::runtime::error::{Error, api};
 #[cfg(feature = "std")]
 use crate::runtime::memory::SharedStorage;
-use crate::runtime::memory::{MemoryEntry, MemoryStorage};
+use crate::runtime::memory::{MemoryEntry, MemoryStorage, fresh_memory};
 use crate::runtime::store::{Entities, GlobalEntry, Growth, Owned, VMStore};
 use crate::runtime::table::{TableElements, TableEntry};
 use crate::runtime::trap::{Trap, symbolize};
@@ -616,7 +615,8 @@ impl StoreOpaque {
     pub(crate) fn push_host_memory(&mut self, ty: MemoryType) -> Result<usize, Error> {
         self.check_counts(0, 1, 0)?;
         self.check_initial_sizes([&ty], [])?;
-        let mem = LinearMemory::for_host(self.engine.config().reservation_for(&ty), &ty)
+        let config = self.engine.config();
+        let mem = fresh_memory(&ty, config.reservation_for(&ty), config.reservation(), None)
             .map_err(Error::Resource)?;
         let owned = Owned::new(VMMemoryDefinition {
             base: core::ptr::null_mut(),

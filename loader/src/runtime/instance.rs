@@ -10,7 +10,7 @@ use crate::prelude::*;
 use crate::runtime::builtins;
 use crate::runtime::const_expr::{self, ConstContext, NoContext};
 use crate::runtime::error::{Error, LoadError, api};
-use crate::runtime::memory::{MemoryEntry, MemoryStorage};
+use crate::runtime::memory::{MemoryEntry, MemoryStorage, fresh_memory};
 use crate::runtime::module::LoadedModule;
 use crate::runtime::store::{Entities, GlobalEntry, Owned, VMStore};
 use crate::runtime::table::{TableElements, TableEntry};
@@ -417,7 +417,7 @@ pub(crate) fn instantiate(
             .filter(|_| alloc.pool.is_some() || reservation == alloc.reservation);
         let mem = match source {
             Some(pool) => LinearMemory::from_pool(pool, ty, image.as_ref()),
-            None => LinearMemory::new(ty, reservation.size, reservation.guard, image.as_ref()),
+            None => fresh_memory(ty, reservation, alloc.reservation, image.as_ref()),
         }
         .map_err(Error::Resource)?;
         let defined = k as u32 - info.num_imported_memories;

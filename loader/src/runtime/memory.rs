@@ -2,10 +2,8 @@
 //! with the Linux platform, an attached shared one ([`SharedStorage`]) and the definition
 //! generated code reads; and how the host may access the bytes ([`MemoryView`]).
 
-#[cfg(feature = "std")]
 use crate::platform::Reservation;
 use crate::platform::memory::LinearMemory;
-#[cfg(feature = "std")]
 use crate::prelude::*;
 use crate::runtime::store::Owned;
 use crate::runtime::vm::VMMemoryDefinition;
@@ -19,6 +17,23 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use precast_format::module::MemoryType;
 #[cfg(feature = "std")]
 use std::sync::Mutex;
+
+/// A fresh memory of type `ty` at its minimum size with `image`, in `reservation`, or in
+/// `fallback` when that much address space cannot be had (the larger reservation of a 64-bit
+/// memory, [`Reservation::for_memory`], on a machine with less of it).
+pub(crate) fn fresh_memory(
+    ty: &MemoryType,
+    reservation: Reservation,
+    fallback: Reservation,
+    image: Option<&crate::platform::memory::ImageSource<'_>>,
+) -> Result<LinearMemory, String> {
+    match LinearMemory::new(ty, reservation.size, reservation.guard, image) {
+        Err(_) if reservation != fallback => {
+            LinearMemory::new(ty, fallback.size, fallback.guard, image)
+        }
+        other => other,
+    }
+}
 
 /// `len` elements of `data` at `offset`, if all are in range.
 pub(crate) fn range<E>(data: &[E], offset: u64, len: usize) -> Option<&[E]> {
@@ -169,9 +184,13 @@ impl core::fmt::Debug for SharedStorage {
 
 #[cfg(feature = "std")]
 impl SharedStorage {
-    /// A shared memory of type `ty` in a reservation of `reservation`.
-    pub fn new(reservation: Reservation, ty: MemoryType) -> Result<SharedStorage, String> {
-        let mem = LinearMemory::for_host(reservation, &ty)?;
+    /// A shared memory of type `ty` in a reservation of `reservation` (else `fallback`).
+    pub fn new(
+        reservation: Reservation,
+        fallback: Reservation,
+        ty: MemoryType,
+    ) -> Result<SharedStorage, String> {
+        let mem = fresh_memory(&ty, reservation, fallback, None)?;
         let def = Box::new(UnsafeCell::new(VMMemoryDefinition {
             base: mem.base(),
             length: mem.byte_len() as usize,

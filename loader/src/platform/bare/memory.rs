@@ -6,7 +6,6 @@
 //! length in the memory's `VMMemoryDefinition` and reloads the base after every call that may
 //! grow a memory, so a moved base is never used stale.
 
-use crate::platform::Reservation;
 use crate::prelude::*;
 use alloc::alloc::{Layout, alloc_zeroed, dealloc, realloc};
 use core::ptr::NonNull;
@@ -48,11 +47,6 @@ fn layout(len: usize) -> Option<Layout> {
 }
 
 impl LinearMemory {
-    /// A memory of type `ty`, without image (host memories).
-    pub fn for_host(reservation: Reservation, ty: &MemoryType) -> Result<Self, String> {
-        LinearMemory::new(ty, reservation.size, 0, None)
-    }
-
     /// A memory of type `ty` at its minimum size, at most `limit` bytes ever (the configured
     /// reservation: the most a memory may take of the heap), with `image` as its initial
     /// contents. `_guard` is meaningless without virtual memory.

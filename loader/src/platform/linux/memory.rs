@@ -8,7 +8,6 @@
 //! their image mapping between uses and are reset with `madvise(MADV_DONTNEED)`, which restores
 //! mapped image pages to the file's contents and zeroes the rest.
 
-use crate::platform::Reservation;
 use crate::platform::host;
 use crate::platform::pool::{MemorySlot, Pool};
 use crate::platform::ranges::{Entry, Ranges};
@@ -137,11 +136,6 @@ pub(crate) unsafe fn unmap_image(at: *mut u8, len: usize) -> Result<(), String> 
 }
 
 impl LinearMemory {
-    /// A memory of type `ty` in `reservation`, without image (host memories).
-    pub fn for_host(reservation: Reservation, ty: &MemoryType) -> Result<Self, String> {
-        LinearMemory::new(ty, reservation.size, reservation.guard, None)
-    }
-
     /// Reserves `reservation + guard` bytes and makes the type's minimum accessible, with
     /// `image` as its initial contents.
     pub fn new(
