@@ -68,7 +68,7 @@ impl SharedMemory {
             engine.config().reservation(),
             ty,
         )
-            .map_err(Error::Resource)?;
+        .map_err(Error::Resource)?;
         Ok(SharedMemory {
             storage: Arc::new(storage),
             engine: engine.clone(),
