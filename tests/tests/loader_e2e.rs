@@ -763,19 +763,3 @@ fn extern_references_round_trip() {
         Err(Error::Api(_))
     ));
 }
-
-#[test]
-#[ignore]
-fn bench_call_overhead() {
-    let (mut store, inst) = setup(
-        r#"(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))"#,
-    );
-    let f = inst.get_func(&store, "add").unwrap();
-    let mut out = [Val::I32(0)];
-    let t = std::time::Instant::now();
-    for i in 0..1_000_000 {
-        f.call(&mut store, &[Val::I32(i), Val::I32(1)], &mut out)
-            .unwrap();
-    }
-    eprintln!("{:?} per call", t.elapsed() / 1_000_000);
-}
