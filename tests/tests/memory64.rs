@@ -157,14 +157,7 @@ fn an_imported_host_memory64_grows_past_4_gib() {
     for signals in [true, false] {
         let module = Module::from_bytes(&engine, &compile(&wat, signals)).unwrap();
         let mut store = Store::new(&engine, ());
-        let ty = MemoryType {
-            minimum: 1,
-            maximum: None,
-            memory64: true,
-            shared: false,
-            page_size_log2: 16,
-        };
-        let mem = Memory::new(&mut store, ty).unwrap();
+        let mem = Memory::new(&mut store, MEMORY64).unwrap();
         // The host grows it past 4 GiB; wasm uses it.
         assert_eq!(mem.grow(&mut store, PAGES_4G + 15).unwrap(), 1);
         let mut linker = Linker::new(&engine);
@@ -175,19 +168,34 @@ fn an_imported_host_memory64_grows_past_4_gib() {
     }
 }
 
-#[test]
-fn the_memory64_reservation_bounds_growth() {
-    // A 64-bit memory without a maximum grows as far as the configured reservation.
+/// An unbounded 64-bit memory (of 1 page) in an engine whose memory64 reservation is
+/// `reservation`.
+fn unbounded(reservation: u64) -> (Store<()>, Exports) {
     let mut config = Config::default();
-    config.memory64_reservation(5 * GIB);
+    config.memory64_reservation(reservation);
     let engine = Engine::new(&config);
-    let wat = wat(r#"(memory i64 1)"#);
-    let module = Module::from_bytes(&engine, &compile(&wat, true)).unwrap();
+    let module = Module::from_bytes(&engine, &compile(&wat(r#"(memory i64 1)"#), true)).unwrap();
     let mut store = Store::new(&engine, ());
     let instance = Linker::new(&engine)
         .instantiate(&mut store, &module)
         .unwrap();
     let e = exports(&store, &instance);
+    (store, e)
+}
+
+/// A 64-bit memory type of 1 page without a maximum.
+const MEMORY64: MemoryType = MemoryType {
+    minimum: 1,
+    maximum: None,
+    memory64: true,
+    shared: false,
+    page_size_log2: 16,
+};
+
+#[test]
+fn the_memory64_reservation_bounds_growth() {
+    // A 64-bit memory without a maximum grows as far as the configured reservation.
+    let (mut store, e) = unbounded(5 * GIB);
     let five = (5 * GIB / PAGE) as i64;
     assert_eq!(e.grow.call(&mut store, five).unwrap(), -1, "one page over");
     assert_eq!(e.grow.call(&mut store, five - 1).unwrap(), 1);
@@ -196,40 +204,14 @@ fn the_memory64_reservation_bounds_growth() {
     // More address space than the machine has: the memory falls back to the 4 GiB of the
     // others instead of failing.
     for too_much in [1 << 56, u64::MAX] {
-        let mut config = Config::default();
-        config.memory64_reservation(too_much);
-        let engine = Engine::new(&config);
-        let module = Module::from_bytes(&engine, &compile(&wat, true)).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Linker::new(&engine)
-            .instantiate(&mut store, &module)
-            .unwrap();
-        let e = exports(&store, &instance);
+        let (mut store, e) = unbounded(too_much);
         assert_eq!(e.grow.call(&mut store, PAGES_4G as i64).unwrap(), -1);
         assert_eq!(e.grow.call(&mut store, PAGES_4G as i64 - 1).unwrap(), 1);
-        let mem = Memory::new(
-            &mut store,
-            MemoryType {
-                minimum: 1,
-                maximum: None,
-                memory64: true,
-                shared: false,
-                page_size_log2: 16,
-            },
-        )
-        .unwrap();
+        let mem = Memory::new(&mut store, MEMORY64).unwrap();
         assert_eq!(mem.grow(&mut store, PAGES_4G - 1).unwrap(), 1);
     }
     // Below the default reservation the setting changes nothing: 4 GiB at least.
-    let mut config = Config::default();
-    config.memory64_reservation(0);
-    let engine = Engine::new(&config);
-    let module = Module::from_bytes(&engine, &compile(&wat, true)).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Linker::new(&engine)
-        .instantiate(&mut store, &module)
-        .unwrap();
-    let e = exports(&store, &instance);
+    let (mut store, e) = unbounded(0);
     assert_eq!(e.grow.call(&mut store, PAGES_4G as i64 - 1).unwrap(), 1);
     assert_eq!(e.grow.call(&mut store, 1).unwrap(), -1);
 }
