@@ -8,7 +8,6 @@ use crate::platform::memory::LinearMemory;
 use crate::platform::pool::Pool;
 use crate::prelude::*;
 use crate::runtime::builtins;
-use crate::runtime::const_expr::{self, ConstContext, NoContext};
 use crate::runtime::error::{Error, LoadError, api};
 use crate::runtime::memory::{MemoryEntry, MemoryStorage, fresh_memory};
 use crate::runtime::module::LoadedModule;
@@ -21,6 +20,7 @@ use crate::runtime::vm::{
 };
 use alloc::sync::Arc;
 use core::ptr::NonNull;
+use precast_format::module::ConstContext;
 use precast_format::module::{ConstExpr, DataMode, ElementItems, ElementMode};
 use precast_format::{ModuleInfo, TrapCode, VMOffsets, abi, sections};
 use smallvec::SmallVec;
@@ -80,7 +80,7 @@ impl ConstContext for Ctx<'_> {
 }
 
 fn eval(store: &Entities, inst: &InstanceData, expr: &ConstExpr) -> Result<u128, Error> {
-    const_expr::eval(expr, &Ctx { store, inst }).map_err(|reason| {
+    expr.eval(&Ctx { store, inst }).map_err(|reason| {
         LoadError::Malformed {
             section: sections::INFO,
             reason,
@@ -167,10 +167,7 @@ pub(crate) fn plan(
         &info.globals[(info.num_imported_globals as usize).min(info.globals.len())..];
     let mut const_globals = Vec::with_capacity(defined_globals.len());
     for (k, g) in defined_globals.iter().enumerate() {
-        let value = g
-            .init
-            .as_ref()
-            .and_then(|e| const_expr::eval(e, &NoContext).ok());
+        let value = g.init.as_ref().and_then(|e| e.constant());
         if let Some(v) = value {
             put(offsets.defined_global(k as u32), &v.to_le_bytes())?;
         }
@@ -187,7 +184,7 @@ pub(crate) fn plan(
             }
             let init = match &t.init {
                 None => 0,
-                Some(e) => const_expr::eval(e, &FuncIndexContext).ok()?,
+                Some(e) => e.eval(&FuncIndexContext).ok()?,
             };
             let init = u32::try_from(init).ok()?.wrapping_sub(1);
             Some(vec![init; t.ty.minimum as usize])
@@ -209,7 +206,7 @@ pub(crate) fn plan(
             .tables
             .get(*table as usize)
             .is_some_and(|t| t.ty.table64);
-        let start = const_expr::eval(offset, &NoContext).ok().map(|raw| {
+        let start = offset.constant().map(|raw| {
             if table64 {
                 raw as u64
             } else {
@@ -221,7 +218,7 @@ pub(crate) fn plan(
             ElementItems::Exprs(es) => es
                 .iter()
                 .map(|e| {
-                    const_expr::eval(e, &FuncIndexContext)
+                    e.eval(&FuncIndexContext)
                         .ok()
                         .and_then(|v| u32::try_from(v).ok())
                         .map(|v| v.wrapping_sub(1))

@@ -8,7 +8,6 @@
 pub(crate) mod artifact;
 pub(crate) mod builtins;
 pub(crate) mod code_registry;
-pub(crate) mod const_expr;
 pub(crate) mod epoch;
 pub(crate) mod error;
 pub(crate) mod instance;
